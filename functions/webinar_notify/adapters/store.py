@@ -1,0 +1,117 @@
+"""The store port and its DynamoDB adapter (single table; every access a Get or a Put).
+
+Keys (``pk`` / ``sk``):
+    SERIES#<id> / SERIES                  the series document and its revision
+    SERIES#<id> / REG#<registrant id>     one registration (no address in any key)
+    SERIES#<id> / EVENT#<provider>#<hash> a webhook event already applied (TTL 30 days)
+The delivery ledger lives in the same table (see ``ledger.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..core.registration import Registrant, Registration
+from ..core.series import Series
+from ..core.series_document import parse_series, series_to_document
+from .dynamo import conditional, key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+EVENT_TTL = timedelta(days=30)
+
+
+class Store(Protocol):
+    def get_series(self, series_id: str) -> Series | None: ...
+    def put_series(self, series: Series, expected_revision: int | None) -> None: ...
+    def get_registration(self, series_id: str, registrant_id: str) -> Registration | None: ...
+    def put_registration(self, registration: Registration, now: datetime) -> Registration: ...
+    def event_seen(self, series_id: str, provider: str, event_id: str) -> bool: ...
+    def mark_event(self, series_id: str, provider: str, event_id: str, now: datetime) -> None: ...
+
+
+class DynamoStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def get_series(self, series_id: str) -> Series | None:
+        item = self._get(key(f"SERIES#{series_id}", "SERIES"))
+        return parse_series(json.loads(item["doc"]["S"])) if item else None
+
+    def put_series(self, series: Series, expected_revision: int | None) -> None:
+        """Store a revision; expected_revision None means "must not exist yet"."""
+        item = {**key(f"SERIES#{series.id}", "SERIES"),
+                "doc": {"S": json.dumps(series_to_document(series), ensure_ascii=False)},
+                "revision": {"N": str(series.revision)}}
+        conditional(lambda: self.client.put_item(
+            TableName=self.table, Item=item, **_version_condition("revision", expected_revision)))
+
+    def get_registration(self, series_id: str, registrant_id: str) -> Registration | None:
+        item = self._get(key(f"SERIES#{series_id}", f"REG#{registrant_id}"))
+        return _registration(item) if item else None
+
+    def put_registration(self, registration: Registration, now: datetime) -> Registration:
+        """Write the next version; StaleWriteError when another writer got there first."""
+        r = registration.registrant
+        version = registration.version + 1
+        item: dict[str, Any] = {
+            **key(f"SERIES#{registration.series_id}", f"REG#{registration.registrant_id}"),
+            "email": {"S": r.email}, "full_name": {"S": r.full_name},
+            "time_zone": {"S": r.time_zone}, "whole_series": {"BOOL": registration.whole_series},
+            "status": {"S": registration.status},
+            "last_event": {"N": str(registration.last_event)},
+            "version": {"N": str(version)}, "updated_at": {"S": now.isoformat()},
+        }
+        if registration.session_ids:
+            item["sessions"] = {"SS": sorted(registration.session_ids)}
+        if r.join_url:
+            item["join_url"] = {"S": r.join_url}
+        expected = registration.version or None
+        conditional(lambda: self.client.put_item(
+            TableName=self.table, Item=item, **_version_condition("version", expected)))
+        return _registration(item)
+
+    def event_seen(self, series_id: str, provider: str, event_id: str) -> bool:
+        return self._get(_event_key(series_id, provider, event_id)) is not None
+
+    def mark_event(self, series_id: str, provider: str, event_id: str, now: datetime) -> None:
+        self.client.put_item(TableName=self.table, Item={
+            **_event_key(series_id, provider, event_id),
+            "expires_at": {"N": str(int((now + EVENT_TTL).timestamp()))}})
+
+    def _get(self, item_key: dict[str, Any]) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table, Key=item_key,
+                                    ConsistentRead=True).get("Item")
+        return dict(item) if item else None
+
+
+def _version_condition(attribute: str, expected: int | None) -> dict[str, Any]:
+    if expected is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": f"{attribute} = :expected",
+            "ExpressionAttributeValues": {":expected": {"N": str(expected)}}}
+
+
+def _event_key(series_id: str, provider: str, event_id: str) -> dict[str, Any]:
+    digest = hashlib.sha256(event_id.encode()).hexdigest()[:32]
+    return key(f"SERIES#{series_id}", f"EVENT#{provider}#{digest}")
+
+
+def _registration(item: dict[str, Any]) -> Registration:
+    return Registration(
+        series_id=item["pk"]["S"].removeprefix("SERIES#"),
+        registrant_id=item["sk"]["S"].removeprefix("REG#"),
+        registrant=Registrant(email=item["email"]["S"], full_name=item["full_name"]["S"],
+                              time_zone=item["time_zone"]["S"],
+                              join_url=item.get("join_url", {}).get("S")),
+        session_ids=frozenset(item.get("sessions", {}).get("SS", [])),
+        whole_series=item["whole_series"]["BOOL"],
+        status=item["status"]["S"],
+        last_event=int(item["last_event"]["N"]),
+        version=int(item["version"]["N"]),
+    )

@@ -1,0 +1,91 @@
+"""The composition root: the one place that builds real adapters and wires the services.
+
+Lambda entry points call ``services()``, which builds everything from the environment once
+per container. The local runner and the tests call ``install()`` with adapters of their own
+(moto-backed clients, the outbox mailer, a virtual clock) and then run the same handlers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import boto3
+
+from .adapters.clock import Clock, SystemClock
+from .adapters.ledger import DynamoLedger, Ledger
+from .adapters.mailer import Mailer, SesMailer
+from .adapters.queue import SendQueue, SqsQueue
+from .adapters.secrets import Secrets, SsmSecrets
+from .adapters.store import DynamoStore, Store
+from .core.render import Renderer
+from .services.intake import Intake
+from .services.sending import Sender, SendSettings, SeriesCache
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: Store
+    clock: Clock
+    intake: Intake
+    sender: Sender
+
+
+def build(*, store: Store, ledger: Ledger, queue: SendQueue, mailer: Mailer, secrets: Secrets,
+          clock: Clock, public_base_url: str, templates_dir: Path | None = None,
+          lease: timedelta = timedelta(seconds=60)) -> Services:
+    renderer = Renderer(templates_dir or find_templates())
+    return Services(
+        store=store,
+        clock=clock,
+        intake=Intake(store, queue, secrets, clock),
+        sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
+                      SendSettings(public_base_url=public_base_url, lease=lease)),
+    )
+
+
+def from_environment(env: Mapping[str, str] = os.environ) -> Services:
+    """Real AWS adapters, configured by the variables infra/template.yaml sets."""
+    table = env["TABLE_NAME"]
+    dynamodb = boto3.client("dynamodb")
+    return build(
+        store=DynamoStore(dynamodb, table),
+        ledger=DynamoLedger(dynamodb, table),
+        queue=SqsQueue(boto3.client("sqs"), env["SEND_QUEUE_URL"]),
+        mailer=SesMailer(boto3.client("sesv2"), env["SES_CONFIGURATION_SET"]),
+        secrets=SsmSecrets(boto3.client("ssm"), env["WEBHOOK_SECRETS_PATH"],
+                           env["TOKEN_SECRET_PARAMETER"]),
+        clock=SystemClock(),
+        public_base_url=env.get("PUBLIC_BASE_URL", ""),  # only the sender links out
+        templates_dir=Path(env["TEMPLATES_DIR"]) if env.get("TEMPLATES_DIR") else None,
+        lease=timedelta(seconds=int(env.get("SENDER_TIMEOUT_SECONDS", "60"))),
+    )
+
+
+def find_templates() -> Path:
+    """templates/ beside the package in a Lambda artifact, or at the top of a checkout."""
+    for candidate in (PACKAGE_DIR.parent / "templates", PACKAGE_DIR.parents[1] / "templates"):
+        if (candidate / "confirmation.html").exists():
+            return candidate
+    raise FileNotFoundError("templates/ not found; set TEMPLATES_DIR")
+
+
+_installed: Services | None = None
+
+
+def services() -> Services:
+    global _installed
+    if _installed is None:
+        _installed = from_environment()
+    return _installed
+
+
+def install(replacement: Services | None) -> None:
+    """Use these services from now on (None: build from the environment on next use)."""
+    global _installed
+    _installed = replacement

@@ -1,0 +1,159 @@
+"""The ``webinar-notify`` command: publish series, rehearse them locally, sign test requests.
+
+Every error is one clear line on stderr and exit status 2; no tracebacks for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .core.errors import InvalidInputError
+from .core.signatures import sign
+
+DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.yaml"
+DEFAULT_SERIES = Path(__file__).resolve().parents[2] / "series" / "reirradiation-2023.yaml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except InvalidInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: AWS said: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. the port for `serve` is taken
+        print(f"error: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webinar-notify", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    series = commands.add_parser("series", help="check or publish a series file")
+    series_commands = series.add_subparsers(required=True, metavar="ACTION")
+    check = series_commands.add_parser("check", help="validate a series file and summarise it")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=_series_check)
+    push = series_commands.add_parser("push", help="store or update a series in DynamoDB")
+    push.add_argument("file", type=Path)
+    push.add_argument("--table", required=True, help="the stack's TableName output")
+    push.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    push.set_defaults(run=_series_push)
+
+    simulate = commands.add_parser("simulate", help="replay a scenario locally in virtual time")
+    simulate.add_argument("scenario", type=Path)
+    simulate.add_argument("--outbox", type=Path, required=True, help="directory for the emails")
+    simulate.set_defaults(run=_simulate)
+
+    demo = commands.add_parser("demo", help="replay the shipped demo scenario")
+    demo.add_argument("--outbox", type=Path, default=Path("outbox"))
+    demo.set_defaults(run=_demo)
+
+    serve = commands.add_parser("serve", help="the webhook API on localhost")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--series", type=Path, default=DEFAULT_SERIES)
+    serve.add_argument("--outbox", type=Path, default=Path("outbox-serve"))
+    serve.add_argument("--secret", required=True,
+                       help="the generic provider's webhook secret for this session")
+    serve.set_defaults(run=_serve)
+
+    signer = commands.add_parser("sign", help="print a Webinar-Signature header for a body")
+    signer.add_argument("body", type=Path, help="file with the exact body bytes, or -")
+    signer.add_argument("--secret", required=True)
+    signer.add_argument("--timestamp", type=int, help="unix time (default: now)")
+    signer.set_defaults(run=_sign)
+    return parser
+
+
+def _series_check(args: argparse.Namespace) -> int:
+    from .local.scenario import load_series_file
+
+    series = load_series_file(args.file)
+    print(f"{series.id}: {series.title}")
+    for session in series.sessions:
+        print(f"  {session.id}  {session.start:%a %d %b %Y %H:%M %Z}  "
+              f"{int(session.duration.total_seconds() // 60)} min  {session.title}")
+    return 0
+
+
+def _series_push(args: argparse.Namespace) -> int:
+    import boto3
+
+    from .adapters.clock import SystemClock
+    from .adapters.store import DynamoStore
+    from .local.scenario import load_series_file
+    from .services.publishing import push_series
+
+    series = load_series_file(args.file)
+    client = boto3.client("dynamodb", region_name=args.region)
+    result = push_series(DynamoStore(client, args.table), series, SystemClock())
+    changed = f"; sessions with a new calendar SEQUENCE: {', '.join(result.changed_sessions)}" \
+        if result.outcome == "updated" and result.changed_sessions else ""
+    print(f"{series.id}: {result.outcome} (revision {result.revision}){changed}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .local.scenario import load_scenario
+    from .local.simulate import simulate
+
+    report = simulate(load_scenario(args.scenario), args.outbox, sys.stdout)
+    print(f"\n{report.requests} requests, {report.emails} emails, "
+          f"{report.dead_letters} in the dead-letter queue")
+    print(f"outbox:  {report.outbox.resolve()}")
+    print(f"open in a browser: {report.index.resolve()}")
+    return 0 if report.dead_letters == 0 else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    args.scenario = DEMO_SCENARIO
+    return _simulate(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .adapters.clock import SystemClock
+    from .adapters.outbox import OutboxMailer
+    from .local.runtime import LocalSettings, local_runtime
+    from .local.scenario import load_series_file
+    from .local.server import serve
+
+    series = load_series_file(args.series)
+    clock = SystemClock()
+    mailer = OutboxMailer(args.outbox, clock)
+    settings = LocalSettings(webhook_secrets={"generic": args.secret},
+                             public_base_url=f"http://{args.host}:{args.port}")
+    with local_runtime(clock, mailer, settings) as runtime:
+        runtime.push_series(series)
+        print(f"series {series.id}: POST http://{args.host}:{args.port}"
+              f"/webhooks/generic/{series.id}")
+        print(f"outbox: {args.outbox.resolve()} (index.html is rewritten after each request)")
+        serve(runtime, args.host, args.port, sys.stdout)
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    try:
+        body = sys.stdin.buffer.read() if str(args.body) == "-" else args.body.read_bytes()
+    except OSError as error:
+        raise InvalidInputError(f"{args.body}: cannot read ({error.strerror})") from None
+    timestamp = args.timestamp if args.timestamp is not None else int(time.time())
+    print(f"Webinar-Signature: {sign(args.secret, timestamp, body)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

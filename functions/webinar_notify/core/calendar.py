@@ -1,0 +1,105 @@
+"""One calendar entry per session: a single-VEVENT iTIP object that calendars can update.
+
+The UID is derived from the series and session ids, times are UTC, the ORGANIZER is the
+sender and the one ATTENDEE is the recipient. The part every recipient shares is built once
+per session revision (``functools.lru_cache``); only the ATTENDEE line is made per email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Literal
+
+from icalendar import Calendar, Event, vCalAddress
+
+from .series import Contact, Series, Session
+from .text import clean_name
+
+Method = Literal["REQUEST", "CANCEL"]
+PRODID = "-//webinar-notify//webinar-notify 0.1//EN"
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarPart:
+    method: Method
+    filename: str
+    content: bytes  # CRLF lines, folded at 75 octets, UTF-8
+
+
+def session_invite(series: Series, session: Session, attendee_email: str, attendee_name: str,
+                   *, join_url: str | None = None, method: Method = "REQUEST") -> CalendarPart:
+    """The .ics for one session and one recipient."""
+    shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
+                              session, join_url or session.join_url, method)
+    line = _attendee_line(attendee_email, attendee_name)
+    text = shared.replace("END:VEVENT\r\n", line + "END:VEVENT\r\n", 1)
+    return CalendarPart(method=method, filename=f"{series.id}-{session.id}.ics",
+                        content=text.encode("utf-8"))
+
+
+@lru_cache(maxsize=512)
+def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: Session,
+                     join_url: str | None, method: Method) -> str:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = Event.new(
+        uid=uid,
+        stamp=session.updated_at or _EPOCH,
+        start=session.start.astimezone(UTC),
+        end=session.end.astimezone(UTC),
+        summary=session.title,
+        sequence=session.sequence,
+        status="CANCELLED" if method == "CANCEL" or session.cancelled else "CONFIRMED",
+        organizer=vCalAddress.new(organizer.email, cn=_calendar_name(organizer.name) or None),
+        description=_description(series_title, session, join_url),
+        location=join_url or "Online",
+        url=join_url,
+    )
+    event.add("transp", "OPAQUE")
+    calendar.add_component(event)
+    return calendar.to_ical().decode("utf-8")
+
+
+def _description(series_title: str, session: Session, join_url: str | None) -> str:
+    lines = [f"{series_title}: {session.title}"]
+    if session.description:
+        lines.append(session.description)
+    lines.append(f"Join: {join_url}" if join_url else
+                 "The join link will be sent before the session.")
+    return "\n\n".join(lines)
+
+
+def _calendar_name(name: str) -> str:
+    """A CN parameter value: no quotes (RFC 6868 would mangle them), no control characters."""
+    return clean_name(name).replace('"', "'")
+
+
+def _attendee_line(email: str, name: str) -> str:
+    params = ["PARTSTAT=NEEDS-ACTION", "ROLE=REQ-PARTICIPANT", "RSVP=FALSE"]
+    cn = _calendar_name(name)
+    if cn:
+        params.insert(0, f'CN="{cn}"')
+    return fold(f"ATTENDEE;{';'.join(params)}:mailto:{email}")
+
+
+def fold(line: str) -> str:
+    """RFC 5545 folding: lines of at most 75 octets, never splitting a UTF-8 character."""
+    out: list[str] = []
+    current, size = "", 0
+    for ch in line:
+        width = len(ch.encode("utf-8"))
+        if size + width > 75:
+            out.append(current)
+            current, size = " ", 1
+        current += ch
+        size += width
+    out.append(current)
+    return "\r\n".join(out) + "\r\n"
+
+
+__all__ = ["CalendarPart", "Method", "fold", "session_invite"]

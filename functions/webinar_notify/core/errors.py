@@ -1,0 +1,45 @@
+"""The exception hierarchy, drawn once.
+
+    WebinarNotifyError
+    ├── InvalidInputError        bad input from outside: answered with a 4xx, nothing changes
+    │   ├── SeriesFileError      a series file or document with a bad field
+    │   ├── PayloadError         a webhook body that is not what the provider promised (400)
+    │   ├── SignatureError       missing, malformed, stale or wrong signature (401)
+    │   ├── PayloadTooLargeError over the body size limit (413)
+    │   └── NotFoundError        unknown series, provider or session (404)
+    └── RetryableError           a transient condition: the message goes back to the queue
+"""
+
+
+class WebinarNotifyError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InvalidInputError(WebinarNotifyError):
+    """Input from outside is wrong; the caller gets a 4xx and nothing is stored."""
+
+    status = 400
+
+
+class SeriesFileError(InvalidInputError):
+    """A series document has a bad field; the message names it."""
+
+
+class PayloadError(InvalidInputError):
+    status = 400
+
+
+class SignatureError(InvalidInputError):
+    status = 401
+
+
+class PayloadTooLargeError(InvalidInputError):
+    status = 413
+
+
+class NotFoundError(InvalidInputError):
+    status = 404
+
+
+class RetryableError(WebinarNotifyError):
+    """Try again later: another worker holds the delivery, or a dependency throttled us."""

@@ -1,0 +1,102 @@
+"""Our own signed JSON: the format any sender can produce (see docs/webhooks.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import PayloadError
+from ..registration import RegistrationAction, RegistrationEvent, Registrant
+from ..series import Series
+from ..signatures import verify
+from ..text import clean_name, normalise_email
+
+_ACTIONS: dict[str, RegistrationAction] = {
+    "registration.created": "created",
+    "registration.cancelled": "cancelled",
+}
+MAX_EVENT_ID_LENGTH = 200
+
+
+class GenericProvider:
+    name = "generic"
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str],
+               now: int) -> None:
+        verify(headers.get("webinar-signature"), body, secrets, now)
+
+    def parse(self, body: bytes, series: Series) -> RegistrationEvent:
+        doc = _object(_json(body), "body")
+        event_id = doc.get("id")
+        if not isinstance(event_id, str) or not event_id.strip() \
+                or len(event_id) > MAX_EVENT_ID_LENGTH or not event_id.isprintable():
+            raise PayloadError("id must be a non-empty printable string of at most 200 characters")
+        event_type = doc.get("type")
+        if event_type not in _ACTIONS:
+            raise PayloadError(f"type must be one of {', '.join(_ACTIONS)}")
+        created = doc.get("created")
+        if isinstance(created, bool) or not isinstance(created, int) or created <= 0:
+            raise PayloadError("created must be a unix timestamp in seconds")
+        data = _object(doc.get("data"), "data")
+        person = _object(data.get("registrant"), "data.registrant")
+        registrant = Registrant(
+            email=normalise_email(person.get("email"), field="data.registrant.email"),
+            full_name=clean_name(person.get("full_name"), field="data.registrant.full_name"),
+            time_zone=_zone_or_default(person.get("time_zone"), series.time_zone),
+        )
+        consent = data.get("consent", {})
+        if not isinstance(consent, dict):
+            raise PayloadError("data.consent must be an object")
+        return RegistrationEvent(
+            provider=self.name,
+            event_id=event_id.strip(),
+            action=_ACTIONS[event_type],
+            created=created,
+            registrant=registrant,
+            session_ids=_sessions(data.get("sessions"), series),
+            consent=consent,
+        )
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise PayloadError("body is not valid UTF-8 JSON") from None
+
+
+def _object(value: object, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError(f"{path} must be a JSON object")
+    return cast(dict[str, Any], value)
+
+
+def _zone_or_default(value: object, default: str) -> str:
+    """The registrant's IANA zone when it is one we know; otherwise the series' zone."""
+    if not isinstance(value, str) or not value or len(value) > 64 or ".." in value:
+        return default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+    return value
+
+
+def _sessions(value: object, series: Series) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise PayloadError("data.sessions must be a non-empty list of session ids; "
+                           "omit it to register for the whole series")
+    chosen: list[str] = []
+    for item in value:
+        session = series.session(item) if isinstance(item, str) else None
+        if session is None:
+            raise PayloadError(f"data.sessions: unknown session {str(item)[:40]!r}")
+        if session.cancelled:
+            raise PayloadError(f"data.sessions: session {session.id!r} is cancelled")
+        if session.id not in chosen:
+            chosen.append(session.id)
+    return tuple(chosen)

@@ -1,0 +1,67 @@
+"""Cleaning of text that came from outside before it reaches a header, a calendar or a key."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from .errors import PayloadError
+
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def clean_name(raw: object, *, field: str = "full_name") -> str:
+    """A display name safe for any header or calendar: no control characters, no line breaks.
+
+    Every Unicode control or format character (CR, LF, NUL, bidi overrides...) becomes a space,
+    runs of white space collapse, and the result is capped, so "x\\r\\nBcc: y" can never become
+    a header of its own.
+    """
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise PayloadError(f"{field} must be a string")
+    kept = [" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in raw]
+    name = " ".join("".join(kept).split())
+    return name[:MAX_NAME_LENGTH].strip()
+
+
+def normalise_email(raw: object, *, field: str = "email") -> str:
+    """A deliverable ASCII address, or a PayloadError naming the field.
+
+    SES has no SMTPUTF8, so a non-ASCII local part cannot be delivered; a non-ASCII domain is
+    converted to its IDNA (xn--) form. The local part keeps its case (some servers care), the
+    domain is lower-cased.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise PayloadError(f"{field} is required")
+    address = raw.strip()
+    if len(address) > MAX_EMAIL_LENGTH or address.count("@") != 1:
+        raise PayloadError(f"{field} is not a valid email address")
+    local, domain = address.split("@")
+    if not local or len(local) > 64 or not _LOCAL_PART.match(local):
+        raise PayloadError(f"{field} is not a valid email address")
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        raise PayloadError(f"{field} is not a valid email address")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise PayloadError(f"{field} has an invalid domain") from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        raise PayloadError(f"{field} has an invalid domain")
+    return f"{local}@{ascii_domain}"
+
+
+def registrant_id(series_id: str, email: str) -> str:
+    """Stable, pseudonymous key for an address within a series (case-insensitive).
+
+    Keys and log lines carry this id, never the address itself.
+    """
+    digest = hashlib.sha256(f"{series_id}\n{email.lower()}".encode()).hexdigest()
+    return "r" + digest[:31]

@@ -1,0 +1,67 @@
+"""HTTP API entry point: POST /webhooks/{provider}/{series_id}."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..bootstrap import services
+from ..core.errors import InvalidInputError, RetryableError
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver()
+
+
+@app.post("/webhooks/<provider>/<series_id>")
+@tracer.capture_method
+def webhook(provider: str, series_id: str) -> Response[str]:
+    event = app.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+    result = services().intake.receive(provider, series_id, dict(event.headers or {}), body)
+    logger.info("webhook accepted", extra={"provider": provider, "series": series_id,
+                                           "outcome": result.outcome,
+                                           "registrant": result.registrant_id})
+    if result.outcome != "duplicate":
+        metrics.add_metric(name="Registrations" if result.outcome == "registered"
+                           else "Cancellations", unit=MetricUnit.Count, value=1)
+    return _json(result.status, result.body())
+
+
+@app.exception_handler(InvalidInputError)
+def refuse(error: InvalidInputError) -> Response[str]:
+    logger.info("webhook refused", extra={"status": error.status, "reason": type(error).__name__})
+    metrics.add_metric(name="WebhooksRefused", unit=MetricUnit.Count, value=1)
+    return _json(error.status, {"error": str(error)})
+
+
+@app.exception_handler(RetryableError)
+def busy(error: RetryableError) -> Response[str]:
+    return _json(503, {"error": str(error)}, headers={"Retry-After": "5"})
+
+
+@app.not_found
+def no_route(_error: Exception) -> Response[str]:
+    return _json(404, {"error": "no such route"})
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+          ) -> Response[str]:
+    return Response(status_code=status, content_type="application/json",
+                    body=json.dumps(body, ensure_ascii=False), headers=headers)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,48 @@
+"""SQS entry point: send each queued email, reporting partial batch failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..bootstrap import services
+from ..core.jobs import EmailJob
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def send_one(record: SQSRecord) -> str:
+    try:
+        job = EmailJob.from_json(record.body)
+        outcome = services().sender.deliver(job)
+    except Exception as error:
+        metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("email not sent", extra={"message_id": record.message_id,
+                                                "error": type(error).__name__})
+        raise
+    logger.info("email handled", extra={"kind": job.kind, "series": job.series_id,
+                                        "registrant": job.registrant_id, "outcome": outcome})
+    metrics.add_metric(name="EmailsSent" if outcome == "sent" else "EmailsDuplicateSkipped",
+                       unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=send_one, processor=processor,
+                                    context=context)

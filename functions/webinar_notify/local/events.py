@@ -1,0 +1,71 @@
+"""Lambda events and contexts exactly as AWS shapes them, for the local runner and tests."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded")
+
+
+@dataclass
+class LocalContext:
+    """The attributes of a Lambda context object that Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:eu-west-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def http_api_event(method: str, path: str, headers: Mapping[str, str], body: bytes,
+                   at: datetime) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) event: lower-case headers, base64 for non-text bodies."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    content_type = lowered.get("content-type", "")
+    try:
+        text = body.decode("utf-8")
+        is_text = content_type.startswith(TEXT_TYPES) or not content_type
+    except UnicodeDecodeError:
+        is_text = False
+    request_id = str(uuid.uuid4())
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "localhost",
+            "domainPrefix": "localhost", "requestId": request_id, "routeKey": "$default",
+            "stage": "$default", "time": at.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(at.timestamp() * 1000),
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "127.0.0.1", "userAgent": lowered.get("user-agent", "")},
+        },
+        "body": text if is_text else base64.b64encode(body).decode("ascii"),
+        "isBase64Encoded": not is_text,
+    }
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """An SQS event for the records received from a queue."""
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": m.get("Attributes", {}), "messageAttributes": {},
+        "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn, "awsRegion": "eu-west-1",
+    } for m in messages]}

@@ -1,0 +1,144 @@
+"""The real handlers on embedded moto: an HTTP request or a queue message in, the same code
+path as on AWS, with a virtual clock and an outbox instead of SES."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from .. import bootstrap
+from ..adapters.clock import Clock
+from ..adapters.ledger import DynamoLedger
+from ..adapters.mailer import Mailer
+from ..adapters.queue import SqsQueue
+from ..adapters.secrets import StaticSecrets
+from ..adapters.store import DynamoStore
+from ..core.series import Series
+from ..services.publishing import PushResult, push_series
+from .events import LocalContext, http_api_event, sqs_event
+from .infra import REGION, LocalResources, create_resources, verify_sender
+
+LOCAL_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 (moto accepts anything)
+    "POWERTOOLS_SERVICE_NAME": "webinar-notify",
+    "POWERTOOLS_METRICS_NAMESPACE": "WebinarNotify",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+MAX_DRAIN_ROUNDS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSettings:
+    webhook_secrets: Mapping[str, str]
+    token_secret: str = "local-development-only"  # noqa: S105 (signs links in local outboxes)
+    public_base_url: str = "http://localhost:8000"
+    quiet: bool = True  # no metrics and only warnings in the output
+
+
+class LocalRuntime:
+    """moto started, resources built from the template, the real services installed."""
+
+    def __init__(self, resources: LocalResources, clock: Clock, mailer: Mailer,
+                 settings: LocalSettings) -> None:
+        self.resources = resources
+        self.clock = clock
+        self.mailer = mailer
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        self.store = DynamoStore(dynamodb, resources.table)
+        self.queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=resources.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bootstrap.install(bootstrap.build(
+            store=self.store, ledger=DynamoLedger(dynamodb, resources.table),
+            queue=SqsQueue(self.sqs, resources.queue_url), mailer=mailer,
+            secrets=StaticSecrets(settings.webhook_secrets, settings.token_secret),
+            clock=clock, public_base_url=settings.public_base_url))
+
+    def push_series(self, series: Series) -> PushResult:
+        verify_sender(series.sender.email)
+        return push_series(self.store, series, self.clock)
+
+    def request(self, method: str, path: str, headers: Mapping[str, str],
+                body: bytes) -> HttpAnswer:
+        """Deliver one HTTP request to the API function, exactly as API Gateway would."""
+        from ..entrypoints import api
+
+        event = http_api_event(method, path, headers, body, self.clock.now())
+        answer = api.lambda_handler(event, LocalContext("webinar-notify-api"))  # type: ignore[arg-type]
+        try:
+            payload = json.loads(answer.get("body") or "{}")
+        except ValueError:
+            payload = {"raw": answer.get("body")}
+        return HttpAnswer(int(answer["statusCode"]), payload)
+
+    def drain(self) -> int:
+        """Run the sender over the queue until it is empty, as the SQS event source would.
+
+        A failed record is made visible again at once (the virtual clock does not wait for the
+        visibility timeout); after maxReceiveCount receives SQS moves it to the DLQ.
+        """
+        from ..entrypoints import sender
+
+        handled = 0
+        for _round in range(MAX_DRAIN_ROUNDS):
+            messages = self.sqs.receive_message(
+                QueueUrl=self.resources.queue_url, MaxNumberOfMessages=10,
+                AttributeNames=["All"]).get("Messages", [])
+            if not messages:
+                return handled
+            result = sender.lambda_handler(sqs_event(list(messages), self.queue_arn),  # type: ignore[arg-type]
+                                           LocalContext("webinar-notify-sender"))
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            for message in messages:
+                if message["MessageId"] in failed:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.resources.queue_url,
+                        ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                else:
+                    self.sqs.delete_message(QueueUrl=self.resources.queue_url,
+                                            ReceiptHandle=message["ReceiptHandle"])
+                    handled += 1
+        return handled
+
+    def dead_letters(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.resources.dead_letter_url,
+            AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+
+@contextmanager
+def local_runtime(clock: Clock, mailer: Mailer, settings: LocalSettings) -> Iterator[LocalRuntime]:
+    """Start moto with the local environment, build the template's resources, yield a runtime."""
+    from moto import mock_aws
+
+    overrides = dict(LOCAL_ENVIRONMENT)
+    if settings.quiet:
+        overrides |= {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        with mock_aws():
+            yield LocalRuntime(create_resources(), clock, mailer, settings)
+    finally:
+        bootstrap.install(None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+

@@ -1,0 +1,62 @@
+"""``webinar-notify serve``: the API on localhost, for curl and real form tests.
+
+Requests are handled one at a time (moto is in-process) and the queue is drained after each,
+so the outbox shows the confirmation as soon as the webhook is answered.
+"""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import TextIO
+
+from .runtime import LocalRuntime
+
+MAX_READ_BYTES = 1024 * 1024  # the intake answers 413 above 256 KB; beyond this we stop reading
+
+
+def serve(runtime: LocalRuntime, host: str, port: int, out: TextIO,
+          after_request: object = None) -> None:
+    handler = _handler(runtime, out)
+    with HTTPServer((host, port), handler) as server:
+        out.write(f"listening on http://{host}:{port} (Ctrl-C to stop)\n")
+        out.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            out.write("stopped\n")
+
+
+def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "webinar-notify-local"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_READ_BYTES:
+                self._answer(413, {"error": "body is larger than 256 KB"})
+                return
+            body = self.rfile.read(length)
+            answer = runtime.request("POST", self.path.split("?")[0], dict(self.headers), body)
+            runtime.drain()
+            index = getattr(runtime.mailer, "write_index", None)
+            if callable(index):
+                index()
+            self._answer(answer.status, answer.body)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(404, {"error": "no such route"})
+
+        def _answer(self, status: int, body: dict[str, object]) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            out.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
+            out.flush()
+
+    return Handler

@@ -1,0 +1,102 @@
+"""Registration intake: a provider's webhook in, a stored registration and a queued
+confirmation out. Safe to receive the same event any number of times, also concurrently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from ..adapters.clock import Clock
+from ..adapters.dynamo import StaleWriteError
+from ..adapters.queue import SendQueue
+from ..adapters.secrets import Secrets
+from ..adapters.store import Store
+from ..core.errors import NotFoundError, PayloadTooLargeError, RetryableError
+from ..core.jobs import EmailJob, delivery_key
+from ..core.providers import PROVIDERS, Provider
+from ..core.registration import Registration, RegistrationEvent, apply_event
+from ..core.series import Series
+from ..core.text import registrant_id
+
+MAX_BODY_BYTES = 256 * 1024
+WRITE_ATTEMPTS = 5
+Outcome = Literal["registered", "cancelled", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    status: int
+    outcome: Outcome
+    registrant_id: str
+    confirmation_queued: bool = False
+
+    def body(self) -> dict[str, object]:
+        return {"status": self.outcome, "registrant": self.registrant_id,
+                "confirmation_queued": self.confirmation_queued}
+
+
+class Intake:
+    def __init__(self, store: Store, queue: SendQueue, secrets: Secrets, clock: Clock,
+                 providers: Mapping[str, Provider] = PROVIDERS) -> None:
+        self.store = store
+        self.queue = queue
+        self.secrets = secrets
+        self.clock = clock
+        self.providers = providers
+
+    def receive(self, provider_name: str, series_id: str, headers: Mapping[str, str],
+                body: bytes) -> IntakeResult:
+        """Verify, parse, store, enqueue; raises InvalidInputError (a 4xx) on bad input."""
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(f"body is larger than {MAX_BODY_BYTES} bytes")
+        provider = self.providers.get(provider_name)
+        if provider is None:
+            raise NotFoundError(f"unknown provider {provider_name[:40]!r}")
+        series = self.store.get_series(series_id)
+        if series is None:
+            raise NotFoundError(f"unknown series {series_id[:80]!r}")
+        now = self.clock.now()
+        lowered = {name.lower(): value for name, value in headers.items()}
+        provider.verify(lowered, body, self.secrets.webhook_secrets(series.id, provider.name),
+                        int(now.timestamp()))
+        event = provider.parse(body, series)
+        rid = registrant_id(series.id, event.registrant.email)
+        if self.store.event_seen(series.id, provider.name, event.event_id):
+            return IntakeResult(200, "duplicate", rid)
+        registration = self._apply(series, event, rid)
+        queued = False
+        if registration.status == "active" and event.action == "created":
+            self.queue.send([confirmation_job(series, registration)])
+            queued = True
+        self.store.mark_event(series.id, provider.name, event.event_id, now)
+        outcome: Outcome = "registered" if event.action == "created" else "cancelled"
+        return IntakeResult(202, outcome, rid, queued)
+
+    def _apply(self, series: Series, event: RegistrationEvent, rid: str) -> Registration:
+        """Read, merge, write with a version check; retry when a concurrent write won."""
+        session_ids = [s.id for s in series.sessions]
+        for _attempt in range(WRITE_ATTEMPTS):
+            existing = self.store.get_registration(series.id, rid)
+            updated = apply_event(existing, event, series.id, rid, session_ids)
+            if updated is None:
+                if existing is None:  # a cancellation of someone never registered
+                    return Registration(series.id, rid, event.registrant, frozenset(), False,
+                                        "cancelled")
+                return existing
+            try:
+                return self.store.put_registration(updated, self.clock.now())
+            except StaleWriteError:
+                continue
+        raise RetryableError("registration is being changed concurrently; retry")
+
+
+def confirmation_job(series: Series, registration: Registration) -> EmailJob:
+    """One confirmation per distinct set of registered sessions: a repeat is the same email."""
+    sessions = tuple(registration.sessions_in([s.id for s in series.sessions
+                                               if not s.cancelled]))
+    return EmailJob(
+        kind="confirmation", series_id=series.id, series_revision=series.revision,
+        registrant_id=registration.registrant_id, recipient=registration.registrant,
+        session_ids=sessions,
+        key=delivery_key("confirmation", series.id, registration.registrant_id, *sessions))
