@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
-from webinar_notify.core.signatures import sign  # noqa: E402
+from webinar_notify.core.signatures import sign
 
 SECRET = "demo-secret-for-local-runs-only"  # noqa: S105 (a local demo, never deployed)
 SERIES = "reirradiation-2023"

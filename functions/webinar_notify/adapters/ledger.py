@@ -9,7 +9,7 @@ the sender died before marking it sent; the email is then sent again after the l
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from botocore.exceptions import ClientError
 
@@ -49,7 +49,7 @@ class DynamoLedger:
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
-            old = error.response.get("Item", {})  # type: ignore[typeddict-item]
+            old = cast(dict[str, Any], dict(error.response).get("Item", {}))
             return "sent" if old.get("state", {}).get("S") == "sent" else "busy"
         return "claimed"
 

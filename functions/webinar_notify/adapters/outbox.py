@@ -34,9 +34,10 @@ class OutboxMailer:
             sent_at = self.clock.now()
             name = f"{number:05d}-{message.kind}-{message.series_id}.eml"
             (self.directory / name).write_bytes(message.raw)
-            entry = {"sent_at": _iso(sent_at), "to": message.to, "kind": message.kind,
-                     "series": message.series_id, "sessions": list(message.session_ids),
-                     "subject": message.subject, "file": name}
+            entry: dict[str, object] = {
+                "sent_at": _iso(sent_at), "to": message.to, "kind": message.kind,
+                "series": message.series_id, "sessions": list(message.session_ids),
+                "subject": message.subject, "file": name}
             with self.log_path.open("a", encoding="utf-8") as log:
                 log.write(json.dumps(entry, ensure_ascii=False) + "\n")
             self._entries.append(entry)
@@ -76,7 +77,7 @@ class OutboxMailer:
         frame = html.escape(body.get_content() if body else "", quote=True)
         calendars = [
             f"<details><summary>{html.escape(part.get_filename() or 'calendar')}</summary>"
-            f"<pre>{html.escape(part.get_content() if isinstance(part.get_content(), str) else part.get_content().decode())}</pre></details>"  # noqa: E501
+            f"<pre>{html.escape(_text(part.get_content()))}</pre></details>"
             for part in message.iter_attachments()]
         headers = "".join(f"<dt>{name}</dt><dd>{html.escape(str(message[name] or ''))}</dd>"
                           for name in ("From", "To", "Reply-To", "Subject", "Date"))
@@ -85,6 +86,10 @@ class OutboxMailer:
                 f"<details><summary>Plain text</summary><pre>"
                 f"{html.escape(text.get_content() if text else '')}</pre></details>"
                 f"{''.join(calendars)}</section>")
+
+
+def _text(content: object) -> str:
+    return content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
 
 
 def _iso(moment: datetime) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
 
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import STATUS, Calendar, Event, vCalAddress
 
 from .series import Contact, Series, Session
 from .text import clean_name
@@ -54,7 +54,8 @@ def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: S
         end=session.end.astimezone(UTC),
         summary=session.title,
         sequence=session.sequence,
-        status="CANCELLED" if method == "CANCEL" or session.cancelled else "CONFIRMED",
+        status=STATUS.CANCELLED if method == "CANCEL" or session.cancelled
+        else STATUS.CONFIRMED,
         organizer=vCalAddress.new(organizer.email, cn=_calendar_name(organizer.name) or None),
         description=_description(series_title, session, join_url),
         location=join_url or "Online",
@@ -62,7 +63,7 @@ def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: S
     )
     event.add("transp", "OPAQUE")
     calendar.add_component(event)
-    return calendar.to_ical().decode("utf-8")
+    return str(calendar.to_ical().decode("utf-8"))
 
 
 def _description(series_title: str, session: Session, join_url: str | None) -> str:
@@ -81,7 +82,7 @@ def _calendar_name(name: str) -> str:
 
 def _attendee_line(email: str, name: str) -> str:
     params = ["PARTSTAT=NEEDS-ACTION", "ROLE=REQ-PARTICIPANT", "RSVP=FALSE"]
-    cn = _calendar_name(name)
+    cn = _calendar_name(name).replace("^", "^^")  # RFC 6868, as icalendar does for ORGANIZER
     if cn:
         params.insert(0, f'CN="{cn}"')
     return fold(f"ATTENDEE;{';'.join(params)}:mailto:{email}")

@@ -103,7 +103,7 @@ def address(contact: Contact) -> str:
     name = clean_name(contact.name)
     if not name:
         return contact.email
-    if name.isascii():
+    if name.isascii() and "=?" not in name:  # a look-alike encoded-word is encoded for real
         if _ATEXT_PHRASE.match(name):
             return f"{name} <{contact.email}>"
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
@@ -113,8 +113,8 @@ def address(contact: Contact) -> str:
 
 def encode_text(value: str) -> str:
     """An unstructured header value: cleaned, and RFC 2047-encoded when not plain ASCII."""
-    text = clean_name(value, field="header")
-    return text if text.isascii() else _encoded_words(text)
+    text = clean_name(value, field="header", limit=900)
+    return text if text.isascii() and "=?" not in text else _encoded_words(text)
 
 
 def _encoded_words(text: str) -> str:

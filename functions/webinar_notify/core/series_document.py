@@ -10,16 +10,20 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from .durations import format_duration, parse_duration
 from .errors import InvalidInputError, SeriesFileError
 from .series import (
     DEFAULT_REMINDER_OFFSETS,
-    ComingItem, Contact, Organiser, Series, Session,
+    ComingItem,
+    Contact,
+    Organiser,
+    Series,
+    Session,
     SessionStatus,
 )
-from .text import normalise_email
+from .text import is_time_zone, normalise_email
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
@@ -103,10 +107,9 @@ def parse_series(data: object) -> Series:
     """Validate a series document and build the model; raises SeriesFileError."""
     r = _Reader(data, "", SERIES_FIELDS)
     time_zone = r.text("time_zone", required=True)
-    try:
-        zone = ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SeriesFileError(f"time_zone: unknown time zone {time_zone!r}") from None
+    if not is_time_zone(time_zone):
+        raise SeriesFileError(f"time_zone: unknown time zone {time_zone!r}")
+    zone = ZoneInfo(time_zone)
     sessions = tuple(
         _session(item, f"sessions[{i}]", zone) for i, item in enumerate(r.items("sessions")))
     if not sessions:
@@ -174,7 +177,7 @@ def _session(data: object, path: str, zone: ZoneInfo) -> Session:
         start=r.convert("start", lambda v: _local_start(v, zone), default=datetime.min),
         duration=timedelta(minutes=r.convert("duration_minutes", _minutes, default=60)),
         join_url=r.url("join_url"),
-        status=cast(SessionStatus, status),
+        status=status,  # checked against _STATUSES above
         description=r.text("description"),
         reminder_offsets=r.convert("reminders", _offsets, default=None),
         sequence=r.convert("sequence", _non_negative, default=0),
@@ -186,7 +189,7 @@ def _session_doc(s: Session) -> dict[str, Any]:
     return {
         "id": s.id,
         "title": s.title,
-        "start": s.start.replace(tzinfo=None).isoformat(timespec="minutes"),
+        "start": s.start.isoformat(timespec="minutes"),  # with its offset: exact in DST folds
         "duration_minutes": int(s.duration.total_seconds() // 60),
         "join_url": s.join_url,
         "status": s.status,
@@ -203,6 +206,8 @@ def _local_start(value: object, zone: ZoneInfo) -> datetime:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError("a time of day is required, e.g. 2023-10-26T15:00")
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
@@ -218,6 +223,10 @@ def _local_start(value: object, zone: ZoneInfo) -> datetime:
     if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
         raise ValueError(f"{moment:%Y-%m-%d %H:%M} does not exist in {zone.key} "
                          "(clocks move forward then)")
+    if local.utcoffset() != local.replace(fold=1).utcoffset():
+        example = local.isoformat(timespec="minutes")
+        raise ValueError(f"{moment:%Y-%m-%d %H:%M} happens twice in {zone.key} (clocks go "
+                         f"back then): add the offset, e.g. {example}")
     return local
 
 

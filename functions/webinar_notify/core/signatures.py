@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 
 from .errors import SignatureError
 
 TOLERANCE_SECONDS = 300
+_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -45,9 +47,9 @@ def _parse(header: str) -> tuple[int, list[str]]:
     candidates: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit() and len(value) <= 12:
+        if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
-        elif key == "v1" and value:
+        elif key == "v1" and _HEX.fullmatch(value.strip()):
             candidates.append(value.strip().lower())
     if timestamp is None or not candidates:
         raise SignatureError("malformed Webinar-Signature header: expected t=<unix>,v1=<hex>")

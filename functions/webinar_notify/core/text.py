@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import PayloadError
 
 MAX_NAME_LENGTH = 200
 MAX_EMAIL_LENGTH = 254
 
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
-_DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_DOMAIN_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
-def clean_name(raw: object, *, field: str = "full_name") -> str:
+def clean_name(raw: object, *, field: str = "full_name", limit: int = MAX_NAME_LENGTH) -> str:
     """A display name safe for any header or calendar: no control characters, no line breaks.
 
     Every Unicode control or format character (CR, LF, NUL, bidi overrides...) becomes a space,
@@ -28,7 +29,7 @@ def clean_name(raw: object, *, field: str = "full_name") -> str:
         raise PayloadError(f"{field} must be a string")
     kept = [" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in raw]
     name = " ".join("".join(kept).split())
-    return name[:MAX_NAME_LENGTH].strip()
+    return name[:limit].strip()
 
 
 def normalise_email(raw: object, *, field: str = "email") -> str:
@@ -44,7 +45,7 @@ def normalise_email(raw: object, *, field: str = "email") -> str:
     if len(address) > MAX_EMAIL_LENGTH or address.count("@") != 1:
         raise PayloadError(f"{field} is not a valid email address")
     local, domain = address.split("@")
-    if not local or len(local) > 64 or not _LOCAL_PART.match(local):
+    if not local or len(local) > 64 or not _LOCAL_PART.fullmatch(local):
         raise PayloadError(f"{field} is not a valid email address")
     if local.startswith(".") or local.endswith(".") or ".." in local:
         raise PayloadError(f"{field} is not a valid email address")
@@ -53,9 +54,20 @@ def normalise_email(raw: object, *, field: str = "email") -> str:
     except UnicodeError:
         raise PayloadError(f"{field} has an invalid domain") from None
     labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
         raise PayloadError(f"{field} has an invalid domain")
     return f"{local}@{ascii_domain}"
+
+
+def is_time_zone(name: object) -> bool:
+    """True for an IANA zone name we can load ("Europe" is a directory, not a zone)."""
+    if not isinstance(name, str) or not name or len(name) > 64 or not name.isascii():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def registrant_id(series_id: str, email: str) -> str:

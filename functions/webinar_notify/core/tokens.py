@@ -21,7 +21,7 @@ def make(secret: str, purpose: str, series_id: str, registrant_id: str) -> str:
 def check(secrets: list[str], purpose: str, series_id: str, token: str) -> str | None:
     """The registrant id the token was made for, or None when it is not valid here."""
     registrant_id, _, signature = token.partition(".")
-    if not registrant_id or not signature or len(token) > 200:
+    if not registrant_id or not signature or len(token) > 200 or not token.isascii():
         return None
     valid = False
     for secret in secrets:

@@ -19,10 +19,11 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
+_OUTCOME_METRICS = {"registered": "Registrations", "cancelled": "Cancellations",
+                    "duplicate": "WebhooksDuplicate"}
 
 
 @app.post("/webhooks/<provider>/<series_id>")
-@tracer.capture_method
 def webhook(provider: str, series_id: str) -> Response[str]:
     event = app.current_event
     raw = event.body or ""
@@ -31,26 +32,26 @@ def webhook(provider: str, series_id: str) -> Response[str]:
     logger.info("webhook accepted", extra={"provider": provider, "series": series_id,
                                            "outcome": result.outcome,
                                            "registrant": result.registrant_id})
-    if result.outcome != "duplicate":
-        metrics.add_metric(name="Registrations" if result.outcome == "registered"
-                           else "Cancellations", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=_OUTCOME_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
     return _json(result.status, result.body())
 
 
-@app.exception_handler(InvalidInputError)
+@app.exception_handler(InvalidInputError)  # type: ignore[untyped-decorator]
 def refuse(error: InvalidInputError) -> Response[str]:
     logger.info("webhook refused", extra={"status": error.status, "reason": type(error).__name__})
     metrics.add_metric(name="WebhooksRefused", unit=MetricUnit.Count, value=1)
     return _json(error.status, {"error": str(error)})
 
 
-@app.exception_handler(RetryableError)
+@app.exception_handler(RetryableError)  # type: ignore[untyped-decorator]
 def busy(error: RetryableError) -> Response[str]:
+    metrics.add_metric(name="WebhooksDeferred", unit=MetricUnit.Count, value=1)
     return _json(503, {"error": str(error)}, headers={"Retry-After": "5"})
 
 
 @app.not_found
 def no_route(_error: Exception) -> Response[str]:
+    metrics.add_metric(name="WebhooksRefused", unit=MetricUnit.Count, value=1)
     return _json(404, {"error": "no such route"})
 
 

@@ -20,10 +20,11 @@ from ..core.jobs import EmailJob
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# A wholly failed batch is reported record by record like any other: no exception, so no
+# traceback (SES error texts can hold addresses) reaches the logs.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@tracer.capture_method
 def send_one(record: SQSRecord) -> str:
     try:
         job = EmailJob.from_json(record.body)
@@ -44,5 +45,5 @@ def send_one(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=send_one, processor=processor,
-                                    context=context)
+    return dict(process_partial_response(event=event, record_handler=send_one,
+                                         processor=processor, context=context))

@@ -73,7 +73,7 @@ def create_resources(template: dict[str, Any] | None = None) -> LocalResources:
                           max_receive_count=int(redrive["maxReceiveCount"]))
 
 
-def _queue_attributes(properties: dict[str, Any]) -> dict[str, str]:
+def _queue_attributes(properties: dict[str, Any]) -> dict[Any, str]:
     names = ("VisibilityTimeout", "MessageRetentionPeriod")
     return {name: str(properties[name]) for name in names if name in properties}
 

@@ -4,8 +4,9 @@ path as on AWS, with a virtual clock and an outbox instead of SES."""
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from .infra import REGION, LocalResources, create_resources, verify_sender
 LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 (moto accepts anything)
+    "AWS_SECRET_ACCESS_KEY": "local",
     "POWERTOOLS_SERVICE_NAME": "webinar-notify",
     "POWERTOOLS_METRICS_NAMESPACE": "WebinarNotify",
     "POWERTOOLS_TRACE_DISABLED": "true",
@@ -78,7 +79,7 @@ class LocalRuntime:
         from ..entrypoints import api
 
         event = http_api_event(method, path, headers, body, self.clock.now())
-        answer = api.lambda_handler(event, LocalContext("webinar-notify-api"))  # type: ignore[arg-type]
+        answer = api.lambda_handler(event, LocalContext("webinar-notify-api"))
         try:
             payload = json.loads(answer.get("body") or "{}")
         except ValueError:
@@ -122,18 +123,24 @@ class LocalRuntime:
 
 
 @contextmanager
-def local_runtime(clock: Clock, mailer: Mailer, settings: LocalSettings) -> Iterator[LocalRuntime]:
-    """Start moto with the local environment, build the template's resources, yield a runtime."""
+def local_runtime(clock: Clock, mailer: Mailer | Callable[[], Mailer],
+                  settings: LocalSettings) -> Iterator[LocalRuntime]:
+    """Start moto with the local environment, build the template's resources, yield a runtime.
+
+    ``mailer`` may be a factory, for mailers whose AWS client must be made inside moto.
+    """
     from moto import mock_aws
 
     overrides = dict(LOCAL_ENVIRONMENT)
-    if settings.quiet:
-        overrides |= {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    overrides["POWERTOOLS_METRICS_DISABLED"] = "true" if settings.quiet else "false"
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
+    logging.getLogger("webinar-notify").setLevel(logging.WARNING if settings.quiet
+                                                 else logging.INFO)
     try:
         with mock_aws():
-            yield LocalRuntime(create_resources(), clock, mailer, settings)
+            resolved = mailer if hasattr(mailer, "send") else mailer()
+            yield LocalRuntime(create_resources(), clock, resolved, settings)
     finally:
         bootstrap.install(None)
         for name, value in saved.items():

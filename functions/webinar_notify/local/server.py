@@ -31,7 +31,7 @@ def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]
     class Handler(BaseHTTPRequestHandler):
         server_version = "webinar-notify-local"
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_READ_BYTES:
                 self._answer(413, {"error": "body is larger than 256 KB"})
@@ -44,7 +44,7 @@ def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]
                 index()
             self._answer(answer.status, answer.body)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._answer(404, {"error": "no such route"})
 
         def _answer(self, status: int, body: dict[str, object]) -> None:
@@ -55,7 +55,7 @@ def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             out.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
             out.flush()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
@@ -38,9 +38,9 @@ def simulate(scenario: Scenario, outbox: Path, out: TextIO,
         old_email.unlink()
     clock = VirtualClock(scenario.start)
     mailer = OutboxMailer(outbox, clock)
-    settings = LocalSettings(webhook_secrets=scenario.secrets,
-                             **({"token_secret": scenario.token_secret}
-                                if scenario.token_secret else {}))
+    settings = LocalSettings(webhook_secrets=scenario.secrets)
+    if scenario.token_secret:
+        settings = replace(settings, token_secret=scenario.token_secret)
     timeline = _Timeline(out, mailer, scenario.series.id)
     requests = 0
     with local_runtime(clock, mailer, settings) as runtime, \

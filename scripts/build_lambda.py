@@ -1,0 +1,39 @@
+"""Builds the Lambda artifact without Docker: build/lambda/, ready for `sam deploy`.
+
+Dependencies are taken as wheels for the runtime in infra/template.yaml (CPython 3.12 on
+arm64, manylinux), whatever machine this runs on; then the package and templates/ are copied.
+
+    python scripts/build_lambda.py
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "lambda"
+PYTHON_VERSION = "3.12"
+PLATFORM = "manylinux2014_aarch64"
+
+
+def main() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(OUT),
+                    "--platform", PLATFORM, "--implementation", "cp",
+                    "--python-version", PYTHON_VERSION, "--only-binary=:all:",
+                    *project["dependencies"]], check=True)
+    shutil.copytree(ROOT / "functions" / "webinar_notify", OUT / "webinar_notify",
+                    ignore=shutil.ignore_patterns("__pycache__", "local"))
+    shutil.copytree(ROOT / "templates", OUT / "templates")
+    print(f"built {OUT} for python{PYTHON_VERSION} on {PLATFORM}")
+
+
+if __name__ == "__main__":
+    main()

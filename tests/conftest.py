@@ -1,0 +1,85 @@
+"""Fixtures: the real handlers on moto, with resources built from infra/template.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webinar_notify.adapters.clock import VirtualClock
+from webinar_notify.adapters.outbox import OutboxMailer
+from webinar_notify.core.signatures import sign
+from webinar_notify.local.runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
+from webinar_notify.local.scenario import load_series_file
+
+# No test may reach AWS: moto answers everything, and these credentials are fake.
+os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_DEFAULT_REGION": "eu-west-1", "AWS_SESSION_TOKEN": "testing"})
+os.environ.pop("AWS_PROFILE", None)
+
+ROOT = Path(__file__).resolve().parents[1]
+SERIES_FILE = ROOT / "series" / "reirradiation-2023.yaml"
+SECRET = "test-webhook-secret"
+SERIES_ID = "reirradiation-2023"
+WEBHOOK = f"/webhooks/generic/{SERIES_ID}"
+START = datetime(2023, 10, 2, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Harness:
+    runtime: LocalRuntime
+    clock: VirtualClock
+    outbox: OutboxMailer
+    outbox_dir: Path
+
+    def post(self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None,
+             headers: dict[str, str] | None = None, path: str = WEBHOOK) -> HttpAnswer:
+        t = int(self.clock.now().timestamp()) if timestamp is None else timestamp
+        all_headers = {"Content-Type": "application/json",
+                       "Webinar-Signature": sign(secret, t, body)}
+        all_headers.update(headers or {})
+        return self.runtime.request("POST", path, all_headers, body)
+
+    def register(self, email: str = "ada@example.com", name: str = "Ada Lovelace",
+                 event_id: str = "evt-1", **data: Any) -> HttpAnswer:
+        return self.post(registration_body(email, name, event_id, created=self.clock.now(),
+                                           **data))
+
+    def items(self, prefix: str) -> list[dict[str, Any]]:
+        """Every table item whose sort key starts with prefix (a test may scan; the code not)."""
+        import boto3
+
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        items = client.scan(TableName=self.runtime.resources.table)["Items"]
+        return [i for i in items if i["sk"]["S"].startswith(prefix)]
+
+    def queued(self) -> int:
+        attributes = self.runtime.sqs.get_queue_attributes(
+            QueueUrl=self.runtime.resources.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+
+def registration_body(email: str, name: str, event_id: str, *, created: datetime,
+                      event_type: str = "registration.created", **data: Any) -> bytes:
+    registrant = {"email": email, "full_name": name}
+    if "time_zone" in data:
+        registrant["time_zone"] = data.pop("time_zone")
+    return json.dumps({"id": event_id, "type": event_type, "created": int(created.timestamp()),
+                       "data": {"registrant": registrant, **data}}).encode()
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    clock = VirtualClock(START)
+    outbox = OutboxMailer(tmp_path / "outbox", clock)
+    settings = LocalSettings(webhook_secrets={"generic": SECRET}, quiet=False)
+    with local_runtime(clock, outbox, settings) as runtime:
+        runtime.push_series(load_series_file(SERIES_FILE))
+        yield Harness(runtime, clock, outbox, tmp_path / "outbox")

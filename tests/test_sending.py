@@ -1,0 +1,232 @@
+"""The sender handler: SES on moto, the delivery ledger, crashes, throttling and poison."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from datetime import timedelta
+from email.utils import getaddresses
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import SECRET, SERIES_FILE, START, Harness
+from webinar_notify import bootstrap
+from webinar_notify.adapters.clock import VirtualClock
+from webinar_notify.adapters.mailer import OutgoingMessage, SesMailer
+from webinar_notify.adapters.outbox import OutboxMailer
+from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
+from webinar_notify.local.scenario import load_series_file
+
+
+class FlakyMailer:
+    """Wraps a mailer: fails before sending, or after sending, a set number of times."""
+
+    def __init__(self, inner: OutboxMailer, fail_before: int = 0,
+                 error: Exception | None = None) -> None:
+        self.inner = inner
+        self.fail_before = fail_before
+        self.error = error or RuntimeError("connection reset")
+
+    def send(self, message: OutgoingMessage) -> str:
+        if self.fail_before:
+            self.fail_before -= 1
+            raise self.error
+        return self.inner.send(message)
+
+
+@pytest.fixture
+def ses_runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
+    clock = VirtualClock(START)
+    with local_runtime(clock, lambda: SesMailer(boto3.client("sesv2"), "webinar-notify"),
+                       LocalSettings(webhook_secrets={"generic": SECRET})) as runtime:
+        runtime.push_series(load_series_file(SERIES_FILE))
+        yield runtime
+
+
+def test_ses_receives_one_raw_message_for_one_recipient(ses_runtime: LocalRuntime) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from conftest import WEBHOOK, registration_body
+    from webinar_notify.core.signatures import sign
+
+    now = ses_runtime.clock.now()
+    body = registration_body("heidi@example.dk", "Heidi Rønde", "evt-1", created=now)
+    answer = ses_runtime.request("POST", WEBHOOK, {
+        "Webinar-Signature": sign(SECRET, int(now.timestamp()), body)}, body)
+    assert answer.status == 202
+    assert ses_runtime.drain() == 1
+
+    sent = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages
+    assert len(sent) == 1
+    # moto lists the Destination and the To header: both must name the one recipient only.
+    assert {addr for _name, addr in getaddresses(sent[0].destinations)} == {"heidi@example.dk"}
+    assert sent[0].source == "webinars@estro.example"
+    message = email.message_from_bytes(sent[0].raw_data.encode(), policy=email.policy.default)
+    assert message["To"].addresses[0].display_name == "Heidi Rønde"
+    assert sent[0].raw_data.isascii()
+
+
+def test_a_redelivered_message_sends_nothing_twice(harness: Harness) -> None:
+    from webinar_notify.entrypoints import sender
+    from webinar_notify.local.events import sqs_event
+    from webinar_notify.local.runtime import LocalContext
+
+    harness.register()
+    runtime = harness.runtime
+    messages = runtime.sqs.receive_message(QueueUrl=runtime.resources.queue_url,
+                                           AttributeNames=["All"])["Messages"]
+    event = sqs_event(messages, runtime.queue_arn)
+
+    first = sender.lambda_handler(event, LocalContext("sender"))  # type: ignore[arg-type]
+    second = sender.lambda_handler(event, LocalContext("sender"))  # type: ignore[arg-type]
+
+    assert first["batchItemFailures"] == [] and second["batchItemFailures"] == []
+    assert len(harness.outbox.entries()) == 1
+
+
+def _runtime_with(tmp_path: Path, mailer_factory: object) -> Iterator[tuple[LocalRuntime,
+                                                                          OutboxMailer]]:
+    clock = VirtualClock(START)
+    outbox = OutboxMailer(tmp_path / "outbox", clock)
+    mailer = mailer_factory(outbox)  # type: ignore[operator]
+    with local_runtime(clock, mailer, LocalSettings(webhook_secrets={"generic": SECRET})) as rt:
+        rt.push_series(load_series_file(SERIES_FILE))
+        yield rt, outbox
+
+
+def _register(runtime: LocalRuntime) -> None:
+    from conftest import WEBHOOK, registration_body
+    from webinar_notify.core.signatures import sign
+
+    now = runtime.clock.now()
+    body = registration_body("ada@example.com", "Ada", "evt-1", created=now)
+    headers = {"Webinar-Signature": sign(SECRET, int(now.timestamp()), body)}
+    assert runtime.request("POST", WEBHOOK, headers, body).status == 202
+
+
+def test_a_crash_before_sending_loses_nothing(tmp_path: Path) -> None:
+    for runtime, outbox in _runtime_with(tmp_path, lambda o: FlakyMailer(o, fail_before=2)):
+        _register(runtime)
+        runtime.drain()  # fails twice, released each time, then sent on the third receive
+        assert len(outbox.entries()) == 1
+        assert runtime.dead_letters() == 0
+
+
+def test_ses_throttling_is_retried_without_loss(tmp_path: Path) -> None:
+    throttled = ClientError({"Error": {"Code": "TooManyRequestsException",
+                                       "Message": "Maximum sending rate exceeded."}},
+                            "SendEmail")
+
+    class ThrottledSes:
+        """An SES client that throttles three times, then accepts."""
+
+        def __init__(self) -> None:
+            self.throttles = 3
+
+        def send_email(self, **_request: object) -> dict[str, str]:
+            if self.throttles:
+                self.throttles -= 1
+                raise throttled
+            return {"MessageId": "accepted"}
+
+    class Recorded(SesMailer):
+        def __init__(self, outbox: OutboxMailer) -> None:
+            super().__init__(ThrottledSes(), "cs")  # type: ignore[arg-type]
+            self.outbox = outbox
+
+        def send(self, message: OutgoingMessage) -> str:
+            message_id = super().send(message)  # raises RetryableError while throttled
+            self.outbox.send(message)
+            return message_id
+
+    def throttling_ses(outbox: OutboxMailer) -> Recorded:
+        return Recorded(outbox)
+
+    for runtime, outbox in _runtime_with(tmp_path, throttling_ses):
+        _register(runtime)
+        runtime.drain()
+        assert len(outbox.entries()) == 1
+        assert runtime.dead_letters() == 0
+
+
+def test_a_permanently_failing_email_ends_in_the_dead_letter_queue(tmp_path: Path) -> None:
+    for runtime, outbox in _runtime_with(tmp_path, lambda o: FlakyMailer(o, fail_before=99)):
+        _register(runtime)
+        runtime.drain()
+        assert outbox.entries() == []
+        assert runtime.dead_letters() == 1
+
+
+def test_a_poison_message_ends_in_the_dead_letter_queue(harness: Harness) -> None:
+    runtime = harness.runtime
+    runtime.sqs.send_message(QueueUrl=runtime.resources.queue_url, MessageBody="{not a job")
+    runtime.drain()
+    assert runtime.dead_letters() == 1
+    assert harness.outbox.entries() == []
+
+
+def test_a_crash_after_ses_accepted_resends_only_after_the_lease(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one documented window: sent, then the sender died before marking it sent."""
+    ledger = bootstrap.services().sender.ledger
+    real_complete = ledger.complete
+    crashes = iter([True])
+
+    def crash_once(key: str, now: object, message_id: str) -> None:
+        if next(crashes, False):
+            raise RuntimeError("sender killed after SES accepted")
+        real_complete(key, now, message_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger, "complete", crash_once)
+    harness.register()
+    harness.runtime.drain()
+    # While the claim is fresh, every redelivery finds it busy and sends nothing more...
+    assert len(harness.outbox.entries()) == 1
+    assert harness.runtime.dead_letters() == 1
+    # ...a message redelivered after the lease (the function's timeout) sends it once more.
+    harness.clock.advance(timedelta(minutes=2))
+    messages = harness.runtime.sqs.receive_message(
+        QueueUrl=harness.runtime.resources.dead_letter_url)["Messages"]
+    harness.runtime.sqs.send_message(QueueUrl=harness.runtime.resources.queue_url,
+                                     MessageBody=messages[0]["Body"])
+    harness.runtime.drain()
+    assert len(harness.outbox.entries()) == 2
+    harness.runtime.sqs.send_message(QueueUrl=harness.runtime.resources.queue_url,
+                                     MessageBody=messages[0]["Body"])
+    harness.runtime.drain()
+    assert len(harness.outbox.entries()) == 2
+
+
+def test_no_log_line_holds_an_address_or_a_name(harness: Harness) -> None:
+    import io
+    import logging
+
+    buffer = io.StringIO()
+    handlers = logging.getLogger("webinar-notify").handlers
+    streams = [(h, h.setStream(buffer)) for h in handlers
+               if isinstance(h, logging.StreamHandler)]
+    assert streams, "the service logger writes to a stream"
+    logging.getLogger("webinar-notify").setLevel(logging.DEBUG)
+    try:
+        _register_twice_and_send(harness)
+    finally:
+        for handler, stream in streams:
+            handler.setStream(stream)
+    logged = buffer.getvalue()
+    assert "webhook accepted" in logged and "email handled" in logged
+    assert "secret.person" not in logged
+    assert "Zyxwvut" not in logged
+    assert "bad address" not in logged
+
+
+def _register_twice_and_send(harness: Harness) -> None:
+    harness.register(email="secret.person@example.com", name="Zyxwvut Qponmlk")
+    harness.register(email="secret.person@example.com", name="Zyxwvut Qponmlk")
+    harness.post(b'{"id": "x", "type": "registration.created", "created": 1, "data": '
+                 b'{"registrant": {"email": "bad address@example.com", "full_name": "Zyxwvut"}}}')
+    harness.runtime.drain()
