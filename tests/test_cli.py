@@ -1,0 +1,72 @@
+"""The command line: clear one-line errors for bad input, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webinar_notify.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "webinar_notify.cli", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_series_check_lists_the_sessions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["series", "check", str(ROOT / "series" / "reirradiation-2023.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "s5  Mon 05 Feb 2024 15:00 CET  90 min" in out
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("id: x\ntitle: T\ntime_zone: Mars/Base\nsender: {email: a@b.example}\nsessions: []\n",
+     "time_zone: unknown time zone"),
+    ("id: x\ntitle: T\ntime_zone: UTC\nsender: {email: a@b.example}\nsesions: []\n",
+     "sesions: unknown field"),
+    ("id: x\ntitle: T\ntime_zone: UTC\nsender: {email: a@b.example}\n"
+     "sessions: [{id: s1, title: A, start: tomorrow}]\n", "sessions[0].start"),
+    ("{{{ not yaml", "not valid YAML"),
+])
+def test_a_bad_series_file_names_the_field(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    result = run("series", "check", str(path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_missing_files_and_bad_scenarios_are_one_line_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "scenario.yaml"
+    bad.write_text("series: ../nowhere.yaml\nstart: 2023-10-01T00:00:00Z\n"
+                   "until: 2023-10-02T00:00:00Z\n")
+    for args in (["simulate", str(tmp_path / "none.yaml"), "--outbox", str(tmp_path / "o")],
+                 ["simulate", str(bad), "--outbox", str(tmp_path / "o")],
+                 ["sign", "--secret", "x", str(tmp_path / "none.json")]):
+        result = run(*args)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_sign_prints_a_header_the_intake_accepts(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from webinar_notify.core.signatures import verify
+
+    body = tmp_path / "body.json"
+    body.write_bytes(b'{"id": "e"}')
+    assert main(["sign", "--secret", "s3cret", "--timestamp", "1700000000", str(body)]) == 0
+    header = capsys.readouterr().out.strip().removeprefix("Webinar-Signature: ")
+    assert verify(header, body.read_bytes(), ["s3cret"], 1700000000) == 1700000000
+
+
+def test_demo_prints_where_to_look(tmp_path: Path) -> None:
+    result = run("demo", "--outbox", str(tmp_path / "outbox"))
+    assert result.returncode == 0, result.stderr
+    assert "5 emails, 0 in the dead-letter queue" in result.stdout
+    assert f"open in a browser: {tmp_path / 'outbox' / 'index.html'}" in result.stdout

@@ -1,0 +1,59 @@
+"""Publishing series files: idempotent, and calendar SEQUENCE moves only with visible changes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from conftest import SERIES_FILE, Harness
+
+from webinar_notify.local.scenario import load_series_file
+from webinar_notify.services.publishing import push_series
+
+
+def test_pushing_the_same_file_again_changes_nothing(harness: Harness) -> None:
+    store = harness.runtime.store
+    before = store.get_series("reirradiation-2023")
+    result = push_series(store, load_series_file(SERIES_FILE), harness.clock)
+    assert result.outcome == "unchanged"
+    assert store.get_series("reirradiation-2023") == before
+
+
+def test_a_moved_session_gets_a_higher_sequence_and_a_new_stamp(harness: Harness) -> None:
+    store = harness.runtime.store
+    series = load_series_file(SERIES_FILE)
+    before = store.get_series(series.id)
+    assert before is not None and before.revision == 1
+    harness.clock.advance(timedelta(days=3))
+    moved = replace(series, sessions=tuple(
+        replace(s, start=s.start + timedelta(hours=1)) if s.id == "s4" else s
+        for s in series.sessions))
+
+    result = push_series(store, moved, harness.clock)
+
+    after = store.get_series(series.id)
+    assert after is not None
+    assert result.outcome == "updated" and result.changed_sessions == ("s4",)
+    assert after.revision == 2
+    s4 = after.session("s4")
+    assert s4 is not None and s4.sequence == 1 and s4.updated_at == harness.clock.now()
+    assert all(s.sequence == 0 for s in after.sessions if s.id != "s4")
+    assert after.session("s1") == before.session("s1")
+
+
+def test_a_description_change_bumps_the_revision_but_no_sequence(harness: Harness) -> None:
+    store = harness.runtime.store
+    series = replace(load_series_file(SERIES_FILE), description="A new description.")
+    result = push_series(store, series, harness.clock)
+    after = store.get_series(series.id)
+    assert result.outcome == "updated" and result.changed_sessions == ()
+    assert after is not None and all(s.sequence == 0 for s in after.sessions)
+
+
+def test_the_uid_domain_is_pinned_once_published(harness: Harness) -> None:
+    store = harness.runtime.store
+    series = replace(load_series_file(SERIES_FILE), uid_domain="")
+    push_series(store, series, harness.clock)
+    after = store.get_series(series.id)
+    assert after is not None
+    assert after.calendar_uid("s1") == "s1.reirradiation-2023@events.estro.example"

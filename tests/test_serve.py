@@ -1,0 +1,47 @@
+"""`webinar-notify serve`: the same API over real HTTP on localhost."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import urllib.error
+import urllib.request
+from http.server import HTTPServer
+
+from conftest import SECRET, WEBHOOK, Harness, registration_body
+
+from webinar_notify.core.signatures import sign
+from webinar_notify.local.server import _handler
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (localhost)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_signed_post_over_http_is_confirmed_and_shown_in_the_outbox(harness: Harness) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _handler(harness.runtime, io.StringIO()))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        body = registration_body("ada@example.com", "Ada", "evt-http",
+                                 created=harness.clock.now())
+        t = int(harness.clock.now().timestamp())
+        good = {"Content-Type": "application/json", "Webinar-Signature": sign(SECRET, t, body)}
+        bad = {"Content-Type": "application/json", "Webinar-Signature": sign("nope", t, body)}
+
+        assert _post(base + WEBHOOK, body, bad)[0] == 401
+        status, answer = _post(base + WEBHOOK, body, good)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert status == 202 and answer["status"] == "registered"
+    assert len(harness.outbox.entries()) == 1  # drained right after the request
+    assert (harness.outbox_dir / "index.html").exists()

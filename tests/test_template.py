@@ -1,0 +1,86 @@
+"""infra/template.yaml holds what the issue and the code rely on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from webinar_notify.local.infra import load_template
+
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def test_functions_run_python_312_or_newer_on_arm64_with_powertools() -> None:
+    function = TEMPLATE["Globals"]["Function"]
+    assert function["Architectures"] == ["arm64"]
+    major, minor = function["Runtime"].removeprefix("python").split(".")
+    assert (int(major), int(minor)) >= (3, 12)
+    assert function["Tracing"] == "Active"
+    variables = function["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "webinar-notify"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"]
+
+
+def test_every_handler_points_at_a_function_in_the_package() -> None:
+    import importlib
+
+    for resource in FUNCTIONS.values():
+        module, _, attribute = resource["Properties"]["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attribute))
+
+
+def test_table_is_encrypted_recoverable_and_keyed_as_the_store_expects() -> None:
+    table = RESOURCES["Table"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == \
+        {"pk": "HASH", "sk": "RANGE"}
+    assert table["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
+
+
+def test_send_queue_redrives_to_a_dlq_with_six_times_the_sender_timeout() -> None:
+    queue = RESOURCES["SendQueue"]["Properties"]
+    sender = FUNCTIONS["SenderFunction"]["Properties"]
+    assert queue["VisibilityTimeout"] == 6 * sender["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"GetAtt": "SendDeadLetterQueue.Arn"}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    event = sender["Events"]["SendQueue"]["Properties"]
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert int(sender["Environment"]["Variables"]["SENDER_TIMEOUT_SECONDS"]) == sender["Timeout"]
+
+
+def test_an_alarm_watches_the_dead_letter_queue() -> None:
+    alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert any(a["Dimensions"][0]["Value"] == {"GetAtt": "SendDeadLetterQueue.QueueName"}
+               and a["Threshold"] == 0 for a in alarms)
+
+
+def test_webhook_route_is_the_documented_one() -> None:
+    events = FUNCTIONS["ApiFunction"]["Properties"]["Events"]
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
+    assert ("POST", "/webhooks/{provider}/{series_id}") in routes
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_policy_statement_names_its_resource(name: str) -> None:
+    for policy in FUNCTIONS[name]["Properties"]["Policies"]:
+        for statement in policy.get("Statement", []):
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            assert "*" not in json.dumps(resources).replace("/*", ""), statement
+            assert all(resources), statement
+        for template_name, arguments in policy.items():
+            if template_name != "Statement":
+                assert all(v for v in arguments.values()), policy
+
+
+def test_ssm_parameter_names_are_template_parameters() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert "WebhookSecretsPath" in parameters and "TokenSecretParameter" in parameters
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["WEBHOOK_SECRETS_PATH"] == {"Sub": "/${WebhookSecretsPath}"}
+    assert variables["TOKEN_SECRET_PARAMETER"] == {"Sub": "/${TokenSecretParameter}"}
