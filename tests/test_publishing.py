@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 from conftest import SERIES_FILE, Harness
-
 from webinar_notify.local.scenario import load_series_file
 from webinar_notify.services.publishing import push_series
 

@@ -10,7 +10,6 @@ import urllib.request
 from http.server import HTTPServer
 
 from conftest import SECRET, WEBHOOK, Harness, registration_body
-
 from webinar_notify.core.signatures import sign
 from webinar_notify.local.server import _handler
 
@@ -18,7 +17,7 @@ from webinar_notify.local.server import _handler
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (localhost)
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
