@@ -70,3 +70,21 @@ def test_demo_prints_where_to_look(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "5 emails, 0 in the dead-letter queue" in result.stdout
     assert f"open in a browser: {tmp_path / 'outbox' / 'index.html'}" in result.stdout
+
+
+def test_series_push_stores_then_reports_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
+    from moto import mock_aws
+
+    from webinar_notify.local.infra import create_resources
+
+    with mock_aws():
+        table = create_resources().table
+        series = str(ROOT / "series" / "reirradiation-2023.yaml")
+        assert main(["series", "push", series, "--table", table, "--region", "eu-west-1"]) == 0
+        assert main(["series", "push", series, "--table", table, "--region", "eu-west-1"]) == 0
+        assert main(["series", "push", series, "--table", "missing", "--region",
+                     "eu-west-1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["reirradiation-2023: created (revision 1)",
+                                         "reirradiation-2023: unchanged (revision 1)"]
+    assert captured.err.startswith("error: AWS said:")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -215,3 +215,23 @@ def test_cancellation_sends_no_confirmation_and_older_events_cannot_undo_it(
     assert registration["status"]["S"] == "cancelled"
     harness.runtime.drain()
     assert len(harness.outbox.entries()) == 1  # only the first confirmation
+
+
+def test_sessions_that_are_over_are_refused_or_left_out(harness: Harness) -> None:
+    harness.clock.set(datetime(2023, 11, 14, 9, 0, tzinfo=UTC))  # after s1 and s2
+    refused = harness.register(event_id="evt-old", sessions=["s1", "s3"])
+    assert refused.status == 400 and "'s1' has already taken place" in refused.body["error"]
+    assert harness.items("REG#") == []
+
+    whole = harness.register(event_id="evt-all")
+    assert whole.status == 202 and whole.body["confirmation_queued"] is True
+    harness.runtime.drain()
+    assert harness.outbox.entries()[0]["sessions"] == [f"s{i}" for i in range(3, 9)]
+
+
+def test_registering_after_the_last_session_confirms_nothing(harness: Harness) -> None:
+    harness.clock.set(datetime(2024, 6, 1, tzinfo=UTC))
+    answer = harness.register(event_id="evt-late")
+    assert answer.status == 202 and answer.body["confirmation_queued"] is False
+    harness.runtime.drain()
+    assert harness.outbox.entries() == []

@@ -44,3 +44,28 @@ def test_a_signed_post_over_http_is_confirmed_and_shown_in_the_outbox(harness: H
     assert status == 202 and answer["status"] == "registered"
     assert len(harness.outbox.entries()) == 1  # drained right after the request
     assert (harness.outbox_dir / "index.html").exists()
+
+
+def test_the_local_server_refuses_odd_requests_with_json(harness: Harness) -> None:
+    import http.client
+
+    server = HTTPServer(("127.0.0.1", 0), _handler(harness.runtime, io.StringIO()))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1],
+                                                timeout=30)
+        answers = []
+        for method, headers in (("GET", {}), ("PUT", {}),
+                                ("POST", {"Content-Length": "abc"}),
+                                ("POST", {"Transfer-Encoding": "chunked"})):
+            connection.putrequest(method, WEBHOOK, skip_accept_encoding=True)
+            for name, value in headers.items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            answers.append((response.status, json.loads(response.read())["error"] != ""))
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers == [(405, True), (405, True), (400, True), (411, True)]

@@ -131,6 +131,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .local.scenario import load_series_file
     from .local.server import serve
 
+    if not args.secret:
+        raise InvalidInputError("--secret must not be empty")
     series = load_series_file(args.series)
     clock = SystemClock()
     mailer = OutboxMailer(args.outbox, clock)
@@ -150,6 +152,8 @@ def _sign(args: argparse.Namespace) -> int:
         body = sys.stdin.buffer.read() if str(args.body) == "-" else args.body.read_bytes()
     except OSError as error:
         raise InvalidInputError(f"{args.body}: cannot read ({error.strerror})") from None
+    if not args.secret:
+        raise InvalidInputError("--secret must not be empty")
     timestamp = args.timestamp if args.timestamp is not None else int(time.time())
     print(f"Webinar-Signature: {sign(args.secret, timestamp, body)}")
     return 0

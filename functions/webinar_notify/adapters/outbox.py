@@ -93,7 +93,7 @@ def _text(content: object) -> str:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 _PAGE = """<!DOCTYPE html>

@@ -62,13 +62,14 @@ def _sessions(series: Series, ids: tuple[str, ...]) -> list[Session]:
 def _context(series: Series, job: EmailJob, links: Links,
              sessions: list[Session]) -> dict[str, Any]:
     recipient = job.recipient
+    views = [session_view(series, s, recipient.time_zone, recipient.join_url) for s in sessions]
     return {
         "series": series,
         "name": recipient.full_name,
         "time_zone": recipient.time_zone,
         "series_city": series.time_zone.rsplit("/", 1)[-1].replace("_", " "),
-        "sessions": [session_view(series, s, recipient.time_zone, recipient.join_url)
-                     for s in sessions],
+        "series_time_shown": any(v["shows_series_time"] for v in views),
+        "sessions": views,
         "links": links,
     }
 
@@ -83,6 +84,7 @@ def session_view(series: Series, session: Session, reader_zone: str,
         "starts": when.starts,
         "ends": when.ends,
         "minutes": when.minutes,
+        "shows_series_time": when.shows_series_time,
         "join_url": personal_join_url or session.join_url,
         "calendar_file": f"{series.id}-{session.id}.ics",
     }

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 @dataclass(frozen=True, slots=True)
 class SessionTime:
     starts: str  # "Thu 26 Oct 2023 09:00 EDT (15:00 CEST)"
-    ends: str  # "10:00 EDT (16:00 CEST)"
+    ends: str  # "10:00 EDT (16:00 CEST)", with the day when it is another one
     minutes: int
     local_date: str  # "Thu 26 Oct 2023", in the reader's zone
+    shows_series_time: bool  # False when the reader's clock reads the same as the series' one
 
 
 def zone_label(moment: datetime) -> str:
@@ -40,15 +41,29 @@ def day(moment: datetime) -> str:
 
 
 def describe(start: datetime, end: datetime, reader_zone: str, series_zone: str) -> SessionTime:
-    """Both views of one session; the series' view is left out when it is the same zone."""
+    """Both views of one session; the series' view is left out when it reads the same
+    (Copenhagen and Brussels share CET/CEST, so "15:00 CEST (15:00 CEST)" never appears)."""
     reader, home = ZoneInfo(reader_zone), ZoneInfo(series_zone)
     local_start, local_end = start.astimezone(reader), end.astimezone(reader)
-    starts, ends = f"{day(local_start)} {clock(local_start)}", clock(local_end)
-    if reader_zone != series_zone:
-        home_start, home_end = start.astimezone(home), end.astimezone(home)
-        same_day = home_start.date() == local_start.date()
-        starts += f" ({clock(home_start)})" if same_day else \
-            f" ({home_start:%a} {home_start.day} {home_start:%b} {clock(home_start)})"
-        ends += f" ({clock(home_end)})"
+    home_start, home_end = start.astimezone(home), end.astimezone(home)
+    starts = f"{day(local_start)} {clock(local_start)}"
+    ends = _moment_after(local_end, local_start)
+    shows_series_time = (_view(local_start), _view(local_end)) != \
+        (_view(home_start), _view(home_end))
+    if shows_series_time:
+        starts += f" ({_moment_after(home_start, local_start)})"
+        ends += f" ({_moment_after(home_end, home_start)})"
     minutes = int((end - start).total_seconds() // 60)
-    return SessionTime(starts=starts, ends=ends, minutes=minutes, local_date=day(local_start))
+    return SessionTime(starts=starts, ends=ends, minutes=minutes, local_date=day(local_start),
+                       shows_series_time=shows_series_time)
+
+
+def _view(moment: datetime) -> tuple[object, ...]:
+    return moment.date(), moment.time(), zone_label(moment)
+
+
+def _moment_after(moment: datetime, reference: datetime) -> str:
+    """The clock time, with its day in front when that is not the reference's day."""
+    if moment.date() == reference.date():
+        return clock(moment)
+    return f"{moment:%a} {moment.day} {moment:%b} {clock(moment)}"

@@ -135,6 +135,8 @@ def local_runtime(clock: Clock, mailer: Mailer | Callable[[], Mailer],
     overrides["POWERTOOLS_METRICS_DISABLED"] = "true" if settings.quiet else "false"
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
+    from ..entrypoints import api, sender  # noqa: F401 (their loggers exist before we set them)
+
     logging.getLogger("webinar-notify").setLevel(logging.WARNING if settings.quiet
                                                  else logging.INFO)
     try:

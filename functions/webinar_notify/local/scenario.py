@@ -46,6 +46,8 @@ def load_series_file(path: Path) -> Series:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise InvalidInputError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as error:
         raise InvalidInputError(f"{path}: not valid YAML ({_first_line(error)})") from None
     try:
@@ -59,6 +61,8 @@ def load_scenario(path: Path) -> Scenario:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ScenarioError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as error:
         raise ScenarioError(f"{path}: not valid YAML ({_first_line(error)})") from None
     if not isinstance(data, dict):

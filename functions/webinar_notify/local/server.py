@@ -15,8 +15,7 @@ from .runtime import LocalRuntime
 MAX_READ_BYTES = 1024 * 1024  # the intake answers 413 above 256 KB; beyond this we stop reading
 
 
-def serve(runtime: LocalRuntime, host: str, port: int, out: TextIO,
-          after_request: object = None) -> None:
+def serve(runtime: LocalRuntime, host: str, port: int, out: TextIO) -> None:
     handler = _handler(runtime, out)
     with HTTPServer((host, port), handler) as server:
         out.write(f"listening on http://{host}:{port} (Ctrl-C to stop)\n")
@@ -32,11 +31,17 @@ def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]
         server_version = "webinar-notify-local"
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_READ_BYTES:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                self._answer(411, {"error": "send the body with a Content-Length"})
+                return
+            declared = self.headers.get("Content-Length") or "0"
+            if not declared.isascii() or not declared.isdigit():
+                self._answer(400, {"error": "Content-Length must be a number of bytes"})
+                return
+            if int(declared) > MAX_READ_BYTES:
                 self._answer(413, {"error": "body is larger than 256 KB"})
                 return
-            body = self.rfile.read(length)
+            body = self.rfile.read(int(declared))
             answer = runtime.request("POST", self.path.split("?")[0], dict(self.headers), body)
             runtime.drain()
             index = getattr(runtime.mailer, "write_index", None)
@@ -45,11 +50,19 @@ def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]
             self._answer(answer.status, answer.body)
 
         def do_GET(self) -> None:
-            self._answer(404, {"error": "no such route"})
+            if self.path.startswith("/webhooks/"):
+                self._answer(405, {"error": "webhooks are POSTed"}, {"Allow": "POST"})
+            else:
+                self._answer(404, {"error": "no such route"})
 
-        def _answer(self, status: int, body: dict[str, object]) -> None:
+        do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+        def _answer(self, status: int, body: dict[str, object],
+                    headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from ..adapters.clock import Clock
@@ -12,7 +13,7 @@ from ..adapters.dynamo import StaleWriteError
 from ..adapters.queue import SendQueue
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
-from ..core.errors import NotFoundError, PayloadTooLargeError, RetryableError
+from ..core.errors import NotFoundError, PayloadError, PayloadTooLargeError, RetryableError
 from ..core.jobs import EmailJob, delivery_key
 from ..core.providers import PROVIDERS, Provider
 from ..core.registration import Registration, RegistrationEvent, apply_event
@@ -61,17 +62,17 @@ class Intake:
         provider.verify(lowered, body, self.secrets.webhook_secrets(series.id, provider.name),
                         int(now.timestamp()))
         event = provider.parse(body, series)
+        _refuse_sessions_that_are_over(series, event, now)
         rid = registrant_id(series.id, event.registrant.email)
         if self.store.event_seen(series.id, provider.name, event.event_id):
             return IntakeResult(200, "duplicate", rid)
         registration = self._apply(series, event, rid)
-        queued = False
-        if registration.status == "active" and event.action == "created":
-            self.queue.send([confirmation_job(series, registration)])
-            queued = True
+        job = confirmation_job(series, registration, now) if event.action == "created" else None
+        if job is not None:
+            self.queue.send([job])
         self.store.mark_event(series.id, provider.name, event.event_id, now)
         outcome: Outcome = "registered" if event.action == "created" else "cancelled"
-        return IntakeResult(202, outcome, rid, queued)
+        return IntakeResult(202, outcome, rid, job is not None)
 
     def _apply(self, series: Series, event: RegistrationEvent, rid: str) -> Registration:
         """Read, merge, write with a version check; retry when a concurrent write won."""
@@ -91,10 +92,25 @@ class Intake:
         raise RetryableError("registration is being changed concurrently; retry")
 
 
-def confirmation_job(series: Series, registration: Registration) -> EmailJob:
-    """One confirmation per distinct set of registered sessions: a repeat is the same email."""
+def _refuse_sessions_that_are_over(series: Series, event: RegistrationEvent,
+                                   now: datetime) -> None:
+    """A form offering a session that has ended is out of date: say so rather than confirm."""
+    if event.action != "created":
+        return
+    for session_id in event.session_ids or ():
+        session = series.session(session_id)
+        if session is not None and session.end <= now:
+            raise PayloadError(f"data.sessions: session {session_id!r} has already taken place")
+
+
+def confirmation_job(series: Series, registration: Registration,
+                     now: datetime) -> EmailJob | None:
+    """One confirmation per distinct set of sessions still ahead (or under way); None when no
+    session is left to confirm. The same set is the same email, however often it is asked."""
     sessions = tuple(registration.sessions_in([s.id for s in series.sessions
-                                               if not s.cancelled]))
+                                               if not s.cancelled and s.end > now]))
+    if not sessions:
+        return None
     return EmailJob(
         kind="confirmation", series_id=series.id, series_revision=series.revision,
         registrant_id=registration.registrant_id, recipient=registration.registrant,

@@ -1,0 +1,93 @@
+"""The composition root as Lambda runs it: configuration from the environment only, secrets
+from SSM SecureStrings, mail through SES (all on moto)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from conftest import SERIES_FILE, WEBHOOK, registration_body
+from webinar_notify import bootstrap
+from webinar_notify.adapters.clock import SystemClock
+from webinar_notify.adapters.secrets import SsmSecrets
+from webinar_notify.adapters.store import DynamoStore
+from webinar_notify.core.signatures import sign
+from webinar_notify.local.events import LocalContext, http_api_event, sqs_event
+from webinar_notify.local.infra import LocalResources, create_resources, verify_sender
+from webinar_notify.local.scenario import load_series_file
+from webinar_notify.services.publishing import push_series
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
+    from moto import mock_aws
+
+    with mock_aws():
+        resources = create_resources()
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name="/wn/webhooks/reirradiation-2023/generic", Type="SecureString",
+                          Value="old-secret\nnew-secret")
+        ssm.put_parameter(Name="/wn/token-secret", Type="SecureString", Value="token-secret")
+        for name, value in {
+            "TABLE_NAME": resources.table, "SEND_QUEUE_URL": resources.queue_url,
+            "SES_CONFIGURATION_SET": "webinar-notify", "WEBHOOK_SECRETS_PATH": "/wn/webhooks",
+            "TOKEN_SECRET_PARAMETER": "/wn/token-secret",
+            "PUBLIC_BASE_URL": "https://api.example.org", "POWERTOOLS_METRICS_DISABLED": "true",
+        }.items():
+            monkeypatch.setenv(name, value)
+        bootstrap.install(None)
+        yield resources
+        bootstrap.install(None)
+
+
+def test_ssm_secrets_split_rotation_values_and_tolerate_a_missing_parameter(
+        aws: LocalResources) -> None:
+    secrets = SsmSecrets(boto3.client("ssm"), "/wn/webhooks", "/wn/token-secret")
+    assert secrets.webhook_secrets("reirradiation-2023", "generic") == ["old-secret",
+                                                                        "new-secret"]
+    assert secrets.webhook_secrets("reirradiation-2023", "typeform") == []
+    assert secrets.token_secrets() == ["token-secret"]
+
+
+def test_the_handlers_wired_from_the_environment_register_and_send(aws: LocalResources) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from webinar_notify.entrypoints import api, sender
+
+    seed = load_series_file(SERIES_FILE)  # moved four years ahead: this test runs on today's clock
+    series = replace(seed, sessions=tuple(replace(s, start=s.start.replace(year=s.start.year + 4))
+                                          for s in seed.sessions))
+    verify_sender(series.sender.email)
+    push_series(DynamoStore(boto3.client("dynamodb"), aws.table), series, SystemClock())
+    now = datetime.now(UTC)
+    body = registration_body("heidi@example.dk", "Heidi Rønde", "evt-env", created=now,
+                             sessions=["s2"])
+    headers = {"content-type": "application/json",
+               "webinar-signature": sign("new-secret", int(now.timestamp()), body)}
+
+    answer = api.lambda_handler(http_api_event("POST", WEBHOOK, headers, body, now),
+                                LocalContext("api"))  # type: ignore[arg-type]
+    assert answer["statusCode"] == 202, answer
+
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(QueueUrl=aws.queue_url, AttributeNames=["All"])["Messages"]
+    result = sender.lambda_handler(sqs_event(messages, "arn:aws:sqs:eu-west-1:1:q"),
+                                   LocalContext("sender"))  # type: ignore[arg-type]
+    assert result == {"batchItemFailures": []}
+    [message] = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].sent_messages
+    assert "https://api.example.org/manage/reirradiation-2023/" in _text(message.raw_data)
+    assert json.loads(messages[0]["Body"])["sessions"] == ["s2"]
+
+
+def _text(raw: str) -> str:
+    import email
+    import email.policy
+
+    parsed = email.message_from_string(raw, policy=email.policy.default)
+    return str(parsed.get_body(("plain",)).get_content())  # type: ignore[union-attr]
