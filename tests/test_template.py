@@ -63,6 +63,7 @@ def test_webhook_route_is_the_documented_one() -> None:
     events = FUNCTIONS["ApiFunction"]["Properties"]["Events"]
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()}
     assert ("POST", "/webhooks/{provider}/{series_id}") in routes
+    assert ("GET", "/manage/{series_id}/{token}") in routes
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -23,6 +23,7 @@ from .adapters.secrets import Secrets, SsmSecrets
 from .adapters.store import DynamoStore, Store
 from .core.render import Renderer
 from .services.intake import Intake
+from .services.manage import ManagePage
 from .services.sending import Sender, SendSettings, SeriesCache
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -34,6 +35,7 @@ class Services:
     clock: Clock
     intake: Intake
     sender: Sender
+    manage: ManagePage
 
 
 def build(*, store: Store, ledger: Ledger, queue: SendQueue, mailer: Mailer, secrets: Secrets,
@@ -46,6 +48,7 @@ def build(*, store: Store, ledger: Ledger, queue: SendQueue, mailer: Mailer, sec
         intake=Intake(store, queue, secrets, clock),
         sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
                       SendSettings(public_base_url=public_base_url, lease=lease)),
+        manage=ManagePage(store, secrets, renderer, clock),
     )
 
 

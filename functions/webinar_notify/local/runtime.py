@@ -39,7 +39,9 @@ MAX_DRAIN_ROUNDS = 10_000
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any]  # a JSON answer
+    text: str = ""  # any other answer, e.g. an HTML page
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +82,11 @@ class LocalRuntime:
 
         event = http_api_event(method, path, headers, body, self.clock.now())
         answer = api.lambda_handler(event, LocalContext("webinar-notify-api"))
-        try:
-            payload = json.loads(answer.get("body") or "{}")
-        except ValueError:
-            payload = {"raw": answer.get("body")}
-        return HttpAnswer(int(answer["statusCode"]), payload)
+        content_type = (answer.get("headers") or {}).get("Content-Type", "")
+        if content_type.startswith("application/json"):
+            return HttpAnswer(int(answer["statusCode"]), json.loads(answer.get("body") or "{}"))
+        return HttpAnswer(int(answer["statusCode"]), {}, str(answer.get("body") or ""),
+                          content_type)
 
     def drain(self) -> int:
         """Run the sender over the queue until it is empty, as the SQS event source would.

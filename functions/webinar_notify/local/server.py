@@ -50,7 +50,10 @@ def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]
             self._answer(answer.status, answer.body)
 
         def do_GET(self) -> None:
-            if self.path.startswith("/webhooks/"):
+            if self.command == "GET" and self.path.startswith("/manage/"):
+                answer = runtime.request("GET", self.path.split("?")[0], dict(self.headers), b"")
+                self._send(answer.status, answer.text.encode("utf-8"), answer.content_type)
+            elif self.path.startswith("/webhooks/"):
                 self._answer(405, {"error": "webhooks are POSTed"}, {"Allow": "POST"})
             else:
                 self._answer(404, {"error": "no such route"})
@@ -59,14 +62,19 @@ def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]
 
         def _answer(self, status: int, body: dict[str, object],
                     headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            self._send(status, json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                       "application/json", headers)
+
+        def _send(self, status: int, data: bytes, content_type: str,
+                  headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args: object) -> None:
             out.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")

@@ -1,0 +1,44 @@
+"""The page behind the "manage your registration" link: what a person is registered for.
+
+Read-only for now; changing sessions and leaving from this page come with self-service. The
+token in the link is the only credential: no login, no cookie, nothing changes on a GET.
+"""
+
+from __future__ import annotations
+
+from ..adapters.clock import Clock
+from ..adapters.secrets import Secrets
+from ..adapters.store import Store
+from ..core import tokens
+from ..core.compose import session_view
+from ..core.errors import NotFoundError
+from ..core.render import Renderer
+
+
+class ManagePage:
+    def __init__(self, store: Store, secrets: Secrets, renderer: Renderer, clock: Clock) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.renderer = renderer
+        self.clock = clock
+
+    def render(self, series_id: str, token: str) -> str:
+        """The page as HTML; NotFoundError for an unknown series or a token not valid for it."""
+        registrant_id = tokens.check(self.secrets.token_secrets(), "manage", series_id, token)
+        series = self.store.get_series(series_id) if registrant_id else None
+        registration = self.store.get_registration(series_id, registrant_id) \
+            if series and registrant_id else None
+        if series is None or registration is None:
+            raise NotFoundError("this link is not valid; use the link from your latest email")
+        now = self.clock.now()
+        registered = set(registration.sessions_in([s.id for s in series.sessions]))
+        zone = registration.registrant.time_zone
+        sessions = [
+            session_view(series, s, zone, registration.registrant.join_url)
+            | {"past": s.end <= now, "cancelled": s.cancelled}
+            for s in series.sessions if s.id in registered
+        ]
+        return self.renderer.render("manage.html", {
+            "series": series, "sessions": sessions, "time_zone": zone,
+            "active": registration.status == "active", "subject": series.title,
+        })
