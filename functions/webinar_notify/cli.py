@@ -6,6 +6,7 @@ Every error is one clear line on stderr and exit status 2; no tracebacks for bad
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import time
 from collections.abc import Sequence
@@ -67,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--series", type=Path, default=DEFAULT_SERIES)
     serve.add_argument("--outbox", type=Path, default=Path("outbox-serve"))
-    serve.add_argument("--secret", required=True,
-                       help="the generic provider's webhook secret for this session")
+    serve.add_argument("--secret", help="the generic provider's webhook secret "
+                       "(default: a new random one, printed at start)")
     serve.set_defaults(run=_serve)
 
     signer = commands.add_parser("sign", help="print a Webinar-Signature header for a body")
@@ -131,17 +132,23 @@ def _serve(args: argparse.Namespace) -> int:
     from .local.scenario import load_series_file
     from .local.server import serve
 
-    if not args.secret:
+    secret = args.secret if args.secret is not None else secrets.token_hex(16)
+    if not secret:
         raise InvalidInputError("--secret must not be empty")
     series = load_series_file(args.series)
     clock = SystemClock()
     mailer = OutboxMailer(args.outbox, clock)
-    settings = LocalSettings(webhook_secrets={"generic": args.secret},
+    settings = LocalSettings(webhook_secrets={"generic": secret},
                              public_base_url=f"http://{args.host}:{args.port}")
     with local_runtime(clock, mailer, settings) as runtime:
         runtime.push_series(series)
         print(f"series {series.id}: POST http://{args.host}:{args.port}"
               f"/webhooks/generic/{series.id}")
+        if all(s.end <= clock.now() for s in series.sessions):
+            print(f"note: every session of {series.id} has taken place, so registrations are "
+                  "stored but confirm nothing; pass --series with a file whose sessions are ahead")
+        print(f"webhook secret: {secret}  (sign with: webinar-notify sign --secret {secret} "
+              "BODY.json)")
         print(f"outbox: {args.outbox.resolve()} (index.html is rewritten after each request)")
         serve(runtime, args.host, args.port, sys.stdout)
     return 0
