@@ -42,14 +42,7 @@ class Scenario:
 
 def load_series_file(path: Path) -> Series:
     """Read and validate a series YAML file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InvalidInputError(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise InvalidInputError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as error:
-        raise InvalidInputError(f"{path}: not valid YAML ({_first_line(error)})") from None
+    data = read_yaml(path, InvalidInputError)
     try:
         return parse_series(data)
     except InvalidInputError as error:
@@ -57,14 +50,7 @@ def load_series_file(path: Path) -> Series:
 
 
 def load_scenario(path: Path) -> Scenario:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ScenarioError(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as error:
-        raise ScenarioError(f"{path}: not valid YAML ({_first_line(error)})") from None
+    data = read_yaml(path, ScenarioError)
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping")
     unknown = sorted(set(data) - SCENARIO_FIELDS)
@@ -87,6 +73,18 @@ def load_scenario(path: Path) -> Scenario:
                          key=lambda step: step.at))
     return Scenario(series=series, start=start, until=until, secrets=dict(secrets),
                     steps=steps, token_secret=data.get("token_secret"))
+
+
+def read_yaml(path: Path, error: type[InvalidInputError]) -> Any:
+    """A YAML file's content, or one clear error (never a traceback) for any reading problem."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as problem:
+        raise error(f"{path}: cannot read ({problem.strerror})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as problem:
+        raise error(f"{path}: not valid YAML ({_first_line(problem)})") from None
 
 
 def _step(data: Any, path: str, base: Path) -> HttpStep:
