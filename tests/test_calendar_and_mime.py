@@ -50,7 +50,7 @@ def renderer() -> Renderer:
 def job_for(name: str, zone: str = "America/Toronto", sessions: tuple[str, ...] = ALL,
             address: str = "heidi@example.org", join_url: str | None = None) -> EmailJob:
     s = series()
-    rid = registrant_id(s.id, address)
+    rid = registrant_id("test-key", s.id, address)
     return EmailJob(
         kind="confirmation", series_id=s.id, series_revision=s.revision, registrant_id=rid,
         recipient=Registrant(email=address, full_name=name, time_zone=zone, join_url=join_url),
@@ -482,3 +482,12 @@ def test_fold_keeps_lines_within_75_octets_and_unfolds_back(text: str) -> None:
     assert all(len(line.encode("utf-8")) <= 75 for line in lines)
     assert all(line.startswith(" ") for line in lines[1:])
     assert folded[:-2].replace("\r\n ", "") == text
+
+
+def test_attendee_mailto_percent_encodes_uri_characters_of_the_local_part() -> None:
+    from webinar_notify.core.calendar import session_invite
+
+    s = series()
+    part = session_invite(s, s.sessions[0], "a?b%c#d&e@example.org", "Odd Address")
+    unfolded = part.content.decode().replace("\r\n ", "")
+    assert "mailto:a%3Fb%25c%23d%26e@example.org" in unfolded

@@ -33,10 +33,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         ssm.put_parameter(Name="/wn/webhooks/reirradiation-2023/generic", Type="SecureString",
                           Value="old-secret\nnew-secret")
         ssm.put_parameter(Name="/wn/token-secret", Type="SecureString", Value="token-secret")
+        ssm.put_parameter(Name="/wn/registrant-key", Type="SecureString", Value="id-key")
         for name, value in {
             "TABLE_NAME": resources.table, "SEND_QUEUE_URL": resources.queue_url,
             "SES_CONFIGURATION_SET": "webinar-notify", "WEBHOOK_SECRETS_PATH": "/wn/webhooks",
             "TOKEN_SECRET_PARAMETER": "/wn/token-secret",
+            "REGISTRANT_KEY_PARAMETER": "/wn/registrant-key",
             "PUBLIC_BASE_URL": "https://api.example.org", "POWERTOOLS_METRICS_DISABLED": "true",
         }.items():
             monkeypatch.setenv(name, value)
@@ -47,11 +49,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
 
 def test_ssm_secrets_split_rotation_values_and_tolerate_a_missing_parameter(
         aws: LocalResources) -> None:
-    secrets = SsmSecrets(boto3.client("ssm"), "/wn/webhooks", "/wn/token-secret")
+    secrets = SsmSecrets(boto3.client("ssm"), "/wn/webhooks", "/wn/token-secret",
+                         "/wn/registrant-key")
     assert secrets.webhook_secrets("reirradiation-2023", "generic") == ["old-secret",
                                                                         "new-secret"]
     assert secrets.webhook_secrets("reirradiation-2023", "typeform") == []
     assert secrets.token_secrets() == ["token-secret"]
+    assert secrets.registrant_key() == "id-key"
 
 
 def test_the_handlers_wired_from_the_environment_register_and_send(aws: LocalResources) -> None:

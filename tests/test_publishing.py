@@ -56,3 +56,26 @@ def test_the_uid_domain_is_pinned_once_published(harness: Harness) -> None:
     after = store.get_series(series.id)
     assert after is not None
     assert after.calendar_uid("s1") == "s1.reirradiation-2023@events.estro.example"
+
+
+def test_a_new_series_title_bumps_every_sessions_sequence(harness: Harness) -> None:
+    store = harness.runtime.store
+    series = replace(load_series_file(SERIES_FILE), title="Reirradiation: From Art to Science")
+    push_series(store, series, harness.clock)
+    after = store.get_series(series.id)
+    assert after is not None and {s.sequence for s in after.sessions} == {1}
+
+
+def test_published_calendar_identity_and_sessions_cannot_disappear(harness: Harness) -> None:
+    import pytest
+
+    from webinar_notify.core.errors import SeriesFileError
+
+    store = harness.runtime.store
+    series = load_series_file(SERIES_FILE)
+    with pytest.raises(SeriesFileError, match=r"uid_domain: .* cannot change"):
+        push_series(store, replace(series, uid_domain="other.example"), harness.clock)
+    with pytest.raises(SeriesFileError, match="'s8' was published and cannot be removed"):
+        push_series(store, replace(series, sessions=series.sessions[:7]), harness.clock)
+    stored = store.get_series(series.id)
+    assert stored is not None and stored.revision == 1 and len(stored.sessions) == 8

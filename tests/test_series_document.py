@@ -304,3 +304,32 @@ def test_bad_document_names_the_field(change: Any, message: str) -> None:
 def test_document_that_is_not_a_mapping() -> None:
     with pytest.raises(SeriesFileError, match=r"^series: expected a mapping"):
         parse_series(["not", "a", "mapping"])
+
+
+def test_a_null_start_and_a_bad_uid_domain_name_the_field() -> None:
+    base = {"id": "x", "title": "T", "time_zone": "Europe/Brussels",
+            "sender": {"email": "a@b.example"},
+            "sessions": [{"id": "s1", "title": "A", "start": None}]}
+    with pytest.raises(SeriesFileError, match=r"^sessions\[0\]\.start: required"):
+        parse_series(base)
+    good_session = [{"id": "s1", "title": "A", "start": "2024-01-09T15:00"}]
+    for bad in ("events example.org", "évents.example.org", "nodots", "-x.example"):
+        with pytest.raises(SeriesFileError, match=r"^uid_domain: "):
+            parse_series(base | {"sessions": good_session, "uid_domain": bad})
+
+
+def test_a_session_across_the_autumn_change_lasts_its_duration() -> None:
+    from datetime import UTC, timedelta
+
+    from webinar_notify.core.times import describe
+
+    doc = {"id": "x", "title": "T", "time_zone": "Europe/Brussels",
+           "sender": {"email": "a@b.example"},
+           "sessions": [{"id": "s1", "title": "Night", "start": "2023-10-29T01:30",
+                         "duration_minutes": 90}]}
+    [session] = parse_series(doc).sessions
+    assert session.end.astimezone(UTC) - session.start.astimezone(UTC) == timedelta(minutes=90)
+    assert session.end.astimezone(UTC).isoformat() == "2023-10-29T01:00:00+00:00"
+    when = describe(session.start, session.end, "Europe/Brussels", "Europe/Brussels")
+    assert when.minutes == 90
+    assert when.ends == "02:00 CET"

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 
 from .adapters.clock import Clock, SystemClock
 from .adapters.ledger import DynamoLedger, Ledger
@@ -60,9 +61,12 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         store=DynamoStore(dynamodb, table),
         ledger=DynamoLedger(dynamodb, table),
         queue=SqsQueue(boto3.client("sqs"), env["SEND_QUEUE_URL"]),
-        mailer=SesMailer(boto3.client("sesv2"), env["SES_CONFIGURATION_SET"]),
+        # No SDK retries for SES: a retried call whose first answer was lost sends twice.
+        # Throttling and errors go back to SQS, where the ledger guards every retry.
+        mailer=SesMailer(boto3.client("sesv2", config=Config(retries={"total_max_attempts": 1})),
+                         env["SES_CONFIGURATION_SET"]),
         secrets=SsmSecrets(boto3.client("ssm"), env["WEBHOOK_SECRETS_PATH"],
-                           env["TOKEN_SECRET_PARAMETER"]),
+                           env["TOKEN_SECRET_PARAMETER"], env["REGISTRANT_KEY_PARAMETER"]),
         clock=SystemClock(),
         public_base_url=env.get("PUBLIC_BASE_URL", ""),  # only the sender links out
         templates_dir=Path(env["TEMPLATES_DIR"]) if env.get("TEMPLATES_DIR") else None,

@@ -1,8 +1,7 @@
-"""The send queue port, its SQS adapter, and an in-process queue for local runs."""
+"""The send queue port and its SQS adapter."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,13 +39,3 @@ class SqsQueue:
                 entries = [e for e in entries if e["Id"] in failed_ids]
             else:
                 raise SendQueueError(f"{len(entries)} messages were not accepted by SQS")
-
-
-class InProcessQueue:
-    """A FIFO in memory: the local runner drains it into the real sender handler."""
-
-    def __init__(self) -> None:
-        self.messages: deque[str] = deque()
-
-    def send(self, jobs: Sequence[EmailJob]) -> None:
-        self.messages.extend(job.to_json() for job in jobs)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm.client import SSMClient
@@ -22,6 +23,7 @@ CACHE_SECONDS = 300
 class Secrets(Protocol):
     def webhook_secrets(self, series_id: str, provider: str) -> list[str]: ...
     def token_secrets(self) -> list[str]: ...
+    def registrant_key(self) -> str: ...
 
 
 def split_secrets(value: str) -> list[str]:
@@ -31,25 +33,35 @@ def split_secrets(value: str) -> list[str]:
 class SsmSecrets:
     """``{prefix}/{series_id}/{provider}`` SecureStrings, cached for five minutes."""
 
-    def __init__(self, client: SSMClient, webhook_prefix: str, token_parameter: str) -> None:
+    def __init__(self, client: SSMClient, webhook_prefix: str, token_parameter: str,
+                 registrant_key_parameter: str) -> None:
         self.provider = SSMProvider(boto3_client=client)
         self.webhook_prefix = webhook_prefix.rstrip("/")
         self.token_parameter = token_parameter
+        self.registrant_key_parameter = registrant_key_parameter
 
     def webhook_secrets(self, series_id: str, provider: str) -> list[str]:
         return self._get(f"{self.webhook_prefix}/{series_id}/{provider}")
 
     def token_secrets(self) -> list[str]:
-        secrets = self._get(self.token_parameter)
+        return self._required(self.token_parameter)
+
+    def registrant_key(self) -> str:
+        return self._required(self.registrant_key_parameter)[0]
+
+    def _required(self, name: str) -> list[str]:
+        secrets = self._get(name)
         if not secrets:
-            raise RuntimeError("the token secret parameter is missing or empty")
+            raise RuntimeError(f"the SSM parameter {name} is missing or empty")
         return secrets
 
     def _get(self, name: str) -> list[str]:
         try:
             value: Any = self.provider.get(name, decrypt=True, max_age=CACHE_SECONDS)
         except GetParameterError as error:
-            if "ParameterNotFound" in str(error):
+            cause = error.__cause__ or error.__context__  # Powertools raises inside except
+            if isinstance(cause, ClientError) and \
+                    cause.response.get("Error", {}).get("Code") == "ParameterNotFound":
                 return []
             raise
         return split_secrets(str(value or ""))
@@ -58,12 +70,16 @@ class SsmSecrets:
 class StaticSecrets:
     """Secrets from local configuration: ``{provider: secret}`` for every series."""
 
-    def __init__(self, webhook: Mapping[str, str], token: str) -> None:
+    def __init__(self, webhook: Mapping[str, str], token: str, registrant_key: str) -> None:
         self.webhook = dict(webhook)
         self.token = token
+        self.key = registrant_key
 
     def webhook_secrets(self, series_id: str, provider: str) -> list[str]:
         return split_secrets(self.webhook.get(provider, ""))
 
     def token_secrets(self) -> list[str]:
         return [self.token]
+
+    def registrant_key(self) -> str:
+        return self.key

@@ -71,6 +71,8 @@ class DynamoStore:
             item["sessions"] = {"SS": sorted(registration.session_ids)}
         if r.join_url:
             item["join_url"] = {"S": r.join_url}
+        if registration.consent:
+            item["consent"] = {"S": registration.consent}
         expected = registration.version or None
         conditional(lambda: self.client.put_item(
             TableName=self.table, Item=item, **_version_condition("version", expected)))
@@ -112,6 +114,7 @@ def _registration(item: dict[str, Any]) -> Registration:
         session_ids=frozenset(item.get("sessions", {}).get("SS", [])),
         whole_series=item["whole_series"]["BOOL"],
         status=item["status"]["S"],
+        consent=item.get("consent", {}).get("S", ""),
         last_event=int(item["last_event"]["N"]),
         version=int(item["version"]["N"]),
     )

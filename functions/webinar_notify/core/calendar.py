@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import quote
 
 from icalendar import STATUS, Calendar, Event, vCalAddress
 
@@ -19,6 +20,7 @@ from .text import clean_name
 
 Method = Literal["REQUEST", "CANCEL"]
 PRODID = "-//webinar-notify//webinar-notify 0.1//EN"
+_MAILTO_SAFE = "!$'()*+,;=.-_~"
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -85,7 +87,9 @@ def _attendee_line(email: str, name: str) -> str:
     cn = _calendar_name(name).replace("^", "^^")  # RFC 6868, as icalendar does for ORGANIZER
     if cn:
         params.insert(0, f'CN="{cn}"')
-    return fold(f"ATTENDEE;{';'.join(params)}:mailto:{email}")
+    local, _, domain = email.rpartition("@")
+    # RFC 6068: characters such as ?, #, % and & in the local part are percent-encoded.
+    return fold(f"ATTENDEE;{';'.join(params)}:mailto:{quote(local, safe=_MAILTO_SAFE)}@{domain}")
 
 
 def fold(line: str) -> str:

@@ -92,8 +92,7 @@ def session_view(series: Series, session: Session, reader_zone: str,
 
 def _email(series: Series, job: EmailJob, now: datetime, subject: str, text: str, html: str,
            **extra: Any) -> Email:
-    domain = series.uid_domain or series.sender.email.split("@")[1]
-    message_id = hashlib.sha256(job.key.encode()).hexdigest()[:32] + "@" + domain
+    message_id = hashlib.sha256(job.key.encode()).hexdigest()[:32] + "@" + series.uid_host
     return Email(sender=series.sender, to=Contact(job.recipient.email, job.recipient.full_name),
                  reply_to=series.reply_to, subject=subject, text=text, html=html, date=now,
                  message_id=message_id, **extra)

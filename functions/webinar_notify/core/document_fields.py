@@ -13,6 +13,7 @@ from .errors import InvalidInputError, SeriesFileError
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+")
 T = TypeVar("T")
 
 
@@ -112,6 +113,13 @@ def utc_instant(value: object) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("expected a UTC time with offset")
     return moment.astimezone(UTC)
+
+
+def hostname(value: object) -> str:
+    """A DNS name such as events.example.org (it ends every calendar UID and Message-ID)."""
+    if not isinstance(value, str) or not _HOSTNAME.fullmatch(value) or len(value) > 253:
+        raise ValueError("expected a host name such as events.example.org")
+    return value.lower()
 
 
 def whole_minutes(value: object) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -12,7 +13,7 @@ RegistrationAction = Literal["created", "cancelled"]
 class Registrant:
     email: str
     full_name: str
-    time_zone: str  # always a valid IANA zone: the registrant's, or the series' as fallback
+    time_zone: str  # a valid IANA zone; "" in an event that gave none (the series' zone then)
     join_url: str | None = None  # a personal join link (e.g. Zoom's) wins over the series' one
 
 
@@ -27,7 +28,6 @@ class RegistrationEvent:
     registrant: Registrant
     session_ids: tuple[str, ...] | None  # None: the whole series
     consent: dict[str, Any] = field(default_factory=dict)
-    interests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class Registration:
     session_ids: frozenset[str]
     whole_series: bool  # registered "for everything": later sessions are theirs too
     status: Literal["active", "cancelled"] = "active"
+    consent: str = ""  # the consent object of the newest registration event, as JSON
     last_event: int = 0  # the provider's timestamp of the newest event applied
     version: int = 0  # optimistic-locking counter of the stored item
 
@@ -51,32 +52,51 @@ class Registration:
 
 
 def apply_event(existing: Registration | None, event: RegistrationEvent, series_id: str,
-                registrant_id: str, all_session_ids: list[str]) -> Registration | None:
+                registrant_id: str, all_session_ids: list[str],
+                default_zone: str) -> Registration | None:
     """The registration after ``event``, or None when the event changes nothing.
 
-    Events older than the newest one applied are ignored, so a late retry of a
-    registration can never undo the cancellation that followed it.
+    Events older than the newest one applied are ignored, and at equal times a cancellation
+    wins, so a late retry of a registration never undoes the cancellation that followed it.
+    A cancellation of someone not yet known is stored too, for the same reason.
     """
-    if existing is not None and event.created < existing.last_event:
+    if existing is not None and (
+            event.created < existing.last_event
+            or (event.created == existing.last_event and event.action == "created"
+                and existing.status == "cancelled")):
         return None
+    registrant = _merged_registrant(existing, event, default_zone)
+    active = existing is not None and existing.status == "active"
     if event.action == "created":
-        base = existing.session_ids if existing and existing.status == "active" else frozenset()
-        whole = event.session_ids is None or bool(
-            existing and existing.status == "active" and existing.whole_series)
-        sessions = base | frozenset(event.session_ids or ())
+        sessions = (existing.session_ids if existing and active else frozenset()) \
+            | frozenset(event.session_ids or ())
+        whole = event.session_ids is None or bool(existing and active and existing.whole_series)
         status: Literal["active", "cancelled"] = "active"
     else:
-        if existing is None or existing.status != "active":
-            return None
-        if event.session_ids is None:
-            sessions, whole = frozenset(), False
-        else:
-            current = frozenset(existing.sessions_in(all_session_ids))
-            sessions, whole = current - frozenset(event.session_ids), False
-        status = "active" if sessions else "cancelled"
+        remaining = frozenset(existing.sessions_in(all_session_ids)) if existing else frozenset()
+        sessions = frozenset() if event.session_ids is None \
+            else remaining - frozenset(event.session_ids)
+        whole, status = False, "active" if sessions else "cancelled"
     updated = Registration(
-        series_id=series_id, registrant_id=registrant_id, registrant=event.registrant,
+        series_id=series_id, registrant_id=registrant_id, registrant=registrant,
         session_ids=frozenset() if whole else sessions, whole_series=whole, status=status,
+        consent=json.dumps(event.consent, sort_keys=True) if event.consent
+        else (existing.consent if existing else ""),
         last_event=max(event.created, existing.last_event if existing else 0),
         version=existing.version if existing else 0)
     return None if updated == existing else updated
+
+
+def _merged_registrant(existing: Registration | None, event: RegistrationEvent,
+                       default_zone: str) -> Registrant:
+    """What a cancellation or a sparse repeat did not say is kept from before."""
+    given = event.registrant
+    before = existing.registrant if existing else None
+    if event.action == "cancelled" and before is not None:
+        return before
+    return Registrant(
+        email=given.email,
+        full_name=given.full_name or (before.full_name if before else ""),
+        time_zone=given.time_zone or (before.time_zone if before else "") or default_zone,
+        join_url=given.join_url or (before.join_url if before else None),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,9 @@ class Session:
 
     @property
     def end(self) -> datetime:
-        return self.start + self.duration
+        """Elapsed time, not wall-clock time: a session across a DST change still lasts
+        exactly its duration."""
+        return (self.start.astimezone(UTC) + self.duration).astimezone(self.start.tzinfo)
 
     @property
     def cancelled(self) -> bool:
@@ -86,9 +88,14 @@ class Series:
     def session(self, session_id: str) -> Session | None:
         return next((s for s in self.sessions if s.id == session_id), None)
 
+    @property
+    def uid_host(self) -> str:
+        """The right-hand side of calendar UIDs and Message-IDs."""
+        return self.uid_domain or self.sender.email.split("@")[1]
+
     def calendar_uid(self, session_id: str) -> str:
         """Stable UID of a session's calendar entry: never random, never changing."""
-        return f"{session_id}.{self.id}@{self.uid_domain or self.sender.email.split('@')[1]}"
+        return f"{session_id}.{self.id}@{self.uid_host}"
 
     def offsets_for(self, session: Session) -> tuple[timedelta, ...]:
         return session.reminder_offsets if session.reminder_offsets is not None \

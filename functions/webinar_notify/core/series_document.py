@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from .document_fields import (
     FieldReader,
+    hostname,
     local_start,
     non_negative,
     offsets,
@@ -76,7 +77,7 @@ def parse_series(data: object) -> Series:
         url=r.url("url"),
         coming=coming,
         sessions=sessions,
-        uid_domain=r.text("uid_domain", limit=253),
+        uid_domain=r.convert("uid_domain", hostname, default=""),
         reminder_offsets=r.convert("reminders", offsets, default=DEFAULT_REMINDER_OFFSETS),
         revision=r.convert("revision", non_negative, default=0),
     )
@@ -112,7 +113,7 @@ def _session(data: object, path: str, zone: ZoneInfo) -> Session:
     status = r.text("status") or "scheduled"
     if status not in _STATUSES:
         raise SeriesFileError(f"{r.at('status')}: expected one of {', '.join(_STATUSES)}")
-    if "start" not in r.data:
+    if r.data.get("start") in (None, ""):
         raise SeriesFileError(f"{r.at('start')}: required")
     return Session(
         id=r.slug("id"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import unicodedata
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -70,10 +71,12 @@ def is_time_zone(name: object) -> bool:
     return True
 
 
-def registrant_id(series_id: str, email: str) -> str:
-    """Stable, pseudonymous key for an address within a series (case-insensitive).
+def registrant_id(key: str, series_id: str, email: str) -> str:
+    """Stable, pseudonymous id of an address within a series (case-insensitive).
 
-    Keys and log lines carry this id, never the address itself.
+    Keys, answers, links and log lines carry this id, never the address. It is keyed (HMAC),
+    so nobody holding ids can test whether a known address registered; the key must never
+    change once registrations exist.
     """
-    digest = hashlib.sha256(f"{series_id}\n{email.lower()}".encode()).hexdigest()
-    return "r" + digest[:31]
+    message = f"{series_id}\n{email.lower()}".encode()
+    return "r" + hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:31]

@@ -7,7 +7,7 @@ Every conversion happens at the session's own date, so a Toronto reader sees 09:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -16,7 +16,6 @@ class SessionTime:
     starts: str  # "Thu 26 Oct 2023 09:00 EDT (15:00 CEST)"
     ends: str  # "10:00 EDT (16:00 CEST)", with the day when it is another one
     minutes: int
-    local_date: str  # "Thu 26 Oct 2023", in the reader's zone
     shows_series_time: bool  # False when the reader's clock reads the same as the series' one
 
 
@@ -53,8 +52,8 @@ def describe(start: datetime, end: datetime, reader_zone: str, series_zone: str)
     if shows_series_time:
         starts += f" ({_moment_after(home_start, local_start)})"
         ends += f" ({_moment_after(home_end, home_start)})"
-    minutes = int((end - start).total_seconds() // 60)
-    return SessionTime(starts=starts, ends=ends, minutes=minutes, local_date=day(local_start),
+    minutes = int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
+    return SessionTime(starts=starts, ends=ends, minutes=minutes,
                        shows_series_time=shows_series_time)
 
 

@@ -21,7 +21,7 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 _OUTCOME_METRICS = {"registered": "Registrations", "cancelled": "Cancellations",
-                    "duplicate": "WebhooksDuplicate"}
+                    "duplicate": "WebhooksDuplicate", "ignored": "WebhooksOutdated"}
 
 
 @app.post("/webhooks/<provider>/<series_id>")

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
+from ..core.errors import RetryableError
 from ..core.jobs import EmailJob
 
 logger = Logger()
@@ -29,6 +30,9 @@ def send_one(record: SQSRecord) -> str:
     try:
         job = EmailJob.from_json(record.body)
         outcome = services().sender.deliver(job)
+    except RetryableError:
+        metrics.add_metric(name="EmailsDeferred", unit=MetricUnit.Count, value=1)
+        raise
     except Exception as error:
         metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
         logger.warning("email not sent", extra={"message_id": record.message_id,

@@ -48,6 +48,7 @@ class HttpAnswer:
 class LocalSettings:
     webhook_secrets: Mapping[str, str]
     token_secret: str = "local-development-only"  # noqa: S105 (signs links in local outboxes)
+    registrant_key: str = "local-development-only"
     public_base_url: str = "http://localhost:8000"
     quiet: bool = True  # no metrics and only warnings in the output
 
@@ -68,7 +69,8 @@ class LocalRuntime:
         bootstrap.install(bootstrap.build(
             store=self.store, ledger=DynamoLedger(dynamodb, resources.table),
             queue=SqsQueue(self.sqs, resources.queue_url), mailer=mailer,
-            secrets=StaticSecrets(settings.webhook_secrets, settings.token_secret),
+            secrets=StaticSecrets(settings.webhook_secrets, settings.token_secret,
+                                  settings.registrant_key),
             clock=clock, public_base_url=settings.public_base_url))
 
     def push_series(self, series: Series) -> PushResult:

@@ -41,7 +41,7 @@ def simulate(scenario: Scenario, outbox: Path, out: TextIO,
     settings = LocalSettings(webhook_secrets=scenario.secrets)
     if scenario.token_secret:
         settings = replace(settings, token_secret=scenario.token_secret)
-    timeline = _Timeline(out, mailer, scenario.series.id)
+    timeline = _Timeline(out, mailer, settings.registrant_key)
     requests = 0
     with local_runtime(clock, mailer, settings) as runtime, \
             (outbox / "requests.jsonl").open("w", encoding="utf-8") as log:
@@ -87,10 +87,10 @@ def _moments(scenario: Scenario) -> Iterator[tuple[datetime, HttpStep | None]]:
 class _Timeline:
     """The readable log of a run: requests and emails, with registrant ids, never addresses."""
 
-    def __init__(self, out: TextIO, mailer: OutboxMailer, series_id: str) -> None:
+    def __init__(self, out: TextIO, mailer: OutboxMailer, registrant_key: str) -> None:
         self.out = out
         self.mailer = mailer
-        self.series_id = series_id
+        self.registrant_key = registrant_key
         self.seen = 0
 
     def line(self, at: datetime, text: str) -> None:
@@ -106,7 +106,7 @@ class _Timeline:
     def emails(self) -> None:
         entries = self.mailer.entries()
         for entry in entries[self.seen:]:
-            rid = registrant_id(str(entry["series"]), str(entry["to"]))
+            rid = registrant_id(self.registrant_key, str(entry["series"]), str(entry["to"]))
             sessions = ",".join(entry["sessions"])  # type: ignore[arg-type]
             moment = datetime.fromisoformat(str(entry["sent_at"]).replace("Z", "+00:00"))
             self.line(moment, f"  mail {entry['kind']:<12} to {rid} [{sessions}] "

@@ -22,7 +22,7 @@ from ..core.text import registrant_id
 
 MAX_BODY_BYTES = 256 * 1024
 WRITE_ATTEMPTS = 5
-Outcome = Literal["registered", "cancelled", "duplicate"]
+Outcome = Literal["registered", "cancelled", "duplicate", "ignored"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,34 +62,45 @@ class Intake:
         provider.verify(lowered, body, self.secrets.webhook_secrets(series.id, provider.name),
                         int(now.timestamp()))
         event = provider.parse(body, series)
-        _refuse_sessions_that_are_over(series, event, now)
-        rid = registrant_id(series.id, event.registrant.email)
+        rid = registrant_id(self.secrets.registrant_key(), series.id, event.registrant.email)
         if self.store.event_seen(series.id, provider.name, event.event_id):
             return IntakeResult(200, "duplicate", rid)
+        _refuse_sessions_that_are_over(series, event, now)
         registration = self._apply(series, event, rid)
-        job = confirmation_job(series, registration, now) if event.action == "created" else None
+        job = None
+        if registration is not None and event.action == "created":
+            job = confirmation_job(series, registration, now)
         if job is not None:
             self.queue.send([job])
         self.store.mark_event(series.id, provider.name, event.event_id, now)
+        if registration is None:
+            return IntakeResult(200, "ignored", rid)
         outcome: Outcome = "registered" if event.action == "created" else "cancelled"
         return IntakeResult(202, outcome, rid, job is not None)
 
-    def _apply(self, series: Series, event: RegistrationEvent, rid: str) -> Registration:
-        """Read, merge, write with a version check; retry when a concurrent write won."""
+    def _apply(self, series: Series, event: RegistrationEvent, rid: str) -> Registration | None:
+        """Read, merge, write with a version check; retry when a concurrent write won.
+
+        Returns the registration as stored now, or None when the event was older than what is
+        stored (a late retry) and changed nothing.
+        """
         session_ids = [s.id for s in series.sessions]
         for _attempt in range(WRITE_ATTEMPTS):
             existing = self.store.get_registration(series.id, rid)
-            updated = apply_event(existing, event, series.id, rid, session_ids)
+            updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone)
             if updated is None:
-                if existing is None:  # a cancellation of someone never registered
-                    return Registration(series.id, rid, event.registrant, frozenset(), False,
-                                        "cancelled")
-                return existing
+                return existing if _already_applied(existing, event) else None
             try:
                 return self.store.put_registration(updated, self.clock.now())
             except StaleWriteError:
                 continue
         raise RetryableError("registration is being changed concurrently; retry")
+
+
+def _already_applied(existing: Registration | None, event: RegistrationEvent) -> bool:
+    """The same event again (e.g. delivered concurrently): answer as the first delivery was."""
+    return existing is not None and existing.last_event == event.created and (
+        (existing.status == "active") == (event.action == "created"))
 
 
 def _refuse_sessions_that_are_over(series: Series, event: RegistrationEvent,

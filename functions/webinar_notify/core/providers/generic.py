@@ -43,7 +43,7 @@ class GenericProvider:
         registrant = Registrant(
             email=normalise_email(person.get("email"), field="data.registrant.email"),
             full_name=clean_name(person.get("full_name"), field="data.registrant.full_name"),
-            time_zone=_zone_or_default(person.get("time_zone"), series.time_zone),
+            time_zone=_zone_or_blank(person.get("time_zone")),
         )
         consent = data.get("consent", {})
         if not isinstance(consent, dict):
@@ -72,9 +72,9 @@ def _object(value: object, path: str) -> dict[str, Any]:
     return cast(dict[str, Any], value)
 
 
-def _zone_or_default(value: object, default: str) -> str:
-    """The registrant's IANA zone when it is one we know; otherwise the series' zone."""
-    return value if is_time_zone(value) else default  # type: ignore[return-value]
+def _zone_or_blank(value: object) -> str:
+    """The registrant's IANA zone when it is one we know; "" (the series' zone) otherwise."""
+    return value if isinstance(value, str) and is_time_zone(value) else ""
 
 
 def _sessions(value: object, series: Series) -> tuple[str, ...] | None:
