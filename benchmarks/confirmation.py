@@ -45,7 +45,8 @@ def main() -> None:
     series = parse_series(yaml.safe_load((ROOT / "series" / "reirradiation-2023.yaml").read_text()))
     renderer = Renderer(ROOT / "templates")
     now = datetime(2023, 10, 2, 9, tzinfo=UTC)
-    links = Links(manage="https://example.org/manage/reirradiation-2023/r0.token")
+    links = Links(manage="https://example.org/manage/reirradiation-2023/r0.token",
+                  unsubscribe="https://example.org/unsubscribe/reirradiation-2023/r0.token")
     sessions = tuple(s.id for s in series.sessions)
     jobs = [EmailJob("confirmation", series.id, series.revision, f"r{i}",
                      Registrant(f"person{i}@example.org", f"Person Nº{i}", ZONES[i % 5]),
@@ -54,7 +55,7 @@ def main() -> None:
 
     def bare_render(i: int) -> object:
         job = jobs[i]
-        context = _context(series, job, links, _sessions(series, job.session_ids))
+        context = _context(series, job, links, _sessions(series, job.session_ids), now)
         return renderer.render_pair("confirmation", context | {"subject": "s"})
 
     def whole_email(i: int) -> object:

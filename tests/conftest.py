@@ -60,10 +60,7 @@ class Harness:
         return [i for i in items if i["sk"]["S"].startswith(prefix)]
 
     def queued(self) -> int:
-        attributes = self.runtime.sqs.get_queue_attributes(
-            QueueUrl=self.runtime.resources.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
+        return self.runtime.queue.depth()
 
 
 def registration_body(email: str, name: str, event_id: str, *, created: datetime,

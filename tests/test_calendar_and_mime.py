@@ -59,7 +59,8 @@ def job_for(name: str, zone: str = "America/Toronto", sessions: tuple[str, ...] 
 
 def confirmation(job: EmailJob, the_series: Series | None = None) -> mime.Email:
     return compose(the_series or series(), job, now=NOW, renderer=renderer(),
-                   links=Links(manage="https://webinars.example/manage/token"))
+                   links=Links(manage="https://webinars.example/manage/token",
+                               unsubscribe="https://webinars.example/unsubscribe/token"))
 
 
 def wire(raw: bytes) -> EmailMessage:

@@ -6,14 +6,19 @@ from dataclasses import replace
 from datetime import timedelta
 
 from conftest import SERIES_FILE, Harness
+from webinar_notify.core.series import Series
 from webinar_notify.local.scenario import load_series_file
-from webinar_notify.services.publishing import push_series
+from webinar_notify.services.publishing import PushResult, push_series
+
+
+def push(harness: Harness, series: Series) -> PushResult:
+    return push_series(harness.runtime.store, harness.runtime.schedule, series, harness.clock)
 
 
 def test_pushing_the_same_file_again_changes_nothing(harness: Harness) -> None:
     store = harness.runtime.store
     before = store.get_series("reirradiation-2023")
-    result = push_series(store, load_series_file(SERIES_FILE), harness.clock)
+    result = push(harness, load_series_file(SERIES_FILE))
     assert result.outcome == "unchanged"
     assert store.get_series("reirradiation-2023") == before
 
@@ -28,7 +33,7 @@ def test_a_moved_session_gets_a_higher_sequence_and_a_new_stamp(harness: Harness
         replace(s, start=s.start + timedelta(hours=1)) if s.id == "s4" else s
         for s in series.sessions))
 
-    result = push_series(store, moved, harness.clock)
+    result = push(harness, moved)
 
     after = store.get_series(series.id)
     assert after is not None
@@ -43,7 +48,7 @@ def test_a_moved_session_gets_a_higher_sequence_and_a_new_stamp(harness: Harness
 def test_a_description_change_bumps_the_revision_but_no_sequence(harness: Harness) -> None:
     store = harness.runtime.store
     series = replace(load_series_file(SERIES_FILE), description="A new description.")
-    result = push_series(store, series, harness.clock)
+    result = push(harness, series)
     after = store.get_series(series.id)
     assert result.outcome == "updated" and result.changed_sessions == ()
     assert after is not None and all(s.sequence == 0 for s in after.sessions)
@@ -52,7 +57,7 @@ def test_a_description_change_bumps_the_revision_but_no_sequence(harness: Harnes
 def test_the_uid_domain_is_pinned_once_published(harness: Harness) -> None:
     store = harness.runtime.store
     series = replace(load_series_file(SERIES_FILE), uid_domain="")
-    push_series(store, series, harness.clock)
+    push(harness, series)
     after = store.get_series(series.id)
     assert after is not None
     assert after.calendar_uid("s1") == "s1.reirradiation-2023@events.estro.example"
@@ -61,7 +66,7 @@ def test_the_uid_domain_is_pinned_once_published(harness: Harness) -> None:
 def test_a_new_series_title_bumps_every_sessions_sequence(harness: Harness) -> None:
     store = harness.runtime.store
     series = replace(load_series_file(SERIES_FILE), title="Reirradiation: From Art to Science")
-    push_series(store, series, harness.clock)
+    push(harness, series)
     after = store.get_series(series.id)
     assert after is not None and {s.sequence for s in after.sessions} == {1}
 
@@ -74,8 +79,8 @@ def test_published_calendar_identity_and_sessions_cannot_disappear(harness: Harn
     store = harness.runtime.store
     series = load_series_file(SERIES_FILE)
     with pytest.raises(SeriesFileError, match=r"uid_domain: .* cannot change"):
-        push_series(store, replace(series, uid_domain="other.example"), harness.clock)
+        push(harness, replace(series, uid_domain="other.example"))
     with pytest.raises(SeriesFileError, match="'s8' was published and cannot be removed"):
-        push_series(store, replace(series, sessions=series.sessions[:7]), harness.clock)
+        push(harness, replace(series, sessions=series.sessions[:7]))
     stored = store.get_series(series.id)
     assert stored is not None and stored.revision == 1 and len(stored.sessions) == 8

@@ -20,11 +20,14 @@ from .adapters.clock import Clock, SystemClock
 from .adapters.ledger import DynamoLedger, Ledger
 from .adapters.mailer import Mailer, SesMailer
 from .adapters.queue import SendQueue, SqsQueue
+from .adapters.rate_limit import RateLimiter
+from .adapters.schedule_store import DynamoScheduleStore, ScheduleStore
 from .adapters.secrets import Secrets, SsmSecrets
 from .adapters.store import DynamoStore, Store
 from .core.render import Renderer
 from .services.intake import Intake
 from .services.manage import ManagePage
+from .services.scheduling import Scheduler, ScheduleSettings
 from .services.sending import Sender, SendSettings, SeriesCache
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -37,19 +40,23 @@ class Services:
     intake: Intake
     sender: Sender
     manage: ManagePage
+    scheduler: Scheduler
 
 
-def build(*, store: Store, ledger: Ledger, queue: SendQueue, mailer: Mailer, secrets: Secrets,
-          clock: Clock, public_base_url: str, templates_dir: Path | None = None,
-          lease: timedelta = timedelta(seconds=60)) -> Services:
+def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, queue: SendQueue,
+          mailer: Mailer, secrets: Secrets, clock: Clock, public_base_url: str,
+          templates_dir: Path | None = None, lease: timedelta = timedelta(seconds=60),
+          send_rate_per_instance: float = 0.0) -> Services:
     renderer = Renderer(templates_dir or find_templates())
     return Services(
         store=store,
         clock=clock,
         intake=Intake(store, queue, secrets, clock),
         sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
-                      SendSettings(public_base_url=public_base_url, lease=lease)),
+                      SendSettings(public_base_url=public_base_url, lease=lease), queue,
+                      RateLimiter(send_rate_per_instance)),
         manage=ManagePage(store, secrets, renderer, clock),
+        scheduler=Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings()),
     )
 
 
@@ -60,6 +67,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
     return build(
         store=DynamoStore(dynamodb, table),
         ledger=DynamoLedger(dynamodb, table),
+        schedule=DynamoScheduleStore(dynamodb, table),
         queue=SqsQueue(boto3.client("sqs"), env["SEND_QUEUE_URL"]),
         # No SDK retries for SES: a retried call whose first answer was lost sends twice.
         # Throttling and errors go back to SQS, where the ledger guards every retry.
@@ -71,6 +79,9 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         public_base_url=env.get("PUBLIC_BASE_URL", ""),  # only the sender links out
         templates_dir=Path(env["TEMPLATES_DIR"]) if env.get("TEMPLATES_DIR") else None,
         lease=timedelta(seconds=int(env.get("SENDER_TIMEOUT_SECONDS", "60"))),
+        # Each of at most SENDER_CONCURRENCY instances paces itself to its share of the rate.
+        send_rate_per_instance=float(env.get("SES_SEND_RATE", "0"))
+        / max(1, int(env.get("SENDER_CONCURRENCY", "1"))),
     )
 
 

@@ -95,13 +95,15 @@ def _series_push(args: argparse.Namespace) -> int:
     import boto3
 
     from .adapters.clock import SystemClock
+    from .adapters.schedule_store import DynamoScheduleStore
     from .adapters.store import DynamoStore
     from .local.scenario import load_series_file
     from .services.publishing import push_series
 
     series = load_series_file(args.file)
     client = boto3.client("dynamodb", region_name=args.region)
-    result = push_series(DynamoStore(client, args.table), series, SystemClock())
+    result = push_series(DynamoStore(client, args.table), DynamoScheduleStore(client, args.table),
+                         series, SystemClock())
     changed = f"; sessions with a new calendar SEQUENCE: {', '.join(result.changed_sessions)}" \
         if result.outcome == "updated" and result.changed_sessions else ""
     print(f"{series.id}: {result.outcome} (revision {result.revision}){changed}")

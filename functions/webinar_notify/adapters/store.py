@@ -30,6 +30,10 @@ class Store(Protocol):
     def put_series(self, series: Series, expected_revision: int | None) -> None: ...
     def get_registration(self, series_id: str, registrant_id: str) -> Registration | None: ...
     def put_registration(self, registration: Registration, now: datetime) -> Registration: ...
+    def registrations_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
+                           ) -> tuple[list[Registration], dict[str, Any] | None]: ...
+    def suppressed(self, suppression_ids: list[str]) -> set[str]: ...
+    def suppress(self, suppression_id: str, reason: str, now: datetime) -> None: ...
     def event_seen(self, series_id: str, provider: str, event_id: str) -> bool: ...
     def mark_event(self, series_id: str, provider: str, event_id: str, now: datetime) -> None: ...
 
@@ -73,10 +77,48 @@ class DynamoStore:
             item["join_url"] = {"S": r.join_url}
         if registration.consent:
             item["consent"] = {"S": registration.consent}
+        if registration.since:
+            item["since"] = {"M": {k: {"N": str(v)} for k, v in registration.since.items()}}
+        if registration.reminders_off:
+            item["reminders_off"] = {"BOOL": True}
         expected = registration.version or None
         conditional(lambda: self.client.put_item(
             TableName=self.table, Item=item, **_version_condition("version", expected)))
         return _registration(item)
+
+    def registrations_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
+                           ) -> tuple[list[Registration], dict[str, Any] | None]:
+        """One page of a series' registrations (a Query, never a Scan) and the next cursor."""
+        request: dict[str, Any] = {
+            "TableName": self.table, "Limit": limit,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
+                                          ":prefix": {"S": "REG#"}}}
+        if cursor:
+            request["ExclusiveStartKey"] = cursor
+        answer = self.client.query(**request)
+        return ([_registration(dict(item)) for item in answer["Items"]],
+                dict(answer["LastEvaluatedKey"]) if "LastEvaluatedKey" in answer else None)
+
+    def suppressed(self, suppression_ids: list[str]) -> set[str]:
+        """Which of these addresses (by suppression id) must never be mailed again."""
+        found: set[str] = set()
+        for start in range(0, len(suppression_ids), 100):
+            keys = [key(f"SUPPRESSED#{sid}", "SUPPRESSED")
+                    for sid in dict.fromkeys(suppression_ids[start:start + 100])]
+            while keys:
+                answer = self.client.batch_get_item(RequestItems={self.table: {
+                    "Keys": keys, "ProjectionExpression": "pk"}})
+                found.update(item["pk"]["S"].removeprefix("SUPPRESSED#")
+                             for item in answer["Responses"].get(self.table, []))
+                unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
+                keys = list(unprocessed.get(self.table, {}).get("Keys", []))
+        return found
+
+    def suppress(self, suppression_id: str, reason: str, now: datetime) -> None:
+        self.client.put_item(TableName=self.table, Item={
+            **key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"), "reason": {"S": reason},
+            "since": {"S": now.isoformat()}})
 
     def event_seen(self, series_id: str, provider: str, event_id: str) -> bool:
         return self._get(_event_key(series_id, provider, event_id)) is not None
@@ -115,6 +157,8 @@ def _registration(item: dict[str, Any]) -> Registration:
         whole_series=item["whole_series"]["BOOL"],
         status=item["status"]["S"],
         consent=item.get("consent", {}).get("S", ""),
+        since={k: int(v["N"]) for k, v in item.get("since", {}).get("M", {}).items()},
+        reminders_off=item.get("reminders_off", {}).get("BOOL", False),
         last_event=int(item["last_event"]["N"]),
         version=int(item["version"]["N"]),
     )

@@ -9,16 +9,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .calendar import session_invite
 from .errors import PayloadError
 from .jobs import EmailJob
-from .mime import Email
+from .mime import Attachment, Email
 from .render import Renderer
+from .schedule import until
 from .series import Contact, Series, Session
 from .times import describe
+
+SOON = timedelta(days=2)  # a confirmation says how soon a session this close starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,7 @@ class Links:
     """The personal URLs an email carries (built by the caller, which holds the secrets)."""
 
     manage: str
+    unsubscribe: str  # one-click (RFC 8058): a POST stops reminders and announcements
 
 
 def compose(series: Series, job: EmailJob, *, now: datetime, renderer: Renderer,
@@ -39,7 +43,7 @@ def compose(series: Series, job: EmailJob, *, now: datetime, renderer: Renderer,
 def _confirmation(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
                   links: Links) -> Email:
     sessions = _sessions(series, job.session_ids)
-    context = _context(series, job, links, sessions)
+    context = _context(series, job, links, sessions, now)
     subject = f"Registration confirmed: {series.title}"
     if len(sessions) == 1:
         subject = f"Registration confirmed: {sessions[0].title} ({series.title})"
@@ -53,16 +57,46 @@ def _confirmation(series: Series, job: EmailJob, now: datetime, renderer: Render
     return _email(series, job, now, subject, text, html, calendars=calendars)
 
 
+def _reminder(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
+              links: Links) -> Email:
+    session = series.session(job.session_ids[0]) if job.session_ids else None
+    if session is None or session.cancelled:
+        raise PayloadError("the reminded session no longer exists or was cancelled")
+    recipient = job.recipient
+    ahead = [s for s in _sessions(series, job.also) if s.start > now and s.id != session.id]
+    context = _context(series, job, links, [session], now) | {
+        "session": session_view(series, session, recipient.time_zone, recipient.join_url, now),
+        "ahead": [session_view(series, s, recipient.time_zone, None, now) for s in ahead],
+    }
+    subject = f"Starts {until(session.start, now)}: {session.title}"
+    text, html = renderer.render_pair("reminder", context | {"subject": subject})
+    invite = session_invite(series, session, recipient.email, recipient.full_name,
+                            join_url=recipient.join_url)
+    return _email(series, job, now, subject, text, html,
+                  attachments=[Attachment(invite.filename, "application/ics", invite.content)],
+                  headers=unsubscribe_headers(series, links))
+
+
+def unsubscribe_headers(series: Series, links: Links) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe, plus a mailto to a person when the series has one."""
+    targets = [f"<{links.unsubscribe}>"]
+    if series.reply_to and series.reply_to.email:
+        targets.append(f"<mailto:{series.reply_to.email}?subject=unsubscribe%20{series.id}>")
+    return {"List-Unsubscribe": ", ".join(targets),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
 def _sessions(series: Series, ids: tuple[str, ...]) -> list[Session]:
     """The job's sessions that still exist and are not cancelled, in series order."""
     wanted = set(ids)
     return [s for s in series.sessions if s.id in wanted and not s.cancelled]
 
 
-def _context(series: Series, job: EmailJob, links: Links,
-             sessions: list[Session]) -> dict[str, Any]:
+def _context(series: Series, job: EmailJob, links: Links, sessions: list[Session],
+             now: datetime) -> dict[str, Any]:
     recipient = job.recipient
-    views = [session_view(series, s, recipient.time_zone, recipient.join_url) for s in sessions]
+    views = [session_view(series, s, recipient.time_zone, recipient.join_url, now)
+             for s in sessions]
     return {
         "series": series,
         "name": recipient.full_name,
@@ -75,9 +109,11 @@ def _context(series: Series, job: EmailJob, links: Links,
 
 
 def session_view(series: Series, session: Session, reader_zone: str,
-                 personal_join_url: str | None) -> dict[str, Any]:
+                 personal_join_url: str | None, now: datetime) -> dict[str, Any]:
     when = describe(session.start, session.end, reader_zone, series.time_zone)
     return {
+        "starts_in": until(session.start, now),
+        "soon": session.start - now < SOON,
         "id": session.id,
         "title": session.title,
         "description": session.description,
@@ -100,4 +136,5 @@ def _email(series: Series, job: EmailJob, now: datetime, subject: str, text: str
 
 _BUILDERS: dict[str, Callable[[Series, EmailJob, datetime, Renderer, Links], Email]] = {
     "confirmation": _confirmation,
+    "reminder": _reminder,
 }

@@ -26,13 +26,15 @@ class EmailJob:
     series_revision: int
     registrant_id: str
     recipient: Registrant
-    session_ids: tuple[str, ...]
+    session_ids: tuple[str, ...]  # what the email is about
     key: str  # the delivery ledger key: the same email always has the same key
+    also: tuple[str, ...] = ()  # the recipient's other sessions, mentioned in passing
 
     def to_json(self) -> str:
         return json.dumps({
             "v": 1, "kind": self.kind, "series": self.series_id, "rev": self.series_revision,
             "rid": self.registrant_id, "sessions": list(self.session_ids), "key": self.key,
+            "also": list(self.also),
             "to": {"email": self.recipient.email, "name": self.recipient.full_name,
                    "tz": self.recipient.time_zone, "join": self.recipient.join_url},
         }, separators=(",", ":"), ensure_ascii=False)
@@ -50,7 +52,8 @@ class EmailJob:
                        registrant_id=str(doc["rid"]),
                        recipient=Registrant(email=str(to["email"]), full_name=str(to["name"]),
                                             time_zone=str(to["tz"]), join_url=to.get("join")),
-                       session_ids=tuple(str(s) for s in doc["sessions"]), key=str(doc["key"]))
+                       session_ids=tuple(str(s) for s in doc["sessions"]), key=str(doc["key"]),
+                       also=tuple(str(s) for s in doc.get("also", ())))
         except (ValueError, KeyError, TypeError) as error:
             raise PayloadError(f"malformed email job: {type(error).__name__}") from None
 

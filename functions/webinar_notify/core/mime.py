@@ -50,7 +50,8 @@ class Email:
     date: datetime
     message_id: str
     reply_to: Contact | None = None
-    calendars: Sequence[CalendarPart] = ()
+    calendars: Sequence[CalendarPart] = ()  # invitations: iTIP parts with a method
+    attachments: Sequence[Attachment] = ()  # plain files, e.g. an .ics to add by hand
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -89,6 +90,7 @@ def build(email: Email) -> bytes:
                         part.filename, part.content)
             for part in email.calendars)
 
+    attachments.extend(_attachment(a.content_type, a.filename, a.data) for a in email.attachments)
     body = _multipart("alternative", alternative, "=_alt")
     if attachments:
         body = _multipart("mixed", [body, *attachments], "=_mixed")

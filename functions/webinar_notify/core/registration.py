@@ -43,6 +43,8 @@ class Registration:
     consent: str = ""  # the consent object of the newest registration event, as JSON
     last_event: int = 0  # the provider's timestamp of the newest event applied
     version: int = 0  # optimistic-locking counter of the stored item
+    since: dict[str, int] = field(default_factory=dict)  # session id (or "*") -> registered at
+    reminders_off: bool = False  # the person asked for no more reminders of this series
 
     def sessions_in(self, all_session_ids: list[str]) -> list[str]:
         """The registered sessions, in series order."""
@@ -50,10 +52,16 @@ class Registration:
             return []
         return [s for s in all_session_ids if self.whole_series or s in self.session_ids]
 
+    def registered_since(self, session_id: str) -> int:
+        """When this person became registered for the session (unix seconds; 0 if unknown)."""
+        times = [self.since[key] for key in (session_id, "*") if key in self.since
+                 and (key != "*" or self.whole_series)]
+        return min(times, default=0)
+
 
 def apply_event(existing: Registration | None, event: RegistrationEvent, series_id: str,
                 registrant_id: str, all_session_ids: list[str],
-                default_zone: str) -> Registration | None:
+                default_zone: str, now: int = 0) -> Registration | None:
     """The registration after ``event``, or None when the event changes nothing.
 
     Events older than the newest one applied are ignored, and at equal times a cancellation
@@ -67,23 +75,28 @@ def apply_event(existing: Registration | None, event: RegistrationEvent, series_
         return None
     registrant = _merged_registrant(existing, event, default_zone)
     active = existing is not None and existing.status == "active"
+    since = dict(existing.since) if existing and active else {}
     if event.action == "created":
         sessions = (existing.session_ids if existing and active else frozenset()) \
             | frozenset(event.session_ids or ())
         whole = event.session_ids is None or bool(existing and active and existing.whole_series)
         status: Literal["active", "cancelled"] = "active"
+        for key in sessions | ({"*"} if whole else set()):
+            since.setdefault(key, now)  # the moment each session became theirs
     else:
         remaining = frozenset(existing.sessions_in(all_session_ids)) if existing else frozenset()
         sessions = frozenset() if event.session_ids is None \
             else remaining - frozenset(event.session_ids)
         whole, status = False, "active" if sessions else "cancelled"
+        since = {s: existing.registered_since(s) for s in sessions} if existing else {}
     updated = Registration(
         series_id=series_id, registrant_id=registrant_id, registrant=registrant,
         session_ids=frozenset() if whole else sessions, whole_series=whole, status=status,
         consent=json.dumps(event.consent, sort_keys=True) if event.consent
         else (existing.consent if existing else ""),
         last_event=max(event.created, existing.last_event if existing else 0),
-        version=existing.version if existing else 0)
+        version=existing.version if existing else 0, since=since,
+        reminders_off=existing.reminders_off if existing else False)
     return None if updated == existing else updated
 
 

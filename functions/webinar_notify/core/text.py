@@ -71,6 +71,12 @@ def is_time_zone(name: object) -> bool:
     return True
 
 
+def suppression_id(key: str, email: str) -> str:
+    """Keyed hash of an address for the suppression list (bounces, complaints), across series."""
+    message = f"suppression\n{email.lower()}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
 def registrant_id(key: str, series_id: str, email: str) -> str:
     """Stable, pseudonymous id of an address within a series (case-insensitive).
 

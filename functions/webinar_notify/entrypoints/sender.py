@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
-from ..core.errors import RetryableError
 from ..core.jobs import EmailJob
 
 logger = Logger()
@@ -23,6 +22,8 @@ tracer = Tracer()
 metrics = Metrics()
 # A wholly failed batch is reported record by record like any other: no exception, so no
 # traceback (SES error texts can hold addresses) reaches the logs.
+_OUTCOME_METRICS = {"sent": "EmailsSent", "duplicate": "EmailsDuplicateSkipped",
+                    "deferred": "EmailsDeferred"}
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
@@ -30,9 +31,6 @@ def send_one(record: SQSRecord) -> str:
     try:
         job = EmailJob.from_json(record.body)
         outcome = services().sender.deliver(job)
-    except RetryableError:
-        metrics.add_metric(name="EmailsDeferred", unit=MetricUnit.Count, value=1)
-        raise
     except Exception as error:
         metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
         logger.warning("email not sent", extra={"message_id": record.message_id,
@@ -40,8 +38,7 @@ def send_one(record: SQSRecord) -> str:
         raise
     logger.info("email handled", extra={"kind": job.kind, "series": job.series_id,
                                         "registrant": job.registrant_id, "outcome": outcome})
-    metrics.add_metric(name="EmailsSent" if outcome == "sent" else "EmailsDuplicateSkipped",
-                       unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=_OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=1)
     return outcome
 
 

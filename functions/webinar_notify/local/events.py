@@ -22,13 +22,14 @@ class LocalContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = "/aws/lambda/local"
     log_stream_name: str = "local"
+    timeout_ms: int = 60_000
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:eu-west-1:123456789012:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return self.timeout_ms
 
 
 def http_api_event(method: str, path: str, headers: Mapping[str, str], body: bytes,
@@ -69,3 +70,9 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
         "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn, "awsRegion": "eu-west-1",
     } for m in messages]}
+
+
+def scheduled_event(at: datetime) -> dict[str, Any]:
+    """An EventBridge Scheduler invocation (the payload is not read by the scheduler)."""
+    return {"source": "aws.scheduler", "detail-type": "Scheduled Event",
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail": {}}

@@ -9,7 +9,8 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import boto3
 
@@ -17,13 +18,15 @@ from .. import bootstrap
 from ..adapters.clock import Clock
 from ..adapters.ledger import DynamoLedger
 from ..adapters.mailer import Mailer
-from ..adapters.queue import SqsQueue
+from ..adapters.memory_queue import MemoryQueue
+from ..adapters.schedule_store import DynamoScheduleStore
 from ..adapters.secrets import StaticSecrets
 from ..adapters.store import DynamoStore
 from ..core.series import Series
 from ..services.publishing import PushResult, push_series
-from .events import LocalContext, http_api_event, sqs_event
+from .events import LocalContext, http_api_event, scheduled_event, sqs_event
 from .infra import REGION, LocalResources, create_resources, verify_sender
+from .queues import InMemory, LocalQueue, MotoSqs
 
 LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
@@ -51,6 +54,7 @@ class LocalSettings:
     registrant_key: str = "local-development-only"
     public_base_url: str = "http://localhost:8000"
     quiet: bool = True  # no metrics and only warnings in the output
+    queue: Literal["memory", "sqs"] = "memory"  # moto's SQS is exact but slow at depth
 
 
 class LocalRuntime:
@@ -64,18 +68,23 @@ class LocalRuntime:
         self.sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         self.store = DynamoStore(dynamodb, resources.table)
+        self.schedule = DynamoScheduleStore(dynamodb, resources.table)
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=resources.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue: LocalQueue = (
+            InMemory(MemoryQueue(clock, resources.max_receive_count))
+            if settings.queue == "memory"
+            else MotoSqs(self.sqs, resources.queue_url, resources.dead_letter_url))
         bootstrap.install(bootstrap.build(
             store=self.store, ledger=DynamoLedger(dynamodb, resources.table),
-            queue=SqsQueue(self.sqs, resources.queue_url), mailer=mailer,
+            schedule=self.schedule, queue=self.queue.port, mailer=mailer,
             secrets=StaticSecrets(settings.webhook_secrets, settings.token_secret,
                                   settings.registrant_key),
             clock=clock, public_base_url=settings.public_base_url))
 
     def push_series(self, series: Series) -> PushResult:
         verify_sender(series.sender.email)
-        return push_series(self.store, series, self.clock)
+        return push_series(self.store, self.schedule, series, self.clock)
 
     def request(self, method: str, path: str, headers: Mapping[str, str],
                 body: bytes) -> HttpAnswer:
@@ -90,40 +99,38 @@ class LocalRuntime:
         return HttpAnswer(int(answer["statusCode"]), {}, str(answer.get("body") or ""),
                           content_type)
 
-    def drain(self) -> int:
-        """Run the sender over the queue until it is empty, as the SQS event source would.
+    def tick(self) -> dict[str, Any]:
+        """One scheduled run of the scheduler function, as EventBridge invokes it."""
+        from ..entrypoints import scheduler
 
-        A failed record is made visible again at once (the virtual clock does not wait for the
-        visibility timeout); after maxReceiveCount receives SQS moves it to the DLQ.
-        """
+        event = scheduled_event(self.clock.now())
+        return dict(scheduler.lambda_handler(event, LocalContext("webinar-notify-scheduler",
+                                                                 timeout_ms=300_000)))
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest moment anything is due: a reminder slot, or a delayed message."""
+        times = [t for t in (self.schedule.next_wakeup(), self.queue.next_visible()) if t]
+        return min(times, default=None)
+
+    def drain(self) -> int:
+        """Run the sender over the queue until nothing visible is left, as the SQS event source
+        would; a failed record is visible again at once (no waiting in virtual time)."""
         from ..entrypoints import sender
 
         handled = 0
         for _round in range(MAX_DRAIN_ROUNDS):
-            messages = self.sqs.receive_message(
-                QueueUrl=self.resources.queue_url, MaxNumberOfMessages=10,
-                AttributeNames=["All"]).get("Messages", [])
+            messages = self.queue.receive()
             if not messages:
                 return handled
-            result = sender.lambda_handler(sqs_event(list(messages), self.queue_arn),  # type: ignore[arg-type]
+            result = sender.lambda_handler(sqs_event(messages, self.queue_arn),
                                            LocalContext("webinar-notify-sender"))
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            for message in messages:
-                if message["MessageId"] in failed:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.resources.queue_url,
-                        ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
-                else:
-                    self.sqs.delete_message(QueueUrl=self.resources.queue_url,
-                                            ReceiptHandle=message["ReceiptHandle"])
-                    handled += 1
+            self.queue.settle(messages, failed)
+            handled += len(messages) - len(failed)
         return handled
 
     def dead_letters(self) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.resources.dead_letter_url,
-            AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
+        return self.queue.dead_letters()
 
 
 @contextmanager

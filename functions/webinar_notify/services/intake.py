@@ -87,7 +87,8 @@ class Intake:
         session_ids = [s.id for s in series.sessions]
         for _attempt in range(WRITE_ATTEMPTS):
             existing = self.store.get_registration(series.id, rid)
-            updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone)
+            updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone,
+                                  int(self.clock.now().timestamp()))
             if updated is None:
                 return existing if _already_applied(existing, event) else None
             try:

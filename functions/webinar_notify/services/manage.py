@@ -34,7 +34,7 @@ class ManagePage:
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         zone = registration.registrant.time_zone
         sessions = [
-            session_view(series, s, zone, registration.registrant.join_url)
+            session_view(series, s, zone, registration.registrant.join_url, now)
             | {"past": s.end <= now, "cancelled": s.cancelled}
             for s in series.sessions if s.id in registered
         ]

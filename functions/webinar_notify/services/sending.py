@@ -1,7 +1,9 @@
 """Sending one queued email: claim it in the ledger, compose it, hand it to the mailer.
 
 Redelivered or duplicated jobs find their key already sent and send nothing. A failure
-before the mailer accepted the email gives the claim back, so the retry sends it.
+before the mailer accepted the email gives the claim back, so the retry sends it. Transient
+refusals (SES throttling, or another sender holding the claim) put the job back on the queue
+with a delay instead of failing it, so they never use up the retries that lead to the DLQ.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Literal
 from ..adapters.clock import Clock
 from ..adapters.ledger import Ledger
 from ..adapters.mailer import Mailer, OutgoingMessage
+from ..adapters.queue import SendQueue
+from ..adapters.rate_limit import RateLimiter
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core import mime, tokens
@@ -22,7 +26,7 @@ from ..core.jobs import EmailJob
 from ..core.render import Renderer
 from ..core.series import Series
 
-SendOutcome = Literal["sent", "duplicate"]
+SendOutcome = Literal["sent", "duplicate", "deferred"]
 SERIES_CACHE_SECONDS = 60
 
 
@@ -30,6 +34,7 @@ SERIES_CACHE_SECONDS = 60
 class SendSettings:
     public_base_url: str
     lease: timedelta  # at least the sender function's timeout: a live claim is never retaken
+    retry_delay: timedelta = timedelta(seconds=60)  # after SES throttled us
 
 
 class SeriesCache:
@@ -54,10 +59,13 @@ class SeriesCache:
 
 class Sender:
     def __init__(self, ledger: Ledger, series: SeriesCache, mailer: Mailer, renderer: Renderer,
-                 secrets: Secrets, clock: Clock, settings: SendSettings) -> None:
+                 secrets: Secrets, clock: Clock, settings: SendSettings, queue: SendQueue,
+                 limiter: RateLimiter) -> None:
         self.ledger = ledger
         self.series = series
         self.mailer = mailer
+        self.queue = queue
+        self.limiter = limiter
         self.renderer = renderer
         self.secrets = secrets
         self.clock = clock
@@ -67,11 +75,17 @@ class Sender:
         claim = self.ledger.claim(job.key, self.clock.now(), self.settings.lease)
         if claim == "sent":
             return "duplicate"
-        if claim == "busy":
-            raise RetryableError("another sender holds this email; retry later")
+        if claim == "busy":  # look again once that sender's lease is over
+            self.queue.send([job], delay_seconds=_seconds(self.settings.lease))
+            return "deferred"
         try:
             message = self._message(job)
+            self.limiter.acquire()
             message_id = self.mailer.send(message)
+        except RetryableError:
+            self.ledger.release(job.key)
+            self.queue.send([job], delay_seconds=_seconds(self.settings.retry_delay))
+            return "deferred"
         except BaseException:
             self.ledger.release(job.key)
             raise
@@ -88,6 +102,14 @@ class Sender:
 
     def _links(self, job: EmailJob) -> Links:
         secret = self.secrets.token_secrets()[0]
-        token = tokens.make(secret, "manage", job.series_id, job.registrant_id)
         base = self.settings.public_base_url.rstrip("/")
-        return Links(manage=f"{base}/manage/{job.series_id}/{token}")
+
+        def link(purpose: str) -> str:
+            token = tokens.make(secret, purpose, job.series_id, job.registrant_id)
+            return f"{base}/{purpose}/{job.series_id}/{token}"
+
+        return Links(manage=link("manage"), unsubscribe=link("unsubscribe"))
+
+
+def _seconds(delay: timedelta) -> int:
+    return min(int(delay.total_seconds()), 900)  # SQS delays go up to 15 minutes

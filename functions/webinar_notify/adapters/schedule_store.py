@@ -1,0 +1,137 @@
+"""The scheduler's own records, in the same table.
+
+    SCHEDULE      / SERIES#<id>              when the series next needs the scheduler
+    SERIES#<id>   / DECISION#<slot key>      one reminder slot, decided once: fanning out
+                                             (with a cursor and a lease), done, or dropped
+
+A run that dies while fanning out leaves a cursor; once its lease has passed, the next run
+takes the slot over and carries on from there. Enqueuing a page twice is harmless: the
+delivery ledger sends each email once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from botocore.exceptions import ClientError
+
+from .dynamo import is_condition_failure, key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+DecisionState = Literal["fanning", "done", "dropped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    slot_key: str
+    state: DecisionState
+    lease_until: int = 0
+    cursor: dict[str, Any] | None = None
+    enqueued: int = 0
+
+    def settled(self, now: datetime) -> bool:
+        """Nothing for a new run to do: done, dropped, or being fanned out right now."""
+        return self.state != "fanning" or self.lease_until > now.timestamp()
+
+
+class ScheduleStore(Protocol):
+    def set_next_due(self, series_id: str, when: datetime | None) -> None: ...
+    def series_due(self, now: datetime) -> list[str]: ...
+    def next_wakeup(self) -> datetime | None: ...
+    def decisions(self, series_id: str) -> dict[str, Decision]: ...
+    def claim(self, series_id: str, slot_key: str, now: datetime,
+              lease: timedelta) -> Decision | None: ...
+    def progress(self, series_id: str, decision: Decision, now: datetime,
+                 lease: timedelta) -> None: ...
+    def settle(self, series_id: str, slot_key: str, state: DecisionState, enqueued: int,
+               now: datetime) -> None: ...
+
+
+class DynamoScheduleStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def set_next_due(self, series_id: str, when: datetime | None) -> None:
+        item = {**key("SCHEDULE", f"SERIES#{series_id}")}
+        if when is not None:
+            item["next_due"] = {"N": str(int(when.timestamp()))}
+        self.client.put_item(TableName=self.table, Item=item)
+
+    def series_due(self, now: datetime) -> list[str]:
+        return [series_id for series_id, due in self._index() if due <= now.timestamp()]
+
+    def next_wakeup(self) -> datetime | None:
+        times = [due for _series, due in self._index()]
+        return datetime.fromtimestamp(min(times), UTC) if times else None
+
+    def _index(self) -> list[tuple[str, int]]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table, KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "SCHEDULE"}}, ConsistentRead=True)
+        return [(item["sk"]["S"].removeprefix("SERIES#"), int(item["next_due"]["N"]))
+                for page in pages for item in page["Items"] if "next_due" in item]
+
+    def decisions(self, series_id: str) -> dict[str, Decision]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table, ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"SERIES#{series_id}"},
+                                       ":prefix": {"S": "DECISION#"}})
+        found = (_decision(item) for page in pages for item in page["Items"])
+        return {decision.slot_key: decision for decision in found}
+
+    def claim(self, series_id: str, slot_key: str, now: datetime,
+              lease: timedelta) -> Decision | None:
+        """Take a slot that nobody decided, or whose fan-out was abandoned; None if taken."""
+        try:
+            answer = self.client.update_item(
+                TableName=self.table, Key=key(f"SERIES#{series_id}", f"DECISION#{slot_key}"),
+                UpdateExpression="SET #state = :fanning, lease_until = :until, "
+                                 "enqueued = if_not_exists(enqueued, :zero)",
+                ConditionExpression="attribute_not_exists(pk) OR "
+                                    "(#state = :fanning AND lease_until < :now)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":fanning": {"S": "fanning"}, ":now": {"N": _ts(now)},
+                    ":until": {"N": _ts(now + lease)}, ":zero": {"N": "0"}},
+                ReturnValues="ALL_NEW")
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        return _decision(dict(answer["Attributes"]))
+
+    def progress(self, series_id: str, decision: Decision, now: datetime,
+                 lease: timedelta) -> None:
+        """Remember how far the fan-out got, and keep the lease."""
+        self.client.update_item(
+            TableName=self.table, Key=key(f"SERIES#{series_id}", f"DECISION#{decision.slot_key}"),
+            UpdateExpression="SET cursor_key = :cursor, enqueued = :enqueued, lease_until = :until",
+            ExpressionAttributeValues={
+                ":cursor": {"S": json.dumps(decision.cursor)}, ":until": {"N": _ts(now + lease)},
+                ":enqueued": {"N": str(decision.enqueued)}})
+
+    def settle(self, series_id: str, slot_key: str, state: DecisionState, enqueued: int,
+               now: datetime) -> None:
+        self.client.put_item(TableName=self.table, Item={
+            **key(f"SERIES#{series_id}", f"DECISION#{slot_key}"), "state": {"S": state},
+            "enqueued": {"N": str(enqueued)}, "decided_at": {"S": now.isoformat()}})
+
+
+def _decision(item: dict[str, Any]) -> Decision:
+    cursor = item.get("cursor_key", {}).get("S")
+    return Decision(slot_key=item["sk"]["S"].removeprefix("DECISION#"),
+                    state=item["state"]["S"],
+                    lease_until=int(item.get("lease_until", {}).get("N", "0")),
+                    cursor=json.loads(cursor) if cursor else None,
+                    enqueued=int(item.get("enqueued", {}).get("N", "0")))
+
+
+def _ts(moment: datetime) -> str:
+    return str(int(moment.timestamp()))

@@ -1,0 +1,105 @@
+"""What is due when: reminder slots, their windows, and who gets each one.
+
+A slot is one reminder of one session (for example s1, 1 hour before, at SEQUENCE 0). It opens
+at ``start - offset`` and stays open until the next, closer reminder of the same session
+opens, or, for the closest one, until the session starts. A run that finds a slot open sends
+it; a slot that closed before any run saw it (the scheduler was down) is dropped and counted,
+so nobody reads "starts in 1 hour" after the start or gets two reminders back to back.
+A moved session has a new SEQUENCE, hence new slots: reminders follow the new time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from .durations import format_duration
+from .registration import Registration
+from .series import Series
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    session_id: str
+    offset: timedelta
+    sequence: int
+    opens: datetime
+    closes: datetime
+
+    @property
+    def key(self) -> str:
+        """The scheduler's decision key: series-unique, revision-aware."""
+        return f"{self.session_id}#{format_duration(self.offset)}#{self.sequence}"
+
+
+def slots(series: Series) -> list[Slot]:
+    """Every reminder slot of every scheduled session, in the order they open."""
+    result = []
+    for session in series.sessions:
+        if session.cancelled:
+            continue
+        offsets = sorted(series.offsets_for(session), reverse=True)
+        for i, offset in enumerate(offsets):
+            closes = before(session.start, offsets[i + 1]) if i + 1 < len(offsets) \
+                else session.start
+            result.append(Slot(session.id, offset, session.sequence,
+                               opens=before(session.start, offset), closes=closes))
+    return sorted(result, key=lambda slot: (slot.opens, slot.session_id))
+
+
+def before(start: datetime, offset: timedelta) -> datetime:
+    """Whole days keep the wall-clock time ("a week before, at 15:00" across a DST change);
+    hours and minutes are elapsed time."""
+    if offset % timedelta(days=1) == timedelta(0):
+        return start - offset
+    return (start.astimezone(UTC) - offset).astimezone(start.tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class Agenda:
+    """One run's view of a series: what to send now, what to drop, when to look again."""
+
+    due: list[Slot]
+    expired: list[Slot]
+    next_due: datetime | None
+
+
+def agenda(series: Series, now: datetime, decided: set[str]) -> Agenda:
+    open_now, expired, later = [], [], []
+    for slot in slots(series):
+        if slot.key in decided:
+            continue
+        if slot.closes <= now:
+            expired.append(slot)
+        elif slot.opens <= now:
+            open_now.append(slot)
+        else:
+            later.append(slot)
+    return Agenda(due=open_now, expired=expired,
+                  next_due=min((s.opens for s in later), default=None))
+
+
+def wants_reminder(registration: Registration, slot: Slot, session_ids: list[str]) -> bool:
+    """Registered for the session, still active, reminders on, and registered before the
+    slot opened (no reminder for a moment that had passed when they signed up)."""
+    return (not registration.reminders_off
+            and slot.session_id in registration.sessions_in(session_ids)
+            and registration.registered_since(slot.session_id) <= slot.opens.timestamp())
+
+
+def until(start: datetime, now: datetime) -> str:
+    """How long until a start, as people say it: "in 7 days", "in 1 hour", "in 25 minutes"."""
+    minutes = round((start - now).total_seconds() / 60)
+    if minutes <= 0:
+        return "now"
+    if minutes >= 36 * 60:
+        return _plural(round(minutes / 1440), "day")
+    if minutes >= 90:
+        return _plural(round(minutes / 60), "hour")
+    if minutes >= 55:
+        return "in 1 hour"
+    return _plural(minutes, "minute")
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"in {count} {unit}" + ("" if count == 1 else "s")
