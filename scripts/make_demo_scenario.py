@@ -30,7 +30,8 @@ REGISTRANTS = [
      "Australia/Sydney", None),
     ("2023-10-09T11:30:00Z", "evt-demo-0004", "Søren Nørgaard", "soren.norgaard@example.com",
      "Europe/Copenhagen", ["s1", "s3", "s4", "s8"]),
-    ("2023-10-12T18:20:00Z", "evt-demo-0005", "João Conceição", "joao.conceicao@example.org",
+    # Registers the evening before s1: its 7-day and 1-day reminders had passed by then.
+    ("2023-10-25T20:20:00Z", "evt-demo-0005", "João Conceição", "joao.conceicao@example.org",
      "America/Sao_Paulo", None),
 ]
 
@@ -64,10 +65,11 @@ def main() -> None:
                           "request": request("", body, sign("wrong-secret", retry_t + 60,
                                                             body.encode()))})
     scenario = {
-        "description": "The ESTRO reirradiation series with five registrants around the world.",
+        "description": "The ESTRO reirradiation series, October 2023 to May 2024, with five "
+                       "registrants around the world: confirmations and every reminder.",
         "series": "../series/reirradiation-2023.yaml",
         "start": "2023-10-01T08:00:00Z",
-        "until": "2023-10-20T00:00:00Z",
+        "until": "2024-05-24T00:00:00Z",
         "secrets": {"generic": SECRET},
         "steps": steps,
     }

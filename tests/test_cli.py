@@ -68,7 +68,7 @@ def test_sign_prints_a_header_the_intake_accepts(tmp_path: Path,
 def test_demo_prints_where_to_look(tmp_path: Path) -> None:
     result = run("demo", "--outbox", str(tmp_path / "outbox"))
     assert result.returncode == 0, result.stderr
-    assert "5 emails, 0 in the dead-letter queue" in result.stdout
+    assert "7 requests, 96 emails, 0 in the dead-letter queue" in result.stdout
     assert f"open in a browser: {tmp_path / 'outbox' / 'index.html'}" in result.stdout
 
 

@@ -6,6 +6,8 @@ import email
 import email.policy
 import io
 import json
+from collections import Counter
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -13,8 +15,12 @@ import pytest
 from icalendar import Calendar
 
 from webinar_notify.cli import DEMO_SCENARIO
-from webinar_notify.local.scenario import load_scenario
+from webinar_notify.core.schedule import before
+from webinar_notify.local.scenario import load_scenario, load_series_file
 from webinar_notify.local.simulate import SimulationReport, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+ALL_SESSIONS = tuple(f"s{i}" for i in range(1, 9))
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +37,17 @@ def _emails(outbox: Path) -> list[tuple[dict[str, object], EmailMessage]]:
             for e in entries]
 
 
+def _confirmations(outbox: Path) -> list[tuple[dict[str, object], EmailMessage]]:
+    return [(e, m) for e, m in _emails(outbox) if e["kind"] == "confirmation"]
+
+
 def test_one_confirmation_per_demo_registrant(demo: tuple[SimulationReport, str]) -> None:
     report, timeline = demo
-    entries = [e for e, _ in _emails(report.outbox)]
-    assert [e["kind"] for e in entries] == ["confirmation"] * 5
+    entries = [e for e, _ in _confirmations(report.outbox)]
+    assert len(entries) == 5
     assert len({e["to"] for e in entries}) == 5
     assert report.dead_letters == 0
-    assert report.index.exists() and "Outbox: 5 emails" in report.index.read_text()
+    assert report.index.exists() and f"Outbox: {report.emails} emails" in report.index.read_text()
     requests = (report.outbox / "requests.jsonl").read_text().splitlines()
     assert [json.loads(r)["status"] for r in requests] == [202, 200, 401, 202, 202, 202, 202]
     assert "mail confirmation" in timeline and "@" not in timeline
@@ -46,7 +56,7 @@ def test_one_confirmation_per_demo_registrant(demo: tuple[SimulationReport, str]
 def test_toronto_sees_both_zones_on_each_sessions_own_date(
         demo: tuple[SimulationReport, str]) -> None:
     report, _ = demo
-    [(_, message)] = [(e, m) for e, m in _emails(report.outbox)
+    [(_, message)] = [(e, m) for e, m in _confirmations(report.outbox)
                       if e["to"] == "marie.tremblay@example.com"]
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
@@ -75,7 +85,7 @@ def test_toronto_sees_both_zones_on_each_sessions_own_date(
 
 def test_sydney_sees_the_next_day(demo: tuple[SimulationReport, str]) -> None:
     report, _ = demo
-    [(_, message)] = [(e, m) for e, m in _emails(report.outbox)
+    [(_, message)] = [(e, m) for e, m in _confirmations(report.outbox)
                       if e["to"] == "liam.oconnor@example.net"]
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Fri 27 Oct 2023 00:00 AEDT (Thu 26 Oct 15:00 CEST)" in text
@@ -83,6 +93,66 @@ def test_sydney_sees_the_next_day(demo: tuple[SimulationReport, str]) -> None:
 
 def test_subset_registrants_get_only_their_sessions(demo: tuple[SimulationReport, str]) -> None:
     report, _ = demo
-    by_address = {e["to"]: e for e, _ in _emails(report.outbox)}
+    by_address = {e["to"]: e for e, _ in _confirmations(report.outbox)}
     assert by_address["fatimah.alharbi@example.org"]["sessions"] == ["s1", "s2", "s5"]
     assert by_address["soren.norgaard@example.com"]["sessions"] == ["s1", "s3", "s4", "s8"]
+
+
+REGISTERED = {  # from scenarios/demo.yaml: who registered for what, and when
+    "marie.tremblay@example.com": (ALL_SESSIONS, "2023-10-02T13:05:00+00:00"),
+    "fatimah.alharbi@example.org": (("s1", "s2", "s5"), "2023-10-03T07:40:00+00:00"),
+    "liam.oconnor@example.net": (ALL_SESSIONS, "2023-10-04T22:15:00+00:00"),
+    "soren.norgaard@example.com": (("s1", "s3", "s4", "s8"), "2023-10-09T11:30:00+00:00"),
+    "joao.conceicao@example.org": (ALL_SESSIONS, "2023-10-25T20:20:00+00:00"),
+}
+
+
+def test_every_reminder_once_at_its_utc_instant_and_none_for_passed_offsets(
+        demo: tuple[SimulationReport, str]) -> None:
+    report, _ = demo
+    series = load_series_file(ROOT / "series" / "reirradiation-2023.yaml")
+    sent = Counter((e["to"], e["sessions"][0], e["sent_at"])  # type: ignore[index]
+                   for e, _ in _emails(report.outbox) if e["kind"] == "reminder")
+    expected: Counter[tuple[object, str, str]] = Counter()
+    for address, (sessions, registered_at) in REGISTERED.items():
+        for session in (s for s in series.sessions if s.id in sessions):
+            for offset in series.offsets_for(session):
+                moment = before(session.start, offset).astimezone(UTC)
+                if moment >= datetime.fromisoformat(registered_at):
+                    expected[(address, session.id, moment.strftime("%Y-%m-%dT%H:%M:%SZ"))] += 1
+    assert sent == expected
+    assert sent[("marie.tremblay@example.com", "s1", "2023-10-26T12:00:00Z")] == 1
+    assert sent[("marie.tremblay@example.com", "s2", "2023-11-06T13:00:00Z")] == 1
+    assert sent[("marie.tremblay@example.com", "s1", "2023-10-19T13:00:00Z")] == 1
+    # São Paulo registered the evening before s1: no 7-day or 1-day reminder for it.
+    assert not [k for k in sent if k[0] == "joao.conceicao@example.org" and k[1] == "s1"
+                and k[2] != "2023-10-26T12:00:00Z"]
+    assert sum(sent.values()) == 91
+
+
+def test_a_reminder_carries_the_calendar_entry_and_one_click_unsubscribe(
+        demo: tuple[SimulationReport, str]) -> None:
+    report, _ = demo
+    [(_, message)] = [(e, m) for e, m in _emails(report.outbox)
+                      if e["kind"] == "reminder" and e["to"] == "marie.tremblay@example.com"
+                      and e["sent_at"] == "2023-10-26T12:00:00Z"]
+    assert message["Subject"] == "Starts in 1 hour: Reirradiation Challenges & Opportunities"
+    assert message["List-Unsubscribe"].startswith("<http://localhost:8000/unsubscribe/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/ics"
+    assert not [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    event = Calendar.from_ical(attachment.get_content()).events[0]
+    assert str(event["UID"]) == "s1.reirradiation-2023@events.estro.example"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "starts in 1 hour" in text and "Thu 26 Oct 2023 09:00 EDT (15:00 CEST)" in text
+    assert "Challenges in the Clinical Reirradiation Workflow" in text  # sessions ahead
+
+
+def test_a_late_registration_is_told_how_soon_the_session_starts(
+        demo: tuple[SimulationReport, str]) -> None:
+    report, _ = demo
+    [(_, message)] = [(e, m) for e, m in _confirmations(report.outbox)
+                      if e["to"] == "joao.conceicao@example.org"]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Thu 26 Oct 2023 10:00 UTC-3 (15:00 CEST) (starts in 17 hours)" in text

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..adapters.clock import VirtualClock
 from ..adapters.outbox import OutboxMailer
@@ -16,7 +15,6 @@ from .runtime import LocalRuntime, LocalSettings, local_runtime
 from .scenario import HttpStep, Scenario
 
 TICK = timedelta(minutes=5)
-Tick = Callable[[LocalRuntime], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +27,12 @@ class SimulationReport:
 
 
 def simulate(scenario: Scenario, outbox: Path, out: TextIO,
-             on_tick: tuple[Tick, ...] = ()) -> SimulationReport:
-    """Run every step at its time; every 5 virtual minutes give the scheduler hooks a turn."""
+             every_tick: bool = False) -> SimulationReport:
+    """Run every step at its time and the scheduler every 5 virtual minutes.
+
+    Ticks at which nothing can be due (no reminder slot opens, no delayed message becomes
+    visible, no step comes) are skipped unless ``every_tick``: they would find nothing to do.
+    """
     outbox.mkdir(parents=True, exist_ok=True)
     for stale in ("log.jsonl", "requests.jsonl", "index.html"):
         (outbox / stale).unlink(missing_ok=True)
@@ -42,6 +44,7 @@ def simulate(scenario: Scenario, outbox: Path, out: TextIO,
     if scenario.token_secret:
         settings = replace(settings, token_secret=scenario.token_secret)
     timeline = _Timeline(out, mailer, settings.registrant_key)
+    steps = list(scenario.steps)
     requests = 0
     with local_runtime(clock, mailer, settings) as runtime, \
             (outbox / "requests.jsonl").open("w", encoding="utf-8") as log:
@@ -49,39 +52,42 @@ def simulate(scenario: Scenario, outbox: Path, out: TextIO,
         timeline.line(clock.now(), f"series {scenario.series.id} {pushed.outcome} "
                                    f"(revision {pushed.revision}, "
                                    f"{len(scenario.series.sessions)} sessions)")
-        for moment, step in _moments(scenario):
-            clock.set(moment)
-            if step is not None:
+        tick = scenario.start
+        while tick <= scenario.until or steps:
+            while steps and (steps[0].at <= tick or tick > scenario.until):
+                step = steps.pop(0)
+                clock.set(step.at)
                 requests += 1
                 answer = runtime.request(step.method, step.path, step.headers, step.body)
-                log.write(json.dumps({"at": _iso(moment), "path": step.path,
+                log.write(json.dumps({"at": _iso(step.at), "path": step.path,
                                       "status": answer.status, "body": answer.body},
                                      ensure_ascii=False) + "\n")
-                timeline.request(moment, step, answer.status, answer.body)
-            elif on_tick:
-                for hook in on_tick:
-                    hook(runtime)
-            else:
-                continue  # nothing can have been queued
+                timeline.request(step.at, step, answer.status, answer.body)
+                runtime.drain()
+                timeline.emails()
+            if tick > scenario.until:
+                break
+            clock.set(tick)
+            timeline.scheduler(tick, runtime.tick())
             runtime.drain()
             timeline.emails()
+            tick = _next_tick(scenario, tick, runtime, steps, every_tick)
         dead = runtime.dead_letters()
     index = mailer.write_index()
     return SimulationReport(outbox=outbox, index=index, requests=requests,
                             emails=len(mailer.entries()), dead_letters=dead)
 
 
-def _moments(scenario: Scenario) -> Iterator[tuple[datetime, HttpStep | None]]:
-    """Steps at their own instants, interleaved with 5-minute scheduler ticks."""
-    steps = list(scenario.steps)
-    tick = scenario.start
-    while tick <= scenario.until or steps:
-        while steps and steps[0].at <= tick:
-            yield steps[0].at, steps.pop(0)
-        if tick > scenario.until:
-            break
-        yield tick, None
-        tick += TICK
+def _next_tick(scenario: Scenario, tick: datetime, runtime: LocalRuntime,
+               steps: list[HttpStep], every_tick: bool) -> datetime:
+    """The next 5-minute tick at which anything can happen."""
+    following = tick + TICK
+    if every_tick:
+        return following
+    candidates = [t for t in (runtime.next_wakeup(), steps[0].at if steps else None) if t]
+    target = max(min(candidates, default=scenario.until + TICK), following)
+    periods = -(-(target - scenario.start) // TICK)  # round up to the tick grid
+    return scenario.start + periods * TICK
 
 
 class _Timeline:
@@ -102,6 +108,12 @@ class _Timeline:
         who = f" {body['registrant']}" if "registrant" in body else ""
         note = f"  ({step.note})" if step.note else ""
         self.line(at, f"{step.method} {step.path} -> {status} {detail}{who}{note}")
+
+    def scheduler(self, at: datetime, report: dict[str, Any]) -> None:
+        for slot in report.get("sent_slots", []):
+            self.line(at, f"scheduler: reminder {slot} due")
+        for slot in report.get("dropped_slots", []):
+            self.line(at, f"scheduler: reminder {slot} dropped (its moment had passed)")
 
     def emails(self) -> None:
         entries = self.mailer.entries()

@@ -1,0 +1,234 @@
+"""Reminders: decided once per slot, fanned out to exactly the right people, never twice."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import SERIES_FILE, Harness
+from webinar_notify import bootstrap
+from webinar_notify.core.text import suppression_id
+from webinar_notify.local.scenario import load_series_file
+from webinar_notify.services.scheduling import ScheduleSettings
+
+S1 = datetime(2023, 10, 26, 13, 0, tzinfo=UTC)  # s1 starts: 15:00 CEST
+
+
+def reminders(harness: Harness) -> Counter[tuple[str, str, str]]:
+    """(address, session, sent_at) -> how many reminders."""
+    return Counter((str(e["to"]), e["sessions"][0], str(e["sent_at"]))  # type: ignore[index]
+                   for e in harness.outbox.entries() if e["kind"] == "reminder")
+
+
+def register_many(harness: Harness, count: int, **data: object) -> list[str]:
+    addresses = [f"person{i}@example.org" for i in range(count)]
+    for i, address in enumerate(addresses):
+        assert harness.register(email=address, name=f"P{i}", event_id=f"evt-{i}",
+                                **data).status == 202
+    harness.runtime.drain()
+    return addresses
+
+
+def run_at(harness: Harness, moment: datetime) -> dict[str, object]:
+    harness.clock.set(moment)
+    report = harness.runtime.tick()
+    harness.runtime.drain()
+    return report
+
+
+def test_each_registrant_gets_the_reminder_once_at_its_moment(harness: Harness) -> None:
+    addresses = register_many(harness, 12)
+    report = run_at(harness, S1 - timedelta(days=7))
+
+    assert report["sent_slots"] == ["reirradiation-2023/s1#7d#0"]
+    assert reminders(harness) == Counter(
+        {(a, "s1", "2023-10-19T13:00:00Z"): 1 for a in addresses})
+
+
+def test_running_the_scheduler_twice_for_the_same_instant_sends_nothing_twice(
+        harness: Harness) -> None:
+    addresses = register_many(harness, 8)
+    harness.clock.set(S1 - timedelta(hours=1))
+    first, second = harness.runtime.tick(), harness.runtime.tick()
+    harness.runtime.drain()
+
+    assert first["enqueued"] == 8 and second["enqueued"] == 0
+    assert set(reminders(harness).values()) == {1}
+    assert {a for a, _s, _t in reminders(harness)} == set(addresses)
+
+
+def test_two_scheduler_runs_at_once_send_each_reminder_once(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    addresses = register_many(harness, 10)
+    lock = threading.Lock()
+    original = BotocoreStubber.process_request
+
+    def atomic(self: BotocoreStubber, request: object) -> object:
+        with lock:  # DynamoDB applies each request atomically; moto needs the help
+            return original(self, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", atomic)
+    harness.clock.set(S1 - timedelta(days=1))
+    barrier = threading.Barrier(2)
+    reports: list[int] = []
+    scheduler = bootstrap.services().scheduler  # two runs in two containers: no shared handler
+
+    def run() -> None:
+        barrier.wait()
+        reports.append(scheduler.run().enqueued)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    harness.runtime.drain()
+
+    assert sorted(reports) == [0, 10]
+    assert reminders(harness) == Counter(
+        {(a, "s1", "2023-10-25T13:00:00Z"): 1 for a in addresses})
+
+
+def test_a_scheduler_that_dies_mid_fan_out_is_taken_over_from_its_cursor(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    addresses = register_many(harness, 23)
+    scheduler = bootstrap.services().scheduler
+    scheduler.settings = ScheduleSettings(page_size=5, lease=timedelta(minutes=5))
+    real_send = scheduler.queue.send
+    pages = iter(range(100))
+
+    def crash_on_third_page(jobs: object, delay_seconds: int = 0) -> None:
+        if next(pages) == 2:
+            raise RuntimeError("scheduler killed")
+        real_send(jobs, delay_seconds)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scheduler.queue, "send", crash_on_third_page)
+    harness.clock.set(S1 - timedelta(days=7))
+    with pytest.raises(RuntimeError):
+        scheduler.run()
+    harness.runtime.drain()
+    assert 0 < len(reminders(harness)) < 23
+
+    run_at(harness, S1 - timedelta(days=7) + timedelta(minutes=5))  # lease not over yet
+    assert len(reminders(harness)) < 23
+    run_at(harness, S1 - timedelta(days=7) + timedelta(minutes=10))
+    assert {a for a, _s, _t in reminders(harness)} == set(addresses)
+    assert set(reminders(harness).values()) == {1}
+
+
+def test_a_redelivered_fan_out_sends_nothing_twice(harness: Harness) -> None:
+    register_many(harness, 6)
+    harness.clock.set(S1 - timedelta(hours=1))
+    harness.runtime.tick()
+    bodies = [m["Body"] for m in harness.runtime.queue.receive()]
+    harness.runtime.queue.settle([], set())
+    for body in bodies * 3:  # every message delivered three more times
+        harness.runtime.queue.send_raw(body)
+    harness.runtime.drain()
+    assert len(reminders(harness)) == 6 and set(reminders(harness).values()) == {1}
+
+
+def test_a_missed_run_catches_up_but_drops_reminders_whose_moment_passed(
+        harness: Harness) -> None:
+    register_many(harness, 3)
+    late = run_at(harness, S1 - timedelta(hours=20))  # the 7-day and 1-day slots were missed
+    assert late["dropped_slots"] == ["reirradiation-2023/s1#7d#0"]
+    assert late["sent_slots"] == ["reirradiation-2023/s1#1d#0"]  # still open: until 1 h before
+    after_start = run_at(harness, S1 + timedelta(minutes=10))  # the 1-hour slot was missed
+    assert after_start["dropped_slots"] == ["reirradiation-2023/s1#1h#0"]
+    assert Counter(s for _a, s, _t in reminders(harness)) == Counter({"s1": 3})
+    texts = [(harness.outbox_dir / str(e["file"])).read_bytes() for e in harness.outbox.entries()
+             if e["kind"] == "reminder"]
+    assert all(b"Subject: Starts in 20 hours:" in raw for raw in texts)
+
+
+def test_no_reminder_for_a_moment_that_had_passed_at_registration(harness: Harness) -> None:
+    harness.clock.set(S1 - timedelta(hours=3))
+    harness.register(email="late@example.org", event_id="evt-late")
+    harness.runtime.drain()
+    run_at(harness, S1 - timedelta(hours=1))
+    assert reminders(harness) == Counter({("late@example.org", "s1", "2023-10-26T12:00:00Z"): 1})
+    confirmation = (harness.outbox_dir / str(harness.outbox.entries()[0]["file"])).read_bytes()
+    assert b"starts in 3 hours" in _text(confirmation).encode()
+
+
+def test_only_registrants_of_the_session_still_registered_and_reachable(
+        harness: Harness) -> None:
+    register_many(harness, 2, sessions=["s1"])
+    harness.register(email="other@example.org", event_id="evt-o", sessions=["s2"])
+    harness.register(email="gone@example.org", event_id="evt-g", sessions=["s1"])
+    harness.clock.advance(timedelta(minutes=1))
+    harness.post(_cancel("gone@example.org", harness.clock.now()))
+    harness.register(email="bounced@example.org", event_id="evt-b", sessions=["s1"])
+    harness.runtime.store.suppress(suppression_id("local-development-only",
+                                                  "Bounced@Example.org"), "bounce",
+                                   harness.clock.now())
+    harness.register(email="quiet@example.org", event_id="evt-q", sessions=["s1"])
+    _reminders_off(harness, "quiet@example.org")
+    harness.runtime.drain()
+
+    run_at(harness, S1 - timedelta(days=7))
+
+    assert {a for a, _s, _t in reminders(harness)} == {"person0@example.org",
+                                                      "person1@example.org"}
+
+
+def test_a_cancelled_session_sends_no_reminders(harness: Harness) -> None:
+    from webinar_notify.services.publishing import push_series
+
+    register_many(harness, 2)
+    series = load_series_file(SERIES_FILE)
+    cancelled = replace(series, sessions=tuple(
+        replace(s, status="cancelled") if s.id == "s1" else s for s in series.sessions))
+    push_series(harness.runtime.store, harness.runtime.schedule, cancelled, harness.clock)
+    for moment in (S1 - timedelta(days=7), S1 - timedelta(days=1), S1 - timedelta(hours=1)):
+        assert run_at(harness, moment)["sent_slots"] == []
+    assert reminders(harness) == Counter()
+
+
+def test_a_moved_session_is_reminded_at_its_new_time_only(harness: Harness) -> None:
+    from webinar_notify.services.publishing import push_series
+
+    register_many(harness, 2)
+    series = load_series_file(SERIES_FILE)
+    moved = replace(series, sessions=tuple(
+        replace(s, start=s.start + timedelta(hours=1)) if s.id == "s1" else s
+        for s in series.sessions))
+    push_series(harness.runtime.store, harness.runtime.schedule, moved, harness.clock)
+    before_old_hour = run_at(harness, S1 - timedelta(hours=1))  # the old 1-hour moment
+    assert before_old_hour["sent_slots"] == ["reirradiation-2023/s1#1d#1"]  # new 1-day slot
+    assert run_at(harness, S1)["sent_slots"] == ["reirradiation-2023/s1#1h#1"]
+    sent = reminders(harness)
+    assert sorted({t for _a, _s, t in sent}) == ["2023-10-26T12:00:00Z", "2023-10-26T13:00:00Z"]
+    assert all(count == 1 for count in sent.values()) and len(sent) == 4
+
+
+def _text(raw: bytes) -> str:
+    import email
+    import email.policy
+
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return str(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+
+
+def _cancel(address: str, when: datetime) -> bytes:
+    from conftest import registration_body
+
+    return registration_body(address, "", "evt-cancel", created=when,
+                             event_type="registration.cancelled")
+
+
+def _reminders_off(harness: Harness, address: str) -> None:
+    from webinar_notify.core.text import registrant_id
+
+    store = harness.runtime.store
+    rid = registrant_id("local-development-only", "reirradiation-2023", address)
+    registration = store.get_registration("reirradiation-2023", rid)
+    assert registration is not None
+    store.put_registration(replace(registration, reminders_off=True), harness.clock.now())
