@@ -40,7 +40,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
             "SES_CONFIGURATION_SET": "webinar-notify", "WEBHOOK_SECRETS_PATH": "/wn/webhooks",
             "TOKEN_SECRET_PARAMETER": "/wn/token-secret",
             "REGISTRANT_KEY_PARAMETER": "/wn/registrant-key",
-            "PUBLIC_BASE_URL": "https://api.example.org", "POWERTOOLS_METRICS_DISABLED": "true",
+            "PUBLIC_BASE_URL": "https://api.example.org",
         }.items():
             monkeypatch.setenv(name, value)
         bootstrap.install(None)

@@ -232,3 +232,32 @@ def _reminders_off(harness: Harness, address: str) -> None:
     registration = store.get_registration("reirradiation-2023", rid)
     assert registration is not None
     store.put_registration(replace(registration, reminders_off=True), harness.clock.now())
+
+
+def test_skipping_idle_ticks_changes_nothing(tmp_path: object) -> None:
+    """simulate skips ticks at which nothing can be due; firing every tick gives the same mail."""
+    import io
+    from pathlib import Path
+
+    from webinar_notify.cli import DEMO_SCENARIO
+    from webinar_notify.local.scenario import load_scenario
+    from webinar_notify.local.simulate import simulate
+
+    scenario = replace(load_scenario(DEMO_SCENARIO),
+                       until=datetime(2023, 10, 20, 0, 0, tzinfo=UTC))
+    outcomes = []
+    for every_tick in (False, True):
+        outbox = Path(str(tmp_path)) / f"every-{every_tick}"
+        simulate(scenario, outbox, io.StringIO(), every_tick=every_tick)
+        outcomes.append([(e["kind"], e["to"], e["sessions"], e["sent_at"])
+                         for e in _log(outbox)])
+    assert outcomes[0] == outcomes[1]
+    assert [kind for kind, *_ in outcomes[0]].count("reminder") == 4  # s1, 7 days before
+
+
+def _log(outbox: object) -> list[dict[str, object]]:
+    import json
+    from pathlib import Path
+
+    path = Path(str(outbox)) / "log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -85,3 +85,27 @@ def test_ssm_parameter_names_are_template_parameters() -> None:
     variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["WEBHOOK_SECRETS_PATH"] == {"Sub": "/${WebhookSecretsPath}"}
     assert variables["TOKEN_SECRET_PARAMETER"] == {"Sub": "/${TokenSecretParameter}"}
+
+
+def test_the_scheduler_runs_every_five_minutes_with_retries_and_a_dead_letter_queue() -> None:
+    scheduler = FUNCTIONS["SchedulerFunction"]["Properties"]
+    [event] = scheduler["Events"].values()
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert event["Properties"]["DeadLetterConfig"]["Arn"] == \
+        {"GetAtt": "SchedulerDeadLetterQueue.Arn"}
+    alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert any(a["Dimensions"][0]["Value"] == {"GetAtt": "SchedulerDeadLetterQueue.QueueName"}
+               for a in alarms)
+
+
+def test_sender_concurrency_and_rate_come_from_the_ses_send_rate_parameters() -> None:
+    sender = FUNCTIONS["SenderFunction"]["Properties"]
+    assert TEMPLATE["Parameters"]["SesSendRate"]["Type"] == "Number"
+    assert sender["ReservedConcurrentExecutions"] == {"Ref": "SenderConcurrency"}
+    event = sender["Events"]["SendQueue"]["Properties"]
+    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SenderConcurrency"}
+    variables = sender["Environment"]["Variables"]
+    assert variables["SES_SEND_RATE"] == {"Ref": "SesSendRate"}
+    assert variables["SENDER_CONCURRENCY"] == {"Ref": "SenderConcurrency"}

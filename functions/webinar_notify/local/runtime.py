@@ -3,6 +3,8 @@ path as on AWS, with a virtual clock and an outbox instead of SES."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -71,6 +73,7 @@ class LocalRuntime:
         self.schedule = DynamoScheduleStore(dynamodb, resources.table)
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=resources.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.quiet = settings.quiet
         self.queue: LocalQueue = (
             InMemory(MemoryQueue(clock, resources.max_receive_count))
             if settings.queue == "memory"
@@ -92,7 +95,7 @@ class LocalRuntime:
         from ..entrypoints import api
 
         event = http_api_event(method, path, headers, body, self.clock.now())
-        answer = api.lambda_handler(event, LocalContext("webinar-notify-api"))
+        answer = self._invoke(api.lambda_handler, event, LocalContext("webinar-notify-api"))
         content_type = (answer.get("headers") or {}).get("Content-Type", "")
         if content_type.startswith("application/json"):
             return HttpAnswer(int(answer["statusCode"]), json.loads(answer.get("body") or "{}"))
@@ -103,9 +106,8 @@ class LocalRuntime:
         """One scheduled run of the scheduler function, as EventBridge invokes it."""
         from ..entrypoints import scheduler
 
-        event = scheduled_event(self.clock.now())
-        return dict(scheduler.lambda_handler(event, LocalContext("webinar-notify-scheduler",
-                                                                 timeout_ms=300_000)))
+        return self._invoke(scheduler.lambda_handler, scheduled_event(self.clock.now()),
+                            LocalContext("webinar-notify-scheduler", timeout_ms=300_000))
 
     def next_wakeup(self) -> datetime | None:
         """The earliest moment anything is due: a reminder slot, or a delayed message."""
@@ -122,8 +124,8 @@ class LocalRuntime:
             messages = self.queue.receive()
             if not messages:
                 return handled
-            result = sender.lambda_handler(sqs_event(messages, self.queue_arn),
-                                           LocalContext("webinar-notify-sender"))
+            result = self._invoke(sender.lambda_handler, sqs_event(messages, self.queue_arn),
+                                  LocalContext("webinar-notify-sender"))
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             self.queue.settle(messages, failed)
             handled += len(messages) - len(failed)
@@ -131,6 +133,14 @@ class LocalRuntime:
 
     def dead_letters(self) -> int:
         return self.queue.dead_letters()
+
+    def _invoke(self, handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+                event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
+        """Call a Lambda handler; when quiet, its metric lines (EMF on stdout) are not shown."""
+        if not self.quiet:
+            return dict(handler(event, context))
+        with contextlib.redirect_stdout(io.StringIO()):
+            return dict(handler(event, context))
 
 
 @contextmanager
@@ -143,7 +153,6 @@ def local_runtime(clock: Clock, mailer: Mailer | Callable[[], Mailer],
     from moto import mock_aws
 
     overrides = dict(LOCAL_ENVIRONMENT)
-    overrides["POWERTOOLS_METRICS_DISABLED"] = "true" if settings.quiet else "false"
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
     from ..entrypoints import api, sender  # noqa: F401 (their loggers exist before we set them)
