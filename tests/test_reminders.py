@@ -261,3 +261,75 @@ def _log(outbox: object) -> list[dict[str, object]]:
 
     path = Path(str(outbox)) / "log.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_fan_out_through_crashes_and_throttling_reaches_everyone_once(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    from webinar_notify.adapters.mailer import SesMailer
+
+    addresses = register_many(harness, 30)
+    sender = bootstrap.services().sender
+    outbox = sender.mailer
+    calls = iter(range(10_000))
+    throttled = ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "slow"}},
+                            "SendEmail")
+
+    class Flaky(SesMailer):
+        """Every 7th call crashes before sending; every 5th is throttled by SES."""
+
+        def __init__(self) -> None:
+            super().__init__(self, "cs")  # type: ignore[arg-type]
+
+        def send_email(self, **_request: object) -> dict[str, str]:
+            call = next(calls)
+            if call % 7 == 3:
+                raise ConnectionResetError("sender crashed before SES answered")
+            if call % 5 == 4:
+                raise throttled
+            return {"MessageId": "accepted"}
+
+        def send(self, message: object) -> str:
+            message_id = super().send(message)  # type: ignore[arg-type]
+            outbox.send(message)  # type: ignore[arg-type]
+            return message_id
+
+    monkeypatch.setattr(sender, "mailer", Flaky())
+    harness.clock.set(S1 - timedelta(days=1))
+    harness.runtime.tick()
+    for _ in range(10):  # throttled emails come back after a minute
+        harness.runtime.drain()
+        harness.clock.advance(timedelta(seconds=61))
+
+    delivered = Counter(a for a, _s, _t in reminders(harness))
+    assert delivered == Counter({a: 1 for a in addresses})
+    assert harness.runtime.dead_letters() == 0 and harness.queued() == 0
+
+
+def test_the_personal_join_link_wins_in_a_reminder() -> None:
+    from pathlib import Path
+
+    from webinar_notify.core.compose import Links, compose
+    from webinar_notify.core.jobs import EmailJob
+    from webinar_notify.core.registration import Registrant
+    from webinar_notify.core.render import Renderer
+
+    seed = load_series_file(SERIES_FILE)
+    series = replace(seed, sessions=tuple(
+        replace(s, join_url="https://zoom.example/j/series", sequence=2) for s in seed.sessions))
+    job = EmailJob("reminder", series.id, 1, "r1",
+                   Registrant("ada@example.org", "Ada", "Asia/Riyadh",
+                              join_url="https://zoom.example/w/personal?tk=abc"),
+                   ("s2",), "key", also=("s1", "s3"))
+    email = compose(series, job, now=datetime(2023, 11, 5, 14, tzinfo=UTC),
+                    renderer=Renderer(Path(__file__).resolve().parents[1] / "templates"),
+                    links=Links(manage="https://x.example/m", unsubscribe="https://x.example/u"))
+    assert "https://zoom.example/w/personal?tk=abc" in email.text
+    assert "https://zoom.example/j/series" not in email.text
+    assert "starts in 24 hours" in email.text
+    assert "Practical Radiobiology" in email.text  # s3 is ahead
+    assert "Reirradiation Challenges & Opportunities" not in email.text  # s1 is over
+    [ics] = email.attachments
+    assert b"SEQUENCE:2" in ics.data and b"UID:s2.reirradiation-2023@" in ics.data
+    assert email.headers["List-Unsubscribe"].startswith("<https://x.example/u>")
