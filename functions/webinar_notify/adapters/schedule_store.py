@@ -1,8 +1,10 @@
 """The scheduler's own records, in the same table.
 
     SCHEDULE      / SERIES#<id>              when the series next needs the scheduler
-    SERIES#<id>   / DECISION#<slot key>      one reminder slot, decided once: fanning out
-                                             (with a cursor and a lease), done, or dropped
+    SERIES#<id>   / TASK#<task key>          a notice or announcement waiting for its moment
+    SERIES#<id>   / DECISION#<task key>      one reminder slot, notice or announcement, decided
+                                             once: fanning out (with a cursor and a lease),
+                                             done, dropped, or cancelled before it went
 
 A run that dies while fanning out leaves a cursor; once its lease has passed, the next run
 takes the slot over and carries on from there. Enqueuing a page twice is harmless: the
@@ -23,7 +25,7 @@ from .dynamo import is_condition_failure, key
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-DecisionState = Literal["fanning", "done", "dropped"]
+DecisionState = Literal["fanning", "done", "dropped", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,9 @@ class ScheduleStore(Protocol):
                  lease: timedelta) -> None: ...
     def settle(self, series_id: str, slot_key: str, state: DecisionState, enqueued: int,
                now: datetime) -> None: ...
+    def put_task(self, series_id: str, task_key: str, doc: dict[str, Any]) -> bool: ...
+    def tasks(self, series_id: str) -> dict[str, dict[str, Any]]: ...
+    def cancel(self, series_id: str, task_key: str, now: datetime) -> bool: ...
 
 
 class DynamoScheduleStore:
@@ -122,6 +127,43 @@ class DynamoScheduleStore:
         self.client.put_item(TableName=self.table, Item={
             **key(f"SERIES#{series_id}", f"DECISION#{slot_key}"), "state": {"S": state},
             "enqueued": {"N": str(enqueued)}, "decided_at": {"S": now.isoformat()}})
+
+
+    def put_task(self, series_id: str, task_key: str, doc: dict[str, Any]) -> bool:
+        """Store a task once; False when a task with this key exists already."""
+        try:
+            self.client.put_item(
+                TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
+                Item={**key(f"SERIES#{series_id}", f"TASK#{task_key}"),
+                      "doc": {"S": json.dumps(doc, ensure_ascii=False)}})
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def tasks(self, series_id: str) -> dict[str, dict[str, Any]]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table, ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"SERIES#{series_id}"},
+                                       ":prefix": {"S": "TASK#"}})
+        return {item["sk"]["S"].removeprefix("TASK#"): json.loads(item["doc"]["S"])
+                for page in pages for item in page["Items"]}
+
+    def cancel(self, series_id: str, task_key: str, now: datetime) -> bool:
+        """Decide a task as cancelled, if no run has taken it yet; False if one has."""
+        try:
+            self.client.put_item(
+                TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
+                Item={**key(f"SERIES#{series_id}", f"DECISION#{task_key}"),
+                      "state": {"S": "cancelled"}, "enqueued": {"N": "0"},
+                      "decided_at": {"S": now.isoformat()}})
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
 
 
 def _decision(item: dict[str, Any]) -> Decision:

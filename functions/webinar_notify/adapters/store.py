@@ -81,6 +81,12 @@ class DynamoStore:
             item["since"] = {"M": {k: {"N": str(v)} for k, v in registration.since.items()}}
         if registration.reminders_off:
             item["reminders_off"] = {"BOOL": True}
+        if registration.announcements_off:
+            item["announcements_off"] = {"BOOL": True}
+        if registration.interests:
+            item["interests"] = {"SS": sorted(registration.interests)}
+        if registration.attended:
+            item["attended"] = {"SS": sorted(registration.attended)}
         expected = registration.version or None
         conditional(lambda: self.client.put_item(
             TableName=self.table, Item=item, **_version_condition("version", expected)))
@@ -159,6 +165,9 @@ def _registration(item: dict[str, Any]) -> Registration:
         consent=item.get("consent", {}).get("S", ""),
         since={k: int(v["N"]) for k, v in item.get("since", {}).get("M", {}).items()},
         reminders_off=item.get("reminders_off", {}).get("BOOL", False),
+        announcements_off=item.get("announcements_off", {}).get("BOOL", False),
+        interests=frozenset(item.get("interests", {}).get("SS", [])),
+        attended=frozenset(item.get("attended", {}).get("SS", [])),
         last_event=int(item["last_event"]["N"]),
         version=int(item["version"]["N"]),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import PayloadError
@@ -29,12 +29,13 @@ class EmailJob:
     session_ids: tuple[str, ...]  # what the email is about
     key: str  # the delivery ledger key: the same email always has the same key
     also: tuple[str, ...] = ()  # the recipient's other sessions, mentioned in passing
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. a changed session's old times
 
     def to_json(self) -> str:
         return json.dumps({
             "v": 1, "kind": self.kind, "series": self.series_id, "rev": self.series_revision,
             "rid": self.registrant_id, "sessions": list(self.session_ids), "key": self.key,
-            "also": list(self.also),
+            "also": list(self.also), "extra": self.extra,
             "to": {"email": self.recipient.email, "name": self.recipient.full_name,
                    "tz": self.recipient.time_zone, "join": self.recipient.join_url},
         }, separators=(",", ":"), ensure_ascii=False)
@@ -53,7 +54,8 @@ class EmailJob:
                        recipient=Registrant(email=str(to["email"]), full_name=str(to["name"]),
                                             time_zone=str(to["tz"]), join_url=to.get("join")),
                        session_ids=tuple(str(s) for s in doc["sessions"]), key=str(doc["key"]),
-                       also=tuple(str(s) for s in doc.get("also", ())))
+                       also=tuple(str(s) for s in doc.get("also", ())),
+                       extra={str(k): str(v) for k, v in doc.get("extra", {}).items()})
         except (ValueError, KeyError, TypeError) as error:
             raise PayloadError(f"malformed email job: {type(error).__name__}") from None
 

@@ -28,6 +28,7 @@ class RegistrationEvent:
     registrant: Registrant
     session_ids: tuple[str, ...] | None  # None: the whole series
     consent: dict[str, Any] = field(default_factory=dict)
+    interests: tuple[str, ...] = ()  # coming items (e.g. a course) to hear about
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class Registration:
     version: int = 0  # optimistic-locking counter of the stored item
     since: dict[str, int] = field(default_factory=dict)  # session id (or "*") -> registered at
     reminders_off: bool = False  # the person asked for no more reminders of this series
+    announcements_off: bool = False  # ... or for no more announcements
+    interests: frozenset[str] = frozenset()  # coming items they want to hear about
+    attended: frozenset[str] = frozenset()  # sessions they were seen at
 
     def sessions_in(self, all_session_ids: list[str]) -> list[str]:
         """The registered sessions, in series order."""
@@ -96,7 +100,11 @@ def apply_event(existing: Registration | None, event: RegistrationEvent, series_
         else (existing.consent if existing else ""),
         last_event=max(event.created, existing.last_event if existing else 0),
         version=existing.version if existing else 0, since=since,
-        reminders_off=existing.reminders_off if existing else False)
+        reminders_off=existing.reminders_off if existing else False,
+        announcements_off=existing.announcements_off if existing else False,
+        interests=(existing.interests if existing else frozenset())
+        | (frozenset(event.interests) if event.action == "created" else frozenset()),
+        attended=existing.attended if existing else frozenset())
     return None if updated == existing else updated
 
 

@@ -10,8 +10,10 @@ A moved session has a new SEQUENCE, hence new slots: reminders follow the new ti
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Generic, Protocol, TypeVar
 
 from .durations import format_duration
 from .registration import Registration
@@ -55,26 +57,42 @@ def before(start: datetime, offset: timedelta) -> datetime:
     return (start.astimezone(UTC) - offset).astimezone(start.tzinfo)
 
 
+class Scheduled(Protocol):
+    """Anything with a decision key and a window (reminder slots, notices, announcements)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def opens(self) -> datetime: ...
+    @property
+    def closes(self) -> datetime: ...
+
+
+T = TypeVar("T", bound=Scheduled)
+
+
 @dataclass(frozen=True, slots=True)
-class Agenda:
+class Agenda(Generic[T]):
     """One run's view of a series: what to send now, what to drop, when to look again."""
 
-    due: list[Slot]
-    expired: list[Slot]
+    due: list[T]
+    expired: list[T]
     next_due: datetime | None
 
 
-def agenda(series: Series, now: datetime, decided: set[str]) -> Agenda:
-    open_now, expired, later = [], [], []
-    for slot in slots(series):
-        if slot.key in decided:
+def agenda(items: Iterable[T], now: datetime, decided: set[str]) -> Agenda[T]:
+    open_now: list[T] = []
+    expired: list[T] = []
+    later: list[T] = []
+    for item in items:
+        if item.key in decided:
             continue
-        if slot.closes <= now:
-            expired.append(slot)
-        elif slot.opens <= now:
-            open_now.append(slot)
+        if item.closes <= now:
+            expired.append(item)
+        elif item.opens <= now:
+            open_now.append(item)
         else:
-            later.append(slot)
+            later.append(item)
     return Agenda(due=open_now, expired=expired,
                   next_due=min((s.opens for s in later), default=None))
 

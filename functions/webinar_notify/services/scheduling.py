@@ -1,11 +1,13 @@
-"""The scheduler: what is due now, decided once, fanned out to the send queue in pages.
+"""The scheduler: what is due now (reminders, session notices, announcements), decided once,
+fanned out to the send queue in pages.
 
 It never sends mail and never scans: it reads the schedule index (one Query), the series that
-are due, their decisions (one Query each), and pages through registrations with Query.
+are due, their decisions and tasks (one Query each), and pages through registrations with Query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -14,10 +16,9 @@ from ..adapters.queue import SendQueue
 from ..adapters.schedule_store import Decision, ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
-from ..core.jobs import EmailJob, delivery_key
-from ..core.registration import Registration
-from ..core.schedule import Slot, agenda, wants_reminder
+from ..core.schedule import agenda, slots
 from ..core.series import Series
+from ..core.tasks import ReminderTask, Task, task_from_doc
 from ..core.text import suppression_id
 
 
@@ -46,11 +47,13 @@ class Scheduler:
         self.clock = clock
         self.settings = settings
 
-    def run(self, deadline: datetime | None = None) -> RunReport:
-        """One scheduler run; safe to run twice at once or again for the same instant."""
+    def run(self, deadline: datetime | None = None, only: str | None = None) -> RunReport:
+        """One run over every series that is due (or just ``only``); safe to run twice at once
+        or again for the same instant."""
         report = RunReport()
         now = self.clock.now()
-        for series_id in self.schedule.series_due(now):
+        due = [only] if only else self.schedule.series_due(now)
+        for series_id in due:
             series = self.store.get_series(series_id)
             if series is None:
                 self.schedule.set_next_due(series_id, None)
@@ -61,41 +64,39 @@ class Scheduler:
     def _run_series(self, series: Series, now: datetime, deadline: datetime | None,
                     report: RunReport) -> None:
         decisions = self.schedule.decisions(series.id)
-        plan = agenda(series, now, {k for k, d in decisions.items() if d.settled(now)})
-        for slot in plan.expired:
-            self.schedule.settle(series.id, slot.key, "dropped", 0, now)
-            report.dropped_slots.append(f"{series.id}/{slot.key}")
-        for slot in plan.due:
-            decision = self.schedule.claim(series.id, slot.key, now, self.settings.lease)
+        work = all_tasks(series, self.schedule)
+        plan = agenda(work, now, {k for k, d in decisions.items() if d.settled(now)})
+        for task in plan.expired:
+            self.schedule.settle(series.id, task.key, "dropped", 0, now)
+            report.dropped_slots.append(f"{series.id}/{task.key}")
+        for task in plan.due:
+            decision = self.schedule.claim(series.id, task.key, now, self.settings.lease)
             if decision is not None:
-                self._fan_out(series, slot, decision, deadline, report)
-        self.schedule.set_next_due(series.id,
-                                   _next_due(series, self.schedule.decisions(series.id), now))
+                self._fan_out(series, task, decision, deadline, report)
+        plan_series(self.schedule, series, now)
 
-    def _fan_out(self, series: Series, slot: Slot, decision: Decision,
+    def _fan_out(self, series: Series, task: Task, decision: Decision,
                  deadline: datetime | None, report: RunReport) -> None:
-        session_ids = [s.id for s in series.sessions if not s.cancelled]
         key = self.secrets.registrant_key()
         cursor = decision.cursor
         while True:
             page, cursor = self.store.registrations_page(series.id, cursor,
                                                          self.settings.page_size)
-            wanted = [r for r in page if wants_reminder(r, slot, session_ids)]
+            wanted = [r for r in page if task.wants(r, series)]
             ids = {r.registrant_id: suppression_id(key, r.registrant.email) for r in wanted}
             blocked = self.store.suppressed(list(ids.values())) if wanted else set()
-            jobs = [reminder_job(series, slot, r, session_ids) for r in wanted
-                    if ids[r.registrant_id] not in blocked]
+            jobs = [task.job(r, series) for r in wanted if ids[r.registrant_id] not in blocked]
             self.queue.send(jobs)
             decision = replace(decision, cursor=cursor, enqueued=decision.enqueued + len(jobs))
             report.enqueued += len(jobs)
             report.suppressed += len(wanted) - len(jobs)
             if cursor is None:
-                self.schedule.settle(series.id, slot.key, "done", decision.enqueued,
+                self.schedule.settle(series.id, task.key, "done", decision.enqueued,
                                      self.clock.now())
-                report.sent_slots.append(f"{series.id}/{slot.key}")
+                report.sent_slots.append(f"{series.id}/{task.key}")
                 return
             out_of_time = deadline is not None and self.clock.now() >= deadline
-            # Out of time: give the slot up now, so the next run carries on from the cursor.
+            # Out of time: give the task up now, so the next run carries on from the cursor.
             self.schedule.progress(series.id, decision, self.clock.now(),
                                    timedelta(0) if out_of_time else self.settings.lease)
             if out_of_time:
@@ -103,28 +104,20 @@ class Scheduler:
                 return
 
 
+def all_tasks(series: Series, schedule: ScheduleStore) -> Sequence[Task]:
+    """Reminder slots from the series, plus the stored notices and announcements."""
+    stored = [task_from_doc(doc) for doc in schedule.tasks(series.id).values()]
+    return [*(ReminderTask(slot) for slot in slots(series)), *stored]
+
+
 def plan_series(schedule: ScheduleStore, series: Series, now: datetime) -> None:
-    """Tell the index when this series next needs a run (after it is published or changed)."""
-    schedule.set_next_due(series.id, _next_due(series, schedule.decisions(series.id), now))
-
-
-def reminder_job(series: Series, slot: Slot, registration: Registration,
-                 session_ids: list[str]) -> EmailJob:
-    others = tuple(s for s in registration.sessions_in(session_ids) if s != slot.session_id)
-    return EmailJob(
-        kind="reminder", series_id=series.id, series_revision=series.revision,
-        registrant_id=registration.registrant_id, recipient=registration.registrant,
-        session_ids=(slot.session_id,), also=others,
-        key=delivery_key("reminder", series.id, registration.registrant_id, slot.key))
-
-
-def _next_due(series: Series, decisions: dict[str, Decision], now: datetime) -> datetime | None:
-    """The next moment a run has work: a slot opening, or an abandoned fan-out to resume."""
-    settled = {k for k, d in decisions.items() if d.settled(now)}
-    plan = agenda(series, now, settled)
+    """Tell the index when this series next needs a run (after any change to it)."""
+    decisions = schedule.decisions(series.id)
+    plan = agenda(all_tasks(series, schedule), now,
+                  {k for k, d in decisions.items() if d.settled(now)})
     candidates = [plan.next_due] if plan.next_due else []
     if plan.due or plan.expired:
         candidates.append(now)
     candidates += [datetime.fromtimestamp(d.lease_until, now.tzinfo)
                    for d in decisions.values() if d.state == "fanning"]
-    return min(candidates, default=None)
+    schedule.set_next_due(series.id, min(candidates, default=None))

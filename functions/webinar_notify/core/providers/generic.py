@@ -56,6 +56,7 @@ class GenericProvider:
             registrant=registrant,
             session_ids=_sessions(data.get("sessions"), series),
             consent=consent,
+            interests=_interests(data.get("interests"), series),
         )
 
 
@@ -75,6 +76,17 @@ def _object(value: object, path: str) -> dict[str, Any]:
 def _zone_or_blank(value: object) -> str:
     """The registrant's IANA zone when it is one we know; "" (the series' zone) otherwise."""
     return value if isinstance(value, str) and is_time_zone(value) else ""
+
+
+def _interests(value: object, series: Series) -> tuple[str, ...]:
+    """Coming items (e.g. the pre-meeting course) the person wants to hear about."""
+    if value is None:
+        return ()
+    known = {item.id for item in series.coming}
+    if not isinstance(value, list) or not all(isinstance(v, str) and v in known for v in value):
+        raise PayloadError("data.interests must be a list of coming-item ids of this series: "
+                           + (", ".join(sorted(known)) or "it has none"))
+    return tuple(dict.fromkeys(value))
 
 
 def _sessions(value: object, series: Series) -> tuple[str, ...] | None:

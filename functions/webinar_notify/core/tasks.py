@@ -1,0 +1,203 @@
+"""Everything the scheduler fans out, behind one shape: a key decided once, a window, who
+wants it, and the email job for one of them.
+
+    reminder       a slot before a session (core/schedule.py)
+    notice         a session changed or was cancelled: "update" or "cancellation"
+    announcement   an organiser's message to an audience, now or at a time
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from .announcements import Announcement, Audience
+from .jobs import EmailJob, EmailKind, delivery_key
+from .registration import Registration
+from .schedule import Slot, wants_reminder
+from .series import Series
+
+ANNOUNCEMENT_WINDOW = timedelta(days=1)  # a scheduled announcement unseen for a day is dropped
+
+
+class Task(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def opens(self) -> datetime: ...
+    @property
+    def closes(self) -> datetime: ...
+    def wants(self, registration: Registration, series: Series) -> bool: ...
+    def job(self, registration: Registration, series: Series) -> EmailJob: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderTask:
+    slot: Slot
+
+    @property
+    def key(self) -> str:
+        return self.slot.key
+
+    @property
+    def opens(self) -> datetime:
+        return self.slot.opens
+
+    @property
+    def closes(self) -> datetime:
+        return self.slot.closes
+
+    def wants(self, registration: Registration, series: Series) -> bool:
+        return wants_reminder(registration, self.slot, _scheduled(series))
+
+    def job(self, registration: Registration, series: Series) -> EmailJob:
+        others = tuple(s for s in registration.sessions_in(_scheduled(series))
+                       if s != self.slot.session_id)
+        return _job("reminder", series, registration, (self.slot.session_id,), self.key,
+                    also=others)
+
+
+NoticeKind = Literal["update", "cancellation", "new_session"]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A change to one session that its registrants must see (and their calendars apply)."""
+
+    session_id: str
+    sequence: int
+    kind: NoticeKind
+    created: datetime
+    closes: datetime  # the session's end: after it, a change means nothing any more
+    previous_start: datetime | None = None
+    previous_end: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"notice#{self.session_id}#{self.sequence}"
+
+    @property
+    def opens(self) -> datetime:
+        return self.created
+
+    def wants(self, registration: Registration, series: Series) -> bool:
+        if self.kind == "new_session":  # offered to those registered for the whole series
+            return registration.status == "active" and registration.whole_series
+        return self.session_id in registration.sessions_in([s.id for s in series.sessions])
+
+    def job(self, registration: Registration, series: Series) -> EmailJob:
+        kind: EmailKind = "cancellation" if self.kind == "cancellation" else "update"
+        extra = {}
+        if self.previous_start and self.previous_end:
+            extra = {"previous_start": self.previous_start.isoformat(),
+                     "previous_end": self.previous_end.isoformat()}
+        return _job(kind, series, registration, (self.session_id,), self.key, extra=extra)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementTask:
+    announcement: Announcement
+
+    @property
+    def key(self) -> str:
+        return f"announcement#{self.announcement.id}"
+
+    @property
+    def opens(self) -> datetime:
+        return self.announcement.send_at
+
+    @property
+    def closes(self) -> datetime:
+        return self.announcement.send_at + ANNOUNCEMENT_WINDOW
+
+    def wants(self, registration: Registration, series: Series) -> bool:
+        return not registration.announcements_off and in_audience(
+            registration, self.announcement, series)
+
+    def job(self, registration: Registration, series: Series) -> EmailJob:
+        return _job("announcement", series, registration,
+                    self.announcement.audience.values if self.announcement.audience.kind in (
+                        "sessions", "attended", "absent") else (),
+                    self.key, extra={"announcement": self.announcement.id})
+
+
+def in_audience(registration: Registration, announcement: Announcement, series: Series) -> bool:
+    audience = announcement.audience
+    if registration.status != "active" and audience.kind != "interest":
+        return False
+    registered = set(registration.sessions_in([s.id for s in series.sessions]))
+    if audience.kind == "all":
+        return True
+    if audience.kind == "sessions":
+        return bool(registered & set(audience.values))
+    if audience.kind == "interest":
+        return audience.values[0] in registration.interests
+    session = audience.values[0]
+    attended = session in registration.attended
+    return session in registered and (attended if audience.kind == "attended" else not attended)
+
+
+def _scheduled(series: Series) -> list[str]:
+    return [s.id for s in series.sessions if not s.cancelled]
+
+
+def _job(kind: EmailKind, series: Series, registration: Registration,
+         session_ids: tuple[str, ...], task_key: str, *, also: tuple[str, ...] = (),
+         extra: dict[str, str] | None = None) -> EmailJob:
+    return EmailJob(kind=kind, series_id=series.id, series_revision=series.revision,
+                    registrant_id=registration.registrant_id, recipient=registration.registrant,
+                    session_ids=session_ids, also=also, extra=extra or {},
+                    key=delivery_key(kind, series.id, registration.registrant_id, task_key))
+
+
+def session_notices(stored: Series, merged: Series, now: datetime) -> list[Notice]:
+    """The changes registrants must hear about: every session whose SEQUENCE went up."""
+    notices = []
+    for session in merged.sessions:
+        before = stored.session(session.id)
+        if before is None:
+            if not session.cancelled:
+                notices.append(Notice(session.id, session.sequence, "new_session", now,
+                                      session.end))
+        elif session.sequence > before.sequence and not (before.cancelled and session.cancelled):
+            kind: NoticeKind = "cancellation" if session.cancelled else "update"
+            moved = (before.start, before.end) != (session.start, session.end)
+            notices.append(Notice(session.id, session.sequence, kind, now,
+                                  max(session.end, before.end),
+                                  before.start if moved else None,
+                                  before.end if moved else None))
+    return notices
+
+
+def task_doc(task: Notice | AnnouncementTask) -> dict[str, object]:
+    """A stored task, as JSON-able data."""
+    if isinstance(task, AnnouncementTask):
+        return {"type": "announcement", **task.announcement.to_doc()}
+    return {"type": "notice", "session_id": task.session_id, "sequence": task.sequence,
+            "kind": task.kind, "created": task.created.isoformat(),
+            "closes": task.closes.isoformat(),
+            "previous_start": task.previous_start.isoformat() if task.previous_start else None,
+            "previous_end": task.previous_end.isoformat() if task.previous_end else None}
+
+
+def task_from_doc(doc: dict[str, Any]) -> Notice | AnnouncementTask:
+    if doc["type"] == "announcement":
+        return AnnouncementTask(announcement_from_doc(doc))
+    return Notice(session_id=doc["session_id"], sequence=int(doc["sequence"]), kind=doc["kind"],
+                  created=_instant(doc["created"]), closes=_instant(doc["closes"]),
+                  previous_start=_instant(doc["previous_start"]) if doc.get("previous_start")
+                  else None,
+                  previous_end=_instant(doc["previous_end"]) if doc.get("previous_end")
+                  else None)
+
+
+def announcement_from_doc(doc: dict[str, Any]) -> Announcement:
+    (kind, target), = doc["audience"].items()
+    values = () if kind == "all" else tuple(target) if isinstance(target, list) else (target,)
+    return Announcement(id=doc["id"], subject=doc["subject"], body_markdown=doc["body_markdown"],
+                        audience=Audience(kind, values), send_at=_instant(doc["send_at"]))
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
