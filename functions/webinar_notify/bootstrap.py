@@ -54,7 +54,7 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, queue: SendQ
         intake=Intake(store, queue, secrets, clock),
         sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
                       SendSettings(public_base_url=public_base_url, lease=lease), queue,
-                      RateLimiter(send_rate_per_instance)),
+                      RateLimiter(send_rate_per_instance), schedule),
         manage=ManagePage(store, secrets, renderer, clock),
         scheduler=Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings()),
     )

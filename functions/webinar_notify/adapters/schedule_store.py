@@ -54,6 +54,7 @@ class ScheduleStore(Protocol):
                now: datetime) -> None: ...
     def put_task(self, series_id: str, task_key: str, doc: dict[str, Any]) -> bool: ...
     def tasks(self, series_id: str) -> dict[str, dict[str, Any]]: ...
+    def task(self, series_id: str, task_key: str) -> dict[str, Any] | None: ...
     def cancel(self, series_id: str, task_key: str, now: datetime) -> bool: ...
 
 
@@ -150,6 +151,11 @@ class DynamoScheduleStore:
                                        ":prefix": {"S": "TASK#"}})
         return {item["sk"]["S"].removeprefix("TASK#"): json.loads(item["doc"]["S"])
                 for page in pages for item in page["Items"]}
+
+    def task(self, series_id: str, task_key: str) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table, ConsistentRead=True,
+                                    Key=key(f"SERIES#{series_id}", f"TASK#{task_key}")).get("Item")
+        return json.loads(item["doc"]["S"]) if item else None
 
     def cancel(self, series_id: str, task_key: str, now: datetime) -> bool:
         """Decide a task as cancelled, if no run has taken it yet; False if one has."""

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from markupsafe import Markup
+
+from .announcements import Announcement
 from .calendar import session_invite
 from .errors import PayloadError
 from .jobs import EmailJob
@@ -33,7 +36,11 @@ class Links:
 
 
 def compose(series: Series, job: EmailJob, *, now: datetime, renderer: Renderer,
-            links: Links) -> Email:
+            links: Links, announcement: Announcement | None = None) -> Email:
+    if job.kind == "announcement":
+        if announcement is None:
+            raise PayloadError("the announcement of this email no longer exists")
+        return _announcement(series, job, now, renderer, links, announcement)
     builder = _BUILDERS.get(job.kind)
     if builder is None:
         raise PayloadError(f"no composer for {job.kind} emails yet")
@@ -59,9 +66,7 @@ def _confirmation(series: Series, job: EmailJob, now: datetime, renderer: Render
 
 def _reminder(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
               links: Links) -> Email:
-    session = series.session(job.session_ids[0]) if job.session_ids else None
-    if session is None or session.cancelled:
-        raise PayloadError("the reminded session no longer exists or was cancelled")
+    session = _one_session(series, job)
     recipient = job.recipient
     ahead = [s for s in _sessions(series, job.also) if s.start > now and s.id != session.id]
     context = _context(series, job, links, [session], now) | {
@@ -75,6 +80,60 @@ def _reminder(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
     return _email(series, job, now, subject, text, html,
                   attachments=[Attachment(invite.filename, "application/ics", invite.content)],
                   headers=unsubscribe_headers(series, links))
+
+
+def _update(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
+            links: Links) -> Email:
+    session = _one_session(series, job)
+    recipient = job.recipient
+    view = session_view(series, session, recipient.time_zone, recipient.join_url, now)
+    previous = None
+    if "previous_start" in job.extra and "previous_end" in job.extra:
+        old = describe(datetime.fromisoformat(job.extra["previous_start"]),
+                       datetime.fromisoformat(job.extra["previous_end"]),
+                       recipient.time_zone, series.time_zone)
+        previous = {"starts": old.starts, "ends": old.ends}
+    is_new = job.extra.get("notice") == "new_session"
+    context = _context(series, job, links, [session], now) | {
+        "session": view, "previous": previous, "new_session": is_new}
+    subject = (f"New session: {session.title}" if is_new else
+               f"New time: {session.title}" if previous else f"Updated: {session.title}")
+    text, html = renderer.render_pair("update", context | {"subject": subject})
+    invite = session_invite(series, session, recipient.email, recipient.full_name,
+                            join_url=recipient.join_url)
+    return _email(series, job, now, subject, text, html, calendars=[invite])
+
+
+def _cancellation(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
+                  links: Links) -> Email:
+    session = series.session(job.session_ids[0]) if job.session_ids else None
+    if session is None:
+        raise PayloadError("the cancelled session is not in the series")
+    recipient = job.recipient
+    view = session_view(series, session, recipient.time_zone, None, now)
+    context = _context(series, job, links, [], now) | {"session": view}
+    subject = f"Cancelled: {session.title}"
+    text, html = renderer.render_pair("cancellation", context | {"subject": subject})
+    cancel = session_invite(series, session, recipient.email, recipient.full_name,
+                            method="CANCEL")
+    return _email(series, job, now, subject, text, html, calendars=[cancel])
+
+
+def _announcement(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
+                  links: Links, announcement: Announcement) -> Email:
+    context = _context(series, job, links, [], now) | {
+        "body_html": Markup(announcement.html()),  # noqa: S704 (CommonMark, raw HTML off)
+        "body_text": announcement.body_markdown, "subject": announcement.subject}
+    text, html = renderer.render_pair("announcement", context)
+    return _email(series, job, now, announcement.subject, text, html,
+                  headers=unsubscribe_headers(series, links))
+
+
+def _one_session(series: Series, job: EmailJob) -> Session:
+    session = series.session(job.session_ids[0]) if job.session_ids else None
+    if session is None or session.cancelled:
+        raise PayloadError("the session of this email no longer exists or was cancelled")
+    return session
 
 
 def unsubscribe_headers(series: Series, links: Links) -> dict[str, str]:
@@ -137,4 +196,6 @@ def _email(series: Series, job: EmailJob, now: datetime, subject: str, text: str
 _BUILDERS: dict[str, Callable[[Series, EmailJob, datetime, Renderer, Links], Email]] = {
     "confirmation": _confirmation,
     "reminder": _reminder,
+    "update": _update,
+    "cancellation": _cancellation,
 }

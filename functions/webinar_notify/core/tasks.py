@@ -88,10 +88,10 @@ class Notice:
 
     def job(self, registration: Registration, series: Series) -> EmailJob:
         kind: EmailKind = "cancellation" if self.kind == "cancellation" else "update"
-        extra = {}
+        extra: dict[str, str] = {"notice": self.kind}
         if self.previous_start and self.previous_end:
-            extra = {"previous_start": self.previous_start.isoformat(),
-                     "previous_end": self.previous_end.isoformat()}
+            extra |= {"previous_start": self.previous_start.isoformat(),
+                      "previous_end": self.previous_end.isoformat()}
         return _job(kind, series, registration, (self.session_id,), self.key, extra=extra)
 
 

@@ -17,14 +17,17 @@ from ..adapters.ledger import Ledger
 from ..adapters.mailer import Mailer, OutgoingMessage
 from ..adapters.queue import SendQueue
 from ..adapters.rate_limit import RateLimiter
+from ..adapters.schedule_store import ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core import mime, tokens
+from ..core.announcements import Announcement
 from ..core.compose import Links, compose
 from ..core.errors import NotFoundError, RetryableError
 from ..core.jobs import EmailJob
 from ..core.render import Renderer
 from ..core.series import Series
+from ..core.tasks import announcement_from_doc
 
 SendOutcome = Literal["sent", "duplicate", "deferred"]
 SERIES_CACHE_SECONDS = 60
@@ -60,7 +63,9 @@ class SeriesCache:
 class Sender:
     def __init__(self, ledger: Ledger, series: SeriesCache, mailer: Mailer, renderer: Renderer,
                  secrets: Secrets, clock: Clock, settings: SendSettings, queue: SendQueue,
-                 limiter: RateLimiter) -> None:
+                 limiter: RateLimiter, schedule: ScheduleStore) -> None:
+        self.schedule = schedule
+        self._announcements: dict[tuple[str, str], Announcement] = {}
         self.ledger = ledger
         self.series = series
         self.mailer = mailer
@@ -95,10 +100,23 @@ class Sender:
     def _message(self, job: EmailJob) -> OutgoingMessage:
         series = self.series.get(job.series_id, job.series_revision)
         email = compose(series, job, now=self.clock.now(), renderer=self.renderer,
-                        links=self._links(job))
+                        links=self._links(job), announcement=self._announcement(job))
         return OutgoingMessage(raw=mime.build(email), sender=series.sender.email,
                                to=job.recipient.email, kind=job.kind, series_id=job.series_id,
                                session_ids=job.session_ids, subject=email.subject)
+
+    def _announcement(self, job: EmailJob) -> Announcement | None:
+        """An announcement's text, read once per container (it never changes once stored)."""
+        announcement_id = job.extra.get("announcement")
+        if job.kind != "announcement" or not announcement_id:
+            return None
+        cache_key = (job.series_id, announcement_id)
+        if cache_key not in self._announcements:
+            doc = self.schedule.task(job.series_id, f"announcement#{announcement_id}")
+            if doc is None:
+                return None
+            self._announcements[cache_key] = announcement_from_doc(doc)
+        return self._announcements[cache_key]
 
     def _links(self, job: EmailJob) -> Links:
         secret = self.secrets.token_secrets()[0]
