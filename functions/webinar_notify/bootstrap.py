@@ -16,6 +16,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from .adapters.audit import Audit, DynamoAudit
 from .adapters.clock import Clock, SystemClock
 from .adapters.ledger import DynamoLedger, Ledger
 from .adapters.mailer import Mailer, SesMailer
@@ -27,6 +28,7 @@ from .adapters.store import DynamoStore, Store
 from .core.render import Renderer
 from .services.intake import Intake
 from .services.manage import ManagePage
+from .services.organising import Organiser
 from .services.scheduling import Scheduler, ScheduleSettings
 from .services.sending import Sender, SendSettings, SeriesCache
 
@@ -41,13 +43,16 @@ class Services:
     sender: Sender
     manage: ManagePage
     scheduler: Scheduler
+    organiser: Organiser
 
 
-def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, queue: SendQueue,
+def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit,
+          queue: SendQueue,
           mailer: Mailer, secrets: Secrets, clock: Clock, public_base_url: str,
           templates_dir: Path | None = None, lease: timedelta = timedelta(seconds=60),
           send_rate_per_instance: float = 0.0) -> Services:
     renderer = Renderer(templates_dir or find_templates())
+    scheduler = Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings())
     return Services(
         store=store,
         clock=clock,
@@ -56,7 +61,8 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, queue: SendQ
                       SendSettings(public_base_url=public_base_url, lease=lease), queue,
                       RateLimiter(send_rate_per_instance), schedule),
         manage=ManagePage(store, secrets, renderer, clock),
-        scheduler=Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings()),
+        scheduler=scheduler,
+        organiser=Organiser(store, schedule, scheduler, audit, secrets, clock),
     )
 
 
@@ -68,6 +74,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         store=DynamoStore(dynamodb, table),
         ledger=DynamoLedger(dynamodb, table),
         schedule=DynamoScheduleStore(dynamodb, table),
+        audit=DynamoAudit(dynamodb, table),
         queue=SqsQueue(boto3.client("sqs"), env["SEND_QUEUE_URL"]),
         # No SDK retries for SES: a retried call whose first answer was lost sends twice.
         # Throttling and errors go back to SQS, where the ledger guards every retry.

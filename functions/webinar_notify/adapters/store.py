@@ -35,6 +35,8 @@ class Store(Protocol):
     def suppressed(self, suppression_ids: list[str]) -> set[str]: ...
     def suppress(self, suppression_id: str, reason: str, now: datetime) -> None: ...
     def event_seen(self, series_id: str, provider: str, event_id: str) -> bool: ...
+    def mark_attendance_known(self, series_id: str, session_id: str) -> None: ...
+    def attendance_known(self, series_id: str, session_id: str) -> bool: ...
     def mark_event(self, series_id: str, provider: str, event_id: str, now: datetime) -> None: ...
 
 
@@ -125,6 +127,13 @@ class DynamoStore:
         self.client.put_item(TableName=self.table, Item={
             **key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"), "reason": {"S": reason},
             "since": {"S": now.isoformat()}})
+
+    def mark_attendance_known(self, series_id: str, session_id: str) -> None:
+        self.client.put_item(TableName=self.table,
+                             Item=key(f"SERIES#{series_id}", f"ATTENDANCE#{session_id}"))
+
+    def attendance_known(self, series_id: str, session_id: str) -> bool:
+        return self._get(key(f"SERIES#{series_id}", f"ATTENDANCE#{session_id}")) is not None
 
     def event_seen(self, series_id: str, provider: str, event_id: str) -> bool:
         return self._get(_event_key(series_id, provider, event_id)) is not None

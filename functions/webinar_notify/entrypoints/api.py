@@ -14,12 +14,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
-from ..core.errors import InvalidInputError, NotFoundError, RetryableError
+from ..core.errors import InvalidInputError, NotFoundError, RetryableError, SignatureError
+from . import organiser_routes
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
+organiser_routes.include(app)
 _OUTCOME_METRICS = {"registered": "Registrations", "cancelled": "Cancellations",
                     "duplicate": "WebhooksDuplicate", "ignored": "WebhooksOutdated"}
 
@@ -52,6 +54,8 @@ def manage(series_id: str, token: str) -> Response[str]:
 
 @app.exception_handler(InvalidInputError)  # type: ignore[untyped-decorator]
 def refuse(error: InvalidInputError) -> Response[str]:
+    if isinstance(error, SignatureError) and app.current_event.path.startswith("/organiser/"):
+        return _json(403, {"error": str(error)})
     logger.info("webhook refused", extra={"status": error.status, "reason": type(error).__name__})
     metrics.add_metric(name="WebhooksRefused", unit=MetricUnit.Count, value=1)
     return _json(error.status, {"error": str(error)})

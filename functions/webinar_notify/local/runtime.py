@@ -17,6 +17,7 @@ from typing import Any, Literal
 import boto3
 
 from .. import bootstrap
+from ..adapters.audit import DynamoAudit
 from ..adapters.clock import Clock
 from ..adapters.ledger import DynamoLedger
 from ..adapters.mailer import Mailer
@@ -80,7 +81,8 @@ class LocalRuntime:
             else MotoSqs(self.sqs, resources.queue_url, resources.dead_letter_url))
         bootstrap.install(bootstrap.build(
             store=self.store, ledger=DynamoLedger(dynamodb, resources.table),
-            schedule=self.schedule, queue=self.queue.port, mailer=mailer,
+            schedule=self.schedule, audit=DynamoAudit(dynamodb, resources.table),
+            queue=self.queue.port, mailer=mailer,
             secrets=StaticSecrets(settings.webhook_secrets, settings.token_secret,
                                   settings.registrant_key),
             clock=clock, public_base_url=settings.public_base_url))

@@ -1,0 +1,79 @@
+"""Organiser routes of the HTTP API (AWS IAM auth: API Gateway checks the SigV4 signature and
+passes the caller's identity, which every action is audited under)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from ..bootstrap import services
+from ..core.errors import PayloadError, SignatureError
+from ..services.organising import Answer, Organiser
+
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+SERIES = "/organiser/series/<series_id>"
+
+
+def _act(action: str, series_id: str,
+         run: Callable[[Organiser, dict[str, Any]], Answer]) -> Response[str]:
+    event = router.current_event
+    iam = (event.raw_event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
+    caller = iam.get("userArn") or iam.get("callerId")
+    if not caller:
+        raise SignatureError("organiser routes need AWS IAM (SigV4) credentials")
+    try:
+        body = json.loads(event.decoded_body or "{}")
+    except ValueError:
+        raise PayloadError("body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise PayloadError("body must be a JSON object")
+    organiser = services().organiser
+    key = (event.headers or {}).get("idempotency-key", "")
+    answer = organiser.perform(caller, key, action, series_id, lambda: run(organiser, body))
+    return Response(status_code=answer.status, content_type="application/json",
+                    body=json.dumps(answer.body, ensure_ascii=False))
+
+
+@router.post(f"{SERIES}/push")
+def push(series_id: str) -> Response[str]:
+    return _act("push_series", series_id,
+                lambda o, b: o.push(series_id, b.get("series"), bool(b.get("quiet"))))
+
+
+@router.post(f"{SERIES}/sessions/<session_id>")
+def change_session(series_id: str, session_id: str) -> Response[str]:
+    def run(o: Organiser, b: dict[str, Any]) -> Answer:
+        quiet = bool(b.pop("quiet", False))
+        return o.change_session(series_id, session_id, b, quiet)
+    return _act("update_session", series_id, run)
+
+
+@router.post(f"{SERIES}/sessions/<session_id>/cancel")
+def cancel_session(series_id: str, session_id: str) -> Response[str]:
+    return _act("cancel_session", series_id, lambda o, b: o.change_session(
+        series_id, session_id, {"status": "cancelled"}, bool(b.get("quiet"))))
+
+
+@router.post(f"{SERIES}/sessions/<session_id>/attendance")
+def attendance(series_id: str, session_id: str) -> Response[str]:
+    return _act("record_attendance", series_id,
+                lambda o, b: o.record_attendance(series_id, session_id, b.get("emails")))
+
+
+@router.post(f"{SERIES}/announcements")
+def announce(series_id: str) -> Response[str]:
+    return _act("announce", series_id, lambda o, b: o.announce(series_id, b))
+
+
+@router.post(f"{SERIES}/announcements/<announcement_id>/cancel")
+def cancel_announcement(series_id: str, announcement_id: str) -> Response[str]:
+    return _act("cancel_announcement", series_id,
+                lambda o, b: o.cancel_announcement(series_id, announcement_id))
+
+
+def include(app: APIGatewayHttpResolver) -> None:
+    app.include_router(router)

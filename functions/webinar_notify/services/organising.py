@@ -1,0 +1,200 @@
+"""Organiser actions: publishing and changing sessions (with the mail calendars need),
+announcements now or later, attendance and follow-ups. Every action is idempotent by key
+and audited: who, when, what, and to how many recipients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from ..adapters.audit import Audit
+from ..adapters.clock import Clock
+from ..adapters.dynamo import StaleWriteError
+from ..adapters.schedule_store import ScheduleStore
+from ..adapters.secrets import Secrets
+from ..adapters.store import Store
+from ..core.announcements import Announcement, parse_announcement
+from ..core.errors import InvalidInputError, NotFoundError, PayloadError
+from ..core.series import Series
+from ..core.series_document import parse_series, series_to_document
+from ..core.series_merge import merge_series
+from ..core.tasks import AnnouncementTask, session_notices, task_doc
+from ..core.text import registrant_id, suppression_id
+from .scheduling import Scheduler, plan_series
+
+SEND_NOW_BUDGET = timedelta(seconds=5)  # fan out inline this long; the scheduler does the rest
+SESSION_FIELDS = {"start", "duration_minutes", "title", "join_url", "status", "description"}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+class ConflictError(InvalidInputError):
+    status = 409
+
+
+class Organiser:
+    def __init__(self, store: Store, schedule: ScheduleStore, scheduler: Scheduler,
+                 audit: Audit, secrets: Secrets, clock: Clock) -> None:
+        self.store = store
+        self.schedule = schedule
+        self.scheduler = scheduler
+        self.audit = audit
+        self.secrets = secrets
+        self.clock = clock
+
+    def perform(self, caller: str, idempotency_key: str, action: str, series_id: str,
+                run: Callable[[], Answer]) -> Answer:
+        """Run an action once per (caller, key): a retry gets the first answer again."""
+        if not idempotency_key or len(idempotency_key) > 200:
+            raise PayloadError("an Idempotency-Key header (at most 200 characters) is required")
+        earlier = self.audit.answered(caller, idempotency_key)
+        if earlier is not None:
+            return Answer(int(earlier["status"]), earlier["body"])
+        answer = run()
+        now = self.clock.now()
+        self.audit.remember(caller, idempotency_key,
+                            {"status": answer.status, "body": answer.body}, now)
+        self.audit.record(series_id, {"who": caller, "when": now.isoformat(), "action": action,
+                                      "status": answer.status, "result": answer.body}, now)
+        return answer
+
+    # -- sessions --------------------------------------------------------------------------
+    def push(self, series_id: str, doc: object, quiet: bool) -> Answer:
+        incoming = parse_series(doc)
+        if incoming.id != series_id:
+            raise PayloadError(f"the file is series {incoming.id!r}, not {series_id!r}")
+        return self._publish(self.store.get_series(series_id), incoming, quiet)
+
+    def change_session(self, series_id: str, session_id: str, fields: dict[str, Any],
+                       quiet: bool) -> Answer:
+        stored = self._series(series_id)
+        if stored.session(session_id) is None:
+            raise NotFoundError(f"unknown session {session_id[:40]!r}")
+        unknown = sorted(set(fields) - SESSION_FIELDS)
+        if unknown or not fields:
+            raise PayloadError(f"give any of {', '.join(sorted(SESSION_FIELDS))}"
+                               + (f"; {unknown[0]!r} is not one" if unknown else ""))
+        doc = series_to_document(stored)
+        for entry in doc["sessions"]:
+            if entry["id"] == session_id:
+                entry.update(fields)
+        return self._publish(stored, parse_series(doc), quiet)
+
+    def _publish(self, stored: Series | None, incoming: Series, quiet: bool) -> Answer:
+        now = self.clock.now()
+        merged = merge_series(stored, incoming, now)
+        if stored is not None and merged is stored:
+            return Answer(200, {"outcome": "unchanged", "revision": stored.revision})
+        try:
+            self.store.put_series(merged, stored.revision if stored else None)
+        except StaleWriteError:
+            raise ConflictError("the series changed meanwhile; fetch it and try again") from None
+        notices = session_notices(stored, merged, now) if stored and not quiet else []
+        for notice in notices:
+            self.schedule.put_task(merged.id, notice.key, task_doc(notice))
+        sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=merged.id) \
+            if notices else None
+        if sent is None:
+            plan_series(self.schedule, merged, now)
+        changed = [s.id for s in merged.sessions if stored is None or stored.session(s.id) != s]
+        return Answer(201 if stored is None else 200, {
+            "outcome": "created" if stored is None else "updated", "revision": merged.revision,
+            "changed_sessions": changed, "notices": [n.key for n in notices],
+            "recipients": sent.enqueued if sent else 0, "quiet": quiet})
+
+    # -- announcements ---------------------------------------------------------------------
+    def announce(self, series_id: str, doc: dict[str, Any]) -> Answer:
+        series = self._series(series_id)
+        now = self.clock.now()
+        announcement = parse_announcement(doc, series, now)
+        self._check_attendance(series, announcement)
+        task = AnnouncementTask(announcement)
+        if doc.get("dry_run"):
+            return Answer(200, {"recipients": self.count(series, task),
+                                "subject": announcement.subject,
+                                "audience": announcement.audience.describe()})
+        if not self.schedule.put_task(series.id, task.key, task_doc(task)):
+            existing = self.schedule.task(series.id, task.key)
+            if existing != task_doc(task) and not _same_except_time(existing, task_doc(task)):
+                raise ConflictError(f"an announcement with id {announcement.id!r} exists "
+                                    "with other content; choose another id")
+            return Answer(200, {"status": "exists", "id": announcement.id})
+        if announcement.send_at <= now:
+            sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=series.id)
+            return Answer(202, {"status": "sending", "id": announcement.id,
+                                "recipients": sent.enqueued})
+        plan_series(self.schedule, series, now)
+        return Answer(202, {"status": "scheduled", "id": announcement.id,
+                            "send_at": announcement.send_at.isoformat(),
+                            "recipients_now": self.count(series, task)})
+
+    def cancel_announcement(self, series_id: str, announcement_id: str) -> Answer:
+        series = self._series(series_id)
+        key = f"announcement#{announcement_id}"
+        if self.schedule.task(series.id, key) is None:
+            raise NotFoundError(f"no announcement {announcement_id[:60]!r}")
+        if not self.schedule.cancel(series.id, key, self.clock.now()):
+            state = self.schedule.decisions(series.id)[key].state
+            if state != "cancelled":
+                raise ConflictError(f"announcement {announcement_id!r} was already sent")
+        plan_series(self.schedule, series, self.clock.now())
+        return Answer(200, {"status": "cancelled", "id": announcement_id})
+
+    def count(self, series: Series, task: AnnouncementTask) -> int:
+        """How many people the announcement would reach now (suppressed ones not counted)."""
+        key, cursor, total = self.secrets.registrant_key(), None, 0
+        while True:
+            page, cursor = self.store.registrations_page(series.id, cursor, 500)
+            wanted = [suppression_id(key, r.registrant.email) for r in page
+                      if task.wants(r, series)]
+            total += len(wanted) - len(self.store.suppressed(wanted) if wanted else ())
+            if cursor is None:
+                return total
+
+    # -- attendance ------------------------------------------------------------------------
+    def record_attendance(self, series_id: str, session_id: str, emails: object) -> Answer:
+        series = self._series(series_id)
+        if series.session(session_id) is None:
+            raise NotFoundError(f"unknown session {session_id[:40]!r}")
+        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+            raise PayloadError("emails: expected a list of addresses")
+        key, recorded = self.secrets.registrant_key(), 0
+        for email in emails:
+            rid = registrant_id(key, series.id, email.strip())
+            registration = self.store.get_registration(series.id, rid)
+            if registration is not None and session_id not in registration.attended:
+                self.store.put_registration(
+                    replace(registration, attended=registration.attended | {session_id}),
+                    self.clock.now())
+                recorded += 1
+        self.store.mark_attendance_known(series.id, session_id)
+        return Answer(200, {"session": session_id, "recorded": recorded,
+                            "not_registered": len(emails) - recorded})
+
+    def _check_attendance(self, series: Series, announcement: Announcement) -> None:
+        audience = announcement.audience
+        if audience.kind in ("attended", "absent") and \
+                not self.store.attendance_known(series.id, audience.values[0]):
+            raise PayloadError(f"audience.{audience.kind}: attendance of "
+                               f"{audience.values[0]!r} is not known yet")
+
+    def _series(self, series_id: str) -> Series:
+        series = self.store.get_series(series_id)
+        if series is None:
+            raise NotFoundError(f"unknown series {series_id[:80]!r}")
+        return series
+
+
+def _same_except_time(existing: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """A retried "send now" differs only in its send_at: it is the same announcement."""
+    if existing is None:
+        return False
+    return {k: v for k, v in existing.items() if k != "send_at"} == \
+        {k: v for k, v in new.items() if k != "send_at"}
+
