@@ -33,7 +33,7 @@ class LocalContext:
 
 
 def http_api_event(method: str, path: str, headers: Mapping[str, str], body: bytes,
-                   at: datetime) -> dict[str, Any]:
+                   at: datetime, iam_caller: str | None = None) -> dict[str, Any]:
     """An HTTP API (payload 2.0) event: lower-case headers, base64 for non-text bodies."""
     lowered = {name.lower(): value for name, value in headers.items()}
     content_type = lowered.get("content-type", "")
@@ -43,6 +43,8 @@ def http_api_event(method: str, path: str, headers: Mapping[str, str], body: byt
     except UnicodeDecodeError:
         is_text = False
     request_id = str(uuid.uuid4())
+    authorizer = {"iam": {"userArn": iam_caller, "callerId": iam_caller.rsplit("/", 1)[-1],
+                          "accountId": "123456789012"}} if iam_caller else None
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
@@ -56,6 +58,7 @@ def http_api_event(method: str, path: str, headers: Mapping[str, str], body: byt
             "timeEpoch": int(at.timestamp() * 1000),
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
                      "sourceIp": "127.0.0.1", "userAgent": lowered.get("user-agent", "")},
+            **({"authorizer": authorizer} if authorizer else {}),
         },
         "body": text if is_text else base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": not is_text,

@@ -40,6 +40,7 @@ LOCAL_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 MAX_DRAIN_ROUNDS = 10_000
+LOCAL_ORGANISER = "arn:aws:iam::123456789012:user/local-organiser"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +93,24 @@ class LocalRuntime:
         return push_series(self.store, self.schedule, series, self.clock)
 
     def request(self, method: str, path: str, headers: Mapping[str, str],
-                body: bytes) -> HttpAnswer:
-        """Deliver one HTTP request to the API function, exactly as API Gateway would."""
+                body: bytes, iam_caller: str | None = None) -> HttpAnswer:
+        """Deliver one HTTP request to the API function, exactly as API Gateway would; with
+        ``iam_caller``, as its IAM authorizer passes a request it verified."""
         from ..entrypoints import api
 
-        event = http_api_event(method, path, headers, body, self.clock.now())
+        event = http_api_event(method, path, headers, body, self.clock.now(), iam_caller)
         answer = self._invoke(api.lambda_handler, event, LocalContext("webinar-notify-api"))
         content_type = (answer.get("headers") or {}).get("Content-Type", "")
         if content_type.startswith("application/json"):
             return HttpAnswer(int(answer["statusCode"]), json.loads(answer.get("body") or "{}"))
         return HttpAnswer(int(answer["statusCode"]), {}, str(answer.get("body") or ""),
                           content_type)
+
+    def organiser(self, path: str, body: dict[str, Any], idempotency_key: str,
+                  caller: str = LOCAL_ORGANISER) -> HttpAnswer:
+        """An organiser action, as the API receives it once IAM has authenticated the caller."""
+        headers = {"content-type": "application/json", "idempotency-key": idempotency_key}
+        return self.request("POST", path, headers, json.dumps(body).encode(), caller)
 
     def tick(self) -> dict[str, Any]:
         """One scheduled run of the scheduler function, as EventBridge invokes it."""

@@ -13,6 +13,8 @@ from ..core.errors import InvalidInputError
 from ..core.series import Series
 from ..core.series_document import parse_series
 
+ORGANISER_ACTIONS = ("update_session", "cancel_session", "push_series", "announce",
+                     "cancel_announcement", "record_attendance")
 SCENARIO_FIELDS = {"series", "start", "until", "secrets", "token_secret", "steps", "description"}
 
 
@@ -31,13 +33,24 @@ class HttpStep:
 
 
 @dataclass(frozen=True, slots=True)
+class OrganiserStep:
+    at: datetime
+    action: dict[str, Any]
+    note: str = ""
+
+
+Step = HttpStep | OrganiserStep
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     series: Series
     start: datetime
     until: datetime
     secrets: dict[str, str]
-    steps: tuple[HttpStep, ...]
+    steps: tuple[Step, ...]
     token_secret: str | None = None
+    base: Path = Path()  # the scenario's folder: files in organiser steps are relative to it
 
 
 def load_series_file(path: Path) -> Series:
@@ -72,7 +85,7 @@ def load_scenario(path: Path) -> Scenario:
     steps = tuple(sorted((_step(s, f"steps[{i}]", base) for i, s in enumerate(raw_steps)),
                          key=lambda step: step.at))
     return Scenario(series=series, start=start, until=until, secrets=dict(secrets),
-                    steps=steps, token_secret=data.get("token_secret"))
+                    steps=steps, token_secret=data.get("token_secret"), base=base)
 
 
 def read_yaml(path: Path, error: type[InvalidInputError]) -> Any:
@@ -87,9 +100,16 @@ def read_yaml(path: Path, error: type[InvalidInputError]) -> Any:
         raise error(f"{path}: not valid YAML ({_first_line(problem)})") from None
 
 
-def _step(data: Any, path: str, base: Path) -> HttpStep:
+def _step(data: Any, path: str, base: Path) -> Step:
+    if isinstance(data, dict) and isinstance(data.get("organiser"), dict):
+        action = dict(data["organiser"])
+        if action.get("action") not in ORGANISER_ACTIONS:
+            raise ScenarioError(f"{path}.organiser.action: expected one of "
+                                f"{', '.join(ORGANISER_ACTIONS)}")
+        return OrganiserStep(at=_instant(data.get("at"), f"{path}.at"), action=action,
+                             note=str(data.get("note", "")))
     if not isinstance(data, dict) or "request" not in data:
-        raise ScenarioError(f"{path}: expected `at` and a `request`")
+        raise ScenarioError(f"{path}: expected `at` and a `request` or an `organiser` action")
     request = data["request"]
     if not isinstance(request, dict):
         raise ScenarioError(f"{path}.request: expected a mapping")

@@ -10,9 +10,11 @@ from typing import Any, TextIO
 
 from ..adapters.clock import VirtualClock
 from ..adapters.outbox import OutboxMailer
+from ..core.errors import InvalidInputError
 from ..core.text import registrant_id
-from .runtime import LocalRuntime, LocalSettings, local_runtime
-from .scenario import HttpStep, Scenario
+from .organiser_actions import to_request
+from .runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
+from .scenario import HttpStep, Scenario, Step
 
 TICK = timedelta(minutes=5)
 
@@ -58,11 +60,11 @@ def simulate(scenario: Scenario, outbox: Path, out: TextIO,
                 step = steps.pop(0)
                 clock.set(step.at)
                 requests += 1
-                answer = runtime.request(step.method, step.path, step.headers, step.body)
-                log.write(json.dumps({"at": _iso(step.at), "path": step.path,
+                path, answer = _perform(runtime, scenario, step, requests)
+                log.write(json.dumps({"at": _iso(step.at), "path": path,
                                       "status": answer.status, "body": answer.body},
                                      ensure_ascii=False) + "\n")
-                timeline.request(step.at, step, answer.status, answer.body)
+                timeline.request(step.at, step, path, answer)
                 runtime.drain()
                 timeline.emails()
             if tick > scenario.until:
@@ -78,8 +80,20 @@ def simulate(scenario: Scenario, outbox: Path, out: TextIO,
                             emails=len(mailer.entries()), dead_letters=dead)
 
 
+def _perform(runtime: LocalRuntime, scenario: Scenario, step: Step,
+             number: int) -> tuple[str, HttpAnswer]:
+    """A provider's request as it was sent, or an organiser action through the organiser API."""
+    if isinstance(step, HttpStep):
+        return step.path, runtime.request(step.method, step.path, step.headers, step.body)
+    try:
+        path, body = to_request(step.action, scenario.series.id, scenario.base)
+    except InvalidInputError as error:
+        return f"organiser:{step.action.get('action')}", HttpAnswer(400, {"error": str(error)})
+    return path, runtime.organiser(path, body, idempotency_key=f"scenario-step-{number}")
+
+
 def _next_tick(scenario: Scenario, tick: datetime, runtime: LocalRuntime,
-               steps: list[HttpStep], every_tick: bool) -> datetime:
+               steps: list[Step], every_tick: bool) -> datetime:
     """The next 5-minute tick at which anything can happen."""
     following = tick + TICK
     if every_tick:
@@ -102,12 +116,17 @@ class _Timeline:
     def line(self, at: datetime, text: str) -> None:
         self.out.write(f"{at:%Y-%m-%d %H:%M}Z  {text}\n")
 
-    def request(self, at: datetime, step: HttpStep, status: int, body: dict[str, object]
-                ) -> None:
-        detail = body.get("status") or body.get("error") or ""
+    def request(self, at: datetime, step: Step, path: str, answer: HttpAnswer) -> None:
+        body = answer.body
+        detail = body.get("status") or body.get("outcome") or body.get("error") or ""
         who = f" {body['registrant']}" if "registrant" in body else ""
+        reach = f" ({body['recipients']} recipients)" if "recipients" in body else ""
         note = f"  ({step.note})" if step.note else ""
-        self.line(at, f"{step.method} {step.path} -> {status} {detail}{who}{note}")
+        if isinstance(step, HttpStep):
+            self.line(at, f"{step.method} {path} -> {answer.status} {detail}{who}{note}")
+        else:
+            self.line(at, f"organiser {step.action.get('action')}: {path} -> {answer.status} "
+                          f"{detail}{reach}{note}")
 
     def scheduler(self, at: datetime, report: dict[str, Any]) -> None:
         for slot in report.get("sent_slots", []):

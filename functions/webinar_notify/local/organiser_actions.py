@@ -1,0 +1,60 @@
+"""Organiser actions as scenario steps and CLI verbs, translated to organiser API requests.
+
+    update_session       {session, start?, duration_minutes?, title?, join_url?, status?, quiet?}
+    cancel_session       {session, quiet?}
+    push_series          {file, quiet?}
+    announce             {id, subject, body_markdown, audience, send_at?, dry_run?, test_to?}
+    cancel_announcement  {id}
+    record_attendance    {session, emails}
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import InvalidInputError
+from .scenario import ORGANISER_ACTIONS as ACTIONS
+from .scenario import read_yaml
+
+
+def to_request(action: dict[str, Any], series_id: str, base: Path) -> tuple[str, dict[str, Any]]:
+    """The API path and JSON body for one action; InvalidInputError names what is missing."""
+    name = action.get("action")
+    fields = {k: v for k, v in action.items() if k != "action"}
+    root = f"/organiser/series/{series_id}"
+    if name == "update_session":
+        return f"{root}/sessions/{_field(fields, 'session')}", _json_safe(fields)
+    if name == "cancel_session":
+        return f"{root}/sessions/{_field(fields, 'session')}/cancel", _json_safe(fields)
+    if name == "push_series":
+        document = read_yaml(base / str(_field(fields, "file")), InvalidInputError)
+        return f"{root}/push", {"series": _json_safe(document),
+                                "quiet": bool(fields.get("quiet"))}
+    if name == "announce":
+        return f"{root}/announcements", _json_safe(fields)
+    if name == "cancel_announcement":
+        return f"{root}/announcements/{_field(fields, 'id')}/cancel", {}
+    if name == "record_attendance":
+        return f"{root}/sessions/{_field(fields, 'session')}/attendance", _json_safe(fields)
+    raise InvalidInputError(f"action: expected one of {', '.join(ACTIONS)}, got {name!r}")
+
+
+def _field(fields: dict[str, Any], name: str) -> str:
+    value = fields.pop(name, None)
+    if not isinstance(value, str) or not value or "/" in value:
+        raise InvalidInputError(f"{name}: required")
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    """YAML gives datetimes for unquoted times; the API takes ISO strings."""
+    return json.loads(json.dumps(value, default=_iso))
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
