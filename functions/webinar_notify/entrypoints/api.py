@@ -54,10 +54,10 @@ def manage(series_id: str, token: str) -> Response[str]:
 
 @app.exception_handler(InvalidInputError)  # type: ignore[untyped-decorator]
 def refuse(error: InvalidInputError) -> Response[str]:
+    logger.info("request refused", extra={"status": error.status, "reason": type(error).__name__})
+    metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
     if isinstance(error, SignatureError) and app.current_event.path.startswith("/organiser/"):
-        return _json(403, {"error": str(error)})
-    logger.info("webhook refused", extra={"status": error.status, "reason": type(error).__name__})
-    metrics.add_metric(name="WebhooksRefused", unit=MetricUnit.Count, value=1)
+        return _json(403, {"error": str(error)})  # unauthenticated, as API Gateway would say
     return _json(error.status, {"error": str(error)})
 
 

@@ -7,13 +7,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
 from ..core.errors import PayloadError, SignatureError
 from ..services.organising import Answer, Organiser
 
+metrics = Metrics()  # the same metric set as the API's handler, which flushes it
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 SERIES = "/organiser/series/<series_id>"
 
@@ -34,6 +37,7 @@ def _act(action: str, series_id: str,
     organiser = services().organiser
     key = (event.headers or {}).get("idempotency-key", "")
     answer = organiser.perform(caller, key, action, series_id, lambda: run(organiser, body))
+    metrics.add_metric(name="OrganiserActions", unit=MetricUnit.Count, value=1)
     return Response(status_code=answer.status, content_type="application/json",
                     body=json.dumps(answer.body, ensure_ascii=False))
 

@@ -1,0 +1,271 @@
+"""Organiser actions: session changes that update calendars, cancellations, announcements."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from conftest import Harness
+from icalendar import Calendar
+
+from webinar_notify.core.text import suppression_id
+
+ROOT = Path(__file__).resolve().parents[1]
+SERIES = "/organiser/series/reirradiation-2023"
+S4 = datetime(2024, 1, 9, 14, 0, tzinfo=UTC)  # 15:00 CET
+
+
+def act(harness: Harness, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+    answer = harness.runtime.organiser(f"{SERIES}{path}", body, idempotency_key=key)
+    harness.runtime.drain()
+    return {"http": answer.status, **answer.body}
+
+
+def sent(harness: Harness, kind: str) -> list[tuple[dict[str, object], EmailMessage]]:
+    result = []
+    for entry in harness.outbox.entries():
+        if entry["kind"] == kind:
+            raw = (harness.outbox_dir / str(entry["file"])).read_bytes()
+            message = email.message_from_bytes(raw, policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            result.append((entry, message))
+    return result
+
+
+def calendars(message: EmailMessage) -> list[tuple[str, Calendar]]:
+    return [(part.get_content_type(), Calendar.from_ical(part.get_content()))
+            for part in message.walk()
+            if part.get_content_type() in ("text/calendar", "application/ics")]
+
+
+def register(harness: Harness, count: int, **data: Any) -> list[str]:
+    addresses = [f"p{i}@example.org" for i in range(count)]
+    for i, address in enumerate(addresses):
+        assert harness.register(email=address, name=f"P{i}", event_id=f"e{i}",
+                                **data).status == 202
+    harness.runtime.drain()
+    return addresses
+
+
+def test_moving_s4_sends_one_update_with_the_same_uid_and_a_higher_sequence(
+        harness: Harness) -> None:
+    addresses = register(harness, 3, sessions=["s4"])
+    register_other = harness.register(email="other@example.org", event_id="x",
+                                      sessions=["s1"])
+    assert register_other.status == 202
+    harness.runtime.drain()
+    [(_, confirmation), *_] = sent(harness, "confirmation")
+    [(_, first_ics)] = calendars(confirmation)[:1]
+
+    harness.clock.advance(timedelta(days=1))
+    answer = act(harness, "/sessions/s4", {"start": "2024-01-09T16:00:00+01:00"}, "move-s4")
+
+    assert answer["http"] == 200 and answer["notices"] == ["notice#s4#1"]
+    updates = sent(harness, "update")
+    assert Counter(str(e["to"]) for e, _ in updates) == Counter({a: 1 for a in addresses})
+    entry, message = updates[0]
+    assert message["Subject"] == "New time: Challenges in Accumulating Doses"
+    parts = calendars(message)
+    assert [kind for kind, _ in parts] == ["text/calendar", "application/ics"]
+    inline = [p for p in message.walk() if p.get_content_type() == "text/calendar"][0]
+    assert inline.get_param("method") == "REQUEST"
+    event = parts[0][1].events[0]
+    assert str(event["UID"]) == str(first_ics.events[0]["UID"]) == \
+        "s4.reirradiation-2023@events.estro.example"
+    assert int(event["SEQUENCE"]) == int(first_ics.events[0]["SEQUENCE"]) + 1 == 1
+    assert event["DTSTART"].dt == datetime(2024, 1, 9, 15, 0, tzinfo=UTC)
+    assert event["DTSTAMP"].dt > first_ics.events[0]["DTSTAMP"].dt
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Was: Tue 9 Jan 2024 15:00 CET" in text and "Now: Tue 9 Jan 2024 16:00 CET" in text
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "<del>Tue 9 Jan 2024 15:00 CET" in html
+
+    # Its reminders follow the new time: none at the old moments, one each at the new ones.
+    new_start = S4 + timedelta(hours=1)
+    for moment in (S4 - timedelta(days=7), new_start - timedelta(days=7),
+                   S4 - timedelta(days=1), new_start - timedelta(days=1),
+                   S4 - timedelta(hours=1), new_start - timedelta(hours=1)):
+        harness.clock.set(moment)
+        harness.runtime.tick()
+        harness.runtime.drain()
+    reminders = Counter((str(e["to"]), str(e["sent_at"])) for e, _ in sent(harness, "reminder")
+                        if e["sessions"] == ["s4"])
+    assert reminders == Counter({(a, t): 1 for a in addresses
+                                 for t in ("2024-01-02T15:00:00Z", "2024-01-08T15:00:00Z",
+                                           "2024-01-09T14:00:00Z")})
+
+
+def test_the_same_action_twice_does_it_once(harness: Harness) -> None:
+    register(harness, 2, sessions=["s4"])
+    first = act(harness, "/sessions/s4", {"duration_minutes": 90}, "same-key")
+    again = act(harness, "/sessions/s4", {"duration_minutes": 90}, "same-key")
+    other_key = act(harness, "/sessions/s4", {"duration_minutes": 90}, "other-key")
+    assert first == again and other_key["outcome"] == "unchanged"
+    assert len(sent(harness, "update")) == 2
+
+
+def test_cancelling_s6_sends_one_cancel_each_and_no_reminder_follows(harness: Harness) -> None:
+    addresses = register(harness, 3)
+    answer = act(harness, "/sessions/s6/cancel", {}, "cancel-s6")
+    assert answer["http"] == 200
+    cancellations = sent(harness, "cancellation")
+    assert Counter(str(e["to"]) for e, _ in cancellations) == Counter({a: 1 for a in addresses})
+    message = cancellations[0][1]
+    inline = [p for p in message.walk() if p.get_content_type() == "text/calendar"][0]
+    assert inline.get_param("method") == "CANCEL"
+    event = Calendar.from_ical(inline.get_content()).events[0]
+    assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 1
+    assert str(event["UID"]) == "s6.reirradiation-2023@events.estro.example"
+    s6 = datetime(2024, 3, 5, 14, 0, tzinfo=UTC)
+    for moment in (s6 - timedelta(days=7), s6 - timedelta(days=1), s6 - timedelta(hours=1)):
+        harness.clock.set(moment)
+        harness.runtime.tick()
+        harness.runtime.drain()
+    assert not [e for e, _ in sent(harness, "reminder") if e["sessions"] == ["s6"]]
+
+
+def test_pushing_a_moved_session_in_the_series_file_sends_updates(
+        harness: Harness, tmp_path: Path) -> None:
+    addresses = register(harness, 2, sessions=["s4"])
+    text = (ROOT / "series" / "reirradiation-2023.yaml").read_text()
+    moved = tmp_path / "series.yaml"
+    moved.write_text(text.replace('start: "2024-01-09T15:00"', 'start: "2024-01-09T16:00"'))
+    answer = harness.runtime.organiser(f"{SERIES}/push", {"series": _yaml(moved)},
+                                       idempotency_key="push-1")
+    harness.runtime.drain()
+    assert answer.status == 200 and answer.body["changed_sessions"] == ["s4"]
+    assert sorted(str(e["to"]) for e, _ in sent(harness, "update")) == sorted(addresses)
+
+
+def test_a_quiet_push_sends_nothing(harness: Harness, tmp_path: Path) -> None:
+    register(harness, 2)
+    text = (ROOT / "series" / "reirradiation-2023.yaml").read_text()
+    fixed = tmp_path / "series.yaml"
+    fixed.write_text(text.replace("title: Challenges in Accumulating Doses",
+                                  "title: Challenges in Accumulating Dose"))
+    answer = harness.runtime.organiser(f"{SERIES}/push",
+                                       {"series": _yaml(fixed), "quiet": True}, "quiet-1")
+    harness.runtime.drain()
+    assert answer.status == 200 and answer.body["notices"] == []
+    assert sent(harness, "update") == []
+
+
+def test_an_announcement_to_the_interest_list_skips_unsubscribed_and_suppressed(
+        harness: Harness) -> None:
+    interested = register(harness, 4, interests=["estro24-pre-meeting"])
+    harness.register(email="not-interested@example.org", event_id="n")
+    harness.register(email="bounced@example.org", event_id="b",
+                     interests=["estro24-pre-meeting"])
+    harness.runtime.store.suppress(suppression_id("local-development-only",
+                                                  "bounced@example.org"), "bounce",
+                                   harness.clock.now())
+    _switch_off_announcements(harness, interested[0])
+    harness.runtime.drain()
+
+    preview = act(harness, "/announcements", {
+        "id": "pre-meeting-open", "subject": "Registration for the Glasgow course is open",
+        "body_markdown": "Register **now**: <https://estro.example/glasgow>",
+        "audience": {"interest": "estro24-pre-meeting"}, "dry_run": True}, "preview")
+    assert preview["recipients"] == 3
+    answer = act(harness, "/announcements", {
+        "id": "pre-meeting-open", "subject": "Registration for the Glasgow course is open",
+        "body_markdown": "Register **now**: <https://estro.example/glasgow>",
+        "audience": {"interest": "estro24-pre-meeting"}}, "send")
+
+    assert answer["http"] == 202 and answer["recipients"] == 3
+    announcements = sent(harness, "announcement")
+    assert sorted(str(e["to"]) for e, _ in announcements) == sorted(interested[1:])
+    message = announcements[0][1]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "<strong>now</strong>" in html
+    assert not calendars(message)
+
+
+def test_a_scheduled_announcement_can_be_cancelled_before_it_goes(harness: Harness) -> None:
+    register(harness, 2)
+    later = harness.clock.now() + timedelta(days=2)
+    body = {"id": "survey", "subject": "Tell us", "body_markdown": "A survey.",
+            "audience": {"all": True}, "send_at": later.isoformat()}
+    scheduled = act(harness, "/announcements", body, "schedule")
+    assert scheduled["http"] == 202 and scheduled["status"] == "scheduled"
+    assert act(harness, "/announcements/survey/cancel", {}, "cancel")["http"] == 200
+    harness.clock.set(later + timedelta(minutes=5))
+    harness.runtime.tick()
+    harness.runtime.drain()
+    assert sent(harness, "announcement") == []
+
+    other = {**body, "id": "survey-2"}
+    assert act(harness, "/announcements", other, "schedule-2")["http"] == 202
+    harness.clock.set(later + timedelta(minutes=10))
+    harness.runtime.tick()
+    harness.runtime.drain()
+    assert len(sent(harness, "announcement")) == 2
+    too_late = act(harness, "/announcements/survey-2/cancel", {}, "cancel-2")
+    assert too_late["http"] == 409
+
+
+def test_attendees_and_absentees(harness: Harness) -> None:
+    addresses = register(harness, 4, sessions=["s1"])
+    refused = act(harness, "/announcements", {
+        "id": "thanks", "subject": "Thanks", "body_markdown": "Recording: …",
+        "audience": {"attended": "s1"}}, "too-early")
+    assert refused["http"] == 400 and "not known" in refused["error"]
+    act(harness, "/sessions/s1/attendance", {"emails": addresses[:3]}, "attendance")
+    act(harness, "/announcements", {"id": "missed", "subject": "We missed you",
+                                    "body_markdown": "The recording is online.",
+                                    "audience": {"absent": "s1"}}, "absent")
+    assert [str(e["to"]) for e, _ in sent(harness, "announcement")] == [addresses[3]]
+
+
+def test_bad_organiser_input_gets_a_clear_4xx_and_changes_nothing(harness: Harness) -> None:
+    before = harness.runtime.store.get_series("reirradiation-2023")
+    cases = [
+        ("/sessions/s9", {"title": "x"}, 404),
+        ("/sessions/s4", {"start": "2024-03-31T02:30"}, 400),  # does not exist in Brussels
+        ("/sessions/s4", {"colour": "red"}, 400),
+        ("/announcements", {"id": "A B", "subject": "x", "body_markdown": "y",
+                            "audience": {"all": True}}, 400),
+        ("/announcements", {"id": "a", "subject": "x", "body_markdown": "y",
+                            "audience": {"interest": "nope"}}, 400),
+        ("/announcements/none/cancel", {}, 404),
+    ]
+    for i, (path, body, status) in enumerate(cases):
+        answer = act(harness, path, body, f"bad-{i}")
+        assert answer["http"] == status, (path, answer)
+        assert answer["error"]
+    assert harness.runtime.store.get_series("reirradiation-2023") == before
+    missing_key = harness.runtime.organiser(f"{SERIES}/sessions/s4", {"title": "x"}, "")
+    assert missing_key.status == 400 and "Idempotency-Key" in missing_key.body["error"]
+
+
+def test_an_organiser_route_without_iam_credentials_is_refused(harness: Harness) -> None:
+    answer = harness.runtime.request("POST", f"{SERIES}/sessions/s4",
+                                     {"idempotency-key": "k"}, b'{"title": "Hijacked"}')
+    assert answer.status == 403
+    stored = harness.runtime.store.get_series("reirradiation-2023")
+    assert stored is not None and stored.session("s4").title == "Challenges in Accumulating Doses"  # type: ignore[union-attr]
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    from webinar_notify.local.organiser_actions import _json_safe
+    from webinar_notify.local.scenario import read_yaml
+
+    return dict(_json_safe(read_yaml(path, ValueError)))  # type: ignore[arg-type]
+
+
+def _switch_off_announcements(harness: Harness, address: str) -> None:
+    from dataclasses import replace
+
+    from webinar_notify.core.text import registrant_id
+
+    store = harness.runtime.store
+    rid = registrant_id("local-development-only", "reirradiation-2023", address)
+    registration = store.get_registration("reirradiation-2023", rid)
+    assert registration is not None
+    store.put_registration(replace(registration, announcements_off=True), harness.clock.now())
