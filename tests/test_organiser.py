@@ -10,9 +10,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from conftest import Harness
 from icalendar import Calendar
 
+from conftest import Harness
 from webinar_notify.core.text import suppression_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,11 +68,11 @@ def test_moving_s4_sends_one_update_with_the_same_uid_and_a_higher_sequence(
     assert answer["http"] == 200 and answer["notices"] == ["notice#s4#1"]
     updates = sent(harness, "update")
     assert Counter(str(e["to"]) for e, _ in updates) == Counter({a: 1 for a in addresses})
-    entry, message = updates[0]
+    _entry, message = updates[0]
     assert message["Subject"] == "New time: Challenges in Accumulating Doses"
     parts = calendars(message)
     assert [kind for kind, _ in parts] == ["text/calendar", "application/ics"]
-    inline = [p for p in message.walk() if p.get_content_type() == "text/calendar"][0]
+    inline = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
     assert inline.get_param("method") == "REQUEST"
     event = parts[0][1].events[0]
     assert str(event["UID"]) == str(first_ics.events[0]["UID"]) == \
@@ -116,7 +116,7 @@ def test_cancelling_s6_sends_one_cancel_each_and_no_reminder_follows(harness: Ha
     cancellations = sent(harness, "cancellation")
     assert Counter(str(e["to"]) for e, _ in cancellations) == Counter({a: 1 for a in addresses})
     message = cancellations[0][1]
-    inline = [p for p in message.walk() if p.get_content_type() == "text/calendar"][0]
+    inline = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
     assert inline.get_param("method") == "CANCEL"
     event = Calendar.from_ical(inline.get_content()).events[0]
     assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 1

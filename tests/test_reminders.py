@@ -44,7 +44,7 @@ def test_each_registrant_gets_the_reminder_once_at_its_moment(harness: Harness) 
     addresses = register_many(harness, 12)
     report = run_at(harness, S1 - timedelta(days=7))
 
-    assert report["sent_slots"] == ["reirradiation-2023/s1#7d#0"]
+    assert report["sent_slots"] == ["reirradiation-2023/s1#7d#20231026T1300Z"]
     assert reminders(harness) == Counter(
         {(a, "s1", "2023-10-19T13:00:00Z"): 1 for a in addresses})
 
@@ -110,14 +110,14 @@ def test_a_scheduler_that_dies_mid_fan_out_is_taken_over_from_its_cursor(
 
     monkeypatch.setattr(scheduler.queue, "send", crash_on_third_page)
     harness.clock.set(S1 - timedelta(days=7))
-    with pytest.raises(RuntimeError):
-        scheduler.run()
+    assert scheduler.run().failed == ["reirradiation-2023"]  # the run dies on page 3
     harness.runtime.drain()
-    assert 0 < len(reminders(harness)) < 23
+    assert len(reminders(harness)) == 10  # pages 1 and 2
 
-    run_at(harness, S1 - timedelta(days=7) + timedelta(minutes=5))  # lease not over yet
-    assert len(reminders(harness)) < 23
-    run_at(harness, S1 - timedelta(days=7) + timedelta(minutes=10))
+    held = run_at(harness, S1 - timedelta(days=7) + timedelta(minutes=5))  # lease not over
+    assert held["enqueued"] == 0 and len(reminders(harness)) == 10
+    resumed = run_at(harness, S1 - timedelta(days=7) + timedelta(minutes=10))
+    assert resumed["enqueued"] == 13  # from the cursor on: only those not enqueued before
     assert {a for a, _s, _t in reminders(harness)} == set(addresses)
     assert set(reminders(harness).values()) == {1}
 
@@ -138,10 +138,11 @@ def test_a_missed_run_catches_up_but_drops_reminders_whose_moment_passed(
         harness: Harness) -> None:
     register_many(harness, 3)
     late = run_at(harness, S1 - timedelta(hours=20))  # the 7-day and 1-day slots were missed
-    assert late["dropped_slots"] == ["reirradiation-2023/s1#7d#0"]
-    assert late["sent_slots"] == ["reirradiation-2023/s1#1d#0"]  # still open: until 1 h before
+    assert late["dropped_slots"] == ["reirradiation-2023/s1#7d#20231026T1300Z"]
+    # The 1-day reminder is still open: until the 1-hour one opens.
+    assert late["sent_slots"] == ["reirradiation-2023/s1#1d#20231026T1300Z"]
     after_start = run_at(harness, S1 + timedelta(minutes=10))  # the 1-hour slot was missed
-    assert after_start["dropped_slots"] == ["reirradiation-2023/s1#1h#0"]
+    assert after_start["dropped_slots"] == ["reirradiation-2023/s1#1h#20231026T1300Z"]
     assert Counter(s for _a, s, _t in reminders(harness)) == Counter({"s1": 3})
     texts = [(harness.outbox_dir / str(e["file"])).read_bytes() for e in harness.outbox.entries()
              if e["kind"] == "reminder"]
@@ -202,8 +203,9 @@ def test_a_moved_session_is_reminded_at_its_new_time_only(harness: Harness) -> N
         for s in series.sessions))
     push_series(harness.runtime.store, harness.runtime.schedule, moved, harness.clock)
     before_old_hour = run_at(harness, S1 - timedelta(hours=1))  # the old 1-hour moment
-    assert before_old_hour["sent_slots"] == ["reirradiation-2023/s1#1d#1"]  # new 1-day slot
-    assert run_at(harness, S1)["sent_slots"] == ["reirradiation-2023/s1#1h#1"]
+    # the new time's 1-day reminder, still open then:
+    assert before_old_hour["sent_slots"] == ["reirradiation-2023/s1#1d#20231026T1400Z"]
+    assert run_at(harness, S1)["sent_slots"] == ["reirradiation-2023/s1#1h#20231026T1400Z"]
     sent = reminders(harness)
     assert sorted({t for _a, _s, t in sent}) == ["2023-10-26T12:00:00Z", "2023-10-26T13:00:00Z"]
     assert all(count == 1 for count in sent.values()) and len(sent) == 4
@@ -298,9 +300,9 @@ def test_a_fan_out_through_crashes_and_throttling_reaches_everyone_once(
     monkeypatch.setattr(sender, "mailer", Flaky())
     harness.clock.set(S1 - timedelta(days=1))
     harness.runtime.tick()
-    for _ in range(10):  # throttled emails come back after a minute
+    for _ in range(12):  # throttled emails come back after a minute, then later each time
         harness.runtime.drain()
-        harness.clock.advance(timedelta(seconds=61))
+        harness.clock.advance(timedelta(minutes=3))
 
     delivered = Counter(a for a, _s, _t in reminders(harness))
     assert delivered == Counter({a: 1 for a in addresses})
@@ -333,3 +335,91 @@ def test_the_personal_join_link_wins_in_a_reminder() -> None:
     [ics] = email.attachments
     assert b"SEQUENCE:2" in ics.data and b"UID:s2.reirradiation-2023@" in ics.data
     assert email.headers["List-Unsubscribe"].startswith("<https://x.example/u>")
+
+
+def test_a_new_join_link_does_not_repeat_the_open_reminder(harness: Harness) -> None:
+    from webinar_notify.services.publishing import push_series
+
+    register_many(harness, 3)
+    run_at(harness, S1 - timedelta(days=7))
+    series = load_series_file(SERIES_FILE)
+    linked = replace(series, sessions=tuple(
+        replace(s, join_url="https://zoom.example/j/1") if s.id == "s1" else s
+        for s in series.sessions))
+    harness.clock.set(S1 - timedelta(days=5))
+    push_series(harness.runtime.store, harness.runtime.schedule, linked, harness.clock)
+    assert run_at(harness, S1 - timedelta(days=5) + timedelta(minutes=5))["enqueued"] == 0
+    run_at(harness, S1 - timedelta(days=1))
+    sent = reminders(harness)
+    assert len(sent) == 6 and set(sent.values()) == {1}  # 7-day and 1-day, once each
+    last = [e for e in harness.outbox.entries() if e["kind"] == "reminder"][-1]
+    raw = (harness.outbox_dir / str(last["file"])).read_bytes()
+    assert "https://zoom.example/j/1" in _text(raw)
+
+
+def test_registering_while_a_reminder_is_open_does_not_get_that_reminder(
+        harness: Harness) -> None:
+    harness.clock.set(S1 - timedelta(hours=20))  # the 1-day slot opened 4 hours ago, unsent
+    harness.register(email="new@example.org", event_id="evt-new")
+    harness.runtime.drain()
+    report = run_at(harness, S1 - timedelta(hours=19))
+    assert report["sent_slots"] == ["reirradiation-2023/s1#1d#20231026T1300Z"]
+    assert report["enqueued"] == 0
+    run_at(harness, S1 - timedelta(hours=1))
+    assert list(reminders(harness)) == [("new@example.org", "s1", "2023-10-26T12:00:00Z")]
+
+
+def test_a_reminder_held_up_past_its_window_is_not_sent(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    register_many(harness, 2)
+    harness.clock.set(S1 - timedelta(hours=1))
+    harness.runtime.tick()  # enqueued, but no sender runs before the session starts
+    harness.clock.set(S1 + timedelta(minutes=1))
+    harness.runtime.drain()
+    assert reminders(harness) == Counter()
+    assert harness.queued() == 0 and harness.runtime.dead_letters() == 0
+
+
+def test_reminders_queued_for_a_session_cancelled_meanwhile_are_dropped_quietly(
+        harness: Harness) -> None:
+    from webinar_notify.services.publishing import push_series
+
+    register_many(harness, 3)
+    harness.clock.set(S1 - timedelta(days=1))
+    harness.runtime.tick()  # queued...
+    series = load_series_file(SERIES_FILE)
+    push_series(harness.runtime.store, harness.runtime.schedule, replace(series, sessions=tuple(
+        replace(s, status="cancelled") if s.id == "s1" else s for s in series.sessions)),
+        harness.clock)
+    harness.clock.advance(timedelta(minutes=2))  # past the sender's series cache
+    harness.runtime.drain()  # ...then the session is cancelled before they go
+    assert reminders(harness) == Counter()
+    assert harness.runtime.dead_letters() == 0 and harness.queued() == 0
+
+
+def test_the_sqs_queue_carries_a_fan_out_too(tmp_path: object) -> None:
+    """The same fan-out through moto's SQS (exact, but slow at depth), with its DLQ settings."""
+    from pathlib import Path
+
+    from conftest import SECRET, START, registration_body
+    from webinar_notify.adapters.clock import VirtualClock
+    from webinar_notify.adapters.outbox import OutboxMailer
+    from webinar_notify.core.signatures import sign
+    from webinar_notify.local.runtime import LocalSettings, local_runtime
+
+    clock = VirtualClock(START)
+    outbox = OutboxMailer(Path(str(tmp_path)) / "o", clock)
+    settings = LocalSettings(webhook_secrets={"generic": SECRET}, queue="sqs")
+    with local_runtime(clock, outbox, settings) as runtime:
+        runtime.push_series(load_series_file(SERIES_FILE))
+        for i in range(12):
+            body = registration_body(f"q{i}@example.org", "Q", f"e{i}", created=clock.now())
+            headers = {"Webinar-Signature": sign(SECRET, int(clock.now().timestamp()), body)}
+            assert runtime.request("POST", "/webhooks/generic/reirradiation-2023", headers,
+                                   body).status == 202
+        clock.set(S1 - timedelta(days=7))
+        assert runtime.tick()["enqueued"] == 12
+        runtime.drain()
+        kinds = Counter(e["kind"] for e in outbox.entries())
+        assert kinds == Counter({"confirmation": 12, "reminder": 12})
+        assert runtime.dead_letters() == 0

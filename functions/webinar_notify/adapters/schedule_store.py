@@ -52,6 +52,7 @@ class ScheduleStore(Protocol):
                  lease: timedelta) -> None: ...
     def settle(self, series_id: str, slot_key: str, state: DecisionState, enqueued: int,
                now: datetime) -> None: ...
+    def drop(self, series_id: str, slot_key: str, now: datetime) -> bool: ...
     def put_task(self, series_id: str, task_key: str, doc: dict[str, Any]) -> bool: ...
     def tasks(self, series_id: str) -> dict[str, dict[str, Any]]: ...
     def task(self, series_id: str, task_key: str) -> dict[str, Any] | None: ...
@@ -129,6 +130,26 @@ class DynamoScheduleStore:
             **key(f"SERIES#{series_id}", f"DECISION#{slot_key}"), "state": {"S": state},
             "enqueued": {"N": str(enqueued)}, "decided_at": {"S": now.isoformat()}})
 
+
+    def drop(self, series_id: str, slot_key: str, now: datetime) -> bool:
+        """Record a slot whose moment passed unseen; never over a live fan-out (False then)."""
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=key(f"SERIES#{series_id}", f"DECISION#{slot_key}"),
+                UpdateExpression="SET #state = :dropped, decided_at = :at, "
+                                 "enqueued = if_not_exists(enqueued, :zero)",
+                ConditionExpression="attribute_not_exists(pk) OR "
+                                    "(#state = :fanning AND lease_until < :now)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":dropped": {"S": "dropped"}, ":fanning": {"S": "fanning"},
+                    ":at": {"S": now.isoformat()}, ":now": {"N": _ts(now)},
+                    ":zero": {"N": "0"}})
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def put_task(self, series_id: str, task_key: str, doc: dict[str, Any]) -> bool:
         """Store a task once; False when a task with this key exists already."""

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from .announcements import Announcement
 from .calendar import session_invite
-from .errors import PayloadError
+from .errors import PayloadError, StaleJobError
 from .jobs import EmailJob
 from .mime import Attachment, Email
 from .render import Renderer
@@ -39,7 +39,7 @@ def compose(series: Series, job: EmailJob, *, now: datetime, renderer: Renderer,
             links: Links, announcement: Announcement | None = None) -> Email:
     if job.kind == "announcement":
         if announcement is None:
-            raise PayloadError("the announcement of this email no longer exists")
+            raise StaleJobError("the announcement of this email no longer exists")
         return _announcement(series, job, now, renderer, links, announcement)
     builder = _BUILDERS.get(job.kind)
     if builder is None:
@@ -108,7 +108,7 @@ def _cancellation(series: Series, job: EmailJob, now: datetime, renderer: Render
                   links: Links) -> Email:
     session = series.session(job.session_ids[0]) if job.session_ids else None
     if session is None:
-        raise PayloadError("the cancelled session is not in the series")
+        raise StaleJobError("the cancelled session is not in the series")
     recipient = job.recipient
     view = session_view(series, session, recipient.time_zone, None, now)
     context = _context(series, job, links, [], now) | {"session": view}
@@ -132,7 +132,7 @@ def _announcement(series: Series, job: EmailJob, now: datetime, renderer: Render
 def _one_session(series: Series, job: EmailJob) -> Session:
     session = series.session(job.session_ids[0]) if job.session_ids else None
     if session is None or session.cancelled:
-        raise PayloadError("the session of this email no longer exists or was cancelled")
+        raise StaleJobError("the session of this email no longer exists or was cancelled")
     return session
 
 

@@ -7,7 +7,9 @@
     │   ├── SignatureError       missing, malformed, stale or wrong signature (401)
     │   ├── PayloadTooLargeError over the body size limit (413)
     │   └── NotFoundError        unknown series, provider or session (404)
-    └── RetryableError           a transient condition: the message goes back to the queue
+    ├── RetryableError           a transient condition: the message goes back to the queue
+    └── StaleJobError            a queued email about something gone (a cancelled session):
+                                 dropped, not retried
 """
 
 
@@ -43,3 +45,7 @@ class NotFoundError(InvalidInputError):
 
 class RetryableError(WebinarNotifyError):
     """Try again later: another worker holds the delivery, or a dependency throttled us."""
+
+
+class StaleJobError(WebinarNotifyError):
+    """The email is about something that no longer exists; sending it would mislead."""

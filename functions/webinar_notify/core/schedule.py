@@ -5,7 +5,7 @@ at ``start - offset`` and stays open until the next, closer reminder of the same
 opens, or, for the closest one, until the session starts. A run that finds a slot open sends
 it; a slot that closed before any run saw it (the scheduler was down) is dropped and counted,
 so nobody reads "starts in 1 hour" after the start or gets two reminders back to back.
-A moved session has a new SEQUENCE, hence new slots: reminders follow the new time.
+A moved session has new slots (they are keyed by the start time): reminders follow the new time.
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from .series import Series
 class Slot:
     session_id: str
     offset: timedelta
-    sequence: int
+    start: datetime
     opens: datetime
     closes: datetime
 
     @property
     def key(self) -> str:
-        """The scheduler's decision key: series-unique, revision-aware."""
-        return f"{self.session_id}#{format_duration(self.offset)}#{self.sequence}"
+        """The decision key: session, offset and start time. A moved session has new slots;
+        a new title or join link does not make anyone get the same reminder again."""
+        return f"{self.session_id}#{format_duration(self.offset)}#{self.start:%Y%m%dT%H%MZ}"
 
 
 def slots(series: Series) -> list[Slot]:
@@ -44,7 +45,7 @@ def slots(series: Series) -> list[Slot]:
         for i, offset in enumerate(offsets):
             closes = before(session.start, offsets[i + 1]) if i + 1 < len(offsets) \
                 else session.start
-            result.append(Slot(session.id, offset, session.sequence,
+            result.append(Slot(session.id, offset, session.start.astimezone(UTC),
                                opens=before(session.start, offset), closes=closes))
     return sorted(result, key=lambda slot: (slot.opens, slot.session_id))
 

@@ -55,7 +55,7 @@ class ReminderTask:
         others = tuple(s for s in registration.sessions_in(_scheduled(series))
                        if s != self.slot.session_id)
         return _job("reminder", series, registration, (self.slot.session_id,), self.key,
-                    also=others)
+                    also=others, extra={"not_after": self.closes.isoformat()})
 
 
 NoticeKind = Literal["update", "cancellation", "new_session"]
@@ -88,7 +88,7 @@ class Notice:
 
     def job(self, registration: Registration, series: Series) -> EmailJob:
         kind: EmailKind = "cancellation" if self.kind == "cancellation" else "update"
-        extra: dict[str, str] = {"notice": self.kind}
+        extra: dict[str, str] = {"notice": self.kind, "not_after": self.closes.isoformat()}
         if self.previous_start and self.previous_end:
             extra |= {"previous_start": self.previous_start.isoformat(),
                       "previous_end": self.previous_end.isoformat()}
@@ -119,7 +119,8 @@ class AnnouncementTask:
         return _job("announcement", series, registration,
                     self.announcement.audience.values if self.announcement.audience.kind in (
                         "sessions", "attended", "absent") else (),
-                    self.key, extra={"announcement": self.announcement.id})
+                    self.key, extra={"announcement": self.announcement.id,
+                                     "not_after": self.closes.isoformat()})
 
 
 def in_audience(registration: Registration, announcement: Announcement, series: Series) -> bool:

@@ -29,10 +29,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                         ("RemindersSuppressed", report.suppressed),
                         ("ReminderSlotsSent", len(report.sent_slots)),
                         ("ReminderSlotsDropped", len(report.dropped_slots)),
-                        ("ReminderSlotsUnfinished", report.unfinished)):
+                        ("ReminderSlotsUnfinished", report.unfinished),
+                        ("SchedulerSeriesFailed", len(report.failed))):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     summary = {"enqueued": report.enqueued, "sent_slots": report.sent_slots,
                "dropped_slots": report.dropped_slots, "suppressed": report.suppressed,
-               "unfinished": report.unfinished}
+               "unfinished": report.unfinished, "failed": report.failed}
     logger.info("scheduler run", extra=summary)
     return summary

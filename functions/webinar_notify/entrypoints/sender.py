@@ -23,7 +23,8 @@ metrics = Metrics()
 # A wholly failed batch is reported record by record like any other: no exception, so no
 # traceback (SES error texts can hold addresses) reaches the logs.
 _OUTCOME_METRICS = {"sent": "EmailsSent", "duplicate": "EmailsDuplicateSkipped",
-                    "deferred": "EmailsDeferred"}
+                    "deferred": "EmailsDeferred", "expired": "EmailsExpired",
+                    "skipped": "EmailsSkippedStale"}
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

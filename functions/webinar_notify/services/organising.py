@@ -90,6 +90,7 @@ class Organiser:
         now = self.clock.now()
         merged = merge_series(stored, incoming, now)
         if stored is not None and merged is stored:
+            plan_series(self.schedule, stored, now)  # cheap; repairs a missing index entry
             return Answer(200, {"outcome": "unchanged", "revision": stored.revision})
         try:
             self.store.put_series(merged, stored.revision if stored else None)

@@ -33,6 +33,7 @@ def push_series(store: Store, schedule: ScheduleStore, incoming: Series,
     stored = store.get_series(incoming.id)
     merged = merge_series(stored, incoming, clock.now())
     if stored is not None and merged is stored:
+        plan_series(schedule, stored, clock.now())  # cheap; repairs a missing index entry
         return PushResult("unchanged", stored.revision)
     try:
         store.put_series(merged, stored.revision if stored else None)

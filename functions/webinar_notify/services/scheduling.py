@@ -35,6 +35,7 @@ class RunReport:
     enqueued: int = 0
     suppressed: int = 0
     unfinished: int = 0
+    failed: list[str] = field(default_factory=list)  # series whose run raised; retried next run
 
 
 class Scheduler:
@@ -54,11 +55,16 @@ class Scheduler:
         now = self.clock.now()
         due = [only] if only else self.schedule.series_due(now)
         for series_id in due:
-            series = self.store.get_series(series_id)
-            if series is None:
-                self.schedule.set_next_due(series_id, None)
-                continue
-            self._run_series(series, now, deadline, report)
+            try:
+                series = self.store.get_series(series_id)
+                if series is None:
+                    self.schedule.set_next_due(series_id, None)
+                    continue
+                self._run_series(series, now, deadline, report)
+            except Exception:  # one broken series must not hold up every other one
+                if only:
+                    raise
+                report.failed.append(series_id)
         return report
 
     def _run_series(self, series: Series, now: datetime, deadline: datetime | None,
@@ -67,8 +73,8 @@ class Scheduler:
         work = all_tasks(series, self.schedule)
         plan = agenda(work, now, {k for k, d in decisions.items() if d.settled(now)})
         for task in plan.expired:
-            self.schedule.settle(series.id, task.key, "dropped", 0, now)
-            report.dropped_slots.append(f"{series.id}/{task.key}")
+            if self.schedule.drop(series.id, task.key, now):
+                report.dropped_slots.append(f"{series.id}/{task.key}")
         for task in plan.due:
             decision = self.schedule.claim(series.id, task.key, now, self.settings.lease)
             if decision is not None:
@@ -113,11 +119,12 @@ def all_tasks(series: Series, schedule: ScheduleStore) -> Sequence[Task]:
 def plan_series(schedule: ScheduleStore, series: Series, now: datetime) -> None:
     """Tell the index when this series next needs a run (after any change to it)."""
     decisions = schedule.decisions(series.id)
-    plan = agenda(all_tasks(series, schedule), now,
-                  {k for k, d in decisions.items() if d.settled(now)})
+    tasks = all_tasks(series, schedule)
+    plan = agenda(tasks, now, {k for k, d in decisions.items() if d.settled(now)})
     candidates = [plan.next_due] if plan.next_due else []
     if plan.due or plan.expired:
         candidates.append(now)
+    live = {task.key for task in tasks}  # a fan-out of a slot that no longer exists is moot
     candidates += [datetime.fromtimestamp(d.lease_until, now.tzinfo)
-                   for d in decisions.values() if d.state == "fanning"]
+                   for k, d in decisions.items() if d.state == "fanning" and k in live]
     schedule.set_next_due(series.id, min(candidates, default=None))

@@ -8,8 +8,9 @@ with a delay instead of failing it, so they never use up the retries that lead t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Literal
 
 from ..adapters.clock import Clock
@@ -23,13 +24,15 @@ from ..adapters.store import Store
 from ..core import mime, tokens
 from ..core.announcements import Announcement
 from ..core.compose import Links, compose
-from ..core.errors import NotFoundError, RetryableError
+from ..core.errors import NotFoundError, RetryableError, StaleJobError
 from ..core.jobs import EmailJob
 from ..core.render import Renderer
 from ..core.series import Series
 from ..core.tasks import announcement_from_doc
 
-SendOutcome = Literal["sent", "duplicate", "deferred"]
+SendOutcome = Literal["sent", "duplicate", "deferred", "expired", "skipped"]
+MAX_DEFERRALS = 8  # then the message fails for real, and after 5 failures it is dead-lettered
+MAX_DELAY = timedelta(seconds=900)  # SQS's longest delay
 SERIES_CACHE_SECONDS = 60
 
 
@@ -77,25 +80,42 @@ class Sender:
         self.settings = settings
 
     def deliver(self, job: EmailJob) -> SendOutcome:
-        claim = self.ledger.claim(job.key, self.clock.now(), self.settings.lease)
+        now = self.clock.now()
+        not_after = job.extra.get("not_after")
+        if not_after and now >= datetime.fromisoformat(not_after):
+            return "expired"  # e.g. a 1-hour reminder held up past the start: say nothing
+        claim = self.ledger.claim(job.key, now, self.settings.lease)
         if claim == "sent":
             return "duplicate"
         if claim == "busy":  # look again once that sender's lease is over
-            self.queue.send([job], delay_seconds=_seconds(self.settings.lease))
-            return "deferred"
+            return self._defer(job, self.settings.lease)
         try:
             message = self._message(job)
             self.limiter.acquire()
             message_id = self.mailer.send(message)
+        except StaleJobError:
+            self.ledger.release(job.key)
+            return "skipped"
         except RetryableError:
             self.ledger.release(job.key)
-            self.queue.send([job], delay_seconds=_seconds(self.settings.retry_delay))
-            return "deferred"
+            return self._defer(job, self.settings.retry_delay)
         except BaseException:
             self.ledger.release(job.key)
             raise
         self.ledger.complete(job.key, self.clock.now(), message_id)
         return "sent"
+
+    def _defer(self, job: EmailJob, base: timedelta) -> SendOutcome:
+        """Back on the queue later, backing off exponentially (with a spread per email, so a
+        throttled burst does not come back all at once); a job deferred too often fails."""
+        deferrals = int(job.extra.get("deferrals", "0"))
+        if deferrals >= MAX_DEFERRALS:
+            raise RetryableError(f"deferred {deferrals} times; giving up on this delivery")
+        spread = timedelta(seconds=int(hashlib.sha256(job.key.encode()).hexdigest()[:4], 16) % 30)
+        delay = min(base * 2 ** deferrals + spread, MAX_DELAY)
+        self.queue.send([replace(job, extra={**job.extra, "deferrals": str(deferrals + 1)})],
+                        delay_seconds=int(delay.total_seconds()))
+        return "deferred"
 
     def _message(self, job: EmailJob) -> OutgoingMessage:
         series = self.series.get(job.series_id, job.series_revision)
@@ -128,6 +148,3 @@ class Sender:
 
         return Links(manage=link("manage"), unsubscribe=link("unsubscribe"))
 
-
-def _seconds(delay: timedelta) -> int:
-    return min(int(delay.total_seconds()), 900)  # SQS delays go up to 15 minutes
