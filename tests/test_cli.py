@@ -72,19 +72,8 @@ def test_demo_prints_where_to_look(tmp_path: Path) -> None:
     assert f"open in a browser: {tmp_path / 'outbox' / 'index.html'}" in result.stdout
 
 
-def test_series_push_stores_then_reports_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
-    from moto import mock_aws
-
-    from webinar_notify.local.infra import create_resources
-
-    with mock_aws():
-        table = create_resources().table
-        series = str(ROOT / "series" / "reirradiation-2023.yaml")
-        assert main(["series", "push", series, "--table", table, "--region", "eu-west-1"]) == 0
-        assert main(["series", "push", series, "--table", table, "--region", "eu-west-1"]) == 0
-        assert main(["series", "push", series, "--table", "missing", "--region",
-                     "eu-west-1"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out.splitlines() == ["reirradiation-2023: created (revision 1)",
-                                         "reirradiation-2023: unchanged (revision 1)"]
-    assert captured.err.startswith("error: AWS said:")
+def test_series_push_without_an_api_is_a_clear_error(tmp_path: Path) -> None:
+    result = run("series", "push", str(ROOT / "series" / "reirradiation-2023.yaml"),
+                 "--api", "http://127.0.0.1:9", "--region", "eu-west-1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr

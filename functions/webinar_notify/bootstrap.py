@@ -62,7 +62,7 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
                       RateLimiter(send_rate_per_instance), schedule),
         manage=ManagePage(store, secrets, renderer, clock),
         scheduler=scheduler,
-        organiser=Organiser(store, schedule, scheduler, audit, secrets, clock),
+        organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer),
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import organiser_cli
 from .core.errors import InvalidInputError, WebinarNotifyError
 from .core.signatures import sign
 
@@ -48,11 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     check = series_commands.add_parser("check", help="validate a series file and summarise it")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_series_check)
-    push = series_commands.add_parser("push", help="store or update a series in DynamoDB")
+    push = series_commands.add_parser(
+        "push", help="publish a series, or its changes (registrants get the updates)")
     push.add_argument("file", type=Path)
-    push.add_argument("--table", required=True, help="the stack's TableName output")
-    push.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    push.add_argument("--api", required=True, help="the stack's API URL (https://...)")
+    push.add_argument("--region", help="AWS region of the API (default: from the URL)")
+    push.add_argument("--quiet", action="store_true",
+                      help="store the changes without telling registrants (typo fixes)")
     push.set_defaults(run=_series_push)
+    organiser_cli.add_commands(commands)
 
     simulate = commands.add_parser("simulate", help="replay a scenario locally in virtual time")
     simulate.add_argument("scenario", type=Path)
@@ -73,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--outbox", type=Path, default=Path("outbox-serve"))
     serve.add_argument("--secret", help="the generic provider's webhook secret "
                        "(default: a new random one, printed at start)")
+    serve.add_argument("--organiser-secret", help="the secret key of the local organiser key "
+                       "pair (default: a new random one, printed at start)")
     serve.set_defaults(run=_serve)
 
     signer = commands.add_parser("sign", help="print a Webinar-Signature header for a body")
@@ -95,22 +102,10 @@ def _series_check(args: argparse.Namespace) -> int:
 
 
 def _series_push(args: argparse.Namespace) -> int:
-    import boto3
-
-    from .adapters.clock import SystemClock
-    from .adapters.schedule_store import DynamoScheduleStore
-    from .adapters.store import DynamoStore
     from .local.scenario import load_series_file
-    from .services.publishing import push_series
 
-    series = load_series_file(args.file)
-    client = boto3.client("dynamodb", region_name=args.region)
-    result = push_series(DynamoStore(client, args.table), DynamoScheduleStore(client, args.table),
-                         series, SystemClock())
-    changed = f"; sessions with a new calendar SEQUENCE: {', '.join(result.changed_sessions)}" \
-        if result.outcome == "updated" and result.changed_sessions else ""
-    print(f"{series.id}: {result.outcome} (revision {result.revision}){changed}")
-    return 0
+    args.series = load_series_file(args.file).id  # a bad file fails here, naming the field
+    return organiser_cli.push(args)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -136,7 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .adapters.outbox import OutboxMailer
     from .local.runtime import LocalSettings, local_runtime
     from .local.scenario import load_series_file
-    from .local.server import serve
+    from .local.server import LocalKey, serve
 
     secret = args.secret if args.secret is not None else secrets.token_hex(16)
     if not secret:
@@ -155,8 +150,11 @@ def _serve(args: argparse.Namespace) -> int:
                   "stored but confirm nothing; pass --series with a file whose sessions are ahead")
         print(f"webhook secret: {secret}  (sign with: webinar-notify sign --secret {secret} "
               "BODY.json)")
+        key = LocalKey("LOCALORGANISER", args.organiser_secret or secrets.token_hex(16))
+        print(f"organiser routes: sign with AWS_ACCESS_KEY_ID={key.access_key} "
+              f"AWS_SECRET_ACCESS_KEY={key.secret_key} and --api http://{args.host}:{args.port}")
         print(f"outbox: {args.outbox.resolve()} (index.html is rewritten after each request)")
-        serve(runtime, args.host, args.port, sys.stdout)
+        serve(runtime, args.host, args.port, sys.stdout, key)
     return 0
 
 

@@ -7,16 +7,31 @@ so the outbox shows the confirmation as soon as the webhook is answered.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TextIO
 
+from ..adapters.clock import SystemClock
+from . import sigv4
 from .runtime import LocalRuntime
 
 MAX_READ_BYTES = 1024 * 1024  # the intake answers 413 above 256 KB; beyond this we stop reading
 
 
-def serve(runtime: LocalRuntime, host: str, port: int, out: TextIO) -> None:
-    handler = _handler(runtime, out)
+@dataclass(frozen=True, slots=True)
+class LocalKey:
+    """The one key pair the local API accepts on organiser routes, as IAM would."""
+
+    access_key: str
+    secret_key: str
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::123456789012:user/{self.access_key}"
+
+
+def serve(runtime: LocalRuntime, host: str, port: int, out: TextIO, key: LocalKey) -> None:
+    handler = _handler(runtime, out, key)
     with HTTPServer((host, port), handler) as server:
         out.write(f"listening on http://{host}:{port} (Ctrl-C to stop)\n")
         out.flush()
@@ -26,7 +41,7 @@ def serve(runtime: LocalRuntime, host: str, port: int, out: TextIO) -> None:
             out.write("stopped\n")
 
 
-def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]:
+def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "webinar-notify-local"
 
@@ -42,7 +57,18 @@ def _handler(runtime: LocalRuntime, out: TextIO) -> type[BaseHTTPRequestHandler]
                 self._answer(413, {"error": "body is larger than 256 KB"})
                 return
             body = self.rfile.read(int(declared))
-            answer = runtime.request("POST", self.path.split("?")[0], dict(self.headers), body)
+            path = self.path.split("?")[0]
+            caller = None
+            if path.startswith("/organiser/"):
+                url = f"http://{self.headers.get('Host', '')}{self.path}"
+                # API Gateway checks signatures against real time, whatever the virtual clock.
+                if not sigv4.verify(key.access_key, key.secret_key, "POST", url, body,
+                                    dict(self.headers), SystemClock().now()):
+                    self._answer(403, {"error": "organiser routes need a request signed with "
+                                                "AWS SigV4 (the local key pair)"})
+                    return
+                caller = key.arn
+            answer = runtime.request("POST", path, dict(self.headers), body, caller)
             runtime.drain()
             index = getattr(runtime.mailer, "write_index", None)
             if callable(index):

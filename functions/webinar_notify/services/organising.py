@@ -4,24 +4,30 @@ and audited: who, when, what, and to how many recipients."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..adapters.audit import Audit
 from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
+from ..adapters.queue import SendQueue
 from ..adapters.schedule_store import ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.announcements import Announcement, parse_announcement
+from ..core.compose import Links, compose
 from ..core.errors import InvalidInputError, NotFoundError, PayloadError
+from ..core.jobs import EmailJob, delivery_key
+from ..core.registration import Registrant
+from ..core.render import Renderer
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
 from ..core.series_merge import merge_series
 from ..core.tasks import AnnouncementTask, session_notices, task_doc
-from ..core.text import registrant_id, suppression_id
+from ..core.text import normalise_email, registrant_id, suppression_id
 from .scheduling import Scheduler, plan_series
 
 SEND_NOW_BUDGET = timedelta(seconds=5)  # fan out inline this long; the scheduler does the rest
@@ -40,7 +46,10 @@ class ConflictError(InvalidInputError):
 
 class Organiser:
     def __init__(self, store: Store, schedule: ScheduleStore, scheduler: Scheduler,
-                 audit: Audit, secrets: Secrets, clock: Clock) -> None:
+                 audit: Audit, secrets: Secrets, clock: Clock, queue: SendQueue,
+                 renderer: Renderer) -> None:
+        self.queue = queue
+        self.renderer = renderer
         self.store = store
         self.schedule = schedule
         self.scheduler = scheduler
@@ -117,9 +126,17 @@ class Organiser:
         self._check_attendance(series, announcement)
         task = AnnouncementTask(announcement)
         if doc.get("dry_run"):
+            preview = compose(series, _preview_job(series, announcement), now=now,
+                              renderer=self.renderer, links=PREVIEW_LINKS,
+                              announcement=announcement)
             return Answer(200, {"recipients": self.count(series, task),
                                 "subject": announcement.subject,
-                                "audience": announcement.audience.describe()})
+                                "audience": announcement.audience.describe(),
+                                "html": preview.html, "text": preview.text})
+        if doc.get("test_to"):
+            address = normalise_email(doc["test_to"], field="test_to")
+            self.queue.send([_preview_job(series, announcement, address, now)])
+            return Answer(202, {"status": "test sent", "id": announcement.id})
         if not self.schedule.put_task(series.id, task.key, task_doc(task)):
             existing = self.schedule.task(series.id, task.key)
             if existing != task_doc(task) and not _same_except_time(existing, task_doc(task)):
@@ -190,6 +207,21 @@ class Organiser:
         if series is None:
             raise NotFoundError(f"unknown series {series_id[:80]!r}")
         return series
+
+
+PREVIEW_LINKS = Links(manage="#your-registration", unsubscribe="#unsubscribe")
+
+
+def _preview_job(series: Series, announcement: Announcement, address: str = "",
+                 now: datetime | None = None) -> EmailJob:
+    """A copy of the announcement for the organiser (a preview, or one test email)."""
+    scope = (announcement.id, now.isoformat() if now else "preview")
+    return EmailJob(
+        kind="announcement", series_id=series.id, series_revision=series.revision,
+        registrant_id="organiser-copy", recipient=Registrant(address or "organiser@invalid", "",
+                                                              series.time_zone),
+        session_ids=(), key=delivery_key("announcement", series.id, "organiser-copy", *scope),
+        extra={"announcement_doc": json.dumps(announcement.to_doc())})
 
 
 def _same_except_time(existing: dict[str, Any] | None, new: dict[str, Any]) -> bool:

@@ -1,0 +1,170 @@
+"""Organiser verbs of the ``webinar-notify`` command: signed requests to the organiser API.
+
+Every request is signed with the caller's AWS credentials (SigV4, service execute-api) and
+carries a fresh Idempotency-Key, so a retried command never acts twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .core.errors import InvalidInputError
+from .local.organiser_actions import to_request
+
+_REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
+
+
+def add_commands(commands: Any) -> None:
+    """Add the organiser verbs to the top-level parser's subcommands."""
+    session = commands.add_parser("session", help="change or cancel a session")
+    verbs = session.add_subparsers(required=True, metavar="ACTION")
+    update = verbs.add_parser("update", help="change a session's time, title, link or status")
+    _target(update, session=True)
+    update.add_argument("--start", help='e.g. "2024-01-09T16:00:00+01:00"')
+    update.add_argument("--duration-minutes", type=int)
+    update.add_argument("--title")
+    update.add_argument("--join-url")
+    update.add_argument("--status", choices=["scheduled", "cancelled"])
+    update.add_argument("--quiet", action="store_true", help="store it, tell nobody")
+    update.set_defaults(run=_session_update)
+    cancel = verbs.add_parser("cancel", help="cancel a session (sends a calendar CANCEL)")
+    _target(cancel, session=True)
+    cancel.set_defaults(run=lambda a: _call(a, {"action": "cancel_session",
+                                                "session": a.session}))
+
+    announce = commands.add_parser("announce", help="send or schedule an announcement")
+    _target(announce)
+    announce.add_argument("--id", required=True, help="lower-case id, e.g. pre-meeting-open")
+    announce.add_argument("--subject", required=True)
+    body = announce.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body", help="Markdown text")
+    body.add_argument("--body-file", type=Path, help="a Markdown file")
+    announce.add_argument("--audience", required=True,
+                          help='JSON: {"all": true}, {"sessions": ["s3"]}, '
+                               '{"interest": "estro24-pre-meeting"}, {"attended": "s3"}, '
+                               '{"absent": "s3"}')
+    announce.add_argument("--send-at", help="ISO time with offset; default: now")
+    announce.add_argument("--preview", type=Path, metavar="HTML",
+                          help="write the email to this file for a browser; send nothing")
+    announce.add_argument("--test-to", metavar="ADDRESS", help="send one copy to this address")
+    announce.add_argument("--yes", action="store_true", help="do not ask before sending")
+    announce.set_defaults(run=_announce)
+
+    announcement = commands.add_parser("announcement", help="cancel a scheduled announcement")
+    announcement_verbs = announcement.add_subparsers(required=True, metavar="ACTION")
+    cancel_announcement = announcement_verbs.add_parser("cancel")
+    _target(cancel_announcement)
+    cancel_announcement.add_argument("id")
+    cancel_announcement.set_defaults(run=lambda a: _call(a, {"action": "cancel_announcement",
+                                                             "id": a.id}))
+
+    attendance = commands.add_parser("attendance", help="record who attended a session")
+    _target(attendance, session=True)
+    attendance.add_argument("--emails-file", type=Path, required=True,
+                            help="one address per line")
+    attendance.set_defaults(run=_attendance)
+
+
+def push(args: argparse.Namespace) -> int:
+    return _call(args, {"action": "push_series", "file": str(args.file.resolve()),
+                        "quiet": args.quiet})
+
+
+def _target(parser: argparse.ArgumentParser, session: bool = False) -> None:
+    parser.add_argument("series", help="the series id")
+    if session:
+        parser.add_argument("session", help="the session id, e.g. s4")
+    parser.add_argument("--api", required=True, help="the stack's API URL (https://...)")
+    parser.add_argument("--region", help="AWS region of the API (default: from the URL)")
+
+
+def _session_update(args: argparse.Namespace) -> int:
+    fields = {"start": args.start, "duration_minutes": args.duration_minutes,
+              "title": args.title, "join_url": args.join_url, "status": args.status}
+    action = {"action": "update_session", "session": args.session,
+              **{k: v for k, v in fields.items() if v is not None}}
+    if args.quiet:
+        action["quiet"] = True
+    return _call(args, action)
+
+
+def _announce(args: argparse.Namespace) -> int:
+    try:
+        audience = json.loads(args.audience)
+        body = args.body if args.body is not None else args.body_file.read_text("utf-8")
+    except ValueError:
+        raise InvalidInputError("--audience must be JSON, e.g. '{\"all\": true}'") from None
+    except OSError as error:
+        raise InvalidInputError(f"--body-file: {error.strerror}") from None
+    action = {"action": "announce", "id": args.id, "subject": args.subject,
+              "body_markdown": body, "audience": audience,
+              **({"send_at": args.send_at} if args.send_at else {})}
+    preview = _request(args, action | {"dry_run": True})
+    print(f"{preview.get('recipients', '?')} recipients ({preview.get('audience', '')})")
+    if args.preview:
+        args.preview.write_text(str(preview.get("html", "")), encoding="utf-8")
+        print(f"preview written to {args.preview.resolve()}")
+        return 0
+    if args.test_to:
+        return _call(args, action | {"test_to": args.test_to})
+    if not args.yes and input("Send it? [y/N] ").strip().lower() not in ("y", "yes"):
+        print("not sent")
+        return 1
+    return _call(args, action)
+
+
+def _attendance(args: argparse.Namespace) -> int:
+    try:
+        emails = [line.strip() for line in args.emails_file.read_text("utf-8").splitlines()
+                  if line.strip()]
+    except OSError as error:
+        raise InvalidInputError(f"--emails-file: {error.strerror}") from None
+    return _call(args, {"action": "record_attendance", "session": args.session,
+                        "emails": emails})
+
+
+def _call(args: argparse.Namespace, action: dict[str, Any]) -> int:
+    answer = _request(args, action)
+    print(json.dumps(answer, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _request(args: argparse.Namespace, action: dict[str, Any]) -> dict[str, Any]:
+    """POST one action, signed; a 4xx or 5xx becomes one clear error line."""
+    import boto3
+
+    from .local.sigv4 import sign
+
+    path, body = to_request(action, args.series, Path.cwd())
+    url = args.api.rstrip("/") + path
+    data = json.dumps(body).encode()
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise InvalidInputError("no AWS credentials found to sign the request "
+                                "(set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    match = _REGION_IN_HOST.search(url)
+    region = args.region or (match.group(1) if match else None) or session.region_name \
+        or "us-east-1"
+    headers = sign(credentials, region, "POST", url, data,
+                   {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return dict(json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode("utf-8", "replace")
+        with contextlib.suppress(ValueError):
+            detail = json.loads(detail).get("error", detail)
+        raise InvalidInputError(f"the API answered {error.code}: {detail}") from None
+    except urllib.error.URLError as error:
+        raise InvalidInputError(f"cannot reach {args.api}: {error.reason}") from None
+
