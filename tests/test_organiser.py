@@ -269,3 +269,64 @@ def _switch_off_announcements(harness: Harness, address: str) -> None:
     registration = store.get_registration("reirradiation-2023", rid)
     assert registration is not None
     store.put_registration(replace(registration, announcements_off=True), harness.clock.now())
+
+
+def test_a_follow_up_split_into_attendees_and_absentees(harness: Harness) -> None:
+    addresses = register(harness, 3, sessions=["s3"])
+    act(harness, "/sessions/s3/attendance", {"emails": addresses[:2]}, "attendance-s3")
+    answer = act(harness, "/follow-ups", {
+        "session": "s3", "recording_url": "https://estro.example/rec/s3",
+        "survey_url": "https://estro.example/survey/s3", "split": True}, "follow-up-s3")
+    assert answer["http"] == 202 and answer["recipients"] == 3
+    by_address = {str(e["to"]): m for e, m in sent(harness, "announcement")}
+    assert set(by_address) == set(addresses)
+    attended = by_address[addresses[0]].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    absent = by_address[addresses[2]].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Thank you for joining" in attended and "survey/s3" in attended
+    assert "We missed you" in absent and "rec/s3" in absent and "survey/s3" not in absent
+
+
+def test_the_organiser_scenario_end_to_end(tmp_path: Path) -> None:
+    import io
+    import json
+
+    from webinar_notify.local.scenario import load_scenario
+    from webinar_notify.local.simulate import simulate
+
+    report = simulate(load_scenario(ROOT / "scenarios" / "organiser.yaml"), tmp_path / "out",
+                      io.StringIO())
+    entries = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text()
+               .splitlines()]
+
+    def parsed(entry: dict[str, Any]) -> EmailMessage:
+        raw = (tmp_path / "out" / entry["file"]).read_bytes()
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+    s4_people = {"marie.tremblay@example.com", "fatimah.alharbi@example.org",
+                 "soren.norgaard@example.com"}
+    updates = [e for e in entries if e["kind"] == "update"]
+    assert sorted(e["to"] for e in updates) == sorted(s4_people)
+    for entry in updates:
+        [(_, ics), _] = calendars(parsed(entry))
+        event = ics.events[0]
+        assert str(event["UID"]) == "s4.reirradiation-2023@events.estro.example"
+        assert int(event["SEQUENCE"]) == 1
+    s4_reminders = Counter(e["sent_at"] for e in entries
+                           if e["kind"] == "reminder" and e["sessions"] == ["s4"])
+    assert s4_reminders == Counter({"2024-01-02T15:00:00Z": 3, "2024-01-08T15:00:00Z": 3,
+                                    "2024-01-09T14:00:00Z": 3})
+
+    cancellations = [e for e in entries if e["kind"] == "cancellation"]
+    assert sorted(e["to"] for e in cancellations) == sorted(
+        {"marie.tremblay@example.com", "soren.norgaard@example.com",
+         "joao.conceicao@example.org"})
+    assert not [e for e in entries if e["kind"] == "reminder" and e["sessions"] == ["s6"]]
+
+    announcements = [(e, parsed(e)) for e in entries if e["kind"] == "announcement"]
+    course = [e["to"] for e, m in announcements
+              if m["Subject"].startswith("Registration for the Reirradiation pre-meeting")]
+    assert sorted(course) == ["marie.tremblay@example.com", "soren.norgaard@example.com"]
+    assert not [m for _e, m in announcements if m["Subject"].startswith("Halfway through")]
+    assert report.dead_letters == 0

@@ -109,3 +109,15 @@ def test_sender_concurrency_and_rate_come_from_the_ses_send_rate_parameters() ->
     variables = sender["Environment"]["Variables"]
     assert variables["SES_SEND_RATE"] == {"Ref": "SesSendRate"}
     assert variables["SENDER_CONCURRENCY"] == {"Ref": "SenderConcurrency"}
+
+
+def test_organiser_routes_need_aws_iam_and_the_api_enables_it() -> None:
+    api = RESOURCES["HttpApi"]["Properties"]
+    assert api["Auth"]["EnableIamAuthorizer"] is True
+    events = FUNCTIONS["ApiFunction"]["Properties"]["Events"]
+    organiser = [e["Properties"] for e in events.values()
+                 if e["Properties"]["Path"].startswith("/organiser/")]
+    assert organiser and all(e["Auth"]["Authorizer"] == "AWS_IAM" for e in organiser)
+    public = [e["Properties"] for e in events.values()
+              if not e["Properties"]["Path"].startswith("/organiser/")]
+    assert all("Auth" not in e for e in public)  # webhooks and pages verify their own tokens

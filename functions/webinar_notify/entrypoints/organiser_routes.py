@@ -79,5 +79,10 @@ def cancel_announcement(series_id: str, announcement_id: str) -> Response[str]:
                 lambda o, b: o.cancel_announcement(series_id, announcement_id))
 
 
+@router.post(f"{SERIES}/follow-ups")
+def follow_up(series_id: str) -> Response[str]:
+    return _act("follow_up", series_id, lambda o, b: o.follow_up(series_id, b))
+
+
 def include(app: APIGatewayHttpResolver) -> None:
     app.include_router(router)

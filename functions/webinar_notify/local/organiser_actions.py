@@ -6,6 +6,7 @@
     announce             {id, subject, body_markdown, audience, send_at?, dry_run?, test_to?}
     cancel_announcement  {id}
     record_attendance    {session, emails}
+    follow_up            {session, recording_url?, slides_url?, survey_url?, split?, send_at?}
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def to_request(action: dict[str, Any], series_id: str, base: Path) -> tuple[str,
         return f"{root}/announcements", _json_safe(fields)
     if name == "cancel_announcement":
         return f"{root}/announcements/{_field(fields, 'id')}/cancel", {}
+    if name == "follow_up":
+        return f"{root}/follow-ups", _json_safe(fields)
     if name == "record_attendance":
         return f"{root}/sessions/{_field(fields, 'session')}/attendance", _json_safe(fields)
     raise InvalidInputError(f"action: expected one of {', '.join(ACTIONS)}, got {name!r}")

@@ -14,7 +14,7 @@ from ..core.series import Series
 from ..core.series_document import parse_series
 
 ORGANISER_ACTIONS = ("update_session", "cancel_session", "push_series", "announce",
-                     "cancel_announcement", "record_attendance")
+                     "cancel_announcement", "record_attendance", "follow_up")
 SCENARIO_FIELDS = {"series", "start", "until", "secrets", "token_secret", "steps", "description"}
 
 

@@ -152,6 +152,32 @@ class Organiser:
                             "send_at": announcement.send_at.isoformat(),
                             "recipients_now": self.count(series, task)})
 
+    def follow_up(self, series_id: str, doc: dict[str, Any]) -> Answer:
+        """After a session: the recording, slides and a survey, from templates/follow_up.md,
+        to its registrants, or split into attendees and absentees (when attendance is known)."""
+        series = self._series(series_id)
+        session = series.session(str(doc.get("session", "")))
+        if session is None:
+            raise PayloadError("session: unknown session")
+        base_id = str(doc.get("id") or f"follow-up-{session.id}")
+        links = {k: doc.get(k) for k in ("recording_url", "slides_url", "survey_url")}
+        if not any(links.values()):
+            raise PayloadError("give at least one of recording_url, slides_url, survey_url")
+        groups = [("attended", {"attended": session.id}), ("absent", {"absent": session.id})] \
+            if doc.get("split") else [("registered", {"sessions": [session.id]})]
+        answers = []
+        for group, audience in groups:
+            body = self.renderer.render("follow_up.md", {"session": session, "audience": group,
+                                                         **links})
+            suffix = f"-{group}" if doc.get("split") else ""
+            answers.append(self.announce(series_id, {
+                "id": f"{base_id}{suffix}", "subject": doc.get("subject")
+                or f"{session.title}: recording and slides", "body_markdown": body,
+                "audience": audience, **({"send_at": doc["send_at"]} if doc.get("send_at")
+                                         else {})}).body)
+        return Answer(202, {"announcements": answers,
+                            "recipients": sum(int(a.get("recipients", 0)) for a in answers)})
+
     def cancel_announcement(self, series_id: str, announcement_id: str) -> Answer:
         series = self._series(series_id)
         key = f"announcement#{announcement_id}"
