@@ -330,3 +330,29 @@ def test_the_organiser_scenario_end_to_end(tmp_path: Path) -> None:
     assert sorted(course) == ["marie.tremblay@example.com", "soren.norgaard@example.com"]
     assert not [m for _e, m in announcements if m["Subject"].startswith("Halfway through")]
     assert report.dead_letters == 0
+
+
+def test_a_new_session_is_offered_to_whole_series_registrants_and_a_new_link_updates(
+        harness: Harness, tmp_path: Path) -> None:
+    whole = register(harness, 2)
+    harness.register(email="s1-only@example.org", event_id="s1o", sessions=["s1"])
+    harness.runtime.drain()
+    text = (ROOT / "series" / "reirradiation-2023.yaml").read_text()
+    extra = text.replace("coming:", '''  - id: s9
+    title: "Bonus: Questions and Answers"
+    start: "2024-06-13T15:00"
+    duration_minutes: 60
+coming:''').replace("    title: Reirradiation Challenges & Opportunities\n",
+                    "    title: Reirradiation Challenges & Opportunities\n"
+                    "    join_url: https://zoom.example/j/s1\n")
+    changed = tmp_path / "series.yaml"
+    changed.write_text(extra)
+    answer = harness.runtime.organiser(f"{SERIES}/push", {"series": _yaml(changed)}, "push-s9")
+    harness.runtime.drain()
+    assert answer.status == 200 and sorted(answer.body["notices"]) == ["notice#s1#1",
+                                                                       "notice#s9#0"]
+    updates = sent(harness, "update")
+    new = sorted(str(e["to"]) for e, m in updates if m["Subject"].startswith("New session"))
+    linked = sorted(str(e["to"]) for e, m in updates if m["Subject"].startswith("Updated"))
+    assert new == sorted(whole)
+    assert linked == sorted([*whole, "s1-only@example.org"])
