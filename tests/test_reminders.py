@@ -334,7 +334,7 @@ def test_the_personal_join_link_wins_in_a_reminder() -> None:
     assert "Reirradiation Challenges & Opportunities" not in email.text  # s1 is over
     [ics] = email.attachments
     assert b"SEQUENCE:2" in ics.data and b"UID:s2.reirradiation-2023@" in ics.data
-    assert email.headers["List-Unsubscribe"].startswith("<https://x.example/u>")
+    assert email.headers["List-Unsubscribe"].startswith("<https://x.example/u?scope=all>")
 
 
 def test_a_new_join_link_does_not_repeat_the_open_reminder(harness: Harness) -> None:

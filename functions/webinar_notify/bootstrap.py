@@ -29,6 +29,7 @@ from .core.render import Renderer
 from .services.intake import Intake
 from .services.manage import ManagePage
 from .services.organising import Organiser
+from .services.preferences import Preferences
 from .services.scheduling import Scheduler, ScheduleSettings
 from .services.sending import Sender, SendSettings, SeriesCache
 
@@ -44,6 +45,7 @@ class Services:
     manage: ManagePage
     scheduler: Scheduler
     organiser: Organiser
+    preferences: Preferences
 
 
 def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit,
@@ -63,6 +65,7 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
         manage=ManagePage(store, secrets, renderer, clock),
         scheduler=scheduler,
         organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer),
+        preferences=Preferences(store, secrets, renderer, clock),
     )
 
 

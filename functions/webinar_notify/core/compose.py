@@ -32,7 +32,10 @@ class Links:
     """The personal URLs an email carries (built by the caller, which holds the secrets)."""
 
     manage: str
-    unsubscribe: str  # one-click (RFC 8058): a POST stops reminders and announcements
+    unsubscribe: str  # one-click (RFC 8058): a POST stops mail; ?scope= says which
+
+    def unsubscribe_for(self, scope: str) -> str:
+        return f"{self.unsubscribe}?scope={scope}"
 
 
 def compose(series: Series, job: EmailJob, *, now: datetime, renderer: Renderer,
@@ -74,12 +77,14 @@ def _reminder(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
         "ahead": [session_view(series, s, recipient.time_zone, None, now) for s in ahead],
     }
     subject = f"Starts {until(session.start, now)}: {session.title}"
-    text, html = renderer.render_pair("reminder", context | {"subject": subject})
+    unsubscribe = links.unsubscribe_for("all")
+    text, html = renderer.render_pair("reminder", context | {"subject": subject,
+                                                             "unsubscribe": unsubscribe})
     invite = session_invite(series, session, recipient.email, recipient.full_name,
                             join_url=recipient.join_url)
     return _email(series, job, now, subject, text, html,
                   attachments=[Attachment(invite.filename, "application/ics", invite.content)],
-                  headers=unsubscribe_headers(series, links))
+                  headers=unsubscribe_headers(series, unsubscribe))
 
 
 def _update(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
@@ -121,12 +126,14 @@ def _cancellation(series: Series, job: EmailJob, now: datetime, renderer: Render
 
 def _announcement(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
                   links: Links, announcement: Announcement) -> Email:
+    unsubscribe = links.unsubscribe_for("announcements")
     context = _context(series, job, links, [], now) | {
         "body_html": Markup(announcement.html()),  # noqa: S704 (CommonMark, raw HTML off)
-        "body_text": announcement.body_markdown, "subject": announcement.subject}
+        "body_text": announcement.body_markdown, "subject": announcement.subject,
+        "unsubscribe": unsubscribe}
     text, html = renderer.render_pair("announcement", context)
     return _email(series, job, now, announcement.subject, text, html,
-                  headers=unsubscribe_headers(series, links))
+                  headers=unsubscribe_headers(series, unsubscribe))
 
 
 def _one_session(series: Series, job: EmailJob) -> Session:
@@ -136,9 +143,9 @@ def _one_session(series: Series, job: EmailJob) -> Session:
     return session
 
 
-def unsubscribe_headers(series: Series, links: Links) -> dict[str, str]:
+def unsubscribe_headers(series: Series, url: str) -> dict[str, str]:
     """RFC 8058 one-click unsubscribe, plus a mailto to a person when the series has one."""
-    targets = [f"<{links.unsubscribe}>"]
+    targets = [f"<{url}>"]
     if series.reply_to and series.reply_to.email:
         targets.append(f"<mailto:{series.reply_to.email}?subject=unsubscribe%20{series.id}>")
     return {"List-Unsubscribe": ", ".join(targets),

@@ -15,13 +15,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
 from ..core.errors import InvalidInputError, NotFoundError, RetryableError, SignatureError
-from . import organiser_routes
+from . import organiser_routes, public_pages
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 organiser_routes.include(app)
+public_pages.include(app)
 _OUTCOME_METRICS = {"registered": "Registrations", "cancelled": "Cancellations",
                     "duplicate": "WebhooksDuplicate", "ignored": "WebhooksOutdated"}
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded")
 
@@ -43,13 +44,16 @@ def http_api_event(method: str, path: str, headers: Mapping[str, str], body: byt
     except UnicodeDecodeError:
         is_text = False
     request_id = str(uuid.uuid4())
+    path, _, query = path.partition("?")
     authorizer = {"iam": {"userArn": iam_caller, "callerId": iam_caller.rsplit("/", 1)[-1],
                           "accountId": "123456789012"}} if iam_caller else None
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
+        **({"queryStringParameters": {k: v[0] for k, v in parse_qs(query).items()}}
+           if query else {}),
         "headers": lowered,
         "requestContext": {
             "accountId": "123456789012", "apiId": "local", "domainName": "localhost",

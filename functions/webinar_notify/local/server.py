@@ -68,7 +68,11 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey) -> type[BaseHTTP
                                                 "AWS SigV4 (the local key pair)"})
                     return
                 caller = key.arn
-            answer = runtime.request("POST", path, dict(self.headers), body, caller)
+            answer = runtime.request("POST", self.path, dict(self.headers), body, caller)
+            if not answer.content_type.startswith("application/json"):
+                runtime.drain()
+                self._send(answer.status, answer.text.encode("utf-8"), answer.content_type)
+                return
             runtime.drain()
             index = getattr(runtime.mailer, "write_index", None)
             if callable(index):
@@ -76,8 +80,8 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey) -> type[BaseHTTP
             self._answer(answer.status, answer.body)
 
         def do_GET(self) -> None:
-            if self.command == "GET" and self.path.startswith("/manage/"):
-                answer = runtime.request("GET", self.path.split("?")[0], dict(self.headers), b"")
+            if self.command == "GET" and self.path.startswith(("/manage/", "/unsubscribe/")):
+                answer = runtime.request("GET", self.path, dict(self.headers), b"")
                 self._send(answer.status, answer.text.encode("utf-8"), answer.content_type)
             elif self.path.startswith("/webhooks/"):
                 self._answer(405, {"error": "webhooks are POSTed"}, {"Allow": "POST"})

@@ -1,0 +1,61 @@
+"""Pages registrants reach from their emails (no login: the signed token is the credential)."""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..bootstrap import services
+from ..core.errors import NotFoundError
+
+metrics = Metrics()  # the same metric set as the API's handler, which flushes it
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+PAGE_HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
+                "X-Robots-Tag": "noindex"}
+
+
+@router.get("/unsubscribe/<series_id>/<token>")
+def unsubscribe_page(series_id: str, token: str) -> Response[str]:
+    scope = (router.current_event.query_string_parameters or {}).get("scope", "all")
+    return _page(lambda: services().preferences.page(series_id, token, scope))
+
+
+@router.post("/unsubscribe/<series_id>/<token>")
+def unsubscribe(series_id: str, token: str) -> Response[str]:
+    """RFC 8058: a bare POST with List-Unsubscribe=One-Click unsubscribes; so does the page's
+    button, which may also say "subscribe again"."""
+    form = {k: v[0] for k, v in parse_qs(router.current_event.decoded_body or "").items()}
+    scope = form.get("scope") or \
+        (router.current_event.query_string_parameters or {}).get("scope", "all")
+    preferences = services().preferences
+
+    def act() -> str:
+        if form.get("action") == "resubscribe":
+            preferences.resubscribe(series_id, token)
+            metrics.add_metric(name="Resubscribed", unit=MetricUnit.Count, value=1)
+            return preferences.page(series_id, token, scope, done="resubscribed")
+        preferences.unsubscribe(series_id, token, scope)
+        metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
+        return preferences.page(series_id, token, scope, done="unsubscribed")
+
+    return _page(act)
+
+
+def _page(render: object) -> Response[str]:
+    try:
+        body = render()  # type: ignore[operator]
+    except NotFoundError as error:
+        metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
+        return Response(404, "text/html; charset=utf-8", f"<p>{html.escape(str(error))}</p>",
+                        headers=PAGE_HEADERS)
+    metrics.add_metric(name="PagesShown", unit=MetricUnit.Count, value=1)
+    return Response(200, "text/html; charset=utf-8", str(body), headers=PAGE_HEADERS)
+
+
+def include(app: APIGatewayHttpResolver) -> None:
+    app.include_router(router)

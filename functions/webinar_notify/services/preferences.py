@@ -1,0 +1,77 @@
+"""What a person receives: one-click unsubscribe (RFC 8058), the page behind the link, and
+the way back in. The token in the link is the only credential; a GET never changes anything,
+because mail scanners follow links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Literal
+
+from ..adapters.clock import Clock
+from ..adapters.dynamo import StaleWriteError
+from ..adapters.secrets import Secrets
+from ..adapters.store import Store
+from ..core import tokens
+from ..core.errors import NotFoundError, PayloadError, RetryableError
+from ..core.registration import Registration
+from ..core.render import Renderer
+from ..core.series import Series
+
+Scope = Literal["announcements", "all"]
+SCOPES: tuple[Scope, ...] = ("announcements", "all")
+
+
+class Preferences:
+    def __init__(self, store: Store, secrets: Secrets, renderer: Renderer, clock: Clock) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.renderer = renderer
+        self.clock = clock
+
+    def page(self, series_id: str, token: str, scope: str, done: str = "") -> str:
+        """The confirmation page: says what the button will do; changes nothing."""
+        series, registration = self._find(series_id, token)
+        return self.renderer.render("unsubscribe.html", {
+            "series": series, "subject": series.title, "scope": _scope(scope), "done": done,
+            "reminders_off": registration.reminders_off,
+            "announcements_off": registration.announcements_off})
+
+    def unsubscribe(self, series_id: str, token: str, scope: str) -> Registration:
+        """Idempotent: unsubscribing twice leaves the same state."""
+        chosen = _scope(scope)
+        return self._update(series_id, token, lambda r: replace(
+            r, announcements_off=True, reminders_off=r.reminders_off or chosen == "all"))
+
+    def resubscribe(self, series_id: str, token: str) -> Registration:
+        return self._update(series_id, token, lambda r: replace(
+            r, announcements_off=False, reminders_off=False))
+
+    def _update(self, series_id: str, token: str,
+                change: Callable[[Registration], Registration]) -> Registration:
+        for _attempt in range(5):
+            _series, registration = self._find(series_id, token)
+            updated = change(registration)
+            if updated == registration:
+                return registration
+            try:
+                return self.store.put_registration(updated, self.clock.now())
+            except StaleWriteError:
+                continue
+        raise RetryableError("your preferences are being changed right now; try again")
+
+    def _find(self, series_id: str, token: str) -> tuple[Series, Registration]:
+        registrant_id = tokens.check(self.secrets.token_secrets(), "unsubscribe", series_id,
+                                     token)
+        series = self.store.get_series(series_id) if registrant_id else None
+        registration = self.store.get_registration(series_id, registrant_id) \
+            if series and registrant_id else None
+        if series is None or registration is None:
+            raise NotFoundError("this link is not valid; use the link from your latest email")
+        return series, registration
+
+
+def _scope(value: str) -> Scope:
+    if value not in SCOPES:
+        raise PayloadError("scope must be announcements or all")
+    return value
