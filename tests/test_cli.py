@@ -21,7 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_series_check_lists_the_sessions(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["series", "check", str(ROOT / "series" / "reirradiation-2023.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "s5  Mon 05 Feb 2024 15:00 CET  90 min" in out
+    assert "s5  Mon 05 Feb 2024 15:00 CET     90 min" in out
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -212,6 +212,7 @@ def test_a_scheduled_announcement_can_be_cancelled_before_it_goes(harness: Harne
 
 def test_attendees_and_absentees(harness: Harness) -> None:
     addresses = register(harness, 4, sessions=["s1"])
+    harness.clock.set(datetime(2023, 10, 27, 9, 0, tzinfo=UTC))
     refused = act(harness, "/announcements", {
         "id": "thanks", "subject": "Thanks", "body_markdown": "Recording: …",
         "audience": {"attended": "s1"}}, "too-early")
@@ -273,6 +274,9 @@ def _switch_off_announcements(harness: Harness, address: str) -> None:
 
 def test_a_follow_up_split_into_attendees_and_absentees(harness: Harness) -> None:
     addresses = register(harness, 3, sessions=["s3"])
+    too_early = act(harness, "/sessions/s3/attendance", {"emails": addresses}, "early")
+    assert too_early["http"] == 400 and "not taken place" in too_early["error"]
+    harness.clock.set(datetime(2023, 12, 5, 9, 0, tzinfo=UTC))
     act(harness, "/sessions/s3/attendance", {"emails": addresses[:2]}, "attendance-s3")
     answer = act(harness, "/follow-ups", {
         "session": "s3", "recording_url": "https://estro.example/rec/s3",

@@ -11,7 +11,7 @@ from http.server import HTTPServer
 
 import pytest
 
-from conftest import SECRET, WEBHOOK, Harness, registration_body
+from conftest import ROOT, SECRET, WEBHOOK, Harness, registration_body
 from webinar_notify.core.signatures import sign
 from webinar_notify.local.server import LocalKey, _handler
 
@@ -100,11 +100,17 @@ def test_organiser_routes_of_the_local_api_need_a_sigv4_signature(
         monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
         code = main(["session", "update", "reirradiation-2023", "s4", "--title",
                      "Accumulating Doses", "--api", base, "--region", "eu-west-1"])
+        assert '"outcome": "updated"' in capsys.readouterr().out
+        stored = harness.runtime.store.get_series("reirradiation-2023")
+        assert stored is not None and stored.session("s4").title == "Accumulating Doses"  # type: ignore[union-attr]
+        pushed = main(["series", "push", str(ROOT / "series" / "reirradiation-2023.yaml"),
+                       "--api", base, "--region", "eu-west-1", "--quiet"])
     finally:
         server.shutdown()
         server.server_close()
     assert [unsigned[0], forged[0], tampered[0]] == [403, 403, 403]
-    assert code == 0
-    assert '"outcome": "updated"' in capsys.readouterr().out
+    assert code == 0 and pushed == 0
+    assert '"outcome": "updated"' in capsys.readouterr().out  # the file's title is back
     stored = harness.runtime.store.get_series("reirradiation-2023")
-    assert stored is not None and stored.session("s4").title == "Accumulating Doses"  # type: ignore[union-attr]
+    assert stored is not None
+    assert stored.session("s4").title == "Challenges in Accumulating Doses"  # type: ignore[union-attr]

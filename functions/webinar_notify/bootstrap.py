@@ -26,6 +26,7 @@ from .adapters.schedule_store import DynamoScheduleStore, ScheduleStore
 from .adapters.secrets import Secrets, SsmSecrets
 from .adapters.store import DynamoStore, Store
 from .core.render import Renderer
+from .services.feedback import Feedback
 from .services.intake import Intake
 from .services.manage import ManagePage
 from .services.organising import Organiser
@@ -46,6 +47,7 @@ class Services:
     scheduler: Scheduler
     organiser: Organiser
     preferences: Preferences
+    feedback: Feedback
 
 
 def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit,
@@ -66,6 +68,7 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
         scheduler=scheduler,
         organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer),
         preferences=Preferences(store, secrets, renderer, clock),
+        feedback=Feedback(store, secrets, clock),
     )
 
 

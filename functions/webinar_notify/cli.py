@@ -1,4 +1,4 @@
-"""The ``webinar-notify`` command: publish series, rehearse them locally, sign test requests.
+"""The webinar-notify command: publish series, rehearse them locally, sign test requests.
 
 Every error is one clear line on stderr and exit status 2; no tracebacks for bad input.
 """
@@ -19,7 +19,7 @@ from .core.errors import InvalidInputError, WebinarNotifyError
 from .core.signatures import sign
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.yaml"
-DEFAULT_SERIES = Path(__file__).resolve().parents[2] / "series" / "reirradiation-2023.yaml"
+DEFAULT_SERIES = Path(__file__).resolve().parents[2] / "series" / "sandbox.yaml"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BotoCoreError, ClientError) as error:
         print(f"error: AWS said: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`: nothing left to say
+        return 0
     except OSError as error:  # e.g. the port for `serve` is taken
         print(f"error: {error.strerror or error}", file=sys.stderr)
         return 2
@@ -60,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     organiser_cli.add_commands(commands)
 
     simulate = commands.add_parser("simulate", help="replay a scenario locally in virtual time")
-    simulate.add_argument("scenario", type=Path)
+    simulate.add_argument("scenario", type=Path, help="a scenario file (see scenarios/)")
     simulate.add_argument("--outbox", type=Path, required=True, help="directory for the emails")
     simulate.add_argument("--every-tick", action="store_true",
                           help="run the scheduler at every 5-minute tick, even when the index "
@@ -72,10 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     serve = commands.add_parser("serve", help="the webhook API on localhost")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--series", type=Path, default=DEFAULT_SERIES)
-    serve.add_argument("--outbox", type=Path, default=Path("outbox-serve"))
+    serve.add_argument("--port", type=int, default=8000, help="default: 8000")
+    serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    serve.add_argument("--series", type=Path, default=DEFAULT_SERIES,
+                       help="series file to serve (default: series/sandbox.yaml, whose "
+                            "sessions are ahead, so registrations get confirmations)")
+    serve.add_argument("--outbox", type=Path, default=Path("outbox-serve"),
+                       help="where the emails go (default: outbox-serve)")
     serve.add_argument("--secret", help="the generic provider's webhook secret "
                        "(default: a new random one, printed at start)")
     serve.add_argument("--organiser-secret", help="the secret key of the local organiser key "
@@ -96,7 +101,8 @@ def _series_check(args: argparse.Namespace) -> int:
     series = load_series_file(args.file)
     print(f"{series.id}: {series.title}")
     for session in series.sessions:
-        print(f"  {session.id}  {session.start:%a %d %b %Y %H:%M %Z}  "
+        print(f"  {session.id}  {session.start:%a %d %b %Y %H:%M} {session.start:%Z}".ljust(34)
+              + "  "
               f"{int(session.duration.total_seconds() // 60)} min  {session.title}")
     return 0
 

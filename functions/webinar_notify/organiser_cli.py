@@ -58,13 +58,25 @@ def add_commands(commands: Any) -> None:
     announce.add_argument("--yes", action="store_true", help="do not ask before sending")
     announce.set_defaults(run=_announce)
 
-    announcement = commands.add_parser("announcement", help="cancel a scheduled announcement")
+    announcement = commands.add_parser("announcement",
+                                       help="cancel a scheduled announcement (ACTION: cancel)")
     announcement_verbs = announcement.add_subparsers(required=True, metavar="ACTION")
     cancel_announcement = announcement_verbs.add_parser("cancel")
     _target(cancel_announcement)
     cancel_announcement.add_argument("id")
     cancel_announcement.set_defaults(run=lambda a: _call(a, {"action": "cancel_announcement",
                                                              "id": a.id}))
+
+    follow_up = commands.add_parser("follow-up", help="after a session: recording, slides, "
+                                    "survey, to its registrants or split by attendance")
+    _target(follow_up, session=True)
+    follow_up.add_argument("--recording-url")
+    follow_up.add_argument("--slides-url")
+    follow_up.add_argument("--survey-url")
+    follow_up.add_argument("--split", action="store_true",
+                           help="thank attendees, catch absentees up (needs attendance)")
+    follow_up.add_argument("--send-at", help="ISO time with offset; default: now")
+    follow_up.set_defaults(run=_follow_up)
 
     attendance = commands.add_parser("attendance", help="record who attended a session")
     _target(attendance, session=True)
@@ -108,7 +120,8 @@ def _announce(args: argparse.Namespace) -> int:
               "body_markdown": body, "audience": audience,
               **({"send_at": args.send_at} if args.send_at else {})}
     preview = _request(args, action | {"dry_run": True})
-    print(f"{preview.get('recipients', '?')} recipients ({preview.get('audience', '')})")
+    count = preview.get("recipients", "?")
+    print(f"{count} recipient{'' if count == 1 else 's'} ({preview.get('audience', '')})")
     if args.preview:
         args.preview.write_text(str(preview.get("html", "")), encoding="utf-8")
         print(f"preview written to {args.preview.resolve()}")
@@ -119,6 +132,13 @@ def _announce(args: argparse.Namespace) -> int:
         print("not sent")
         return 1
     return _call(args, action)
+
+
+def _follow_up(args: argparse.Namespace) -> int:
+    fields = {"recording_url": args.recording_url, "slides_url": args.slides_url,
+              "survey_url": args.survey_url, "send_at": args.send_at}
+    return _call(args, {"action": "follow_up", "session": args.session, "split": args.split,
+                        **{k: v for k, v in fields.items() if v}})
 
 
 def _attendance(args: argparse.Namespace) -> int:

@@ -31,7 +31,10 @@ def to_request(action: dict[str, Any], series_id: str, base: Path) -> tuple[str,
     if name == "cancel_session":
         return f"{root}/sessions/{_field(fields, 'session')}/cancel", _json_safe(fields)
     if name == "push_series":
-        document = read_yaml(base / str(_field(fields, "file")), InvalidInputError)
+        file = fields.get("file")
+        if not isinstance(file, str) or not file:
+            raise InvalidInputError("file: required")
+        document = read_yaml(base / file, InvalidInputError)
         return f"{root}/push", {"series": _json_safe(document),
                                 "quiet": bool(fields.get("quiet"))}
     if name == "announce":

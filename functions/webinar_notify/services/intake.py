@@ -18,7 +18,7 @@ from ..core.jobs import EmailJob, delivery_key
 from ..core.providers import PROVIDERS, Provider
 from ..core.registration import Registration, RegistrationEvent, apply_event
 from ..core.series import Series
-from ..core.text import registrant_id
+from ..core.text import registrant_id, suppression_id
 
 MAX_BODY_BYTES = 256 * 1024
 WRITE_ATTEMPTS = 5
@@ -68,7 +68,8 @@ class Intake:
         _refuse_sessions_that_are_over(series, event, now)
         registration = self._apply(series, event, rid)
         job = None
-        if registration is not None and event.action == "created":
+        if registration is not None and event.action == "created" \
+                and not self._suppressed(event.registrant.email):
             job = confirmation_job(series, registration, now)
         if job is not None:
             self.queue.send([job])
@@ -77,6 +78,11 @@ class Intake:
             return IntakeResult(200, "ignored", rid)
         outcome: Outcome = "registered" if event.action == "created" else "cancelled"
         return IntakeResult(202, outcome, rid, job is not None)
+
+    def _suppressed(self, email: str) -> bool:
+        """A bounced or complaining address gets nothing, not even a confirmation."""
+        sid = suppression_id(self.secrets.registrant_key(), email)
+        return bool(self.store.suppressed([sid]))
 
     def _apply(self, series: Series, event: RegistrationEvent, rid: str) -> Registration | None:
         """Read, merge, write with a version check; retry when a concurrent write won.

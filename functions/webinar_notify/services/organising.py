@@ -170,9 +170,12 @@ class Organiser:
             body = self.renderer.render("follow_up.md", {"session": session, "audience": group,
                                                          **links})
             suffix = f"-{group}" if doc.get("split") else ""
+            offered = [name for name, key in (("recording", "recording_url"),
+                                              ("slides", "slides_url"), ("survey", "survey_url"))
+                       if links[key] and not (key == "survey_url" and group == "absent")]
             answers.append(self.announce(series_id, {
                 "id": f"{base_id}{suffix}", "subject": doc.get("subject")
-                or f"{session.title}: recording and slides", "body_markdown": body,
+                or f"{session.title}: {' and '.join(offered)}", "body_markdown": body,
                 "audience": audience, **({"send_at": doc["send_at"]} if doc.get("send_at")
                                          else {})}).body)
         return Answer(202, {"announcements": answers,
@@ -204,8 +207,11 @@ class Organiser:
     # -- attendance ------------------------------------------------------------------------
     def record_attendance(self, series_id: str, session_id: str, emails: object) -> Answer:
         series = self._series(series_id)
-        if series.session(session_id) is None:
+        session = series.session(session_id)
+        if session is None:
             raise NotFoundError(f"unknown session {session_id[:40]!r}")
+        if session.start > self.clock.now():
+            raise PayloadError(f"{session_id!r} has not taken place yet")
         if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
             raise PayloadError("emails: expected a list of addresses")
         key, recorded = self.secrets.registrant_key(), 0
