@@ -8,7 +8,7 @@ per session revision (``functools.lru_cache``); only the ATTENDEE line is made p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
@@ -66,6 +66,22 @@ def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: S
     event.add("transp", "OPAQUE")
     calendar.add_component(event)
     return str(calendar.to_ical().decode("utf-8"))
+
+
+def personal_feed(series: Series, sessions: list[Session]) -> bytes:
+    """One calendar with every session a person registered for, for a calendar app to
+    subscribe to: it follows changes and cancellations (same UIDs) without any email."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
+    for session in sessions:
+        shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
+                                  session, session.join_url, "REQUEST")
+        event = Calendar.from_ical(shared).events[0]
+        calendar.add_component(event)
+    return bytes(calendar.to_ical())
 
 
 def _description(series_title: str, session: Session, join_url: str | None) -> str:

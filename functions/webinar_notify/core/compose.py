@@ -33,6 +33,7 @@ class Links:
 
     manage: str
     unsubscribe: str  # one-click (RFC 8058): a POST stops mail; ?scope= says which
+    calendar: str = ""  # the personal calendar feed (https; webcal:// for subscribing)
 
     def unsubscribe_for(self, scope: str) -> str:
         return f"{self.unsubscribe}?scope={scope}"

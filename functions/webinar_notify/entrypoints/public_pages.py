@@ -46,6 +46,21 @@ def unsubscribe(series_id: str, token: str) -> Response[str]:
     return _page(act)
 
 
+@router.get("/calendar/<series_id>/<token>")
+def calendar_feed(series_id: str, token: str) -> Response[str]:
+    """A personal feed a calendar app subscribes to (webcal://); cached for a little while."""
+    try:
+        body, etag = services().manage.feed(series_id, token)
+    except NotFoundError as error:
+        metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
+        return Response(404, "text/plain; charset=utf-8", str(error), headers=PAGE_HEADERS)
+    metrics.add_metric(name="CalendarFeedsServed", unit=MetricUnit.Count, value=1)
+    if (router.current_event.headers or {}).get("if-none-match") == etag:
+        return Response(304, "text/calendar; charset=utf-8", "", headers={"ETag": etag})
+    return Response(200, "text/calendar; charset=utf-8", body.decode("utf-8"), headers={
+        "ETag": etag, "Cache-Control": "private, max-age=900", "X-Robots-Tag": "noindex"})
+
+
 def _page(render: object) -> Response[str]:
     try:
         body = render()  # type: ignore[operator]

@@ -80,7 +80,8 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey) -> type[BaseHTTP
             self._answer(answer.status, answer.body)
 
         def do_GET(self) -> None:
-            if self.command == "GET" and self.path.startswith(("/manage/", "/unsubscribe/")):
+            if self.command == "GET" and self.path.startswith(("/manage/", "/unsubscribe/",
+                                                                "/calendar/")):
                 answer = runtime.request("GET", self.path, dict(self.headers), b"")
                 self._send(answer.status, answer.text.encode("utf-8"), answer.content_type)
             elif self.path.startswith("/webhooks/"):

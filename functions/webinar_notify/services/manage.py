@@ -10,6 +10,7 @@ from ..adapters.clock import Clock
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core import tokens
+from ..core.calendar import personal_feed
 from ..core.compose import session_view
 from ..core.errors import NotFoundError
 from ..core.render import Renderer
@@ -21,6 +22,20 @@ class ManagePage:
         self.secrets = secrets
         self.renderer = renderer
         self.clock = clock
+
+    def feed(self, series_id: str, token: str) -> tuple[bytes, str]:
+        """The person's calendar feed and its ETag (changes with the series and registration)."""
+        registrant_id = tokens.check(self.secrets.token_secrets(), "calendar", series_id,
+                                     token.removesuffix(".ics"))
+        series = self.store.get_series(series_id) if registrant_id else None
+        registration = self.store.get_registration(series_id, registrant_id) \
+            if series and registrant_id else None
+        if series is None or registration is None:
+            raise NotFoundError("this calendar link is not valid")
+        registered = set(registration.sessions_in([s.id for s in series.sessions]))
+        sessions = [s for s in series.sessions if s.id in registered]
+        body = personal_feed(series, sessions)
+        return body, f'"{series.revision}-{registration.version}"'
 
     def render(self, series_id: str, token: str) -> str:
         """The page as HTML; NotFoundError for an unknown series or a token not valid for it."""

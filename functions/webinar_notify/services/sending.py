@@ -151,5 +151,6 @@ class Sender:
             token = tokens.make(secret, purpose, job.series_id, job.registrant_id)
             return f"{base}/{purpose}/{job.series_id}/{token}"
 
-        return Links(manage=link("manage"), unsubscribe=link("unsubscribe"))
+        return Links(manage=link("manage"), unsubscribe=link("unsubscribe"),
+                     calendar=link("calendar") + ".ics")
 

@@ -1,0 +1,50 @@
+"""The personal calendar feed: every registered session, current, without any email."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+
+from icalendar import Calendar
+
+from conftest import Harness
+
+
+def _feed_path(harness: Harness) -> str:
+    harness.runtime.drain()
+    entry = harness.outbox.entries()[0]
+    message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
+                                       policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    match = re.search(r"http://localhost:8000(/calendar/\S+\.ics)", text)
+    assert match, text
+    return match.group(1)
+
+
+def test_the_feed_follows_a_cancellation_without_any_email(harness: Harness) -> None:
+    harness.register(sessions=["s5", "s6"])
+    path = _feed_path(harness)
+
+    first = harness.runtime.request("GET", path, {}, b"")
+    assert first.status == 200 and first.content_type.startswith("text/calendar")
+    calendar = Calendar.from_ical(first.text)
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert sorted(str(e["UID"]) for e in calendar.events) == [
+        "s5.reirradiation-2023@events.estro.example", "s6.reirradiation-2023@events.estro.example"]
+    assert not any("ATTENDEE" in e for e in calendar.events)  # PUBLISH: no attendees
+
+    answer = harness.runtime.organiser("/organiser/series/reirradiation-2023/sessions/s6/cancel",
+                                       {"quiet": True}, idempotency_key="cancel-s6")
+    assert answer.status == 200
+    second = harness.runtime.request("GET", path, {}, b"")
+    s6 = next(e for e in Calendar.from_ical(second.text).events if str(e["UID"]).startswith("s6"))
+    assert str(s6["STATUS"]) == "CANCELLED" and int(s6["SEQUENCE"]) == 1
+
+
+def test_a_feed_link_that_was_altered_is_refused(harness: Harness) -> None:
+    harness.register()
+    path = _feed_path(harness)
+    altered = path.replace(".ics", "x.ics")
+    answer = harness.runtime.request("GET", altered, {}, b"")
+    assert answer.status == 404
