@@ -360,3 +360,64 @@ coming:''').replace("    title: Reirradiation Challenges & Opportunities\n",
     linked = sorted(str(e["to"]) for e, m in updates if m["Subject"].startswith("Updated"))
     assert new == sorted(whole)
     assert linked == sorted([*whole, "s1-only@example.org"])
+
+
+def test_a_key_reused_for_another_request_is_refused(harness: Harness) -> None:
+    register(harness, 1)
+    first = act(harness, "/sessions/s4", {"title": "A"}, "shared-key")
+    other = act(harness, "/sessions/s5", {"title": "B"}, "shared-key")
+    assert first["http"] == 200 and other["http"] == 422
+    stored = harness.runtime.store.get_series("reirradiation-2023")
+    assert stored is not None and stored.session("s5").title.startswith("Dose")  # type: ignore[union-attr]
+
+
+def test_interest_only_sign_ups_get_the_course_news_and_cancelled_people_do_not(
+        harness: Harness) -> None:
+    from conftest import registration_body
+
+    assert harness.register(email="curious@example.org", event_id="c", sessions=[],
+                            interests=["estro24-pre-meeting"]).status == 202
+    harness.register(email="left@example.org", event_id="l",
+                     interests=["estro24-pre-meeting"])
+    harness.clock.advance(timedelta(minutes=1))
+    harness.post(registration_body("left@example.org", "", "l-cancel",
+                                   created=harness.clock.now(),
+                                   event_type="registration.cancelled"))
+    harness.runtime.drain()
+    assert [e["kind"] for e in harness.outbox.entries() if e["to"] == "curious@example.org"] \
+        == []  # no sessions: nothing to confirm
+    act(harness, "/announcements", {"id": "open", "subject": "Open", "body_markdown": "Open.",
+                                    "audience": {"interest": "estro24-pre-meeting"}}, "open")
+    assert [str(e["to"]) for e, _ in sent(harness, "announcement")] == ["curious@example.org"]
+
+
+def test_someone_who_registered_after_a_session_is_not_told_they_missed_it(
+        harness: Harness) -> None:
+    early = register(harness, 2, sessions=["s1", "s2"])
+    harness.clock.set(datetime(2023, 10, 28, 9, 0, tzinfo=UTC))  # after s1
+    harness.register(email="late@example.org", event_id="late")  # the whole series
+    harness.runtime.drain()
+    act(harness, "/sessions/s1/attendance", {"emails": early[:1]}, "att")
+    act(harness, "/announcements", {"id": "missed", "subject": "Missed", "body_markdown": "x",
+                                    "audience": {"absent": "s1"}}, "missed")
+    assert [str(e["to"]) for e, _ in sent(harness, "announcement")] == [early[1]]
+
+
+def test_the_local_signature_check_covers_the_body() -> None:
+    import hashlib
+
+    from botocore.credentials import Credentials
+
+    from webinar_notify.local.sigv4 import sign, verify
+
+    url = "http://127.0.0.1:8000/organiser/series/x/push"
+    now = datetime.now(UTC)
+    for header in ("UNSIGNED-PAYLOAD", hashlib.sha256(b"{}").hexdigest()):
+        headers = sign(Credentials("K", "S"), "eu-west-1", "POST", url, b"{}",
+                       {"X-Amz-Content-SHA256": header})
+        headers["Host"] = "127.0.0.1:8000"
+        assert verify("K", "S", "POST", url, b'{"other": 1}', headers, now) is False
+    good = sign(Credentials("K", "S"), "eu-west-1", "POST", url, b"{}", {})
+    good["Host"] = "127.0.0.1:8000"
+    assert verify("K", "S", "POST", url, b"{}", good, now) is True
+    assert verify("K", "S", "POST", url, b"{}", good, now + timedelta(minutes=6)) is False

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -19,6 +20,7 @@ from typing import Any
 from .core.errors import InvalidInputError
 from .local.organiser_actions import to_request
 
+RETRIES = 3
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
@@ -174,17 +176,25 @@ def _request(args: argparse.Namespace, action: dict[str, Any]) -> dict[str, Any]
     match = _REGION_IN_HOST.search(url)
     region = args.region or (match.group(1) if match else None) or session.region_name \
         or "us-east-1"
-    headers = sign(credentials, region, "POST", url, data,
-                   {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
-    request = urllib.request.Request(url, data=data, method="POST", headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            return dict(json.loads(response.read() or b"{}"))
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode("utf-8", "replace")
-        with contextlib.suppress(ValueError):
-            detail = json.loads(detail).get("error", detail)
-        raise InvalidInputError(f"the API answered {error.code}: {detail}") from None
-    except urllib.error.URLError as error:
-        raise InvalidInputError(f"cannot reach {args.api}: {error.reason}") from None
+    key = str(uuid.uuid4())  # one per command: its retries below reuse it, so it acts once
+    for attempt in range(1, RETRIES + 1):
+        headers = sign(credentials, region, "POST", url, data,
+                       {"Content-Type": "application/json", "Idempotency-Key": key})
+        request = urllib.request.Request(url, data=data, method="POST",  # noqa: S310
+                                         headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return dict(json.loads(response.read() or b"{}"))
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode("utf-8", "replace")
+            with contextlib.suppress(ValueError):
+                detail = json.loads(detail).get("error", detail)
+            if (error.code < 500 and error.code != 409) or attempt == RETRIES:
+                raise InvalidInputError(f"the API answered {error.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError) as error:
+            if attempt == RETRIES:
+                reason = getattr(error, "reason", error)
+                raise InvalidInputError(f"cannot reach {args.api}: {reason}") from None
+        time.sleep(2 * attempt)
+    raise AssertionError("unreachable")
 

@@ -23,9 +23,10 @@ KEPT_FOR = timedelta(days=7)
 
 class Audit(Protocol):
     def record(self, series_id: str, entry: dict[str, Any], now: datetime) -> None: ...
-    def answered(self, caller: str, idempotency_key: str) -> dict[str, Any] | None: ...
-    def remember(self, caller: str, idempotency_key: str, answer: dict[str, Any],
-                 now: datetime) -> None: ...
+    def begin(self, caller: str, idempotency_key: str, fingerprint: str,
+              now: datetime) -> dict[str, Any] | None: ...
+    def finish(self, caller: str, idempotency_key: str, answer: dict[str, Any]) -> None: ...
+    def abandon(self, caller: str, idempotency_key: str) -> None: ...
 
 
 class DynamoAudit:
@@ -39,22 +40,41 @@ class DynamoAudit:
             **key(f"SERIES#{series_id}", f"AUDIT#{now.isoformat()}#{digest}"),
             "entry": {"S": json.dumps(entry, ensure_ascii=False)}})
 
-    def answered(self, caller: str, idempotency_key: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self.table, ConsistentRead=True,
-                                    Key=_idempotency_key(caller, idempotency_key)).get("Item")
-        return json.loads(item["answer"]["S"]) if item else None
-
-    def remember(self, caller: str, idempotency_key: str, answer: dict[str, Any],
-                 now: datetime) -> None:
+    def begin(self, caller: str, idempotency_key: str, fingerprint: str,
+              now: datetime) -> dict[str, Any] | None:
+        """Claim the key for this request (None), or return what is already recorded for it:
+        ``{"fingerprint", "state": "in_progress" | "done", "answer"?}``."""
+        item_key = _idempotency_key(caller, idempotency_key)
         try:
             self.client.put_item(
                 TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
-                Item={**_idempotency_key(caller, idempotency_key),
-                      "answer": {"S": json.dumps(answer, ensure_ascii=False)},
+                Item={**item_key, "fingerprint": {"S": fingerprint},
+                      "state": {"S": "in_progress"},
                       "expires_at": {"N": str(int((now + KEPT_FOR).timestamp()))}})
         except ClientError as error:
-            if not is_condition_failure(error):  # a concurrent retry answered first: fine
+            if not is_condition_failure(error):
                 raise
+            item = self.client.get_item(TableName=self.table, Key=item_key,
+                                        ConsistentRead=True).get("Item", {})
+            record: dict[str, Any] = {"fingerprint": item.get("fingerprint", {}).get("S", ""),
+                                      "state": item.get("state", {}).get("S", "")}
+            if "answer" in item:
+                record["answer"] = json.loads(item["answer"]["S"])
+            return record
+        return None
+
+    def finish(self, caller: str, idempotency_key: str, answer: dict[str, Any]) -> None:
+        self.client.update_item(
+            TableName=self.table, Key=_idempotency_key(caller, idempotency_key),
+            UpdateExpression="SET #state = :done, answer = :answer",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":done": {"S": "done"},
+                                       ":answer": {"S": json.dumps(answer, ensure_ascii=False)}})
+
+    def abandon(self, caller: str, idempotency_key: str) -> None:
+        """The action failed: let a retry with this key try again."""
+        self.client.delete_item(TableName=self.table,
+                                Key=_idempotency_key(caller, idempotency_key))
 
 
 def _idempotency_key(caller: str, idempotency_key: str) -> dict[str, Any]:

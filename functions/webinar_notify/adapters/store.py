@@ -14,10 +14,12 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from ..core.registration import Registrant, Registration
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
-from .dynamo import conditional, key
+from .dynamo import StaleWriteError, conditional, key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -27,7 +29,8 @@ EVENT_TTL = timedelta(days=30)
 
 class Store(Protocol):
     def get_series(self, series_id: str) -> Series | None: ...
-    def put_series(self, series: Series, expected_revision: int | None) -> None: ...
+    def put_series(self, series: Series, expected_revision: int | None,
+                   tasks: dict[str, dict[str, Any]] | None = None) -> None: ...
     def get_registration(self, series_id: str, registrant_id: str) -> Registration | None: ...
     def put_registration(self, registration: Registration, now: datetime) -> Registration: ...
     def registrations_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
@@ -49,13 +52,29 @@ class DynamoStore:
         item = self._get(key(f"SERIES#{series_id}", "SERIES"))
         return parse_series(json.loads(item["doc"]["S"])) if item else None
 
-    def put_series(self, series: Series, expected_revision: int | None) -> None:
-        """Store a revision; expected_revision None means "must not exist yet"."""
+    def put_series(self, series: Series, expected_revision: int | None,
+                   tasks: dict[str, dict[str, Any]] | None = None) -> None:
+        """Store a revision (expected_revision None: "must not exist yet"), and with it, in
+        one transaction, the tasks it brings (the notices of its changes)."""
         item = {**key(f"SERIES#{series.id}", "SERIES"),
                 "doc": {"S": json.dumps(series_to_document(series), ensure_ascii=False)},
                 "revision": {"N": str(series.revision)}}
-        conditional(lambda: self.client.put_item(
-            TableName=self.table, Item=item, **_version_condition("revision", expected_revision)))
+        condition = _version_condition("revision", expected_revision)
+        if not tasks:
+            conditional(lambda: self.client.put_item(TableName=self.table, Item=item,
+                                                     **condition))
+            return
+        writes: list[Any] = [{"Put": {"TableName": self.table, "Item": item, **condition}}]
+        writes += [{"Put": {"TableName": self.table, "Item": {
+            **key(f"SERIES#{series.id}", f"TASK#{task_key}"),
+            "doc": {"S": json.dumps(doc, ensure_ascii=False)}}}}
+            for task_key, doc in tasks.items()]
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise StaleWriteError from None
+            raise
 
     def get_registration(self, series_id: str, registrant_id: str) -> Registration | None:
         item = self._get(key(f"SERIES#{series_id}", f"REG#{registrant_id}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from markdown_it import MarkdownIt
@@ -14,7 +14,8 @@ from .series import Series
 
 AudienceKind = Literal["all", "sessions", "interest", "attended", "absent"]
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_MARKDOWN = MarkdownIt("js-default")  # CommonMark with raw HTML off: nothing unescaped gets in
+_MARKDOWN = MarkdownIt("js-default")
+MAX_AHEAD = timedelta(days=366)  # CommonMark with raw HTML off: nothing unescaped gets in
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ def parse_announcement(doc: object, series: Series, now: datetime) -> Announceme
                                "e.g. 2024-03-01T09:00:00Z") from None
         if send_at.tzinfo is None:
             raise PayloadError("send_at: give the offset (Z for UTC)")
+        if send_at > now + MAX_AHEAD:
+            raise PayloadError("send_at: at most a year ahead")
     return Announcement(id=announcement_id, subject=subject.strip(), body_markdown=body,
                         audience=parse_audience(doc.get("audience"), series),
                         send_at=max(send_at, now))

@@ -95,6 +95,8 @@ def local_start(value: object, zone: ZoneInfo) -> datetime:
         raise ValueError("a time of day is required, e.g. 2023-10-26T15:00")
     else:
         raise ValueError("expected a local date-time like 2023-10-26T15:00")
+    if not 1900 <= moment.year <= 2200:
+        raise ValueError("expected a year between 1900 and 2200")
     if moment.tzinfo is not None:
         return moment.astimezone(zone)
     local = moment.replace(tzinfo=zone)

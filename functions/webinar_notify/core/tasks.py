@@ -84,7 +84,9 @@ class Notice:
     def wants(self, registration: Registration, series: Series) -> bool:
         if self.kind == "new_session":  # offered to those registered for the whole series
             return registration.status == "active" and registration.whole_series
-        return self.session_id in registration.sessions_in([s.id for s in series.sessions])
+        # Those who registered after the change already got it in their confirmation.
+        return self.session_id in registration.sessions_in([s.id for s in series.sessions]) \
+            and registration.registered_since(self.session_id) <= self.created.timestamp()
 
     def job(self, registration: Registration, series: Series) -> EmailJob:
         kind: EmailKind = "cancellation" if self.kind == "cancellation" else "update"
@@ -125,7 +127,7 @@ class AnnouncementTask:
 
 def in_audience(registration: Registration, announcement: Announcement, series: Series) -> bool:
     audience = announcement.audience
-    if registration.status != "active" and audience.kind != "interest":
+    if registration.status != "active":
         return False
     registered = set(registration.sessions_in([s.id for s in series.sessions]))
     if audience.kind == "all":
@@ -134,9 +136,12 @@ def in_audience(registration: Registration, announcement: Announcement, series: 
         return bool(registered & set(audience.values))
     if audience.kind == "interest":
         return audience.values[0] in registration.interests
-    session = audience.values[0]
-    attended = session in registration.attended
-    return session in registered and (attended if audience.kind == "attended" else not attended)
+    session = series.session(audience.values[0])
+    if session is None or session.id not in registered or \
+            registration.registered_since(session.id) > session.start.timestamp():
+        return False  # not theirs, or they signed up after it took place
+    attended = session.id in registration.attended
+    return attended if audience.kind == "attended" else not attended
 
 
 def _scheduled(series: Series) -> list[str]:

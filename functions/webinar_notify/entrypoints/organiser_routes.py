@@ -36,7 +36,9 @@ def _act(action: str, series_id: str,
         raise PayloadError("body must be a JSON object")
     organiser = services().organiser
     key = (event.headers or {}).get("idempotency-key", "")
-    answer = organiser.perform(caller, key, action, series_id, lambda: run(organiser, body))
+    request = {"path": event.path, "body": body}
+    answer = organiser.perform(caller, key, action, series_id, request,
+                               lambda: run(organiser, dict(body)))
     metrics.add_metric(name="OrganiserActions", unit=MetricUnit.Count, value=1)
     return Response(status_code=answer.status, content_type="application/json",
                     body=json.dumps(answer.body, ensure_ascii=False))

@@ -3,6 +3,7 @@ API Gateway's IAM authorizer, with one local key pair)."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -43,8 +44,11 @@ def verify(access_key: str, secret_key: str, method: str, url: str, body: bytes,
     if abs(now - signed_at) > MAX_SKEW:
         return False
     names = match["headers"].split(";")
-    if any(name not in lowered for name in names):
+    if any(name not in lowered for name in names) or not {"host", "x-amz-date"} <= set(names):
         return False
+    claimed = lowered.get("x-amz-content-sha256")
+    if claimed is not None and claimed != hashlib.sha256(body).hexdigest():
+        return False  # also refuses UNSIGNED-PAYLOAD: the body must be what was signed
     request = AWSRequest(method=method, url=url, data=body,
                          headers={name: lowered[name] for name in names})
     request.context["timestamp"] = stamp

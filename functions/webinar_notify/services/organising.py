@@ -4,6 +4,7 @@ and audited: who, when, what, and to how many recipients."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -44,6 +45,10 @@ class ConflictError(InvalidInputError):
     status = 409
 
 
+class KeyReusedError(InvalidInputError):
+    status = 422
+
+
 class Organiser:
     def __init__(self, store: Store, schedule: ScheduleStore, scheduler: Scheduler,
                  audit: Audit, secrets: Secrets, clock: Clock, queue: SendQueue,
@@ -58,19 +63,34 @@ class Organiser:
         self.clock = clock
 
     def perform(self, caller: str, idempotency_key: str, action: str, series_id: str,
-                run: Callable[[], Answer]) -> Answer:
-        """Run an action once per (caller, key): a retry gets the first answer again."""
+                request: object, run: Callable[[], Answer]) -> Answer:
+        """Run an action once per (caller, key): a retry of the same request gets the first
+        answer again; the same key on another request, or while the first runs, is refused."""
         if not idempotency_key or len(idempotency_key) > 200:
             raise PayloadError("an Idempotency-Key header (at most 200 characters) is required")
-        earlier = self.audit.answered(caller, idempotency_key)
-        if earlier is not None:
-            return Answer(int(earlier["status"]), earlier["body"])
-        answer = run()
+        fingerprint = hashlib.sha256(json.dumps([action, series_id, request], sort_keys=True,
+                                                default=str).encode()).hexdigest()
         now = self.clock.now()
-        self.audit.remember(caller, idempotency_key,
-                            {"status": answer.status, "body": answer.body}, now)
-        self.audit.record(series_id, {"who": caller, "when": now.isoformat(), "action": action,
-                                      "status": answer.status, "result": answer.body}, now)
+        earlier = self.audit.begin(caller, idempotency_key, fingerprint, now)
+        if earlier is not None:
+            if earlier["fingerprint"] != fingerprint:
+                raise KeyReusedError("this Idempotency-Key was used for another request")
+            if "answer" not in earlier:
+                raise ConflictError("the same request is being carried out; retry shortly")
+            return Answer(int(earlier["answer"]["status"]), earlier["answer"]["body"])
+        try:
+            answer = run()
+        except BaseException:
+            self.audit.abandon(caller, idempotency_key)
+            raise
+        self.audit.finish(caller, idempotency_key, {"status": answer.status,
+                                                    "body": answer.body})
+        body = request.get("body") if isinstance(request, dict) else None
+        if not (isinstance(body, dict) and body.get("dry_run")):
+            self.audit.record(series_id, {"who": caller, "when": now.isoformat(),
+                                          "action": action, "request": request,
+                                          "status": answer.status,
+                                          "recipients": answer.body.get("recipients")}, now)
         return answer
 
     # -- sessions --------------------------------------------------------------------------
@@ -101,17 +121,16 @@ class Organiser:
         if stored is not None and merged is stored:
             plan_series(self.schedule, stored, now)  # cheap; repairs a missing index entry
             return Answer(200, {"outcome": "unchanged", "revision": stored.revision})
-        try:
-            self.store.put_series(merged, stored.revision if stored else None)
+        notices = session_notices(stored, merged, now) if stored and not quiet else []
+        try:  # the series and the notices it owes its registrants, in one transaction
+            self.store.put_series(merged, stored.revision if stored else None,
+                                  tasks={n.key: task_doc(n) for n in notices})
         except StaleWriteError:
             raise ConflictError("the series changed meanwhile; fetch it and try again") from None
-        notices = session_notices(stored, merged, now) if stored and not quiet else []
-        for notice in notices:
-            self.schedule.put_task(merged.id, notice.key, task_doc(notice))
+        # The index first: if this function dies while sending, the scheduler carries on.
+        plan_series(self.schedule, merged, now)
         sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=merged.id) \
             if notices else None
-        if sent is None:
-            plan_series(self.schedule, merged, now)
         changed = [s.id for s in merged.sessions if stored is None or stored.session(s.id) != s]
         return Answer(201 if stored is None else 200, {
             "outcome": "created" if stored is None else "updated", "revision": merged.revision,
@@ -142,12 +161,13 @@ class Organiser:
             if existing != task_doc(task) and not _same_except_time(existing, task_doc(task)):
                 raise ConflictError(f"an announcement with id {announcement.id!r} exists "
                                     "with other content; choose another id")
+            plan_series(self.schedule, series, now)
             return Answer(200, {"status": "exists", "id": announcement.id})
+        plan_series(self.schedule, series, now)  # first: a crash below loses nothing
         if announcement.send_at <= now:
             sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=series.id)
             return Answer(202, {"status": "sending", "id": announcement.id,
                                 "recipients": sent.enqueued})
-        plan_series(self.schedule, series, now)
         return Answer(202, {"status": "scheduled", "id": announcement.id,
                             "send_at": announcement.send_at.isoformat(),
                             "recipients_now": self.count(series, task)})

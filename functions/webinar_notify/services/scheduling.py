@@ -76,6 +76,9 @@ class Scheduler:
             if self.schedule.drop(series.id, task.key, now):
                 report.dropped_slots.append(f"{series.id}/{task.key}")
         for task in plan.due:
+            if deadline is not None and self.clock.now() >= deadline:
+                report.unfinished += 1  # the next run takes it: the index says it is due
+                break
             decision = self.schedule.claim(series.id, task.key, now, self.settings.lease)
             if decision is not None:
                 self._fan_out(series, task, decision, deadline, report)

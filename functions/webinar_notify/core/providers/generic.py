@@ -54,7 +54,8 @@ class GenericProvider:
             action=_ACTIONS[event_type],
             created=created,
             registrant=registrant,
-            session_ids=_sessions(data.get("sessions"), series),
+            session_ids=_sessions(data.get("sessions"), series,
+                                  interest_only_allowed=bool(data.get("interests"))),
             consent=consent,
             interests=_interests(data.get("interests"), series),
         )
@@ -89,12 +90,16 @@ def _interests(value: object, series: Series) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _sessions(value: object, series: Series) -> tuple[str, ...] | None:
+def _sessions(value: object, series: Series,
+              interest_only_allowed: bool = False) -> tuple[str, ...] | None:
     if value is None:
         return None
+    if value == [] and interest_only_allowed:
+        return ()  # only to hear about a coming item, no session
     if not isinstance(value, list) or not value:
-        raise PayloadError("data.sessions must be a non-empty list of session ids; "
-                           "omit it to register for the whole series")
+        raise PayloadError("data.sessions must be a non-empty list of session ids; omit it to "
+                           "register for the whole series (it may be empty only together "
+                           "with data.interests)")
     chosen: list[str] = []
     for item in value:
         session = series.session(item) if isinstance(item, str) else None
