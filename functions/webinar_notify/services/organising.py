@@ -88,7 +88,7 @@ class Organiser:
         body = request.get("body") if isinstance(request, dict) else None
         if not (isinstance(body, dict) and body.get("dry_run")):
             self.audit.record(series_id, {"who": caller, "when": now.isoformat(),
-                                          "action": action, "request": request,
+                                          "action": action, "request": _without_addresses(request),
                                           "status": answer.status,
                                           "recipients": answer.body.get("recipients")}, now)
         return answer
@@ -274,6 +274,19 @@ def _preview_job(series: Series, announcement: Announcement, address: str = "",
                                                               series.time_zone),
         session_ids=(), key=delivery_key("announcement", series.id, "organiser-copy", *scope),
         extra={"announcement_doc": json.dumps(announcement.to_doc())})
+
+
+def _without_addresses(request: object) -> object:
+    """The audit keeps what was asked, but no address (attendance lists, test copies)."""
+    if not isinstance(request, dict) or not isinstance(request.get("body"), dict):
+        return request
+    body = dict(request["body"])
+    if isinstance(body.get("emails"), list):
+        body["emails"] = f"{len(body['emails'])} addresses"
+    if "test_to" in body:
+        body["test_to"] = "(an address)"
+    body.pop("series", None)  # a whole series file: its revision is in the answer
+    return {**request, "body": body}
 
 
 def _same_except_time(existing: dict[str, Any] | None, new: dict[str, Any]) -> bool:
