@@ -15,19 +15,13 @@ from typing import Any, Literal, Protocol
 from .announcements import Announcement, Audience
 from .jobs import EmailJob, EmailKind, delivery_key
 from .registration import Registration
-from .schedule import Slot, wants_reminder
+from .schedule import Scheduled, Slot, wants_reminder
 from .series import Series
 
 ANNOUNCEMENT_WINDOW = timedelta(days=1)  # a scheduled announcement unseen for a day is dropped
 
 
-class Task(Protocol):
-    @property
-    def key(self) -> str: ...
-    @property
-    def opens(self) -> datetime: ...
-    @property
-    def closes(self) -> datetime: ...
+class Task(Scheduled, Protocol):
     def wants(self, registration: Registration, series: Series) -> bool: ...
     def job(self, registration: Registration, series: Series) -> EmailJob: ...
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 from ..adapters.clock import Clock
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
-from ..core import tokens
 from ..core.calendar import personal_feed
 from ..core.compose import session_view
-from ..core.errors import NotFoundError
 from ..core.render import Renderer
+from .linked import linked_registration
 
 
 class ManagePage:
@@ -25,13 +24,8 @@ class ManagePage:
 
     def feed(self, series_id: str, token: str) -> tuple[bytes, str]:
         """The person's calendar feed and its ETag (changes with the series and registration)."""
-        registrant_id = tokens.check(self.secrets.token_secrets(), "calendar", series_id,
-                                     token.removesuffix(".ics"))
-        series = self.store.get_series(series_id) if registrant_id else None
-        registration = self.store.get_registration(series_id, registrant_id) \
-            if series and registrant_id else None
-        if series is None or registration is None:
-            raise NotFoundError("this calendar link is not valid")
+        series, registration = linked_registration(self.store, self.secrets, "calendar",
+                                                   series_id, token.removesuffix(".ics"))
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         sessions = [s for s in series.sessions if s.id in registered]
         body = personal_feed(series, sessions)
@@ -39,12 +33,8 @@ class ManagePage:
 
     def render(self, series_id: str, token: str) -> str:
         """The page as HTML; NotFoundError for an unknown series or a token not valid for it."""
-        registrant_id = tokens.check(self.secrets.token_secrets(), "manage", series_id, token)
-        series = self.store.get_series(series_id) if registrant_id else None
-        registration = self.store.get_registration(series_id, registrant_id) \
-            if series and registrant_id else None
-        if series is None or registration is None:
-            raise NotFoundError("this link is not valid; use the link from your latest email")
+        series, registration = linked_registration(self.store, self.secrets, "manage",
+                                                   series_id, token)
         now = self.clock.now()
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         zone = registration.registrant.time_zone

@@ -12,11 +12,11 @@ from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
-from ..core import tokens
-from ..core.errors import NotFoundError, PayloadError, RetryableError
+from ..core.errors import PayloadError, RetryableError
 from ..core.registration import Registration
 from ..core.render import Renderer
 from ..core.series import Series
+from .linked import linked_registration
 
 Scope = Literal["announcements", "all"]
 SCOPES: tuple[Scope, ...] = ("announcements", "all")
@@ -61,14 +61,7 @@ class Preferences:
         raise RetryableError("your preferences are being changed right now; try again")
 
     def _find(self, series_id: str, token: str) -> tuple[Series, Registration]:
-        registrant_id = tokens.check(self.secrets.token_secrets(), "unsubscribe", series_id,
-                                     token)
-        series = self.store.get_series(series_id) if registrant_id else None
-        registration = self.store.get_registration(series_id, registrant_id) \
-            if series and registrant_id else None
-        if series is None or registration is None:
-            raise NotFoundError("this link is not valid; use the link from your latest email")
-        return series, registration
+        return linked_registration(self.store, self.secrets, "unsubscribe", series_id, token)
 
 
 def _scope(value: str) -> Scope:
