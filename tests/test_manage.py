@@ -31,7 +31,8 @@ def test_the_link_shows_the_registration_and_changes_nothing(harness: Harness) -
     assert page.status == 200 and page.content_type.startswith("text/html")
     assert "Reirradiation Challenges &amp; Opportunities" in page.text
     assert "Dose Constraints for Reirradiation" in page.text
-    assert "Challenges in the Clinical Reirradiation Workflow" not in page.text
+    registered = page.text.split("More sessions ahead")[0]
+    assert "Challenges in the Clinical Reirradiation Workflow" not in registered
     assert "Thu 26 Oct 2023 09:00 EDT (15:00 CEST)" in page.text
     assert "ada@example.com" not in page.text
     assert harness.items("REG#") == before
@@ -47,3 +48,54 @@ def test_a_tampered_or_foreign_token_is_refused(harness: Harness) -> None:
         answer = harness.runtime.request("GET", bad, {}, b"")
         assert answer.status == 404, bad
         assert "not valid" in answer.text
+
+
+def _post(harness: Harness, path: str, form: str) -> str:
+    answer = harness.runtime.request("POST", path,
+                                     {"content-type": "application/x-www-form-urlencoded"},
+                                     form.encode())
+    harness.runtime.drain()
+    assert answer.status == 200, answer.text
+    return answer.text
+
+
+def test_adding_and_dropping_sessions_from_the_page(harness: Harness) -> None:
+    harness.register(sessions=["s1"])
+    path = _manage_path(harness)
+    added = _post(harness, path, "action=add&session=s2")
+    assert "Added" in added
+    entries = harness.outbox.entries()
+    assert [e["sessions"] for e in entries] == [["s1"], ["s1", "s2"]]  # a new confirmation
+    dropped = _post(harness, path, "action=drop&session=s1")
+    assert "Dropped" in dropped
+    data = harness.runtime.request("GET", f"{path}/data", {}, b"")
+    assert data.status == 200 and data.body["sessions"] == ["s2"]
+    assert data.body["email"] == "ada@example.com"
+
+
+def test_erasure_leaves_no_copy_of_the_address_in_the_table(harness: Harness) -> None:
+    import boto3
+
+    harness.register(email="erase.me@example.org", name="Erase Me", event_id="evt-e",
+                     interests=["estro24-pre-meeting"])
+    harness.register(email="keep@example.org", name="Keep", event_id="evt-k")
+    path = _manage_path_for(harness, "erase.me@example.org")
+    erased = _post(harness, path, "action=erase")
+    assert "Your data is deleted" in erased
+
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    dump = str(client.scan(TableName=harness.runtime.resources.table)["Items"])
+    assert "erase.me" not in dump.lower() and "Erase Me" not in dump
+    assert "keep@example.org" in dump  # the scan does see addresses that are still there
+    assert harness.runtime.request("GET", path, {}, b"").status == 404
+
+
+def _manage_path_for(harness: Harness, address: str) -> str:
+    harness.runtime.drain()
+    [entry] = [e for e in harness.outbox.entries() if e["to"] == address]
+    message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
+                                       policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    url = re.search(r"http://localhost:8000(/manage/\S+)", text)
+    assert url
+    return url.group(1)

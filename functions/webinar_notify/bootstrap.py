@@ -64,7 +64,7 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
         sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
                       SendSettings(public_base_url=public_base_url, lease=lease), queue,
                       RateLimiter(send_rate_per_instance), schedule),
-        manage=ManagePage(store, secrets, renderer, clock),
+        manage=ManagePage(store, secrets, renderer, clock, queue),
         scheduler=scheduler,
         organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer),
         preferences=Preferences(store, secrets, renderer, clock),

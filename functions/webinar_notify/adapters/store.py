@@ -39,6 +39,7 @@ class Store(Protocol):
     def suppress(self, suppression_id: str, reason: str, now: datetime) -> None: ...
     def event_seen(self, series_id: str, provider: str, event_id: str) -> bool: ...
     def mark_attendance_known(self, series_id: str, session_id: str) -> None: ...
+    def erase_registration(self, series_id: str, registrant_id: str) -> None: ...
     def attendance_known(self, series_id: str, session_id: str) -> bool: ...
     def mark_event(self, series_id: str, provider: str, event_id: str, now: datetime) -> None: ...
 
@@ -146,6 +147,11 @@ class DynamoStore:
         self.client.put_item(TableName=self.table, Item={
             **key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"), "reason": {"S": reason},
             "since": {"S": now.isoformat()}})
+
+    def erase_registration(self, series_id: str, registrant_id: str) -> None:
+        """Erasure: the registration, the only item holding the address, is deleted."""
+        self.client.delete_item(TableName=self.table,
+                                Key=key(f"SERIES#{series_id}", f"REG#{registrant_id}"))
 
     def mark_attendance_known(self, series_id: str, session_id: str) -> None:
         self.client.put_item(TableName=self.table,

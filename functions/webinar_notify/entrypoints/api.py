@@ -1,9 +1,9 @@
-"""HTTP API entry point: POST /webhooks/{provider}/{series_id}, GET /manage/{series_id}/{token}."""
+"""HTTP API entry point: registration webhooks here; organiser routes and registrants' pages in
+their own routers."""
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 from typing import Any
 
@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
-from ..core.errors import InvalidInputError, NotFoundError, RetryableError, SignatureError
+from ..core.errors import InvalidInputError, RetryableError, SignatureError
 from . import organiser_routes, public_pages
 
 logger = Logger()
@@ -38,19 +38,6 @@ def webhook(provider: str, series_id: str) -> Response[str]:
                                            "registrant": result.registrant_id})
     metrics.add_metric(name=_OUTCOME_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
     return _json(result.status, result.body())
-
-
-@app.get("/manage/<series_id>/<token>")
-def manage(series_id: str, token: str) -> Response[str]:
-    try:
-        page = services().manage.render(series_id, token)
-    except NotFoundError as error:
-        metrics.add_metric(name="ManageLinksRefused", unit=MetricUnit.Count, value=1)
-        return Response(404, "text/html; charset=utf-8", f"<p>{html.escape(str(error))}</p>")
-    metrics.add_metric(name="ManagePagesShown", unit=MetricUnit.Count, value=1)
-    return Response(200, "text/html; charset=utf-8", page,
-                    headers={"Cache-Control": "private, no-store",
-                             "Referrer-Policy": "no-referrer"})
 
 
 @app.exception_handler(InvalidInputError)  # type: ignore[untyped-decorator]

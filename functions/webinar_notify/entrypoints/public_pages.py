@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Metrics
@@ -11,12 +12,35 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
-from ..core.errors import NotFoundError
+from ..core.errors import NotFoundError, PayloadError
 
 metrics = Metrics()  # the same metric set as the API's handler, which flushes it
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 PAGE_HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
                 "X-Robots-Tag": "noindex"}
+
+
+@router.get("/manage/<series_id>/<token>")
+def manage_page(series_id: str, token: str) -> Response[str]:
+    return _page(lambda: services().manage.render(series_id, token))
+
+
+@router.post("/manage/<series_id>/<token>")
+def manage_action(series_id: str, token: str) -> Response[str]:
+    form = {k: v[0] for k, v in parse_qs(router.current_event.decoded_body or "").items()}
+    return _page(lambda: services().manage.act(series_id, token, form))
+
+
+@router.get("/manage/<series_id>/<token>/data")
+def download(series_id: str, token: str) -> Response[str]:
+    try:
+        data = services().manage.data(series_id, token)
+    except NotFoundError as error:
+        return Response(404, "application/json", json.dumps({"error": str(error)}))
+    metrics.add_metric(name="DataDownloads", unit=MetricUnit.Count, value=1)
+    return Response(200, "application/json", json.dumps(data, ensure_ascii=False, indent=2),
+                    headers={**PAGE_HEADERS, "Content-Disposition":
+                             f'attachment; filename="{series_id}-my-data.json"'})
 
 
 @router.get("/unsubscribe/<series_id>/<token>")
@@ -67,6 +91,10 @@ def _page(render: object) -> Response[str]:
     except NotFoundError as error:
         metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
         return Response(404, "text/html; charset=utf-8", f"<p>{html.escape(str(error))}</p>",
+                        headers=PAGE_HEADERS)
+    except PayloadError as error:
+        metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
+        return Response(400, "text/html; charset=utf-8", f"<p>{html.escape(str(error))}</p>",
                         headers=PAGE_HEADERS)
     metrics.add_metric(name="PagesShown", unit=MetricUnit.Count, value=1)
     return Response(200, "text/html; charset=utf-8", str(body), headers=PAGE_HEADERS)

@@ -83,7 +83,10 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey) -> type[BaseHTTP
             if self.command == "GET" and self.path.startswith(("/manage/", "/unsubscribe/",
                                                                 "/calendar/")):
                 answer = runtime.request("GET", self.path, dict(self.headers), b"")
-                self._send(answer.status, answer.text.encode("utf-8"), answer.content_type)
+                if answer.content_type.startswith("application/json"):
+                    self._answer(answer.status, answer.body)
+                else:
+                    self._send(answer.status, answer.text.encode("utf-8"), answer.content_type)
             elif self.path.startswith("/webhooks/"):
                 self._answer(405, {"error": "webhooks are POSTed"}, {"Allow": "POST"})
             else:

@@ -66,7 +66,7 @@ class Intake:
         if self.store.event_seen(series.id, provider.name, event.event_id):
             return IntakeResult(200, "duplicate", rid)
         _refuse_sessions_that_are_over(series, event, now)
-        registration = self._apply(series, event, rid)
+        registration = apply_and_store(self.store, self.clock, series, event, rid)
         job = None
         if registration is not None and event.action == "created" \
                 and not self._suppressed(event.registrant.email):
@@ -84,24 +84,26 @@ class Intake:
         sid = suppression_id(self.secrets.registrant_key(), email)
         return bool(self.store.suppressed([sid]))
 
-    def _apply(self, series: Series, event: RegistrationEvent, rid: str) -> Registration | None:
-        """Read, merge, write with a version check; retry when a concurrent write won.
 
-        Returns the registration as stored now, or None when the event was older than what is
-        stored (a late retry) and changed nothing.
-        """
-        session_ids = [s.id for s in series.sessions]
-        for _attempt in range(WRITE_ATTEMPTS):
-            existing = self.store.get_registration(series.id, rid)
-            updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone,
-                                  int(self.clock.now().timestamp()))
-            if updated is None:
-                return existing if _already_applied(existing, event) else None
-            try:
-                return self.store.put_registration(updated, self.clock.now())
-            except StaleWriteError:
-                continue
-        raise RetryableError("registration is being changed concurrently; retry")
+def apply_and_store(store: Store, clock: Clock, series: Series, event: RegistrationEvent,
+                    rid: str) -> Registration | None:
+    """Read, merge, write with a version check; retry when a concurrent write won.
+
+    Returns the registration as stored now, or None when the event was older than what is
+    stored (a late retry) and changed nothing.
+    """
+    session_ids = [s.id for s in series.sessions]
+    for _attempt in range(WRITE_ATTEMPTS):
+        existing = store.get_registration(series.id, rid)
+        updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone,
+                              int(clock.now().timestamp()))
+        if updated is None:
+            return existing if _already_applied(existing, event) else None
+        try:
+            return store.put_registration(updated, clock.now())
+        except StaleWriteError:
+            continue
+    raise RetryableError("registration is being changed concurrently; retry")
 
 
 def _already_applied(existing: Registration | None, event: RegistrationEvent) -> bool:

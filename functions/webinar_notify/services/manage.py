@@ -1,22 +1,32 @@
 """The page behind the "manage your registration" link: what a person is registered for.
 
-Read-only for now; changing sessions and leaving from this page come with self-service. The
-token in the link is the only credential: no login, no cookie, nothing changes on a GET.
+A person can add or drop sessions, cancel, download what is stored, or erase it. The token in
+the link is the only credential: no login, no cookie, and nothing changes on a GET.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from ..adapters.clock import Clock
+from ..adapters.queue import SendQueue
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.calendar import personal_feed
 from ..core.compose import session_view
+from ..core.errors import PayloadError
+from ..core.registration import Registration, RegistrationEvent
 from ..core.render import Renderer
+from ..core.series import Series
+from .intake import apply_and_store, confirmation_job
 from .linked import linked_registration
 
 
 class ManagePage:
-    def __init__(self, store: Store, secrets: Secrets, renderer: Renderer, clock: Clock) -> None:
+    def __init__(self, store: Store, secrets: Secrets, renderer: Renderer, clock: Clock,
+                 queue: SendQueue) -> None:
+        self.queue = queue
         self.store = store
         self.secrets = secrets
         self.renderer = renderer
@@ -31,10 +41,59 @@ class ManagePage:
         body = personal_feed(series, sessions)
         return body, f'"{series.revision}-{registration.version}"'
 
-    def render(self, series_id: str, token: str) -> str:
+    def render(self, series_id: str, token: str, notice: str = "") -> str:
         """The page as HTML; NotFoundError for an unknown series or a token not valid for it."""
         series, registration = linked_registration(self.store, self.secrets, "manage",
                                                    series_id, token)
+        return self._page(series, registration, notice, token)
+
+    def act(self, series_id: str, token: str, form: dict[str, str]) -> str:
+        """A button on the page: drop or add a session, cancel, or erase everything."""
+        series, registration = linked_registration(self.store, self.secrets, "manage",
+                                                   series_id, token)
+        action, now = form.get("action", ""), self.clock.now()
+        if action == "erase":
+            self.store.erase_registration(series.id, registration.registrant_id)
+            return self.renderer.render("erased.html", {"series": series,
+                                                        "subject": series.title})
+        if action not in ("drop", "add", "cancel"):
+            raise PayloadError("unknown action")
+        sessions: tuple[str, ...] | None = None
+        if action != "cancel":
+            session = series.session(form.get("session", ""))
+            if session is None or session.cancelled or session.end <= now:
+                raise PayloadError("that session cannot be changed any more")
+            sessions = (session.id,)
+        event = RegistrationEvent(
+            provider="manage", event_id=f"manage-{now.timestamp()}",
+            action="created" if action == "add" else "cancelled",
+            created=int(now.timestamp()), registrant=registration.registrant,
+            session_ids=sessions)
+        updated = apply_and_store(self.store, self.clock, series, event,
+                                  registration.registrant_id) or registration
+        if action == "add":
+            job = confirmation_job(series, updated, now)
+            if job is not None:
+                self.queue.send([job])
+        notices = {"add": "Added: a confirmation with its calendar invitation is on its way.",
+                   "drop": "Dropped.", "cancel": "Your registration is cancelled."}
+        return self._page(series, updated, notices[action], token)
+
+    def data(self, series_id: str, token: str) -> dict[str, Any]:
+        """Everything stored about the person in this series (the right of access)."""
+        series, registration = linked_registration(self.store, self.secrets, "manage",
+                                                   series_id, token)
+        r = registration
+        return {"series": series.id, "email": r.registrant.email, "name": r.registrant.full_name,
+                "time_zone": r.registrant.time_zone, "status": r.status,
+                "sessions": r.sessions_in([s.id for s in series.sessions]),
+                "whole_series": r.whole_series, "interests": sorted(r.interests),
+                "attended": sorted(r.attended), "registered_at": r.since,
+                "consent": json.loads(r.consent) if r.consent else {},
+                "reminders_off": r.reminders_off, "announcements_off": r.announcements_off}
+
+    def _page(self, series: Series, registration: Registration, notice: str,
+              token: str) -> str:
         now = self.clock.now()
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         zone = registration.registrant.time_zone
@@ -43,7 +102,9 @@ class ManagePage:
             | {"past": s.end <= now, "cancelled": s.cancelled}
             for s in series.sessions if s.id in registered
         ]
+        addable = [session_view(series, s, zone, None, now) for s in series.sessions
+                   if s.id not in registered and not s.cancelled and s.end > now]
         return self.renderer.render("manage.html", {
-            "series": series, "sessions": sessions, "time_zone": zone,
+            "series": series, "sessions": sessions, "addable": addable, "time_zone": zone,
             "active": registration.status == "active", "subject": series.title,
-        })
+            "notice": notice, "token": token})
