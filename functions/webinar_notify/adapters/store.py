@@ -109,6 +109,8 @@ class DynamoStore:
             item["interests"] = {"SS": sorted(registration.interests)}
         if registration.attended:
             item["attended"] = {"SS": sorted(registration.attended)}
+        if not registration.opted_in:
+            item["opted_in"] = {"BOOL": False}
         expected = registration.version or None
         conditional(lambda: self.client.put_item(
             TableName=self.table, Item=item, **_version_condition("version", expected)))
@@ -202,6 +204,7 @@ def _registration(item: dict[str, Any]) -> Registration:
         announcements_off=item.get("announcements_off", {}).get("BOOL", False),
         interests=frozenset(item.get("interests", {}).get("SS", [])),
         attended=frozenset(item.get("attended", {}).get("SS", [])),
+        opted_in=item.get("opted_in", {}).get("BOOL", True),
         last_event=int(item["last_event"]["N"]),
         version=int(item["version"]["N"]),
     )

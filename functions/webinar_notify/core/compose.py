@@ -34,6 +34,7 @@ class Links:
     manage: str
     unsubscribe: str  # one-click (RFC 8058): a POST stops mail; ?scope= says which
     calendar: str = ""  # the personal calendar feed (https; webcal:// for subscribing)
+    opt_in: str = ""  # where a person confirms the registration (double opt-in)
 
     def unsubscribe_for(self, scope: str) -> str:
         return f"{self.unsubscribe}?scope={scope}"
@@ -58,7 +59,11 @@ def _confirmation(series: Series, job: EmailJob, now: datetime, renderer: Render
     subject = f"Registration confirmed: {series.title}"
     if len(sessions) == 1:
         subject = f"Registration confirmed: {sessions[0].title} ({series.title})"
-    text, html = renderer.render_pair("confirmation", context | {"subject": subject})
+    needs_opt_in = job.extra.get("opt_in") == "needed"
+    if needs_opt_in:
+        subject = f"Please confirm your registration: {series.title}"
+    text, html = renderer.render_pair("confirmation", context | {
+        "subject": subject, "opt_in_url": links.opt_in if needs_opt_in else ""})
     recipient = job.recipient
     calendars = [
         session_invite(series, session, recipient.email, recipient.full_name,

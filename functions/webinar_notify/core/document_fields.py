@@ -117,6 +117,12 @@ def utc_instant(value: object) -> datetime:
     return moment.astimezone(UTC)
 
 
+def boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
 def hostname(value: object) -> str:
     """A DNS name such as events.example.org (it ends every calendar UID and Message-ID)."""
     if not isinstance(value, str) or not _HOSTNAME.fullmatch(value) or len(value) > 253:

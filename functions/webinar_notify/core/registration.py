@@ -49,6 +49,7 @@ class Registration:
     announcements_off: bool = False  # ... or for no more announcements
     interests: frozenset[str] = frozenset()  # coming items they want to hear about
     attended: frozenset[str] = frozenset()  # sessions they were seen at
+    opted_in: bool = True  # False until they confirm by the link (series with double opt-in)
 
     def sessions_in(self, all_session_ids: list[str]) -> list[str]:
         """The registered sessions, in series order."""
@@ -65,7 +66,8 @@ class Registration:
 
 def apply_event(existing: Registration | None, event: RegistrationEvent, series_id: str,
                 registrant_id: str, all_session_ids: list[str],
-                default_zone: str, now: int = 0) -> Registration | None:
+                default_zone: str, now: int = 0,
+                double_opt_in: bool = False) -> Registration | None:
     """The registration after ``event``, or None when the event changes nothing.
 
     Events older than the newest one applied are ignored, and at equal times a cancellation
@@ -104,7 +106,8 @@ def apply_event(existing: Registration | None, event: RegistrationEvent, series_
         announcements_off=existing.announcements_off if existing else False,
         interests=(existing.interests if existing else frozenset())
         | (frozenset(event.interests) if event.action == "created" else frozenset()),
-        attended=existing.attended if existing else frozenset())
+        attended=existing.attended if existing else frozenset(),
+        opted_in=existing.opted_in if existing else not double_opt_in)
     return None if updated == existing else updated
 
 

@@ -79,6 +79,7 @@ class Series:
     reminder_offsets: tuple[timedelta, ...] = DEFAULT_REMINDER_OFFSETS
     coming: tuple[ComingItem, ...] = ()
     uid_domain: str = ""  # the right-hand side of every calendar UID; fixed once published
+    double_opt_in: bool = False  # registrations confirm by a link before reminders or news
     revision: int = 0  # grows with every stored change; caches key on it
 
     @property

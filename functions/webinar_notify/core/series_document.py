@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from .document_fields import (
     FieldReader,
+    boolean,
     hostname,
     local_start,
     non_negative,
@@ -39,7 +40,7 @@ _STATUSES: tuple[SessionStatus, ...] = ("scheduled", "cancelled")
 SERIES_FIELDS = {
     "id", "title", "description", "time_zone", "sender", "reply_to", "organisers",
     "endorsements", "topics", "audience", "url", "reminders", "sessions", "coming",
-    "uid_domain", "revision",
+    "uid_domain", "revision", "double_opt_in",
 }
 SESSION_FIELDS = {
     "id", "title", "start", "duration_minutes", "join_url", "status", "description",
@@ -79,6 +80,7 @@ def parse_series(data: object) -> Series:
         sessions=sessions,
         uid_domain=r.convert("uid_domain", hostname, default=""),
         reminder_offsets=r.convert("reminders", offsets, default=DEFAULT_REMINDER_OFFSETS),
+        double_opt_in=r.convert("double_opt_in", boolean, default=False),
         revision=r.convert("revision", non_negative, default=0),
     )
 
@@ -100,6 +102,7 @@ def series_to_document(series: Series) -> dict[str, Any]:
         "coming": [{"id": c.id, "title": c.title, "description": c.description, "url": c.url}
                    for c in series.coming],
         "uid_domain": series.uid_domain,
+        "double_opt_in": series.double_opt_in,
         "revision": series.revision,
         "sessions": [_session_doc(s) for s in series.sessions],
     }

@@ -43,7 +43,8 @@ class ReminderTask:
         return self.slot.closes
 
     def wants(self, registration: Registration, series: Series) -> bool:
-        return wants_reminder(registration, self.slot, _scheduled(series))
+        return registration.opted_in and wants_reminder(registration, self.slot,
+                                                        _scheduled(series))
 
     def job(self, registration: Registration, series: Series) -> EmailJob:
         others = tuple(s for s in registration.sessions_in(_scheduled(series))
@@ -76,6 +77,8 @@ class Notice:
         return self.created
 
     def wants(self, registration: Registration, series: Series) -> bool:
+        if not registration.opted_in:
+            return False
         if self.kind == "new_session":  # offered to those registered for the whole series
             return registration.status == "active" and registration.whole_series
         # Those who registered after the change already got it in their confirmation.
@@ -121,7 +124,7 @@ class AnnouncementTask:
 
 def in_audience(registration: Registration, announcement: Announcement, series: Series) -> bool:
     audience = announcement.audience
-    if registration.status != "active":
+    if registration.status != "active" or not registration.opted_in:
         return False
     registered = set(registration.sessions_in([s.id for s in series.sessions]))
     if audience.kind == "all":

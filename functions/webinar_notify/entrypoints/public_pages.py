@@ -43,6 +43,16 @@ def download(series_id: str, token: str) -> Response[str]:
                              f'attachment; filename="{series_id}-my-data.json"'})
 
 
+@router.get("/optin/<series_id>/<token>")
+def opt_in_page(series_id: str, token: str) -> Response[str]:
+    return _page(lambda: services().preferences.opt_in_page(series_id, token))
+
+
+@router.post("/optin/<series_id>/<token>")
+def opt_in(series_id: str, token: str) -> Response[str]:
+    return _page(lambda: services().preferences.opt_in(series_id, token))
+
+
 @router.get("/unsubscribe/<series_id>/<token>")
 def unsubscribe_page(series_id: str, token: str) -> Response[str]:
     scope = (router.current_event.query_string_parameters or {}).get("scope", "all")

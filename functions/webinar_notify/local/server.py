@@ -81,7 +81,7 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey) -> type[BaseHTTP
 
         def do_GET(self) -> None:
             if self.command == "GET" and self.path.startswith(("/manage/", "/unsubscribe/",
-                                                                "/calendar/")):
+                                                                "/calendar/", "/optin/")):
                 answer = runtime.request("GET", self.path, dict(self.headers), b"")
                 if answer.content_type.startswith("application/json"):
                     self._answer(answer.status, answer.body)

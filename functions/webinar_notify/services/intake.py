@@ -96,7 +96,7 @@ def apply_and_store(store: Store, clock: Clock, series: Series, event: Registrat
     for _attempt in range(WRITE_ATTEMPTS):
         existing = store.get_registration(series.id, rid)
         updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone,
-                              int(clock.now().timestamp()))
+                              int(clock.now().timestamp()), series.double_opt_in)
         if updated is None:
             return existing if _already_applied(existing, event) else None
         try:
@@ -134,5 +134,5 @@ def confirmation_job(series: Series, registration: Registration,
     return EmailJob(
         kind="confirmation", series_id=series.id, series_revision=series.revision,
         registrant_id=registration.registrant_id, recipient=registration.registrant,
-        session_ids=sessions,
+        session_ids=sessions, extra={} if registration.opted_in else {"opt_in": "needed"},
         key=delivery_key("confirmation", series.id, registration.registrant_id, *sessions))

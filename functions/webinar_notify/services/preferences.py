@@ -47,10 +47,23 @@ class Preferences:
         return self._update(series_id, token, lambda r: replace(
             r, announcements_off=False, reminders_off=False))
 
+    def opt_in_page(self, series_id: str, token: str, done: bool = False) -> str:
+        series, registration = linked_registration(self.store, self.secrets, "optin",
+                                                   series_id, token)
+        return self.renderer.render("optin.html", {
+            "series": series, "subject": series.title,
+            "confirmed": done or registration.opted_in})
+
+    def opt_in(self, series_id: str, token: str) -> str:
+        self._update(series_id, token, lambda r: replace(r, opted_in=True), purpose="optin")
+        return self.opt_in_page(series_id, token, done=True)
+
     def _update(self, series_id: str, token: str,
-                change: Callable[[Registration], Registration]) -> Registration:
+                change: Callable[[Registration], Registration],
+                purpose: str = "unsubscribe") -> Registration:
         for _attempt in range(5):
-            _series, registration = self._find(series_id, token)
+            _series, registration = linked_registration(self.store, self.secrets, purpose,
+                                                        series_id, token)
             updated = change(registration)
             if updated == registration:
                 return registration

@@ -152,5 +152,5 @@ class Sender:
             return f"{base}/{purpose}/{job.series_id}/{token}"
 
         return Links(manage=link("manage"), unsubscribe=link("unsubscribe"),
-                     calendar=link("calendar") + ".ics")
+                     calendar=link("calendar") + ".ics", opt_in=link("optin"))
 

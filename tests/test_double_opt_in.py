@@ -1,0 +1,44 @@
+"""Double opt-in (a series option): nothing but the confirmation until the link is used."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from conftest import SERIES_FILE, Harness
+from webinar_notify.local.scenario import load_series_file
+from webinar_notify.services.publishing import push_series
+
+S1 = datetime(2023, 10, 26, 13, 0, tzinfo=UTC)
+
+
+def test_reminders_wait_for_the_confirmation_link(harness: Harness) -> None:
+    series = replace(load_series_file(SERIES_FILE), double_opt_in=True)
+    push_series(harness.runtime.store, harness.runtime.schedule, series, harness.clock)
+    harness.register()
+    harness.runtime.drain()
+    [entry] = harness.outbox.entries()
+    message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
+                                       policy=email.policy.default)
+    assert str(message["Subject"]).startswith("Please confirm your registration")
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    path = re.search(r"http://localhost:8000(/optin/\S+)", text).group(1)  # type: ignore[union-attr]
+
+    harness.clock.set(S1 - timedelta(days=7))
+    harness.runtime.tick()
+    harness.runtime.drain()
+    page = harness.runtime.request("GET", path, {}, b"")  # looking changes nothing
+    assert page.status == 200 and "Confirm my registration" in page.text
+    assert [e["kind"] for e in harness.outbox.entries()] == ["confirmation"]
+
+    confirmed = harness.runtime.request("POST", path, {}, b"")
+    assert confirmed.status == 200 and "Your registration is confirmed" in confirmed.text
+    harness.clock.set(S1 - timedelta(days=1))
+    harness.runtime.tick()
+    harness.runtime.drain()
+    assert [e["kind"] for e in harness.outbox.entries()] == ["confirmation", "reminder"]
+    forged = harness.runtime.request("POST", path[:-2] + "xx", {}, b"")
+    assert forged.status == 404
