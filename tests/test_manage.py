@@ -99,3 +99,15 @@ def _manage_path_for(harness: Harness, address: str) -> str:
     url = re.search(r"http://localhost:8000(/manage/\S+)", text)
     assert url
     return url.group(1)
+
+
+def test_links_in_emails_expire_a_year_after_the_last_session(harness: Harness) -> None:
+    from datetime import UTC, datetime
+
+    harness.register()
+    path = _manage_path(harness)
+    harness.clock.set(datetime(2025, 5, 23, 12, 0, tzinfo=UTC))  # s8 + 365 days: still valid
+    assert harness.runtime.request("GET", path, {}, b"").status == 200
+    harness.clock.set(datetime(2025, 5, 25, 12, 0, tzinfo=UTC))
+    expired = harness.runtime.request("GET", path, {}, b"")
+    assert expired.status == 404 and "expired" in expired.text

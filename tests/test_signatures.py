@@ -204,3 +204,21 @@ def test_malformed_token_is_none(token: str) -> None:
 def test_non_ascii_token_is_none() -> None:
     # A token comes from a URL path; a non-ASCII one must be "not valid", not a TypeError.
     assert tokens.check([NEW_SECRET], "manage", "reirradiation-2023", RID + ".ä") is None
+
+
+def test_a_token_expires_after_its_day_and_its_day_cannot_be_changed() -> None:
+    from datetime import date
+
+    token = tokens.make(NEW_SECRET, "manage", "reirradiation-2023", RID,
+                        expires=date(2025, 5, 23))
+    check = tokens.check
+    assert check([NEW_SECRET], "manage", "reirradiation-2023", token,
+                 today=date(2025, 5, 23)) == RID
+    assert check([NEW_SECRET], "manage", "reirradiation-2023", token,
+                 today=date(2025, 5, 24)) is None
+    rid, day, signature = token.split(".")
+    extended = f"{rid}.{int(day) + 365}.{signature}"
+    assert check([NEW_SECRET], "manage", "reirradiation-2023", extended,
+                 today=date(2025, 5, 24)) is None
+    never = f"{rid}.-.{signature}"
+    assert check([NEW_SECRET], "manage", "reirradiation-2023", never) is None

@@ -35,7 +35,8 @@ class ManagePage:
     def feed(self, series_id: str, token: str) -> tuple[bytes, str]:
         """The person's calendar feed and its ETag (changes with the series and registration)."""
         series, registration = linked_registration(self.store, self.secrets, "calendar",
-                                                   series_id, token.removesuffix(".ics"))
+                                                   series_id, token.removesuffix(".ics"),
+            today=self.clock.now().date())
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         sessions = [s for s in series.sessions if s.id in registered]
         body = personal_feed(series, sessions)
@@ -44,13 +45,15 @@ class ManagePage:
     def render(self, series_id: str, token: str, notice: str = "") -> str:
         """The page as HTML; NotFoundError for an unknown series or a token not valid for it."""
         series, registration = linked_registration(self.store, self.secrets, "manage",
-                                                   series_id, token)
+                                                   series_id, token,
+            today=self.clock.now().date())
         return self._page(series, registration, notice, token)
 
     def act(self, series_id: str, token: str, form: dict[str, str]) -> str:
         """A button on the page: drop or add a session, cancel, or erase everything."""
         series, registration = linked_registration(self.store, self.secrets, "manage",
-                                                   series_id, token)
+                                                   series_id, token,
+            today=self.clock.now().date())
         action, now = form.get("action", ""), self.clock.now()
         if action == "erase":
             self.store.erase_registration(series.id, registration.registrant_id)
@@ -82,7 +85,8 @@ class ManagePage:
     def data(self, series_id: str, token: str) -> dict[str, Any]:
         """Everything stored about the person in this series (the right of access)."""
         series, registration = linked_registration(self.store, self.secrets, "manage",
-                                                   series_id, token)
+                                                   series_id, token,
+            today=self.clock.now().date())
         r = registration
         return {"series": series.id, "email": r.registrant.email, "name": r.registrant.full_name,
                 "time_zone": r.registrant.time_zone, "status": r.status,

@@ -49,7 +49,8 @@ class Preferences:
 
     def opt_in_page(self, series_id: str, token: str, done: bool = False) -> str:
         series, registration = linked_registration(self.store, self.secrets, "optin",
-                                                   series_id, token)
+                                                   series_id, token,
+            today=self.clock.now().date())
         return self.renderer.render("optin.html", {
             "series": series, "subject": series.title,
             "confirmed": done or registration.opted_in})
@@ -63,7 +64,8 @@ class Preferences:
                 purpose: str = "unsubscribe") -> Registration:
         for _attempt in range(5):
             _series, registration = linked_registration(self.store, self.secrets, purpose,
-                                                        series_id, token)
+                                                        series_id, token,
+            today=self.clock.now().date())
             updated = change(registration)
             if updated == registration:
                 return registration
@@ -74,7 +76,8 @@ class Preferences:
         raise RetryableError("your preferences are being changed right now; try again")
 
     def _find(self, series_id: str, token: str) -> tuple[Series, Registration]:
-        return linked_registration(self.store, self.secrets, "unsubscribe", series_id, token)
+        return linked_registration(self.store, self.secrets, "unsubscribe", series_id, token,
+            today=self.clock.now().date())
 
 
 def _scope(value: str) -> Scope:

@@ -34,6 +34,7 @@ from ..core.tasks import announcement_from_doc
 SendOutcome = Literal["sent", "duplicate", "deferred", "expired", "skipped"]
 MAX_DEFERRALS = 8  # then the message fails for real, and after 5 failures it is dead-lettered
 MAX_DELAY = timedelta(seconds=900)  # SQS's longest delay
+LINKS_LAST = timedelta(days=365)  # after the series' last session
 SERIES_CACHE_SECONDS = 60
 
 
@@ -121,7 +122,7 @@ class Sender:
     def _message(self, job: EmailJob) -> OutgoingMessage:
         series = self.series.get(job.series_id, job.series_revision)
         email = compose(series, job, now=self.clock.now(), renderer=self.renderer,
-                        links=self._links(job), announcement=self._announcement(job))
+                        links=self._links(job, series), announcement=self._announcement(job))
         return OutgoingMessage(raw=mime.build(email), sender=series.sender.email,
                                to=job.recipient.email, kind=job.kind, series_id=job.series_id,
                                session_ids=job.session_ids, subject=email.subject)
@@ -143,12 +144,16 @@ class Sender:
             self._announcements[cache_key] = announcement_from_doc(doc)
         return self._announcements[cache_key]
 
-    def _links(self, job: EmailJob) -> Links:
+    def _links(self, job: EmailJob, series: Series) -> Links:
+        """Personal links, valid until a year after the series' last session."""
         secret = self.secrets.token_secrets()[0]
         base = self.settings.public_base_url.rstrip("/")
+        last = max((s.end for s in series.sessions), default=self.clock.now())
+        expires = (max(last, self.clock.now()) + LINKS_LAST).date()
 
         def link(purpose: str) -> str:
-            token = tokens.make(secret, purpose, job.series_id, job.registrant_id)
+            token = tokens.make(secret, purpose, job.series_id, job.registrant_id,
+                                expires=expires)
             return f"{base}/{purpose}/{job.series_id}/{token}"
 
         return Links(manage=link("manage"), unsubscribe=link("unsubscribe"),
