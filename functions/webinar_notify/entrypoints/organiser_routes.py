@@ -14,7 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
 from ..core.errors import PayloadError, SignatureError
-from ..services.organising import Answer, Organiser
+from ..services.answers import Answer
+from ..services.organising import Organiser
 
 metrics = Metrics()  # the same metric set as the API's handler, which flushes it
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]

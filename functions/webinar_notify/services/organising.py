@@ -7,8 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
 from typing import Any
 
 from ..adapters.audit import Audit
@@ -18,38 +17,21 @@ from ..adapters.queue import SendQueue
 from ..adapters.schedule_store import ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
-from ..core.announcements import Announcement, parse_announcement
-from ..core.compose import Links, compose
-from ..core.errors import InvalidInputError, NotFoundError, PayloadError
-from ..core.jobs import EmailJob, delivery_key
-from ..core.registration import Registrant
+from ..core.errors import NotFoundError, PayloadError
 from ..core.render import Renderer
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
 from ..core.series_merge import merge_series
-from ..core.tasks import AnnouncementTask, session_notices, task_doc
-from ..core.text import normalise_email, registrant_id, suppression_id
+from ..core.tasks import session_notices, task_doc
+from ..core.text import registrant_id
+from .announcing import SEND_NOW_BUDGET, Announcing
+from .answers import Answer, ConflictError, KeyReusedError
 from .scheduling import Scheduler, plan_series
 
-SEND_NOW_BUDGET = timedelta(seconds=5)  # fan out inline this long; the scheduler does the rest
 SESSION_FIELDS = {"start", "duration_minutes", "title", "join_url", "status", "description"}
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-
-
-class ConflictError(InvalidInputError):
-    status = 409
-
-
-class KeyReusedError(InvalidInputError):
-    status = 422
-
-
-class Organiser:
+class Organiser(Announcing):
     def __init__(self, store: Store, schedule: ScheduleStore, scheduler: Scheduler,
                  audit: Audit, secrets: Secrets, clock: Clock, queue: SendQueue,
                  renderer: Renderer) -> None:
@@ -138,93 +120,6 @@ class Organiser:
             "recipients": sent.enqueued if sent else 0, "quiet": quiet})
 
     # -- announcements ---------------------------------------------------------------------
-    def announce(self, series_id: str, doc: dict[str, Any]) -> Answer:
-        series = self._series(series_id)
-        now = self.clock.now()
-        announcement = parse_announcement(doc, series, now)
-        self._check_attendance(series, announcement)
-        task = AnnouncementTask(announcement)
-        if doc.get("dry_run"):
-            preview = compose(series, _preview_job(series, announcement), now=now,
-                              renderer=self.renderer, links=PREVIEW_LINKS,
-                              announcement=announcement)
-            return Answer(200, {"recipients": self.count(series, task),
-                                "subject": announcement.subject,
-                                "audience": announcement.audience.describe(),
-                                "html": preview.html, "text": preview.text})
-        if doc.get("test_to"):
-            address = normalise_email(doc["test_to"], field="test_to")
-            self.queue.send([_preview_job(series, announcement, address, now)])
-            return Answer(202, {"status": "test sent", "id": announcement.id})
-        if not self.schedule.put_task(series.id, task.key, task_doc(task)):
-            existing = self.schedule.task(series.id, task.key)
-            if existing != task_doc(task) and not _same_except_time(existing, task_doc(task)):
-                raise ConflictError(f"an announcement with id {announcement.id!r} exists "
-                                    "with other content; choose another id")
-            plan_series(self.schedule, series, now)
-            return Answer(200, {"status": "exists", "id": announcement.id})
-        plan_series(self.schedule, series, now)  # first: a crash below loses nothing
-        if announcement.send_at <= now:
-            sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=series.id)
-            return Answer(202, {"status": "sending", "id": announcement.id,
-                                "recipients": sent.enqueued})
-        return Answer(202, {"status": "scheduled", "id": announcement.id,
-                            "send_at": announcement.send_at.isoformat(),
-                            "recipients_now": self.count(series, task)})
-
-    def follow_up(self, series_id: str, doc: dict[str, Any]) -> Answer:
-        """After a session: the recording, slides and a survey, from templates/follow_up.md,
-        to its registrants, or split into attendees and absentees (when attendance is known)."""
-        series = self._series(series_id)
-        session = series.session(str(doc.get("session", "")))
-        if session is None:
-            raise PayloadError("session: unknown session")
-        base_id = str(doc.get("id") or f"follow-up-{session.id}")
-        links = {k: doc.get(k) for k in ("recording_url", "slides_url", "survey_url")}
-        if not any(links.values()):
-            raise PayloadError("give at least one of recording_url, slides_url, survey_url")
-        groups = [("attended", {"attended": session.id}), ("absent", {"absent": session.id})] \
-            if doc.get("split") else [("registered", {"sessions": [session.id]})]
-        answers = []
-        for group, audience in groups:
-            body = self.renderer.render("follow_up.md", {"session": session, "audience": group,
-                                                         **links})
-            suffix = f"-{group}" if doc.get("split") else ""
-            offered = [name for name, key in (("recording", "recording_url"),
-                                              ("slides", "slides_url"), ("survey", "survey_url"))
-                       if links[key] and not (key == "survey_url" and group == "absent")]
-            answers.append(self.announce(series_id, {
-                "id": f"{base_id}{suffix}", "subject": doc.get("subject")
-                or f"{session.title}: {' and '.join(offered)}", "body_markdown": body,
-                "audience": audience, **({"send_at": doc["send_at"]} if doc.get("send_at")
-                                         else {})}).body)
-        return Answer(202, {"announcements": answers,
-                            "recipients": sum(int(a.get("recipients", 0)) for a in answers)})
-
-    def cancel_announcement(self, series_id: str, announcement_id: str) -> Answer:
-        series = self._series(series_id)
-        key = f"announcement#{announcement_id}"
-        if self.schedule.task(series.id, key) is None:
-            raise NotFoundError(f"no announcement {announcement_id[:60]!r}")
-        if not self.schedule.cancel(series.id, key, self.clock.now()):
-            state = self.schedule.decisions(series.id)[key].state
-            if state != "cancelled":
-                raise ConflictError(f"announcement {announcement_id!r} was already sent")
-        plan_series(self.schedule, series, self.clock.now())
-        return Answer(200, {"status": "cancelled", "id": announcement_id})
-
-    def count(self, series: Series, task: AnnouncementTask) -> int:
-        """How many people the announcement would reach now (suppressed ones not counted)."""
-        key, cursor, total = self.secrets.registrant_key(), None, 0
-        while True:
-            page, cursor = self.store.registrations_page(series.id, cursor, 500)
-            wanted = [suppression_id(key, r.registrant.email) for r in page
-                      if task.wants(r, series)]
-            total += len(wanted) - len(self.store.suppressed(wanted) if wanted else ())
-            if cursor is None:
-                return total
-
-    # -- attendance ------------------------------------------------------------------------
     def record_attendance(self, series_id: str, session_id: str, emails: object) -> Answer:
         series = self._series(series_id)
         session = series.session(session_id)
@@ -247,35 +142,6 @@ class Organiser:
         return Answer(200, {"session": session_id, "recorded": recorded,
                             "not_registered": len(emails) - recorded})
 
-    def _check_attendance(self, series: Series, announcement: Announcement) -> None:
-        audience = announcement.audience
-        if audience.kind in ("attended", "absent") and \
-                not self.store.attendance_known(series.id, audience.values[0]):
-            raise PayloadError(f"audience.{audience.kind}: attendance of "
-                               f"{audience.values[0]!r} is not known yet")
-
-    def _series(self, series_id: str) -> Series:
-        series = self.store.get_series(series_id)
-        if series is None:
-            raise NotFoundError(f"unknown series {series_id[:80]!r}")
-        return series
-
-
-PREVIEW_LINKS = Links(manage="#your-registration", unsubscribe="#unsubscribe")
-
-
-def _preview_job(series: Series, announcement: Announcement, address: str = "",
-                 now: datetime | None = None) -> EmailJob:
-    """A copy of the announcement for the organiser (a preview, or one test email)."""
-    scope = (announcement.id, now.isoformat() if now else "preview")
-    return EmailJob(
-        kind="announcement", series_id=series.id, series_revision=series.revision,
-        registrant_id="organiser-copy", recipient=Registrant(address or "organiser@invalid", "",
-                                                              series.time_zone),
-        session_ids=(), key=delivery_key("announcement", series.id, "organiser-copy", *scope),
-        extra={"announcement_doc": json.dumps(announcement.to_doc())})
-
-
 def _without_addresses(request: object) -> object:
     """The audit keeps what was asked, but no address (attendance lists, test copies)."""
     if not isinstance(request, dict) or not isinstance(request.get("body"), dict):
@@ -287,12 +153,3 @@ def _without_addresses(request: object) -> object:
         body["test_to"] = "(an address)"
     body.pop("series", None)  # a whole series file: its revision is in the answer
     return {**request, "body": body}
-
-
-def _same_except_time(existing: dict[str, Any] | None, new: dict[str, Any]) -> bool:
-    """A retried "send now" differs only in its send_at: it is the same announcement."""
-    if existing is None:
-        return False
-    return {k: v for k, v in existing.items() if k != "send_at"} == \
-        {k: v for k, v in new.items() if k != "send_at"}
-

@@ -1,0 +1,162 @@
+"""Announcements and follow-ups: to an audience, now or at a time, previewed and counted
+first, cancellable until they go."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..adapters.clock import Clock
+from ..adapters.queue import SendQueue
+from ..adapters.schedule_store import ScheduleStore
+from ..adapters.secrets import Secrets
+from ..adapters.store import Store
+from ..core.announcements import Announcement, parse_announcement
+from ..core.compose import Links, compose
+from ..core.errors import NotFoundError, PayloadError
+from ..core.jobs import EmailJob, delivery_key
+from ..core.registration import Registrant
+from ..core.render import Renderer
+from ..core.series import Series
+from ..core.tasks import AnnouncementTask, task_doc
+from ..core.text import normalise_email, suppression_id
+from .answers import Answer, ConflictError
+from .scheduling import Scheduler, plan_series
+
+SEND_NOW_BUDGET = timedelta(seconds=5)  # fan out inline this long; the scheduler does the rest
+
+
+class Announcing:
+    """The announcement actions of an organiser (mixed into Organiser)."""
+
+    store: Store
+    schedule: ScheduleStore
+    scheduler: Scheduler
+    secrets: Secrets
+    clock: Clock
+    queue: SendQueue
+    renderer: Renderer
+
+    def announce(self, series_id: str, doc: dict[str, Any]) -> Answer:
+        series = self._series(series_id)
+        now = self.clock.now()
+        announcement = parse_announcement(doc, series, now)
+        self._check_attendance(series, announcement)
+        task = AnnouncementTask(announcement)
+        if doc.get("dry_run"):
+            preview = compose(series, _preview_job(series, announcement), now=now,
+                              renderer=self.renderer, links=PREVIEW_LINKS,
+                              announcement=announcement)
+            return Answer(200, {"recipients": self.count(series, task),
+                                "subject": announcement.subject,
+                                "audience": announcement.audience.describe(),
+                                "html": preview.html, "text": preview.text})
+        if doc.get("test_to"):
+            address = normalise_email(doc["test_to"], field="test_to")
+            self.queue.send([_preview_job(series, announcement, address, now)])
+            return Answer(202, {"status": "test sent", "id": announcement.id})
+        if not self.schedule.put_task(series.id, task.key, task_doc(task)):
+            existing = self.schedule.task(series.id, task.key)
+            if existing != task_doc(task) and not _same_except_time(existing, task_doc(task)):
+                raise ConflictError(f"an announcement with id {announcement.id!r} exists "
+                                    "with other content; choose another id")
+            plan_series(self.schedule, series, now)
+            return Answer(200, {"status": "exists", "id": announcement.id})
+        plan_series(self.schedule, series, now)  # first: a crash below loses nothing
+        if announcement.send_at <= now:
+            sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=series.id)
+            return Answer(202, {"status": "sending", "id": announcement.id,
+                                "recipients": sent.enqueued})
+        return Answer(202, {"status": "scheduled", "id": announcement.id,
+                            "send_at": announcement.send_at.isoformat(),
+                            "recipients_now": self.count(series, task)})
+
+    def follow_up(self, series_id: str, doc: dict[str, Any]) -> Answer:
+        """After a session: the recording, slides and a survey, from templates/follow_up.md,
+        to its registrants, or split into attendees and absentees (when attendance is known)."""
+        series = self._series(series_id)
+        session = series.session(str(doc.get("session", "")))
+        if session is None:
+            raise PayloadError("session: unknown session")
+        base_id = str(doc.get("id") or f"follow-up-{session.id}")
+        links = {k: doc.get(k) for k in ("recording_url", "slides_url", "survey_url")}
+        if not any(links.values()):
+            raise PayloadError("give at least one of recording_url, slides_url, survey_url")
+        groups = [("attended", {"attended": session.id}), ("absent", {"absent": session.id})] \
+            if doc.get("split") else [("registered", {"sessions": [session.id]})]
+        answers = []
+        for group, audience in groups:
+            body = self.renderer.render("follow_up.md", {"session": session, "audience": group,
+                                                         **links})
+            suffix = f"-{group}" if doc.get("split") else ""
+            offered = [name for name, key in (("recording", "recording_url"),
+                                              ("slides", "slides_url"), ("survey", "survey_url"))
+                       if links[key] and not (key == "survey_url" and group == "absent")]
+            answers.append(self.announce(series_id, {
+                "id": f"{base_id}{suffix}", "subject": doc.get("subject")
+                or f"{session.title}: {' and '.join(offered)}", "body_markdown": body,
+                "audience": audience, **({"send_at": doc["send_at"]} if doc.get("send_at")
+                                         else {})}).body)
+        return Answer(202, {"announcements": answers,
+                            "recipients": sum(int(a.get("recipients", 0)) for a in answers)})
+
+    def cancel_announcement(self, series_id: str, announcement_id: str) -> Answer:
+        series = self._series(series_id)
+        key = f"announcement#{announcement_id}"
+        if self.schedule.task(series.id, key) is None:
+            raise NotFoundError(f"no announcement {announcement_id[:60]!r}")
+        if not self.schedule.cancel(series.id, key, self.clock.now()):
+            state = self.schedule.decisions(series.id)[key].state
+            if state != "cancelled":
+                raise ConflictError(f"announcement {announcement_id!r} was already sent")
+        plan_series(self.schedule, series, self.clock.now())
+        return Answer(200, {"status": "cancelled", "id": announcement_id})
+
+    def count(self, series: Series, task: AnnouncementTask) -> int:
+        """How many people the announcement would reach now (suppressed ones not counted)."""
+        key, cursor, total = self.secrets.registrant_key(), None, 0
+        while True:
+            page, cursor = self.store.registrations_page(series.id, cursor, 500)
+            wanted = [suppression_id(key, r.registrant.email) for r in page
+                      if task.wants(r, series)]
+            total += len(wanted) - len(self.store.suppressed(wanted) if wanted else ())
+            if cursor is None:
+                return total
+
+    # -- attendance ------------------------------------------------------------------------
+    def _check_attendance(self, series: Series, announcement: Announcement) -> None:
+        audience = announcement.audience
+        if audience.kind in ("attended", "absent") and \
+                not self.store.attendance_known(series.id, audience.values[0]):
+            raise PayloadError(f"audience.{audience.kind}: attendance of "
+                               f"{audience.values[0]!r} is not known yet")
+
+    def _series(self, series_id: str) -> Series:
+        series = self.store.get_series(series_id)
+        if series is None:
+            raise NotFoundError(f"unknown series {series_id[:80]!r}")
+        return series
+
+
+PREVIEW_LINKS = Links(manage="#your-registration", unsubscribe="#unsubscribe")
+
+
+def _preview_job(series: Series, announcement: Announcement, address: str = "",
+                 now: datetime | None = None) -> EmailJob:
+    """A copy of the announcement for the organiser (a preview, or one test email)."""
+    scope = (announcement.id, now.isoformat() if now else "preview")
+    return EmailJob(
+        kind="announcement", series_id=series.id, series_revision=series.revision,
+        registrant_id="organiser-copy", recipient=Registrant(address or "organiser@invalid", "",
+                                                              series.time_zone),
+        session_ids=(), key=delivery_key("announcement", series.id, "organiser-copy", *scope),
+        extra={"announcement_doc": json.dumps(announcement.to_doc())})
+
+
+def _same_except_time(existing: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """A retried "send now" differs only in its send_at: it is the same announcement."""
+    if existing is None:
+        return False
+    return {k: v for k, v in existing.items() if k != "send_at"} == \
+        {k: v for k, v in new.items() if k != "send_at"}
