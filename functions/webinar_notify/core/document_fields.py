@@ -117,6 +117,26 @@ def utc_instant(value: object) -> datetime:
     return moment.astimezone(UTC)
 
 
+FORM_KEYS = {"email", "full_name", "time_zone", "sessions", "choices", "consent", "interests",
+             "webinars"}
+
+
+def form_mappings(value: object) -> dict[str, dict[str, Any]]:
+    """``forms: {provider: {email: <answer key>, full_name: ..., ...}}`` (docs/providers.md)."""
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of provider to its answer mapping")
+    for provider, mapping in value.items():
+        if not isinstance(mapping, dict):
+            raise ValueError(f"{provider}: expected a mapping")
+        unknown = sorted(set(mapping) - FORM_KEYS)
+        if unknown:
+            raise ValueError(f"{provider}.{unknown[0]}: unknown field")
+        for name in ("choices", "interests", "webinars"):
+            if name in mapping and not isinstance(mapping[name], dict):
+                raise ValueError(f"{provider}.{name}: expected a mapping")
+    return {str(k): dict(v) for k, v in value.items()}
+
+
 def boolean(value: object) -> bool:
     if not isinstance(value, bool):
         raise ValueError("expected true or false")

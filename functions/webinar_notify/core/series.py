@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 SessionStatus = Literal["scheduled", "cancelled"]
@@ -80,6 +80,7 @@ class Series:
     coming: tuple[ComingItem, ...] = ()
     uid_domain: str = ""  # the right-hand side of every calendar UID; fixed once published
     double_opt_in: bool = False  # registrations confirm by a link before reminders or news
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # provider -> answer mapping
     revision: int = 0  # grows with every stored change; caches key on it
 
     @property

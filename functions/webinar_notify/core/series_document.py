@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from .document_fields import (
     FieldReader,
     boolean,
+    form_mappings,
     hostname,
     local_start,
     non_negative,
@@ -40,7 +41,7 @@ _STATUSES: tuple[SessionStatus, ...] = ("scheduled", "cancelled")
 SERIES_FIELDS = {
     "id", "title", "description", "time_zone", "sender", "reply_to", "organisers",
     "endorsements", "topics", "audience", "url", "reminders", "sessions", "coming",
-    "uid_domain", "revision", "double_opt_in",
+    "uid_domain", "revision", "double_opt_in", "forms",
 }
 SESSION_FIELDS = {
     "id", "title", "start", "duration_minutes", "join_url", "status", "description",
@@ -81,6 +82,7 @@ def parse_series(data: object) -> Series:
         uid_domain=r.convert("uid_domain", hostname, default=""),
         reminder_offsets=r.convert("reminders", offsets, default=DEFAULT_REMINDER_OFFSETS),
         double_opt_in=r.convert("double_opt_in", boolean, default=False),
+        forms=r.convert("forms", form_mappings, default={}),
         revision=r.convert("revision", non_negative, default=0),
     )
 
@@ -103,6 +105,7 @@ def series_to_document(series: Series) -> dict[str, Any]:
                    for c in series.coming],
         "uid_domain": series.uid_domain,
         "double_opt_in": series.double_opt_in,
+        "forms": series.forms,
         "revision": series.revision,
         "sessions": [_session_doc(s) for s in series.sessions],
     }

@@ -24,7 +24,8 @@ app = APIGatewayHttpResolver()
 organiser_routes.include(app)
 public_pages.include(app)
 _OUTCOME_METRICS = {"registered": "Registrations", "cancelled": "Cancellations",
-                    "duplicate": "WebhooksDuplicate", "ignored": "WebhooksOutdated"}
+                    "duplicate": "WebhooksDuplicate", "ignored": "WebhooksOutdated",
+                    "answered": "WebhooksAnswered", "attendance": "AttendanceRecorded"}
 
 
 @app.post("/webhooks/<provider>/<series_id>")

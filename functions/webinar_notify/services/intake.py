@@ -4,9 +4,9 @@ confirmation out. Safe to receive the same event any number of times, also concu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
@@ -15,14 +15,14 @@ from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.errors import NotFoundError, PayloadError, PayloadTooLargeError, RetryableError
 from ..core.jobs import EmailJob, delivery_key
-from ..core.providers import PROVIDERS, Provider
+from ..core.providers import PROVIDERS, Attendance, DirectAnswer, Provider
 from ..core.registration import Registration, RegistrationEvent, apply_event
 from ..core.series import Series
 from ..core.text import registrant_id, suppression_id
 
 MAX_BODY_BYTES = 256 * 1024
 WRITE_ATTEMPTS = 5
-Outcome = Literal["registered", "cancelled", "duplicate", "ignored"]
+Outcome = Literal["registered", "cancelled", "duplicate", "ignored", "answered", "attendance"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +31,11 @@ class IntakeResult:
     outcome: Outcome
     registrant_id: str
     confirmation_queued: bool = False
+    answer: dict[str, Any] | None = None  # a provider's own answer (Zoom's URL validation)
 
     def body(self) -> dict[str, object]:
+        if self.answer is not None:
+            return dict(self.answer)
         return {"status": self.outcome, "registrant": self.registrant_id,
                 "confirmation_queued": self.confirmation_queued}
 
@@ -59,9 +62,13 @@ class Intake:
             raise NotFoundError(f"unknown series {series_id[:80]!r}")
         now = self.clock.now()
         lowered = {name.lower(): value for name, value in headers.items()}
-        provider.verify(lowered, body, self.secrets.webhook_secrets(series.id, provider.name),
-                        int(now.timestamp()))
-        event = provider.parse(body, series)
+        secrets = self.secrets.webhook_secrets(series.id, provider.name)
+        provider.verify(lowered, body, secrets, int(now.timestamp()))
+        event = provider.parse(body, series, secrets)
+        if isinstance(event, DirectAnswer):
+            return IntakeResult(event.status, "answered", "", answer=event.body)
+        if isinstance(event, Attendance):
+            return self._attendance(series, event)
         rid = registrant_id(self.secrets.registrant_key(), series.id, event.registrant.email)
         if self.store.event_seen(series.id, provider.name, event.event_id):
             return IntakeResult(200, "duplicate", rid)
@@ -78,6 +85,23 @@ class Intake:
             return IntakeResult(200, "ignored", rid)
         outcome: Outcome = "registered" if event.action == "created" else "cancelled"
         return IntakeResult(202, outcome, rid, job is not None)
+
+    def _attendance(self, series: Series, seen: Attendance) -> IntakeResult:
+        """Someone joined a session: remembered for attendee and absentee follow-ups."""
+        rid = registrant_id(self.secrets.registrant_key(), series.id, seen.email)
+        for _attempt in range(WRITE_ATTEMPTS):
+            registration = self.store.get_registration(series.id, rid)
+            if registration is None or seen.session_id in registration.attended:
+                break
+            try:
+                self.store.put_registration(
+                    replace(registration, attended=registration.attended | {seen.session_id}),
+                    self.clock.now())
+                break
+            except StaleWriteError:
+                continue
+        self.store.mark_attendance_known(series.id, seen.session_id)
+        return IntakeResult(200, "attendance", rid)
 
     def _suppressed(self, email: str) -> bool:
         """A bounced or complaining address gets nothing, not even a confirmation."""

@@ -6,9 +6,15 @@ Adding a provider (Typeform, Tally, Zoom...) means adding a module here and an e
 
 from __future__ import annotations
 
-from .base import Provider
+from .base import Attendance, Delivery, DirectAnswer, Provider
 from .generic import GenericProvider
+from .tally import TallyProvider
+from .typeform import TypeformProvider
+from .zoom import ZoomProvider
 
-PROVIDERS: dict[str, Provider] = {"generic": GenericProvider()}
+PROVIDERS: dict[str, Provider] = {
+    provider.name: provider
+    for provider in (GenericProvider(), TypeformProvider(), TallyProvider(), ZoomProvider())
+}
 
-__all__ = ["PROVIDERS", "Provider"]
+__all__ = ["PROVIDERS", "Attendance", "Delivery", "DirectAnswer", "Provider"]

@@ -1,12 +1,32 @@
-"""The port every registration form provider implements."""
+"""The port every registration form provider implements, and what a delivery can be."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ..registration import RegistrationEvent
 from ..series import Series
+
+
+@dataclass(frozen=True, slots=True)
+class DirectAnswer:
+    """Answered at once and nothing stored (e.g. Zoom's URL validation challenge)."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    """Someone joined a session (e.g. Zoom's participant_joined)."""
+
+    session_id: str
+    email: str
+
+
+Delivery = RegistrationEvent | DirectAnswer | Attendance
 
 
 class Provider(Protocol):
@@ -16,5 +36,5 @@ class Provider(Protocol):
                now: int) -> None:
         """Raise SignatureError unless the raw body was signed with one of the secrets."""
 
-    def parse(self, body: bytes, series: Series) -> RegistrationEvent:
-        """Map the provider's payload to a RegistrationEvent; raise PayloadError if unusable."""
+    def parse(self, body: bytes, series: Series, secrets: Sequence[str]) -> Delivery:
+        """Map the provider's payload; raise PayloadError if it is unusable."""

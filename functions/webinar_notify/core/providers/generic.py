@@ -26,7 +26,8 @@ class GenericProvider:
                now: int) -> None:
         verify(headers.get("webinar-signature"), body, secrets, now)
 
-    def parse(self, body: bytes, series: Series) -> RegistrationEvent:
+    def parse(self, body: bytes, series: Series,
+              secrets: Sequence[str] = ()) -> RegistrationEvent:
         doc = _object(_json(body), "body")
         event_id = doc.get("id")
         if not isinstance(event_id, str) or not event_id.strip() \

@@ -1,0 +1,38 @@
+"""Signatures that are an HMAC-SHA256 of the raw body alone (Typeform, Tally)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from typing import Any, cast
+
+from ..errors import PayloadError, SignatureError
+
+
+def verify_body_hmac(signature: str | None, body: bytes, secrets: Sequence[str],
+                     header: str) -> None:
+    """Constant-time check of a base64 HMAC-SHA256 of the raw body, against every secret."""
+    if not signature:
+        raise SignatureError(f"missing {header} header")
+    expected = [base64.b64encode(hmac.new(s.encode(), body, hashlib.sha256).digest()).decode()
+                for s in secrets if s]
+    if not expected:
+        raise SignatureError("no webhook secret is configured for this series and provider")
+    matched = False
+    for want in expected:
+        matched |= hmac.compare_digest(want.encode(), signature.strip().encode("ascii", "replace"))
+    if not matched:
+        raise SignatureError("signature does not match")
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise PayloadError("body is not valid UTF-8 JSON") from None
+    if not isinstance(value, dict):
+        raise PayloadError("body must be a JSON object")
+    return cast(dict[str, Any], value)

@@ -1,0 +1,57 @@
+"""Tally ``FORM_RESPONSE`` webhooks: ``Tally-Signature: <base64 HMAC>`` over the raw body;
+every answer (hidden fields too) is an entry of ``data.fields``, choice values are option ids
+whose text comes from the field's ``options``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ..errors import PayloadError
+from ..registration import RegistrationEvent
+from ..series import Series
+from .answers import mapped_event
+from .hmac_body import json_object, verify_body_hmac
+
+
+class TallyProvider:
+    name = "tally"
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str],
+               now: int) -> None:
+        verify_body_hmac(headers.get("tally-signature"), body, secrets, "Tally-Signature")
+
+    def parse(self, body: bytes, series: Series,
+              secrets: Sequence[str] = ()) -> RegistrationEvent:
+        doc = json_object(body)
+        data = doc.get("data")
+        if doc.get("eventType") != "FORM_RESPONSE" or not isinstance(data, dict):
+            raise PayloadError("expected a Tally FORM_RESPONSE event")
+        answers: dict[str, Any] = {}
+        for entry in data.get("fields") or []:
+            if isinstance(entry, dict):
+                value = _value(entry)
+                for name in (entry.get("key"), entry.get("label")):
+                    if name:
+                        answers.setdefault(str(name), value)
+        return mapped_event(self.name, str(doc.get("eventId") or data.get("responseId")),
+                            _unix(doc.get("createdAt")), answers, series)
+
+
+def _value(entry: dict[str, Any]) -> Any:
+    value = entry.get("value")
+    options = {str(o.get("id")): o.get("text") for o in entry.get("options") or []
+               if isinstance(o, dict)}
+    if isinstance(value, list) and options:
+        return [options.get(str(v), v) for v in value]
+    if isinstance(value, str) and value in options:
+        return options[value]
+    return value
+
+
+def _unix(value: object) -> int:
+    try:
+        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        raise PayloadError("createdAt is not a time") from None

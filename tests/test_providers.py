@@ -1,0 +1,218 @@
+"""Form providers: each one's example payload, signed as the provider signs it, becomes the
+right registrant and a confirmation; tampered, re-encoded or stale deliveries get a 401."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import SERIES_FILE, START, Harness
+from webinar_notify.adapters.clock import VirtualClock
+from webinar_notify.adapters.outbox import OutboxMailer
+from webinar_notify.core.text import registrant_id
+from webinar_notify.local.runtime import LocalSettings, local_runtime
+from webinar_notify.local.scenario import load_series_file
+
+SECRET = "provider-secret"
+FORMS = {
+    "typeform": {"email": "email", "full_name": ["first_name", "last_name"], "time_zone": "tz",
+                 "sessions": "sessions", "consent": "reminders_ok",
+                 "choices": {"26 Oct: Challenges & Opportunities": "s1",
+                             "6 Nov: Clinical Workflow": "s2"},
+                 "interests": {"glasgow": "estro24-pre-meeting"}},
+    "tally": {"email": "Email", "full_name": "Your name", "time_zone": "tz",
+              "sessions": "Which sessions?",
+              "choices": {"Session 1 (26 Oct)": "s1", "Session 5 (5 Feb)": "s5"}},
+    "zoom": {"webinars": {"81234567890": "s1", "89999999999": "*"}},
+}
+
+
+@pytest.fixture
+def forms(tmp_path: Path) -> Iterator[Harness]:
+    clock = VirtualClock(START)
+    outbox = OutboxMailer(tmp_path / "outbox", clock)
+    secrets = {name: SECRET for name in ("generic", "typeform", "tally", "zoom")}
+    with local_runtime(clock, outbox, LocalSettings(webhook_secrets=secrets)) as runtime:
+        series = replace(load_series_file(SERIES_FILE), forms=FORMS)
+        runtime.push_series(series)
+        yield Harness(runtime, clock, outbox, tmp_path / "outbox")
+
+
+def _b64_hmac(body: bytes, secret: str = SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _registration(harness: Harness, address: str) -> Any:
+    rid = registrant_id("local-development-only", "reirradiation-2023", address)
+    return harness.runtime.store.get_registration("reirradiation-2023", rid)
+
+
+def _confirmation_text(harness: Harness, address: str) -> str:
+    harness.runtime.drain()
+    [entry] = [e for e in harness.outbox.entries() if e["to"] == address]
+    message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
+                                       policy=email.policy.default)
+    return str(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+
+
+def typeform_body(first: str, last: str, address: str, tz: str = "Europe/Copenhagen") -> bytes:
+    """Shaped like Typeform's documented form_response example."""
+    return json.dumps({
+        "event_id": "01GW9YZ9J0XQ8QG4MVE0T0Z0R1", "event_type": "form_response",
+        "form_response": {
+            "form_id": "lT4Z3j", "token": "a3a12ec67a1365927098a606107fac15",
+            "landed_at": "2023-10-02T08:58:02Z", "submitted_at": "2023-10-02T09:00:00Z",
+            "hidden": {"tz": tz},
+            "definition": {"id": "lT4Z3j", "title": "Reirradiation webinars", "fields": []},
+            "answers": [
+                {"type": "text", "text": first,
+                 "field": {"id": "JwWggjAKtOkA", "type": "short_text", "ref": "first_name"}},
+                {"type": "text", "text": last,
+                 "field": {"id": "SMEUb7VJz92Q", "type": "short_text", "ref": "last_name"}},
+                {"type": "email", "email": address,
+                 "field": {"id": "k6TP9oLGgHjl", "type": "email", "ref": "email"}},
+                {"type": "choices", "choices": {"labels": [
+                    "26 Oct: Challenges & Opportunities", "6 Nov: Clinical Workflow"]},
+                 "field": {"id": "PNe8ZKBK8C2Q", "type": "multiple_choice", "ref": "sessions"}},
+                {"type": "boolean", "boolean": True,
+                 "field": {"id": "Q7M2XAwY04dW", "type": "yes_no", "ref": "reminders_ok"}},
+                {"type": "boolean", "boolean": True,
+                 "field": {"id": "gFFf3xAkJKsr", "type": "yes_no", "ref": "glasgow"}}]}},
+        ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize(("first", "last"), [
+    ("Søren", "Kierkegaard"), ("José", "Núñez"), ("Zoë", "O'Brien-Łukasik"),
+    ("田中", "愛子"), ("Nguyễn Thị", "Minh Khai")])
+def test_a_typeform_response_becomes_the_registrant_and_a_confirmation(
+        forms: Harness, first: str, last: str) -> None:
+    body = typeform_body(first, last, "reader@example.org")
+    answer = forms.runtime.request("POST", "/webhooks/typeform/reirradiation-2023", {
+        "Typeform-Signature": f"sha256={_b64_hmac(body)}",
+        "Content-Type": "application/json"}, body)
+    assert answer.status == 202, answer.body
+    stored = _registration(forms, "reader@example.org")
+    assert stored.registrant.full_name == f"{first} {last}"
+    assert stored.registrant.time_zone == "Europe/Copenhagen"
+    assert stored.session_ids == frozenset({"s1", "s2"})
+    assert stored.interests == frozenset({"estro24-pre-meeting"})
+    assert f"Dear {first} {last}," in _confirmation_text(forms, "reader@example.org")
+
+
+def test_tally_answers_with_option_ids_and_hidden_fields(forms: Harness) -> None:
+    body = json.dumps({
+        "eventId": "a4cb511e-d513-4fa5-baee-b815d718dfd1", "eventType": "FORM_RESPONSE",
+        "createdAt": "2023-10-02T09:00:00.000Z",
+        "data": {"responseId": "2wgx4n", "submissionId": "2wgx4n", "respondentId": "dwQKYm",
+                 "formId": "VwbNEw", "formName": "Reirradiation", "createdAt":
+                 "2023-10-02T09:00:00.000Z", "fields": [
+                     {"key": "question_mVGEg3", "label": "Your name", "type": "INPUT_TEXT",
+                      "value": "Heidi Rønde"},
+                     {"key": "question_nPdLv8", "label": "Email", "type": "INPUT_EMAIL",
+                      "value": "heidi@example.dk"},
+                     {"key": "question_3EKz4n", "label": "Which sessions?",
+                      "type": "CHECKBOXES", "value": ["5c6e7f", "9a8b7c"],
+                      "options": [{"id": "5c6e7f", "text": "Session 1 (26 Oct)"},
+                                  {"id": "9a8b7c", "text": "Session 5 (5 Feb)"}]},
+                     {"key": "question_w4Q1Xa", "label": "tz", "type": "HIDDEN_FIELDS",
+                      "value": "Europe/Copenhagen"}]}}, ensure_ascii=False).encode()
+    answer = forms.runtime.request("POST", "/webhooks/tally/reirradiation-2023",
+                                   {"Tally-Signature": _b64_hmac(body)}, body)
+    assert answer.status == 202, answer.body
+    stored = _registration(forms, "heidi@example.dk")
+    assert stored.registrant.full_name == "Heidi Rønde"
+    assert stored.session_ids == frozenset({"s1", "s5"})
+
+
+def _zoom(body: dict[str, Any], at: int, secret: str = SECRET) -> tuple[dict[str, str], bytes]:
+    raw = json.dumps(body).encode()
+    signature = hmac.new(secret.encode(), f"v0:{at}:".encode() + raw, hashlib.sha256).hexdigest()
+    return {"x-zm-signature": f"v0={signature}", "x-zm-request-timestamp": str(at)}, raw
+
+
+def test_a_zoom_registrant_keeps_the_personal_join_link(forms: Harness) -> None:
+    at = int(forms.clock.now().timestamp())
+    headers, raw = _zoom({"event": "webinar.registration_created", "event_ts": at * 1000,
+                          "payload": {"account_id": "AAAAAABBBB", "object": {
+                              "uuid": "4444AAAiAAAAAiAiAiiAii==", "id": "81234567890",
+                              "host_id": "x1yCzABCDEfg123HiJKl5m",
+                              "topic": "Reirradiation Challenges & Opportunities",
+                              "start_time": "2023-10-26T13:00:00Z",
+                              "timezone": "America/Los_Angeles",  # the host's: not used
+                              "registrant": {
+                                  "id": "abcdefghij0-klmnopq23456", "first_name": "José",
+                                  "last_name": "Núñez", "email": "jose@example.es",
+                                  "join_url": "https://example.zoom.us/w/81234567890?tk=abc"}}}},
+                         at)
+    answer = forms.runtime.request("POST", "/webhooks/zoom/reirradiation-2023", headers, raw)
+    assert answer.status == 202, answer.body
+    stored = _registration(forms, "jose@example.es")
+    assert stored.registrant.full_name == "José Núñez"
+    assert stored.registrant.time_zone == "Europe/Brussels"  # the series', not the host's
+    assert stored.session_ids == frozenset({"s1"})
+    assert "https://example.zoom.us/w/81234567890?tk=abc" in _confirmation_text(
+        forms, "jose@example.es")
+
+    joined_headers, joined = _zoom({"event": "webinar.participant_joined", "event_ts": at,
+                                    "payload": {"object": {"id": "81234567890", "participant": {
+                                        "user_name": "José Núñez",
+                                        "email": "jose@example.es"}}}}, at)
+    assert forms.runtime.request("POST", "/webhooks/zoom/reirradiation-2023",
+                                 joined_headers, joined).status == 200
+    assert _registration(forms, "jose@example.es").attended == frozenset({"s1"})
+
+
+def test_zoom_url_validation_is_answered_and_stores_nothing(forms: Harness) -> None:
+    at = int(forms.clock.now().timestamp())
+    headers, raw = _zoom({"event": "endpoint.url_validation", "event_ts": at,
+                          "payload": {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}}, at)
+    answer = forms.runtime.request("POST", "/webhooks/zoom/reirradiation-2023", headers, raw)
+    expected = hmac.new(SECRET.encode(), b"qgg8vlvZRS6UYooatFL8Aw", hashlib.sha256).hexdigest()
+    assert answer.status == 200
+    assert answer.body == {"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": expected}
+    unsigned = forms.runtime.request("POST", "/webhooks/zoom/reirradiation-2023", {}, raw)
+    assert unsigned.status == 401  # an unsigned challenge must not make us an HMAC oracle
+
+
+def test_re_encoded_other_secret_or_stale_deliveries_are_refused(forms: Harness) -> None:
+    body = typeform_body("Søren", "Kierkegaard", "reader@example.org")
+    reencoded = json.dumps(json.loads(body)).encode()  # same JSON, other bytes (\\u escapes)
+    at = int(forms.clock.now().timestamp())
+    zoom_headers, zoom_raw = _zoom({"event": "webinar.registration_created", "event_ts": at,
+                                    "payload": {"object": {"id": "81234567890", "registrant": {
+                                        "email": "z@example.org", "first_name": "Z"}}}},
+                                   at - 301)
+    cases = [
+        ("typeform", {"Typeform-Signature": f"sha256={_b64_hmac(body)}"}, reencoded),
+        ("typeform", {"Typeform-Signature": f"sha256={_b64_hmac(body, 'other')}"}, body),
+        ("tally", {"Tally-Signature": _b64_hmac(body, "other")}, body),
+        ("zoom", zoom_headers, zoom_raw),
+    ]
+    for provider, headers, raw in cases:
+        answer = forms.runtime.request("POST", f"/webhooks/{provider}/reirradiation-2023",
+                                       headers, raw)
+        assert answer.status == 401, (provider, answer.body)
+    assert _registration(forms, "reader@example.org") is None
+    assert _registration(forms, "z@example.org") is None
+
+
+def test_a_missing_email_or_an_unknown_choice_is_a_400(forms: Harness) -> None:
+    no_email = typeform_body("Ana", "Silva", "")
+    unknown = typeform_body("Ana", "Silva", "ana@example.org").replace(
+        b"6 Nov: Clinical Workflow", b"7 Nov: No such session")
+    for raw, message in ((no_email, "answer 'email' is required"),
+                         (unknown, "is not a session of this series")):
+        answer = forms.runtime.request("POST", "/webhooks/typeform/reirradiation-2023",
+                                       {"Typeform-Signature": f"sha256={_b64_hmac(raw)}"}, raw)
+        assert answer.status == 400 and message in answer.body["error"]
+    assert _registration(forms, "ana@example.org") is None
