@@ -22,6 +22,7 @@ from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import LocalSettings, local_runtime
 from webinar_notify.local.scenario import load_series_file
+from webinar_notify.services.publishing import push_series
 
 SECRET = "provider-secret"
 FORMS = {
@@ -41,7 +42,8 @@ FORMS = {
 def forms(tmp_path: Path) -> Iterator[Harness]:
     clock = VirtualClock(START)
     outbox = OutboxMailer(tmp_path / "outbox", clock)
-    secrets = {name: SECRET for name in ("generic", "typeform", "tally", "zoom")}
+    secrets = {name: SECRET for name in ("generic", "typeform", "tally", "zoom", "msforms",
+                                         "jotform")}
     with local_runtime(clock, outbox, LocalSettings(webhook_secrets=secrets)) as runtime:
         series = replace(load_series_file(SERIES_FILE), forms=FORMS)
         runtime.push_series(series)
@@ -216,3 +218,50 @@ def test_a_missing_email_or_an_unknown_choice_is_a_400(forms: Harness) -> None:
                                        {"Typeform-Signature": f"sha256={_b64_hmac(raw)}"}, raw)
         assert answer.status == 400 and message in answer.body["error"]
     assert _registration(forms, "ana@example.org") is None
+
+
+def test_microsoft_forms_through_power_automate_with_a_static_token(forms: Harness) -> None:
+    series = forms.runtime.store.get_series("reirradiation-2023")
+    assert series is not None
+    push_series(forms.runtime.store, forms.runtime.schedule, replace(series, forms={
+        **series.forms, "msforms": {"email": "Email address", "full_name": "Full name",
+                                    "sessions": "Sessions",
+                                    "choices": {"26 October": "s1", "6 November": "s2"}}}),
+        forms.clock)
+    body = json.dumps({"id": "12", "submitted": "2023-10-02T09:00:00Z", "answers": {
+        "Email address": "nguyen@example.vn", "Full name": "Nguyễn Thị Minh Khai",
+        "Sessions": "26 October;6 November;"}}, ensure_ascii=False).encode()
+    refused = forms.runtime.request("POST", "/webhooks/msforms/reirradiation-2023",
+                                    {"X-Webinar-Token": "guess"}, body)
+    accepted = forms.runtime.request("POST", "/webhooks/msforms/reirradiation-2023",
+                                     {"X-Webinar-Token": SECRET}, body)
+    assert refused.status == 401 and accepted.status == 202, accepted.body
+    stored = _registration(forms, "nguyen@example.vn")
+    assert stored.registrant.full_name == "Nguyễn Thị Minh Khai"
+    assert stored.session_ids == frozenset({"s1", "s2"})
+
+
+def test_jotform_multipart_with_the_token_in_the_url(forms: Harness) -> None:
+    series = forms.runtime.store.get_series("reirradiation-2023")
+    assert series is not None
+    push_series(forms.runtime.store, forms.runtime.schedule, replace(series, forms={
+        **series.forms, "jotform": {"email": "q4_email", "full_name": "q3_name",
+                                    "time_zone": "q7_tz"}}), forms.clock)
+    raw_request = json.dumps({"slug": "submit/231234567890", "q3_name": {
+        "first": "田中", "last": "愛子"}, "q4_email": "aiko@example.jp",
+        "q7_tz": "Asia/Tokyo"}, ensure_ascii=False)
+    boundary = "------------------------8e2f6a3c1b"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"formID\"\r\n\r\n"
+            f"231234567890\r\n--{boundary}\r\nContent-Disposition: form-data; "
+            f"name=\"submissionID\"\r\n\r\n5712345678901234567\r\n--{boundary}\r\n"
+            f"Content-Disposition: form-data; name=\"rawRequest\"\r\n\r\n{raw_request}\r\n"
+            f"--{boundary}--\r\n").encode()
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    path = "/webhooks/jotform/reirradiation-2023"
+    assert forms.runtime.request("POST", path, headers, body).status == 401
+    assert forms.runtime.request("POST", f"{path}?token=wrong", headers, body).status == 401
+    accepted = forms.runtime.request("POST", f"{path}?token={SECRET}", headers, body)
+    assert accepted.status == 202, accepted.body
+    stored = _registration(forms, "aiko@example.jp")
+    assert stored.registrant.full_name == "田中 愛子"
+    assert stored.registrant.time_zone == "Asia/Tokyo"

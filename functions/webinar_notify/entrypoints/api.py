@@ -33,7 +33,8 @@ def webhook(provider: str, series_id: str) -> Response[str]:
     event = app.current_event
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
-    result = services().intake.receive(provider, series_id, dict(event.headers or {}), body)
+    result = services().intake.receive(provider, series_id, dict(event.headers or {}), body,
+                                       dict(event.query_string_parameters or {}))
     logger.info("webhook accepted", extra={"provider": provider, "series": series_id,
                                            "outcome": result.outcome,
                                            "registrant": result.registrant_id})

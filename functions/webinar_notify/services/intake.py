@@ -50,7 +50,7 @@ class Intake:
         self.providers = providers
 
     def receive(self, provider_name: str, series_id: str, headers: Mapping[str, str],
-                body: bytes) -> IntakeResult:
+                body: bytes, query: Mapping[str, str] | None = None) -> IntakeResult:
         """Verify, parse, store, enqueue; raises InvalidInputError (a 4xx) on bad input."""
         if len(body) > MAX_BODY_BYTES:
             raise PayloadTooLargeError(f"body is larger than {MAX_BODY_BYTES} bytes")
@@ -62,6 +62,8 @@ class Intake:
             raise NotFoundError(f"unknown series {series_id[:80]!r}")
         now = self.clock.now()
         lowered = {name.lower(): value for name, value in headers.items()}
+        # A provider that cannot sign (Jotform) carries a secret token in the URL instead.
+        lowered |= {f"?{name}": value for name, value in (query or {}).items()}
         secrets = self.secrets.webhook_secrets(series.id, provider.name)
         provider.verify(lowered, body, secrets, int(now.timestamp()))
         event = provider.parse(body, series, secrets)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from .base import Attendance, Delivery, DirectAnswer, Provider
 from .generic import GenericProvider
+from .jotform import JotformProvider
+from .msforms import MicrosoftFormsProvider
 from .tally import TallyProvider
 from .typeform import TypeformProvider
 from .zoom import ZoomProvider
 
 PROVIDERS: dict[str, Provider] = {
     provider.name: provider
-    for provider in (GenericProvider(), TypeformProvider(), TallyProvider(), ZoomProvider())
+    for provider in (GenericProvider(), TypeformProvider(), TallyProvider(), ZoomProvider(),
+                     MicrosoftFormsProvider(), JotformProvider())
 }
 
 __all__ = ["PROVIDERS", "Attendance", "Delivery", "DirectAnswer", "Provider"]

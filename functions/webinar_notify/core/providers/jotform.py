@@ -1,0 +1,61 @@
+"""Jotform webhooks: ``multipart/form-data`` with the answers as JSON in the ``rawRequest``
+part, and no signature: the webhook URL carries ``?token=<secret>`` instead. Answers are keyed
+``q<number>_<name>``; a name answer is ``{"first": ..., "last": ...}``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+from ..errors import PayloadError
+from ..registration import RegistrationEvent
+from ..series import Series
+from .answers import mapped_event
+from .static_token import verify_token
+
+
+class JotformProvider:
+    name = "jotform"
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str],
+               now: int) -> None:
+        verify_token(headers.get("?token"), secrets, "token in the webhook URL")
+
+    def parse(self, body: bytes, series: Series,
+              secrets: Sequence[str] = ()) -> RegistrationEvent:
+        parts = _form_parts(body)
+        try:
+            raw = json.loads(parts.get("rawRequest", ""))
+        except ValueError:
+            raise PayloadError("rawRequest is not JSON") from None
+        if not isinstance(raw, dict):
+            raise PayloadError("rawRequest must be a JSON object")
+        answers: dict[str, Any] = {}
+        for key, value in raw.items():
+            if isinstance(value, dict) and {"first", "last"} & set(value):
+                value = f"{value.get('first', '')} {value.get('last', '')}".strip()
+            answers[key] = value
+        submission = parts.get("submissionID") or str(raw.get("event_id", ""))
+        if not submission:
+            raise PayloadError("submissionID is missing")
+        return mapped_event(self.name, submission, 0, answers, series)
+
+
+def _form_parts(body: bytes) -> dict[str, str]:
+    """The fields of a multipart/form-data body (its first line names the boundary)."""
+    first = body.split(b"\r\n", 1)[0]
+    if not first.startswith(b"--") or len(first) < 3 or len(first) > 200:
+        raise PayloadError("expected a multipart/form-data body")
+    boundary = first[2:].decode("ascii", "replace").replace('"', "")
+    header = f'Content-Type: multipart/form-data; boundary="{boundary}"\r\n\r\n'
+    message = BytesParser(policy=HTTP).parsebytes(header.encode("ascii", "replace") + body)
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if name and isinstance(payload, bytes):
+            fields[str(name)] = payload.decode("utf-8", "replace")
+    return fields

@@ -1,0 +1,40 @@
+"""Microsoft Forms, through a Power Automate flow ("When a new response is submitted" → "Get
+response details" → "HTTP" POST). The flow sends ``X-Webinar-Token: <secret>`` and a JSON body
+``{"id": <response id>, "submitted": <ISO time>, "answers": {<question title>: <answer>}}``;
+the series file maps question titles to our fields (docs/providers.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from ..errors import PayloadError
+from ..registration import RegistrationEvent
+from ..series import Series
+from .answers import mapped_event
+from .hmac_body import json_object
+from .static_token import verify_token
+
+
+class MicrosoftFormsProvider:
+    name = "msforms"
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secrets: Sequence[str],
+               now: int) -> None:
+        verify_token(headers.get("x-webinar-token"), secrets, "X-Webinar-Token header")
+
+    def parse(self, body: bytes, series: Series,
+              secrets: Sequence[str] = ()) -> RegistrationEvent:
+        doc = json_object(body)
+        answers = doc.get("answers")
+        if not isinstance(answers, dict) or not doc.get("id"):
+            raise PayloadError("expected {id, submitted, answers: {question: answer}}")
+        try:
+            created = int(datetime.fromisoformat(
+                str(doc.get("submitted")).replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            raise PayloadError("submitted is not an ISO time") from None
+        # Forms joins several choices with ";" in one string.
+        values = {k: [p for p in v.split(";") if p] if isinstance(v, str) and ";" in v else v
+                  for k, v in answers.items()}
+        return mapped_event(self.name, str(doc["id"]), created, values, series)
