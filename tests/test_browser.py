@@ -82,6 +82,7 @@ def test_dropping_a_session_on_the_manage_page(harness: Harness, site: str,
     assert "Thu 26 Oct 2023 09:00 EDT (15:00 CEST)" in driver.page_source  # type: ignore[attr-defined]
 
     driver.find_elements(By.XPATH, "//button[normalize-space()='Drop this session']")[0].click()  # type: ignore[attr-defined]
+    _wait_for(driver, "Dropped.")
     driver.save_screenshot(str(SHOTS / "manage-after-drop.png"))  # type: ignore[attr-defined]
     assert "Dropped." in driver.page_source  # type: ignore[attr-defined]
     rid = registrant_id("local-development-only", "reirradiation-2023", "ada@example.com")
@@ -107,14 +108,22 @@ def test_the_unsubscribe_page_changes_nothing_until_the_button(harness: Harness,
     assert before is not None and not before.reminders_off and not before.announcements_off
 
     driver.find_element(By.XPATH, "//button[normalize-space()='Unsubscribe']").click()  # type: ignore[attr-defined]
+    _wait_for(driver, "You are unsubscribed")
     driver.save_screenshot(str(SHOTS / "unsubscribed.png"))  # type: ignore[attr-defined]
     assert "You are unsubscribed" in driver.page_source  # type: ignore[attr-defined]
     after = harness.runtime.store.get_registration("reirradiation-2023", rid)
     assert after is not None and after.reminders_off and after.announcements_off
 
     driver.find_element(By.XPATH, "//button[normalize-space()='Subscribe again']").click()  # type: ignore[attr-defined]
-    assert "Welcome back" in driver.page_source  # type: ignore[attr-defined]
+    _wait_for(driver, "Welcome back")
     back = harness.runtime.store.get_registration("reirradiation-2023", rid)
     assert back is not None and not back.reminders_off
     assert (SHOTS / "unsubscribed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+
+
+def _wait_for(driver: object, text: str) -> None:
+    """A click navigates; wait for the next page rather than read the old one."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 15).until(lambda d: text in d.page_source)  # type: ignore[arg-type, attr-defined]

@@ -43,7 +43,7 @@ def forms(tmp_path: Path) -> Iterator[Harness]:
     clock = VirtualClock(START)
     outbox = OutboxMailer(tmp_path / "outbox", clock)
     secrets = {name: SECRET for name in ("generic", "typeform", "tally", "zoom", "msforms",
-                                         "jotform")}
+                                         "jotform", "eventbrite", "eventbrite-oauth")}
     with local_runtime(clock, outbox, LocalSettings(webhook_secrets=secrets)) as runtime:
         series = replace(load_series_file(SERIES_FILE), forms=FORMS)
         runtime.push_series(series)
@@ -265,3 +265,40 @@ def test_jotform_multipart_with_the_token_in_the_url(forms: Harness) -> None:
     stored = _registration(forms, "aiko@example.jp")
     assert stored.registrant.full_name == "田中 愛子"
     assert stored.registrant.time_zone == "Asia/Tokyo"
+
+
+def test_eventbrite_orders_are_read_from_its_api_host_only(forms: Harness) -> None:
+    from webinar_notify import bootstrap
+
+    series = forms.runtime.store.get_series("reirradiation-2023")
+    assert series is not None
+    push_series(forms.runtime.store, forms.runtime.schedule, replace(series, forms={
+        **series.forms, "eventbrite": {"webinars": {"717926867587": "*"}}}), forms.clock)
+    fetched: list[tuple[str, str, str]] = []
+
+    class FakeEventbrite:
+        def get_json(self, url: str, token: str, allowed_host: str) -> dict[str, Any]:
+            fetched.append((url, token, allowed_host))
+            return {"id": "5126713099", "created": "2023-10-02T08:59:00Z",
+                    "event_id": "717926867587", "first_name": "Zoë",
+                    "last_name": "O'Brien-Łukasik", "email": "zoe@example.ie",
+                    "status": "placed"}
+
+    bootstrap.services().intake.fetcher = FakeEventbrite()
+    path = f"/webhooks/eventbrite/reirradiation-2023?token={SECRET}"
+    elsewhere = json.dumps({"config": {"action": "order.placed"},
+                            "api_url": "https://attacker.example/v3/orders/1/"}).encode()
+    assert forms.runtime.request("POST", path, {}, elsewhere).status == 400
+    assert fetched == []  # never a request to anywhere but Eventbrite's API host
+
+    body = json.dumps({"config": {"action": "order.placed", "user_id": "1234",
+                                  "webhook_id": "5678"},
+                       "api_url": "https://www.eventbriteapi.com/v3/orders/5126713099/"}).encode()
+    assert forms.runtime.request("POST", "/webhooks/eventbrite/reirradiation-2023",
+                                 {}, body).status == 401  # no token in the URL
+    answer = forms.runtime.request("POST", path, {}, body)
+    assert answer.status == 202, answer.body
+    assert fetched == [("https://www.eventbriteapi.com/v3/orders/5126713099/", SECRET,
+                        "www.eventbriteapi.com")]
+    stored = _registration(forms, "zoe@example.ie")
+    assert stored.registrant.full_name == "Zoë O'Brien-Łukasik" and stored.whole_series

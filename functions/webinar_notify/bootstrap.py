@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from .adapters.audit import Audit, DynamoAudit
 from .adapters.clock import Clock, SystemClock
+from .adapters.fetcher import Fetcher, HttpsFetcher
 from .adapters.ledger import DynamoLedger, Ledger
 from .adapters.mailer import Mailer, SesMailer
 from .adapters.queue import SendQueue, SqsQueue
@@ -54,13 +55,13 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
           queue: SendQueue,
           mailer: Mailer, secrets: Secrets, clock: Clock, public_base_url: str,
           templates_dir: Path | None = None, lease: timedelta = timedelta(seconds=60),
-          send_rate_per_instance: float = 0.0) -> Services:
+          send_rate_per_instance: float = 0.0, fetcher: Fetcher | None = None) -> Services:
     renderer = Renderer(templates_dir or find_templates())
     scheduler = Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings())
     return Services(
         store=store,
         clock=clock,
-        intake=Intake(store, queue, secrets, clock),
+        intake=Intake(store, queue, secrets, clock, fetcher=fetcher),
         sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
                       SendSettings(public_base_url=public_base_url, lease=lease), queue,
                       RateLimiter(send_rate_per_instance), schedule),
@@ -89,6 +90,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         secrets=SsmSecrets(boto3.client("ssm"), env["WEBHOOK_SECRETS_PATH"],
                            env["TOKEN_SECRET_PARAMETER"], env["REGISTRANT_KEY_PARAMETER"]),
         clock=SystemClock(),
+        fetcher=HttpsFetcher(),
         public_base_url=env.get("PUBLIC_BASE_URL", ""),  # only the sender links out
         templates_dir=Path(env["TEMPLATES_DIR"]) if env.get("TEMPLATES_DIR") else None,
         lease=timedelta(seconds=int(env.get("SENDER_TIMEOUT_SECONDS", "60"))),

@@ -10,12 +10,26 @@ from typing import Any, Literal
 
 from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
+from ..adapters.fetcher import Fetcher
 from ..adapters.queue import SendQueue
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
-from ..core.errors import NotFoundError, PayloadError, PayloadTooLargeError, RetryableError
+from ..core.errors import (
+    NotFoundError,
+    PayloadError,
+    PayloadTooLargeError,
+    RetryableError,
+    SignatureError,
+)
 from ..core.jobs import EmailJob, delivery_key
-from ..core.providers import PROVIDERS, Attendance, DirectAnswer, Provider
+from ..core.providers import (
+    PROVIDERS,
+    Attendance,
+    DirectAnswer,
+    EventbriteProvider,
+    FetchFirst,
+    Provider,
+)
 from ..core.registration import Registration, RegistrationEvent, apply_event
 from ..core.series import Series
 from ..core.text import registrant_id, suppression_id
@@ -42,7 +56,9 @@ class IntakeResult:
 
 class Intake:
     def __init__(self, store: Store, queue: SendQueue, secrets: Secrets, clock: Clock,
-                 providers: Mapping[str, Provider] = PROVIDERS) -> None:
+                 providers: Mapping[str, Provider] = PROVIDERS,
+                 fetcher: Fetcher | None = None) -> None:
+        self.fetcher = fetcher
         self.store = store
         self.queue = queue
         self.secrets = secrets
@@ -71,6 +87,8 @@ class Intake:
             return IntakeResult(event.status, "answered", "", answer=event.body)
         if isinstance(event, Attendance):
             return self._attendance(series, event)
+        if isinstance(event, FetchFirst):
+            event = self._fetched(series, provider, event)
         rid = registrant_id(self.secrets.registrant_key(), series.id, event.registrant.email)
         if self.store.event_seen(series.id, provider.name, event.event_id):
             return IntakeResult(200, "duplicate", rid)
@@ -87,6 +105,15 @@ class Intake:
             return IntakeResult(200, "ignored", rid)
         outcome: Outcome = "registered" if event.action == "created" else "cancelled"
         return IntakeResult(202, outcome, rid, job is not None)
+
+    def _fetched(self, series: Series, provider: Provider, pointer: FetchFirst
+                 ) -> RegistrationEvent:
+        """The data the delivery points at, read with the organiser's token for the provider."""
+        tokens = self.secrets.webhook_secrets(series.id, f"{provider.name}-oauth")
+        if not tokens or self.fetcher is None or not isinstance(provider, EventbriteProvider):
+            raise SignatureError(f"no {provider.name} API token is configured for this series")
+        order = self.fetcher.get_json(pointer.url, tokens[0], pointer.allowed_host)
+        return provider.parse_fetched(order, series)
 
     def _attendance(self, series: Series, seen: Attendance) -> IntakeResult:
         """Someone joined a session: remembered for attendee and absentee follow-ups."""

@@ -6,7 +6,8 @@ Adding a provider (Typeform, Tally, Zoom...) means adding a module here and an e
 
 from __future__ import annotations
 
-from .base import Attendance, Delivery, DirectAnswer, Provider
+from .base import Attendance, Delivery, DirectAnswer, FetchFirst, Provider
+from .eventbrite import EventbriteProvider
 from .generic import GenericProvider
 from .jotform import JotformProvider
 from .msforms import MicrosoftFormsProvider
@@ -17,7 +18,8 @@ from .zoom import ZoomProvider
 PROVIDERS: dict[str, Provider] = {
     provider.name: provider
     for provider in (GenericProvider(), TypeformProvider(), TallyProvider(), ZoomProvider(),
-                     MicrosoftFormsProvider(), JotformProvider())
+                     MicrosoftFormsProvider(), JotformProvider(), EventbriteProvider())
 }
 
-__all__ = ["PROVIDERS", "Attendance", "Delivery", "DirectAnswer", "Provider"]
+__all__ = ["PROVIDERS", "Attendance", "Delivery", "DirectAnswer", "EventbriteProvider",
+           "FetchFirst", "Provider"]

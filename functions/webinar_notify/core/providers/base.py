@@ -26,7 +26,16 @@ class Attendance:
     email: str
 
 
-Delivery = RegistrationEvent | DirectAnswer | Attendance
+@dataclass(frozen=True, slots=True)
+class FetchFirst:
+    """The payload only points at the data (Eventbrite's api_url): fetch it from the provider's
+    own API host, with the organiser's token, then ``parse_fetched``."""
+
+    url: str
+    allowed_host: str
+
+
+Delivery = RegistrationEvent | DirectAnswer | Attendance | FetchFirst
 
 
 class Provider(Protocol):
