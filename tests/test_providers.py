@@ -134,6 +134,7 @@ def test_tally_answers_with_option_ids_and_hidden_fields(forms: Harness) -> None
     stored = _registration(forms, "heidi@example.dk")
     assert stored.registrant.full_name == "Heidi Rønde"
     assert stored.session_ids == frozenset({"s1", "s5"})
+    assert "Dear Heidi Rønde," in _confirmation_text(forms, "heidi@example.dk")
 
 
 def _zoom(body: dict[str, Any], at: int, secret: str = SECRET) -> tuple[dict[str, str], bytes]:
@@ -208,12 +209,15 @@ def test_re_encoded_other_secret_or_stale_deliveries_are_refused(forms: Harness)
     assert _registration(forms, "z@example.org") is None
 
 
-def test_a_missing_email_or_an_unknown_choice_is_a_400(forms: Harness) -> None:
+def test_a_missing_email_an_unknown_zone_or_an_unknown_choice_is_a_400(
+        forms: Harness) -> None:
     no_email = typeform_body("Ana", "Silva", "")
     unknown = typeform_body("Ana", "Silva", "ana@example.org").replace(
         b"6 Nov: Clinical Workflow", b"7 Nov: No such session")
+    no_zone = typeform_body("Ana", "Silva", "ana@example.org", tz="Mars/Olympus_Mons")
     for raw, message in ((no_email, "answer 'email' is required"),
-                         (unknown, "is not a session of this series")):
+                         (unknown, "is not a session of this series"),
+                         (no_zone, "is not a time zone")):
         answer = forms.runtime.request("POST", "/webhooks/typeform/reirradiation-2023",
                                        {"Typeform-Signature": f"sha256={_b64_hmac(raw)}"}, raw)
         assert answer.status == 400 and message in answer.body["error"]
@@ -239,6 +243,7 @@ def test_microsoft_forms_through_power_automate_with_a_static_token(forms: Harne
     stored = _registration(forms, "nguyen@example.vn")
     assert stored.registrant.full_name == "Nguyễn Thị Minh Khai"
     assert stored.session_ids == frozenset({"s1", "s2"})
+    assert "Dear Nguyễn Thị Minh Khai," in _confirmation_text(forms, "nguyen@example.vn")
 
 
 def test_jotform_multipart_with_the_token_in_the_url(forms: Harness) -> None:
@@ -265,6 +270,8 @@ def test_jotform_multipart_with_the_token_in_the_url(forms: Harness) -> None:
     stored = _registration(forms, "aiko@example.jp")
     assert stored.registrant.full_name == "田中 愛子"
     assert stored.registrant.time_zone == "Asia/Tokyo"
+    assert "Thu 26 Oct 2023 22:00 JST (15:00 CEST)" in _confirmation_text(forms,
+                                                                         "aiko@example.jp")
 
 
 def test_eventbrite_orders_are_read_from_its_api_host_only(forms: Harness) -> None:
@@ -302,3 +309,4 @@ def test_eventbrite_orders_are_read_from_its_api_host_only(forms: Harness) -> No
                         "www.eventbriteapi.com")]
     stored = _registration(forms, "zoe@example.ie")
     assert stored.registrant.full_name == "Zoë O'Brien-Łukasik" and stored.whole_series
+    assert "Dear Zoë O'Brien-Łukasik," in _confirmation_text(forms, "zoe@example.ie")

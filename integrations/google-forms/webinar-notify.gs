@@ -1,7 +1,7 @@
 /**
  * Google Forms → webinar-notify. Google Forms has no webhooks: this Apps Script runs on every
  * form submission and posts the answers as webinar-notify's signed JSON (provider "generic").
- * Setup: docs/providers.md, section "Google Forms".
+ * Setup: docs/providers/google-forms.md.
  */
 
 // The stack's WebhookUrl output, with {provider} = generic and {series_id} = your series.

@@ -122,7 +122,7 @@ FORM_KEYS = {"email", "full_name", "time_zone", "sessions", "choices", "consent"
 
 
 def form_mappings(value: object) -> dict[str, dict[str, Any]]:
-    """``forms: {provider: {email: <answer key>, full_name: ..., ...}}`` (docs/providers.md)."""
+    """``forms: {provider: {email: <answer key>, full_name: ..., ...}}`` (docs/providers/)."""
     if not isinstance(value, dict):
         raise ValueError("expected a mapping of provider to its answer mapping")
     for provider, mapping in value.items():

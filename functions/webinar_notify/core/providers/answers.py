@@ -10,8 +10,9 @@
         consent: reminders_ok
         interests: {glasgow_course: estro24-pre-meeting}   # a yes/no or checkbox answer
 
-A missing email or an unknown session choice is a PayloadError (a 400, nothing stored); an
-unmapped question is ignored; an unusable time zone falls back to the series' zone.
+A missing email, an answered time zone we do not know, or an unknown session choice is a
+PayloadError (a 400, nothing stored); an unmapped or unanswered question is ignored (no time
+zone: the series' zone).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def mapped_event(provider: str, event_id: str, created: int, answers: Mapping[st
         email=normalise_email(_text(answers.get(email_key)), field=f"answer {email_key!r}"),
         full_name=clean_name(" ".join(_text(answers.get(k)) for k in _keys(
             mapping.get("full_name", "full_name"))).strip()),
-        time_zone=_zone(answers.get(str(mapping.get("time_zone", "")))),
+        time_zone=_zone(answers.get(str(mapping.get("time_zone", ""))),
+                        str(mapping.get("time_zone", ""))),
         join_url=join_url)
     sessions = fixed_sessions if fixed_sessions is not None else _sessions(mapping, answers,
                                                                            series)
@@ -80,8 +82,14 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _zone(value: object) -> str:
-    return value if isinstance(value, str) and is_time_zone(value) else ""
+def _zone(value: object, key: str) -> str:
+    """An answered zone must be one we know (a 400 otherwise); no answer: the series' zone."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str) and is_time_zone(value.strip()):
+        return value.strip()
+    raise PayloadError(f"answer {key!r}: {str(value)[:40]!r} is not a time zone such as "
+                       "Europe/Brussels")
 
 
 def _truthy(value: object) -> bool:

@@ -1,7 +1,7 @@
 """Microsoft Forms, through a Power Automate flow ("When a new response is submitted" → "Get
 response details" → "HTTP" POST). The flow sends ``X-Webinar-Token: <secret>`` and a JSON body
 ``{"id": <response id>, "submitted": <ISO time>, "answers": {<question title>: <answer>}}``;
-the series file maps question titles to our fields (docs/providers.md)."""
+the series file maps question titles to our fields (docs/providers/)."""
 
 from __future__ import annotations
 
