@@ -310,3 +310,48 @@ def test_eventbrite_orders_are_read_from_its_api_host_only(forms: Harness) -> No
     stored = _registration(forms, "zoe@example.ie")
     assert stored.registrant.full_name == "Zoë O'Brien-Łukasik" and stored.whole_series
     assert "Dear Zoë O'Brien-Łukasik," in _confirmation_text(forms, "zoe@example.ie")
+
+
+MALFORMED = [b"[]", b"{}", b'{"event_type": "form_response", "form_response": []}',
+             b'{"event_type": "form_response", "form_response": '
+             b'{"answers": [1, "x", {"field": "x"}]}}',
+             b'{"event_type": "form_response", "form_response": '
+             b'{"hidden": [], "submitted_at": 5}}',
+             b'{"eventType": "FORM_RESPONSE", "data": {"fields": [null, {"options": [1]}]}}',
+             b'{"eventType": "FORM_RESPONSE", "createdAt": [], "data": {"fields": "x"}}',
+             b'{"event": "webinar.registration_created", "payload": []}',
+             b'{"event": "webinar.registration_created", "payload": {"object": {"registrant": 7}}}',
+             b'{"event": "webinar.participant_joined", "payload": {"object": {"id": "81234567890", '
+             b'"participant": "x"}}}',
+             b'{"event": "endpoint.url_validation", "payload": {"plainToken": {"a": 1}}}',
+             b'{"id": 1, "submitted": "x", "answers": []}',
+             b'{"config": [], "api_url": 5}',
+             b"\xff\xfe not json"]
+
+
+@pytest.mark.parametrize("raw", MALFORMED)
+@pytest.mark.parametrize("provider", ["typeform", "tally", "zoom", "msforms", "eventbrite"])
+def test_malformed_but_signed_deliveries_get_a_4xx_never_a_5xx(
+        forms: Harness, provider: str, raw: bytes) -> None:
+    at = int(forms.clock.now().timestamp())
+    headers = {
+        "typeform": {"Typeform-Signature": f"sha256={_b64_hmac(raw)}"},
+        "tally": {"Tally-Signature": _b64_hmac(raw)},
+        "zoom": {"x-zm-request-timestamp": str(at), "x-zm-signature": "v0=" + hmac.new(
+            SECRET.encode(), f"v0:{at}:".encode() + raw, hashlib.sha256).hexdigest()},
+        "msforms": {"X-Webinar-Token": SECRET},
+        "eventbrite": {},
+    }[provider]
+    query = f"?token={SECRET}" if provider == "eventbrite" else ""
+    answer = forms.runtime.request("POST", f"/webhooks/{provider}/reirradiation-2023{query}",
+                                   headers, raw)
+    assert 200 <= answer.status < 500, (provider, raw, answer)
+    assert harness_registrations(forms) == 0
+
+
+def harness_registrations(harness: Harness) -> int:
+    import boto3
+
+    items = boto3.client("dynamodb", region_name="eu-west-1").scan(
+        TableName=harness.runtime.resources.table)["Items"]
+    return sum(1 for item in items if item["sk"]["S"].startswith("REG#"))

@@ -3,10 +3,10 @@ confirmation out. Safe to receive the same event any number of times, also concu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
@@ -34,6 +34,7 @@ from ..core.registration import Registration, RegistrationEvent, apply_event
 from ..core.series import Series
 from ..core.text import registrant_id, suppression_id
 
+T = TypeVar("T")
 MAX_BODY_BYTES = 256 * 1024
 WRITE_ATTEMPTS = 5
 Outcome = Literal["registered", "cancelled", "duplicate", "ignored", "answered", "attendance"]
@@ -82,7 +83,7 @@ class Intake:
         lowered |= {f"?{name}": value for name, value in (query or {}).items()}
         secrets = self.secrets.webhook_secrets(series.id, provider.name)
         provider.verify(lowered, body, secrets, int(now.timestamp()))
-        event = provider.parse(body, series, secrets)
+        event = _shaped(provider.name, lambda: provider.parse(body, series, secrets))
         if isinstance(event, DirectAnswer):
             return IntakeResult(event.status, "answered", "", answer=event.body)
         if isinstance(event, Attendance):
@@ -113,7 +114,7 @@ class Intake:
         if not tokens or self.fetcher is None or not isinstance(provider, EventbriteProvider):
             raise SignatureError(f"no {provider.name} API token is configured for this series")
         order = self.fetcher.get_json(pointer.url, tokens[0], pointer.allowed_host)
-        return provider.parse_fetched(order, series)
+        return _shaped(provider.name, lambda: provider.parse_fetched(order, series))
 
     def _attendance(self, series: Series, seen: Attendance) -> IntakeResult:
         """Someone joined a session: remembered for attendee and absentee follow-ups."""
@@ -157,6 +158,15 @@ def apply_and_store(store: Store, clock: Clock, series: Series, event: Registrat
         except StaleWriteError:
             continue
     raise RetryableError("registration is being changed concurrently; retry")
+
+
+def _shaped(provider: str, parse: Callable[[], T]) -> T:
+    """A signed payload of an unexpected shape (a list where an object belongs...) is the
+    sender's error: a 400 naming the provider, never a 5xx."""
+    try:
+        return parse()
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError):
+        raise PayloadError(f"the payload does not have the shape {provider} sends") from None
 
 
 def _already_applied(existing: Registration | None, event: RegistrationEvent) -> bool:
