@@ -28,6 +28,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         try:
             message = json.loads(record["Sns"]["Message"])
         except (KeyError, TypeError, ValueError):
+            message = None
+        if not isinstance(message, dict):
             totals["unreadable"] += 1
             continue
         totals.update(services().feedback.handle(message))

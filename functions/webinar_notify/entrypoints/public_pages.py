@@ -27,7 +27,7 @@ def manage_page(series_id: str, token: str) -> Response[str]:
 
 @router.post("/manage/<series_id>/<token>")
 def manage_action(series_id: str, token: str) -> Response[str]:
-    form = {k: v[0] for k, v in parse_qs(router.current_event.decoded_body or "").items()}
+    form = _form()
     return _page(lambda: services().manage.act(series_id, token, form))
 
 
@@ -63,7 +63,7 @@ def unsubscribe_page(series_id: str, token: str) -> Response[str]:
 def unsubscribe(series_id: str, token: str) -> Response[str]:
     """RFC 8058: a bare POST with List-Unsubscribe=One-Click unsubscribes; so does the page's
     button, which may also say "subscribe again"."""
-    form = {k: v[0] for k, v in parse_qs(router.current_event.decoded_body or "").items()}
+    form = _form()
     scope = form.get("scope") or \
         (router.current_event.query_string_parameters or {}).get("scope", "all")
     preferences = services().preferences
@@ -93,6 +93,15 @@ def calendar_feed(series_id: str, token: str) -> Response[str]:
         return Response(304, "text/calendar; charset=utf-8", "", headers={"ETag": etag})
     return Response(200, "text/calendar; charset=utf-8", body.decode("utf-8"), headers={
         "ETag": etag, "Cache-Control": "private, max-age=900", "X-Robots-Tag": "noindex"})
+
+
+def _form() -> dict[str, str]:
+    """The posted form (application/x-www-form-urlencoded); an undecodable body is empty."""
+    try:
+        raw = router.current_event.decoded_body or ""
+    except UnicodeDecodeError:
+        raw = ""
+    return {k: v[0] for k, v in parse_qs(raw).items()}
 
 
 def _page(render: object) -> Response[str]:

@@ -35,6 +35,7 @@ from ..core.series import Series
 from ..core.text import registrant_id, suppression_id
 
 T = TypeVar("T")
+MAX_UNIX = 10**11  # far beyond any real timestamp; above it a number is not a time
 MAX_BODY_BYTES = 256 * 1024
 WRITE_ATTEMPTS = 5
 Outcome = Literal["registered", "cancelled", "duplicate", "ignored", "answered", "attendance"]
@@ -90,6 +91,8 @@ class Intake:
             return self._attendance(series, event)
         if isinstance(event, FetchFirst):
             event = self._fetched(series, provider, event)
+        if not 0 < event.created < MAX_UNIX:  # a sender without timestamps: when we got it
+            event = replace(event, created=int(now.timestamp()))
         rid = registrant_id(self.secrets.registrant_key(), series.id, event.registrant.email)
         if self.store.event_seen(series.id, provider.name, event.event_id):
             return IntakeResult(200, "duplicate", rid)
@@ -165,7 +168,7 @@ def _shaped(provider: str, parse: Callable[[], T]) -> T:
     sender's error: a 400 naming the provider, never a 5xx."""
     try:
         return parse()
-    except (AttributeError, TypeError, KeyError, ValueError, IndexError):
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError, OverflowError):
         raise PayloadError(f"the payload does not have the shape {provider} sends") from None
 
 

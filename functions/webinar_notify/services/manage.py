@@ -19,6 +19,7 @@ from ..core.errors import PayloadError
 from ..core.registration import Registration, RegistrationEvent
 from ..core.render import Renderer
 from ..core.series import Series
+from ..core.text import suppression_id
 from .intake import apply_and_store, confirmation_job
 from .linked import linked_registration
 
@@ -76,7 +77,9 @@ class ManagePage:
                                   registration.registrant_id) or registration
         if action == "add":
             job = confirmation_job(series, updated, now)
-            if job is not None:
+            suppressed = self.store.suppressed([suppression_id(
+                self.secrets.registrant_key(), registration.registrant.email)])
+            if job is not None and not suppressed:
                 self.queue.send([job])
         notices = {"add": "Added: a confirmation with its calendar invitation is on its way.",
                    "drop": "Dropped.", "cancel": "Your registration is cancelled."}

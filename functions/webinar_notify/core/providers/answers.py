@@ -26,13 +26,20 @@ from ..series import Series
 from ..text import clean_name, is_time_zone, normalise_email
 
 
-def mapped_event(provider: str, event_id: str, created: int, answers: Mapping[str, Any],
+def mapped_event(provider: str, event_id: object, created: int, answers: Mapping[str, Any],
                  series: Series, *, action: RegistrationAction = "created",
                  join_url: str | None = None,
                  fixed_sessions: tuple[str, ...] | None = None,
                  defaults: Mapping[str, Any] | None = None) -> RegistrationEvent:
     if provider not in series.forms:
         raise PayloadError(f"the series file has no `forms: {provider}:` mapping")
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 200:
+        raise PayloadError("the delivery has no event or response id")
+    for session_id in fixed_sessions or ():
+        session = series.session(session_id)
+        if session is None or session.cancelled:
+            raise PayloadError(f"the mapping points at {session_id!r}, which is not a session "
+                               "open for registration")
     mapping = {**(defaults or {}), **series.forms[provider]}
     email_key = str(mapping.get("email", "email"))
     registrant = Registrant(

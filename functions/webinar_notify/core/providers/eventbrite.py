@@ -50,7 +50,9 @@ class EventbriteProvider:
                 str(order.get("created")).replace("Z", "+00:00")).timestamp())
         except ValueError:
             created = 0
-        return mapped_event(self.name, f"order-{order.get('id')}", created, dict(order), series,
+        order_id = order.get("id")
+        return mapped_event(self.name, f"order-{order_id}" if order_id else None, created,
+                            dict(order), series,
                             fixed_sessions=None if target == "*" else (str(target),),
                             defaults={"email": "email",
                                       "full_name": ["first_name", "last_name"]})

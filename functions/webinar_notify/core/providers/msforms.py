@@ -5,6 +5,7 @@ the series file maps question titles to our fields (docs/providers/)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -34,7 +35,19 @@ class MicrosoftFormsProvider:
                 str(doc.get("submitted")).replace("Z", "+00:00")).timestamp())
         except ValueError:
             raise PayloadError("submitted is not an ISO time") from None
-        # Forms joins several choices with ";" in one string.
-        values = {k: [p for p in v.split(";") if p] if isinstance(v, str) and ";" in v else v
-                  for k, v in answers.items()}
+        values = {k: _choices(v) for k, v in answers.items()}
         return mapped_event(self.name, str(doc["id"]), created, values, series)
+
+
+def _choices(value: object) -> object:
+    """Several choices arrive as a JSON array in a string ("Get response details"), or joined
+    with ";" by older flows."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        return [str(v) for v in parsed] if isinstance(parsed, list) else value
+    if isinstance(value, str) and ";" in value:
+        return [part for part in value.split(";") if part]
+    return value

@@ -35,7 +35,7 @@ class TallyProvider:
                 for name in (entry.get("key"), entry.get("label")):
                     if name:
                         answers.setdefault(str(name), value)
-        return mapped_event(self.name, str(doc.get("eventId") or data.get("responseId")),
+        return mapped_event(self.name, doc.get("eventId") or data.get("responseId"),
                             _unix(doc.get("createdAt")), answers, series)
 
 

@@ -35,7 +35,7 @@ class TypeformProvider:
                 ref = (answer.get("field") or {}).get("ref")
                 if ref:
                     answers[str(ref)] = _value(answer)
-        return mapped_event(self.name, str(doc.get("event_id") or response.get("token")),
+        return mapped_event(self.name, doc.get("event_id") or response.get("token"),
                             _unix(response.get("submitted_at")), answers, series)
 
 

@@ -56,10 +56,17 @@ class ZoomProvider:
             encrypted = hmac.new(secrets[0].encode(), plain.encode(), hashlib.sha256).hexdigest()
             return DirectAnswer(200, {"plainToken": plain, "encryptedToken": encrypted})
         webinar: dict[str, Any] = payload.get("object") or {}
+        webinars = (series.forms.get("zoom") or {}).get("webinars") or {}
+        if event in ("webinar.registration_created", "webinar.participant_joined") and \
+                str(webinar.get("id")) not in webinars:
+            # The app's webhook covers the whole Zoom account: other webinars are not ours.
+            return DirectAnswer(200, {"status": "ignored", "reason": "webinar not mapped"})
         if event == "webinar.registration_created":
             person = webinar.get("registrant") or {}
             answers = {"email": person.get("email"), "first_name": person.get("first_name"),
                        "last_name": person.get("last_name")}
+            if not person.get("id"):
+                raise PayloadError("payload.object.registrant.id is missing")
             return mapped_event(
                 self.name, f"{webinar.get('uuid') or webinar.get('id')}:{person.get('id')}",
                 int(doc.get("event_ts", 0)) // 1000, answers, series,
