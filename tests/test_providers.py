@@ -355,3 +355,45 @@ def harness_registrations(harness: Harness) -> int:
     items = boto3.client("dynamodb", region_name="eu-west-1").scan(
         TableName=harness.runtime.resources.table)["Items"]
     return sum(1 for item in items if item["sk"]["S"].startswith("REG#"))
+
+
+def test_each_zoom_webinar_keeps_its_own_personal_link(forms: Harness) -> None:
+    series = forms.runtime.store.get_series("reirradiation-2023")
+    assert series is not None
+    push_series(forms.runtime.store, forms.runtime.schedule, replace(series, forms={
+        **series.forms, "zoom": {"webinars": {"81234567890": "s1", "82222222222": "s2"}}}),
+        forms.clock)
+    at = int(forms.clock.now().timestamp())
+    for webinar, link in (("81234567890", "https://example.zoom.us/w/1?tk=one"),
+                          ("82222222222", "https://example.zoom.us/w/2?tk=two")):
+        headers, raw = _zoom({"event": "webinar.registration_created", "event_ts": at * 1000,
+                              "payload": {"object": {"uuid": f"u{webinar}", "id": webinar,
+                                                     "registrant": {
+                                                         "id": f"r{webinar}",
+                                                         "first_name": "Søren",
+                                                         "last_name": "Nørgaard",
+                                                         "email": "soren@example.dk",
+                                                         "join_url": link}}}}, at)
+        assert forms.runtime.request("POST", "/webhooks/zoom/reirradiation-2023", headers,
+                                     raw).status == 202
+    stored = _registration(forms, "soren@example.dk")
+    assert stored.join_url_for("s1") == "https://example.zoom.us/w/1?tk=one"
+    assert stored.join_url_for("s2") == "https://example.zoom.us/w/2?tk=two"
+    forms.runtime.drain()
+    last = [e for e in forms.outbox.entries() if e["to"] == "soren@example.dk"][-1]
+    message = email.message_from_bytes((forms.outbox_dir / str(last["file"])).read_bytes(),
+                                       policy=email.policy.default)
+    invites = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+    assert "tk=one" in invites["reirradiation-2023-s1.ics"].replace("\r\n ", "")
+    assert "tk=two" in invites["reirradiation-2023-s2.ics"].replace("\r\n ", "")
+
+
+def test_a_webinar_of_the_zoom_account_that_is_not_mapped_is_ignored(
+        forms: Harness) -> None:
+    at = int(forms.clock.now().timestamp())
+    headers, raw = _zoom({"event": "webinar.registration_created", "event_ts": at * 1000,
+                          "payload": {"object": {"id": "80000000000", "registrant": {
+                              "id": "x", "email": "other@example.org"}}}}, at)
+    answer = forms.runtime.request("POST", "/webhooks/zoom/reirradiation-2023", headers, raw)
+    assert answer.status == 200 and answer.body["status"] == "ignored"
+    assert _registration(forms, "other@example.org") is None

@@ -95,8 +95,8 @@ class DynamoStore:
         }
         if registration.session_ids:
             item["sessions"] = {"SS": sorted(registration.session_ids)}
-        if r.join_url:
-            item["join_url"] = {"S": r.join_url}
+        if registration.join_urls:
+            item["join_urls"] = {"M": {k: {"S": v} for k, v in registration.join_urls.items()}}
         if registration.consent:
             item["consent"] = {"S": registration.consent}
         if registration.since:
@@ -194,7 +194,7 @@ def _registration(item: dict[str, Any]) -> Registration:
         registrant_id=item["sk"]["S"].removeprefix("REG#"),
         registrant=Registrant(email=item["email"]["S"], full_name=item["full_name"]["S"],
                               time_zone=item["time_zone"]["S"],
-                              join_url=item.get("join_url", {}).get("S")),
+                              join_url=None),
         session_ids=frozenset(item.get("sessions", {}).get("SS", [])),
         whole_series=item["whole_series"]["BOOL"],
         status=item["status"]["S"],
@@ -205,6 +205,7 @@ def _registration(item: dict[str, Any]) -> Registration:
         interests=frozenset(item.get("interests", {}).get("SS", [])),
         attended=frozenset(item.get("attended", {}).get("SS", [])),
         opted_in=item.get("opted_in", {}).get("BOOL", True),
+        join_urls={k: v["S"] for k, v in item.get("join_urls", {}).get("M", {}).items()},
         last_event=int(item["last_event"]["N"]),
         version=int(item["version"]["N"]),
     )

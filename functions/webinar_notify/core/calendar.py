@@ -7,6 +7,7 @@ per session revision (``functools.lru_cache``); only the ATTENDEE line is made p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -68,7 +69,8 @@ def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: S
     return str(calendar.to_ical().decode("utf-8"))
 
 
-def personal_feed(series: Series, sessions: list[Session]) -> bytes:
+def personal_feed(series: Series, sessions: list[Session],
+                  links: Mapping[str, str | None] | None = None) -> bytes:
     """One calendar with every session a person registered for, for a calendar app to
     subscribe to: it follows changes and cancellations (same UIDs) without any email."""
     calendar = Calendar()
@@ -77,8 +79,9 @@ def personal_feed(series: Series, sessions: list[Session]) -> bytes:
     calendar.add("method", "PUBLISH")
     calendar.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     for session in sessions:
+        link = (links or {}).get(session.id) or session.join_url
         shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
-                                  session, session.join_url, "REQUEST")
+                                  session, link, "REQUEST")
         event = Calendar.from_ical(shared).events[0]
         calendar.add_component(event)
     return bytes(calendar.to_ical())

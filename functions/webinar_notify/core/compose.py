@@ -7,6 +7,7 @@ know which kind it sends.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,7 +68,7 @@ def _confirmation(series: Series, job: EmailJob, now: datetime, renderer: Render
     recipient = job.recipient
     calendars = [
         session_invite(series, session, recipient.email, recipient.full_name,
-                       join_url=recipient.join_url)
+                       join_url=personal_link(job, session.id))
         for session in sessions
     ]
     return _email(series, job, now, subject, text, html, calendars=calendars)
@@ -167,7 +168,7 @@ def _sessions(series: Series, ids: tuple[str, ...]) -> list[Session]:
 def _context(series: Series, job: EmailJob, links: Links, sessions: list[Session],
              now: datetime) -> dict[str, Any]:
     recipient = job.recipient
-    views = [session_view(series, s, recipient.time_zone, recipient.join_url, now)
+    views = [session_view(series, s, recipient.time_zone, personal_link(job, s.id), now)
              for s in sessions]
     return {
         "series": series,
@@ -178,6 +179,15 @@ def _context(series: Series, job: EmailJob, links: Links, sessions: list[Session
         "sessions": views,
         "links": links,
     }
+
+
+def personal_link(job: EmailJob, session_id: str) -> str | None:
+    """The recipient's own join link for a session: from the job's per-session links when it
+    carries several (a confirmation), else the one it carries."""
+    if "join_urls" in job.extra:
+        links: dict[str, str] = json.loads(job.extra["join_urls"])
+        return links.get(session_id) or links.get("*")
+    return job.recipient.join_url
 
 
 def session_view(series: Series, session: Session, reader_zone: str,

@@ -50,6 +50,11 @@ class Registration:
     interests: frozenset[str] = frozenset()  # coming items they want to hear about
     attended: frozenset[str] = frozenset()  # sessions they were seen at
     opted_in: bool = True  # False until they confirm by the link (series with double opt-in)
+    join_urls: dict[str, str] = field(default_factory=dict)  # session (or "*") -> personal link
+
+    def join_url_for(self, session_id: str) -> str | None:
+        """A personal join link (e.g. Zoom's, one per webinar) for this session, if any."""
+        return self.join_urls.get(session_id) or self.join_urls.get("*")
 
     def sessions_in(self, all_session_ids: list[str]) -> list[str]:
         """The registered sessions, in series order."""
@@ -107,7 +112,8 @@ def apply_event(existing: Registration | None, event: RegistrationEvent, series_
         interests=(existing.interests if existing else frozenset())
         | (frozenset(event.interests) if event.action == "created" else frozenset()),
         attended=existing.attended if existing else frozenset(),
-        opted_in=existing.opted_in if existing else not double_opt_in)
+        opted_in=existing.opted_in if existing else not double_opt_in,
+        join_urls=_join_urls(existing, event, status))
     return None if updated == existing else updated
 
 
@@ -122,5 +128,16 @@ def _merged_registrant(existing: Registration | None, event: RegistrationEvent,
         email=given.email,
         full_name=given.full_name or (before.full_name if before else ""),
         time_zone=given.time_zone or (before.time_zone if before else "") or default_zone,
-        join_url=given.join_url or (before.join_url if before else None),
+        join_url=None,  # personal links are kept per session: Registration.join_urls
     )
+
+
+def _join_urls(existing: Registration | None, event: RegistrationEvent,
+               status: str) -> dict[str, str]:
+    """A provider's personal link belongs to the sessions of the event that brought it."""
+    links = dict(existing.join_urls) if existing and status == "active" else {}
+    url = event.registrant.join_url
+    if url and event.action == "created":
+        for key in event.session_ids or ("*",):
+            links[key] = url
+    return links

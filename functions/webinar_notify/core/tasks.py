@@ -8,7 +8,7 @@ wants it, and the email job for one of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -148,8 +148,11 @@ def _scheduled(series: Series) -> list[str]:
 def _job(kind: EmailKind, series: Series, registration: Registration,
          session_ids: tuple[str, ...], task_key: str, *, also: tuple[str, ...] = (),
          extra: dict[str, str] | None = None) -> EmailJob:
+    recipient = registration.registrant
+    if len(session_ids) == 1:  # about one session: carry that session's personal link
+        recipient = replace(recipient, join_url=registration.join_url_for(session_ids[0]))
     return EmailJob(kind=kind, series_id=series.id, series_revision=series.revision,
-                    registrant_id=registration.registrant_id, recipient=registration.registrant,
+                    registrant_id=registration.registrant_id, recipient=recipient,
                     session_ids=session_ids, also=also, extra=extra or {},
                     key=delivery_key(kind, series.id, registration.registrant_id, task_key))
 

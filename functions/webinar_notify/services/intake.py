@@ -3,6 +3,7 @@ confirmation out. Safe to receive the same event any number of times, also concu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -200,5 +201,7 @@ def confirmation_job(series: Series, registration: Registration,
     return EmailJob(
         kind="confirmation", series_id=series.id, series_revision=series.revision,
         registrant_id=registration.registrant_id, recipient=registration.registrant,
-        session_ids=sessions, extra={} if registration.opted_in else {"opt_in": "needed"},
+        session_ids=sessions,
+        extra=({} if registration.opted_in else {"opt_in": "needed"})
+        | ({"join_urls": json.dumps(registration.join_urls)} if registration.join_urls else {}),
         key=delivery_key("confirmation", series.id, registration.registrant_id, *sessions))

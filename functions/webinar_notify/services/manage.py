@@ -40,7 +40,8 @@ class ManagePage:
             today=self.clock.now().date())
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         sessions = [s for s in series.sessions if s.id in registered]
-        body = personal_feed(series, sessions)
+        body = personal_feed(series, sessions,
+                             {s.id: registration.join_url_for(s.id) for s in sessions})
         return body, f'"{series.revision}-{registration.version}"'
 
     def render(self, series_id: str, token: str, notice: str = "") -> str:
@@ -105,7 +106,7 @@ class ManagePage:
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         zone = registration.registrant.time_zone
         sessions = [
-            session_view(series, s, zone, registration.registrant.join_url, now)
+            session_view(series, s, zone, registration.join_url_for(s.id), now)
             | {"past": s.end <= now, "cancelled": s.cancelled}
             for s in series.sessions if s.id in registered
         ]
