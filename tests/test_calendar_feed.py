@@ -48,3 +48,19 @@ def test_a_feed_link_that_was_altered_is_refused(harness: Harness) -> None:
     altered = path.replace(".ics", "x.ics")
     answer = harness.runtime.request("GET", altered, {}, b"")
     assert answer.status == 404
+
+
+def test_the_feed_is_cached_privately_and_answers_304_when_unchanged(harness: Harness) -> None:
+    from webinar_notify.entrypoints import api
+    from webinar_notify.local.events import LocalContext, http_api_event
+
+    harness.register()
+    path = _feed_path(harness)
+    first = api.lambda_handler(http_api_event("GET", path, {}, b"", harness.clock.now()),
+                               LocalContext("api"))  # type: ignore[arg-type]
+    headers = first["headers"]
+    assert first["statusCode"] == 200 and headers["Cache-Control"] == "private, max-age=900"
+    again = api.lambda_handler(http_api_event("GET", path, {"If-None-Match": headers["ETag"]},
+                                              b"", harness.clock.now()),
+                               LocalContext("api"))  # type: ignore[arg-type]
+    assert again["statusCode"] == 304 and again["headers"]["ETag"] == headers["ETag"]

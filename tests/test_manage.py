@@ -80,7 +80,10 @@ def test_erasure_leaves_no_copy_of_the_address_in_the_table(harness: Harness) ->
                      interests=["estro24-pre-meeting"])
     harness.register(email="keep@example.org", name="Keep", event_id="evt-k")
     path = _manage_path_for(harness, "erase.me@example.org")
-    erased = _post(harness, path, "action=erase")
+    asked = _post(harness, path, "action=erase")
+    assert "This cannot be undone" in asked
+    assert _registration_count(harness) == 2  # nothing gone before the second press
+    erased = _post(harness, path, "action=erase_confirmed")
     assert "Your data is deleted" in erased
 
     client = boto3.client("dynamodb", region_name="eu-west-1")
@@ -111,3 +114,11 @@ def test_links_in_emails_expire_a_year_after_the_last_session(harness: Harness) 
     harness.clock.set(datetime(2025, 5, 25, 12, 0, tzinfo=UTC))
     expired = harness.runtime.request("GET", path, {}, b"")
     assert expired.status == 404 and "expired" in expired.text
+
+
+def _registration_count(harness: Harness) -> int:
+    import boto3
+
+    items = boto3.client("dynamodb", region_name="eu-west-1").scan(
+        TableName=harness.runtime.resources.table)["Items"]
+    return sum(1 for item in items if item["sk"]["S"].startswith("REG#"))

@@ -90,7 +90,8 @@ def calendar_feed(series_id: str, token: str) -> Response[str]:
         return Response(404, "text/plain; charset=utf-8", str(error), headers=PAGE_HEADERS)
     metrics.add_metric(name="CalendarFeedsServed", unit=MetricUnit.Count, value=1)
     if (router.current_event.headers or {}).get("if-none-match") == etag:
-        return Response(304, "text/calendar; charset=utf-8", "", headers={"ETag": etag})
+        return Response(304, "text/calendar; charset=utf-8", "", headers={
+            "ETag": etag, "Cache-Control": "private, max-age=900"})
     return Response(200, "text/calendar; charset=utf-8", body.decode("utf-8"), headers={
         "ETag": etag, "Cache-Control": "private, max-age=900", "X-Robots-Tag": "noindex"})
 

@@ -57,7 +57,9 @@ class ManagePage:
                                                    series_id, token,
             today=self.clock.now().date())
         action, now = form.get("action", ""), self.clock.now()
-        if action == "erase":
+        if action == "erase":  # one more press: erasure cannot be undone
+            return self._page(series, registration, "", token, confirm_erase=True)
+        if action == "erase_confirmed":
             self.store.erase_registration(series.id, registration.registrant_id)
             return self.renderer.render("erased.html", {"series": series,
                                                         "subject": series.title})
@@ -72,7 +74,9 @@ class ManagePage:
         event = RegistrationEvent(
             provider="manage", event_id=f"manage-{now.timestamp()}",
             action="created" if action == "add" else "cancelled",
-            created=int(now.timestamp()), registrant=registration.registrant,
+            # after anything applied before, even within the same second
+            created=max(int(now.timestamp()), registration.last_event + 1),
+            registrant=registration.registrant,
             session_ids=sessions)
         updated = apply_and_store(self.store, self.clock, series, event,
                                   registration.registrant_id) or registration
@@ -101,7 +105,7 @@ class ManagePage:
                 "reminders_off": r.reminders_off, "announcements_off": r.announcements_off}
 
     def _page(self, series: Series, registration: Registration, notice: str,
-              token: str) -> str:
+              token: str, confirm_erase: bool = False) -> str:
         now = self.clock.now()
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         zone = registration.registrant.time_zone
@@ -115,4 +119,4 @@ class ManagePage:
         return self.renderer.render("manage.html", {
             "series": series, "sessions": sessions, "addable": addable, "time_zone": zone,
             "active": registration.status == "active", "subject": series.title,
-            "notice": notice, "token": token})
+            "notice": notice, "token": token, "confirm_erase": confirm_erase})
