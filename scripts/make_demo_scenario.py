@@ -42,19 +42,29 @@ def request(at: str, body: str, signature: str) -> dict[str, object]:
             "body": body}
 
 
+def registration_step(at: str, event_id: str, name: str, email: str, zone: str,
+                      sessions: list[str] | None, **extra: object
+                      ) -> tuple[dict[str, object], str]:
+    """A registration as a generic sender posts it at ``at``, signed then; and its body."""
+    created = int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
+    data: dict[str, object] = {"registrant": {"email": email, "full_name": name,
+                                              "time_zone": zone}}
+    if sessions:
+        data["sessions"] = sessions
+    data |= {key: value for key, value in extra.items() if value}
+    body = json.dumps({"id": event_id, "type": "registration.created", "created": created,
+                       "data": data}, ensure_ascii=False)
+    step = {"at": at, "note": f"registration from {zone}",
+            "request": request(at, body, sign(SECRET, created, body.encode()))}
+    return step, body
+
+
 def main() -> None:
     steps = []
     for at, event_id, name, email, zone, sessions in REGISTRANTS:
-        created = int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
-        data: dict[str, object] = {"registrant": {"email": email, "full_name": name,
-                                                  "time_zone": zone},
-                                   "consent": {"reminders": True}}
-        if sessions:
-            data["sessions"] = sessions
-        body = json.dumps({"id": event_id, "type": "registration.created", "created": created,
-                           "data": data}, ensure_ascii=False)
-        steps.append({"at": at, "note": f"registration from {zone}",
-                      "request": request(at, body, sign(SECRET, created, body.encode()))})
+        step, body = registration_step(at, event_id, name, email, zone, sessions,
+                                       consent={"reminders": True})
+        steps.append(step)
         if event_id == "evt-demo-0001":  # the form retries: same event, delivered again
             retry_at = "2023-10-02T13:06:00Z"
             retry_t = int(datetime.fromisoformat(retry_at.replace("Z", "+00:00")).timestamp())
@@ -97,17 +107,8 @@ ORGANISER_REGISTRANTS = [
 def organiser_steps() -> list[dict[str, object]]:
     steps: list[dict[str, object]] = []
     for at, event_id, name, email, zone, sessions, interests in ORGANISER_REGISTRANTS:
-        created = int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
-        data: dict[str, object] = {"registrant": {"email": email, "full_name": name,
-                                                  "time_zone": zone}}
-        if sessions:
-            data["sessions"] = sessions
-        if interests:
-            data["interests"] = interests
-        body = json.dumps({"id": event_id, "type": "registration.created", "created": created,
-                           "data": data}, ensure_ascii=False)
-        steps.append({"at": at, "note": f"registration from {zone}",
-                      "request": request(at, body, sign(SECRET, created, body.encode()))})
+        steps.append(registration_step(at, event_id, name, email, zone, sessions,
+                                       interests=interests)[0])
     steps += [
         {"at": "2023-11-20T10:00:00Z", "note": "the s4 speaker can only make it an hour later",
          "organiser": {"action": "update_session", "session": "s4",

@@ -18,6 +18,7 @@ zone: the series' zone).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from ..errors import PayloadError
@@ -59,6 +60,14 @@ def mapped_event(provider: str, event_id: object, created: int, answers: Mapping
         registrant=registrant, session_ids=sessions,
         consent={"answer": _truthy(answers.get(consent_key))} if consent_key else {},
         interests=tuple(i for i in interests if any(c.id == i for c in series.coming)))
+
+
+def iso_unix(value: object, field: str) -> int:
+    """Unix seconds of a provider's ISO timestamp, or a PayloadError naming the field."""
+    try:
+        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+    except (ValueError, OverflowError):
+        raise PayloadError(f"{field} is not a time") from None
 
 
 def _sessions(mapping: Mapping[str, Any], answers: Mapping[str, Any],

@@ -5,14 +5,13 @@ sign webhooks, so the URL carries ``?token=<secret>`` as Jotform's does."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import PayloadError
 from ..registration import RegistrationEvent
 from ..series import Series
-from .answers import mapped_event
+from .answers import iso_unix, mapped_event
 from .base import Delivery, DirectAnswer, FetchFirst
 from .hmac_body import json_object
 from .static_token import verify_token
@@ -46,10 +45,9 @@ class EventbriteProvider:
             raise PayloadError(f"Eventbrite event {str(order.get('event_id'))[:20]} is not "
                                "mapped to a session (forms: eventbrite: webinars:)")
         try:
-            created = int(datetime.fromisoformat(
-                str(order.get("created")).replace("Z", "+00:00")).timestamp())
-        except ValueError:
-            created = 0
+            created = iso_unix(order.get("created"), "created")
+        except PayloadError:
+            created = 0  # the intake then uses the time it received the delivery
         order_id = order.get("id")
         return mapped_event(self.name, f"order-{order_id}" if order_id else None, created,
                             dict(order), series,

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 
 from ..errors import PayloadError
 from ..registration import RegistrationEvent
 from ..series import Series
-from .answers import mapped_event
+from .answers import iso_unix, mapped_event
 from .hmac_body import json_object
 from .static_token import verify_token
 
@@ -30,11 +29,7 @@ class MicrosoftFormsProvider:
         answers = doc.get("answers")
         if not isinstance(answers, dict) or not doc.get("id"):
             raise PayloadError("expected {id, submitted, answers: {question: answer}}")
-        try:
-            created = int(datetime.fromisoformat(
-                str(doc.get("submitted")).replace("Z", "+00:00")).timestamp())
-        except ValueError:
-            raise PayloadError("submitted is not an ISO time") from None
+        created = iso_unix(doc.get("submitted"), "submitted")
         values = {k: _choices(v) for k, v in answers.items()}
         return mapped_event(self.name, str(doc["id"]), created, values, series)
 

@@ -5,13 +5,12 @@ whose text comes from the field's ``options``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from ..errors import PayloadError
 from ..registration import RegistrationEvent
 from ..series import Series
-from .answers import mapped_event
+from .answers import iso_unix, mapped_event
 from .hmac_body import json_object, verify_body_hmac
 
 
@@ -36,7 +35,7 @@ class TallyProvider:
                     if name:
                         answers.setdefault(str(name), value)
         return mapped_event(self.name, doc.get("eventId") or data.get("responseId"),
-                            _unix(doc.get("createdAt")), answers, series)
+                            iso_unix(doc.get("createdAt"), "createdAt"), answers, series)
 
 
 def _value(entry: dict[str, Any]) -> Any:
@@ -48,10 +47,3 @@ def _value(entry: dict[str, Any]) -> Any:
     if isinstance(value, str) and value in options:
         return options[value]
     return value
-
-
-def _unix(value: object) -> int:
-    try:
-        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        raise PayloadError("createdAt is not a time") from None

@@ -4,13 +4,12 @@ raw body; answers matched by their question's ``field.ref``, hidden fields by na
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from ..errors import PayloadError
 from ..registration import RegistrationEvent
 from ..series import Series
-from .answers import mapped_event
+from .answers import iso_unix, mapped_event
 from .hmac_body import json_object, verify_body_hmac
 
 
@@ -36,7 +35,8 @@ class TypeformProvider:
                 if ref:
                     answers[str(ref)] = _value(answer)
         return mapped_event(self.name, doc.get("event_id") or response.get("token"),
-                            _unix(response.get("submitted_at")), answers, series)
+                            iso_unix(response.get("submitted_at"), "form_response.submitted_at"),
+                            answers, series)
 
 
 def _value(answer: dict[str, Any]) -> Any:
@@ -48,10 +48,3 @@ def _value(answer: dict[str, Any]) -> Any:
     if kind == "choices" and isinstance(value, dict):
         return list(value.get("labels") or []) + ([value["other"]] if value.get("other") else [])
     return value
-
-
-def _unix(value: object) -> int:
-    try:
-        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        raise PayloadError("form_response.submitted_at is not a time") from None
