@@ -195,11 +195,21 @@ def test_re_encoded_other_secret_or_stale_deliveries_are_refused(forms: Harness)
                                     "payload": {"object": {"id": "81234567890", "registrant": {
                                         "email": "z@example.org", "first_name": "Z"}}}},
                                    at - 301)
+    tally = json.dumps({"eventId": "e1", "eventType": "FORM_RESPONSE",
+                        "createdAt": "2023-10-02T09:00:00Z", "data": {"fields": [
+                            {"key": "q1", "label": "Email", "type": "INPUT_EMAIL",
+                             "value": "reader@example.org"}]}}).encode()
+    tally_reencoded = json.dumps(json.loads(tally), indent=1).encode()
+    fresh_headers, fresh_zoom = _zoom(json.loads(zoom_raw), at, secret="another")
     cases = [
         ("typeform", {"Typeform-Signature": f"sha256={_b64_hmac(body)}"}, reencoded),
         ("typeform", {"Typeform-Signature": f"sha256={_b64_hmac(body, 'other')}"}, body),
-        ("tally", {"Tally-Signature": _b64_hmac(body, "other")}, body),
-        ("zoom", zoom_headers, zoom_raw),
+        ("tally", {"Tally-Signature": _b64_hmac(tally, "other")}, tally),
+        ("tally", {"Tally-Signature": _b64_hmac(tally)}, tally_reencoded),
+        ("zoom", zoom_headers, zoom_raw),  # signed, but 301 s ago
+        ("zoom", fresh_headers, fresh_zoom),  # fresh, but with another secret
+        ("zoom", {**_zoom(json.loads(zoom_raw), at)[0]},
+         json.dumps(json.loads(zoom_raw), indent=1).encode()),  # re-encoded
     ]
     for provider, headers, raw in cases:
         answer = forms.runtime.request("POST", f"/webhooks/{provider}/reirradiation-2023",
@@ -330,7 +340,8 @@ MALFORMED = [b"[]", b"{}", b'{"event_type": "form_response", "form_response": []
 
 
 @pytest.mark.parametrize("raw", MALFORMED)
-@pytest.mark.parametrize("provider", ["typeform", "tally", "zoom", "msforms", "eventbrite"])
+@pytest.mark.parametrize("provider", ["typeform", "tally", "zoom", "msforms", "eventbrite",
+                                      "jotform"])
 def test_malformed_but_signed_deliveries_get_a_4xx_never_a_5xx(
         forms: Harness, provider: str, raw: bytes) -> None:
     at = int(forms.clock.now().timestamp())
@@ -341,8 +352,9 @@ def test_malformed_but_signed_deliveries_get_a_4xx_never_a_5xx(
             SECRET.encode(), f"v0:{at}:".encode() + raw, hashlib.sha256).hexdigest()},
         "msforms": {"X-Webinar-Token": SECRET},
         "eventbrite": {},
+        "jotform": {"Content-Type": "multipart/form-data; boundary=x"},
     }[provider]
-    query = f"?token={SECRET}" if provider == "eventbrite" else ""
+    query = f"?token={SECRET}" if provider in ("eventbrite", "jotform") else ""
     answer = forms.runtime.request("POST", f"/webhooks/{provider}/reirradiation-2023{query}",
                                    headers, raw)
     assert 200 <= answer.status < 500, (provider, raw, answer)
