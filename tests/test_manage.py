@@ -122,3 +122,27 @@ def _registration_count(harness: Harness) -> int:
     items = boto3.client("dynamodb", region_name="eu-west-1").scan(
         TableName=harness.runtime.resources.table)["Items"]
     return sum(1 for item in items if item["sk"]["S"].startswith("REG#"))
+
+
+def test_a_tampered_token_cannot_erase_or_change_anything(harness: Harness) -> None:
+    harness.register()
+    path = _manage_path(harness)
+    rid_part, day, signature = path.rsplit("/", 1)[1].split(".")
+    forged = path.rsplit("/", 1)[0] + f"/{rid_part}.{day}.{'A' * len(signature)}"
+    for form in ("action=erase_confirmed", "action=cancel", "action=add&session=s2"):
+        answer = harness.runtime.request(
+            "POST", forged, {"content-type": "application/x-www-form-urlencoded"},
+            form.encode())
+        assert answer.status == 404 and "not valid" in answer.text
+    assert _registration_count(harness) == 1
+
+
+def test_adding_a_session_sends_nothing_to_a_suppressed_address(harness: Harness) -> None:
+    from webinar_notify.core.text import suppression_id
+
+    harness.register(sessions=["s1"])
+    path = _manage_path(harness)
+    harness.runtime.store.suppress(suppression_id("local-development-only", "ada@example.com"),
+                                   "bounce", harness.clock.now())
+    _post(harness, path, "action=add&session=s2")
+    assert [e["kind"] for e in harness.outbox.entries()] == ["confirmation"]
