@@ -96,23 +96,10 @@ class DynamoScheduleStore:
     def claim(self, series_id: str, slot_key: str, now: datetime,
               lease: timedelta) -> Decision | None:
         """Take a slot that nobody decided, or whose fan-out was abandoned; None if taken."""
-        try:
-            answer = self.client.update_item(
-                TableName=self.table, Key=key(f"SERIES#{series_id}", f"DECISION#{slot_key}"),
-                UpdateExpression="SET #state = :fanning, lease_until = :until, "
-                                 "enqueued = if_not_exists(enqueued, :zero)",
-                ConditionExpression="attribute_not_exists(pk) OR "
-                                    "(#state = :fanning AND lease_until < :now)",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":fanning": {"S": "fanning"}, ":now": {"N": _ts(now)},
-                    ":until": {"N": _ts(now + lease)}, ":zero": {"N": "0"}},
-                ReturnValues="ALL_NEW")
-        except ClientError as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        return _decision(dict(answer["Attributes"]))
+        taken = self._take_if_free(
+            series_id, slot_key, now, "SET #state = :fanning, lease_until = :until, "
+            "enqueued = if_not_exists(enqueued, :zero)", {":until": {"N": _ts(now + lease)}})
+        return _decision(taken) if taken is not None else None
 
     def progress(self, series_id: str, decision: Decision, now: datetime,
                  lease: timedelta) -> None:
@@ -130,26 +117,32 @@ class DynamoScheduleStore:
             **key(f"SERIES#{series_id}", f"DECISION#{slot_key}"), "state": {"S": state},
             "enqueued": {"N": str(enqueued)}, "decided_at": {"S": now.isoformat()}})
 
-
     def drop(self, series_id: str, slot_key: str, now: datetime) -> bool:
         """Record a slot whose moment passed unseen; never over a live fan-out (False then)."""
+        return self._take_if_free(
+            series_id, slot_key, now, "SET #state = :dropped, decided_at = :at, "
+            "enqueued = if_not_exists(enqueued, :zero)",
+            {":dropped": {"S": "dropped"}, ":at": {"S": now.isoformat()}}) is not None
+
+    def _take_if_free(self, series_id: str, slot_key: str, now: datetime, update: str,
+                      values: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply ``update`` to a decision nobody holds (absent, or a fan-out whose lease ran
+        out): the decision as it is now, or None when a live run holds it or it is settled."""
         try:
-            self.client.update_item(
+            answer = self.client.update_item(
                 TableName=self.table, Key=key(f"SERIES#{series_id}", f"DECISION#{slot_key}"),
-                UpdateExpression="SET #state = :dropped, decided_at = :at, "
-                                 "enqueued = if_not_exists(enqueued, :zero)",
+                UpdateExpression=update,
                 ConditionExpression="attribute_not_exists(pk) OR "
                                     "(#state = :fanning AND lease_until < :now)",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":dropped": {"S": "dropped"}, ":fanning": {"S": "fanning"},
-                    ":at": {"S": now.isoformat()}, ":now": {"N": _ts(now)},
-                    ":zero": {"N": "0"}})
+                ExpressionAttributeValues={":fanning": {"S": "fanning"}, ":now": {"N": _ts(now)},
+                                           ":zero": {"N": "0"}, **values},
+                ReturnValues="ALL_NEW")
         except ClientError as error:
             if is_condition_failure(error):
-                return False
+                return None
             raise
-        return True
+        return dict(answer["Attributes"])
 
     def put_task(self, series_id: str, task_key: str, doc: dict[str, Any]) -> bool:
         """Store a task once; False when a task with this key exists already."""
