@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import pytest
 from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.signatures import sign
+from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
 from webinar_notify.local.scenario import load_series_file
 
@@ -51,6 +55,39 @@ class Harness:
         return self.post(registration_body(email, name, event_id, created=self.clock.now(),
                                            **data))
 
+    def register_many(self, count: int, prefix: str = "person", **data: Any) -> list[str]:
+        """``count`` registrations (accepted, confirmations sent); their addresses."""
+        addresses = [f"{prefix}{i}@example.org" for i in range(count)]
+        for i, address in enumerate(addresses):
+            answer = self.register(email=address, name=f"P{i}", event_id=f"evt-{prefix}-{i}",
+                                   **data)
+            assert answer.status == 202, answer.body
+        self.runtime.drain()
+        return addresses
+
+    def link(self, pattern: str, *, kind: str | None = None, to: str | None = None) -> str:
+        """The first group of ``pattern`` in the plain text of the first email sent (of this
+        kind, to this address): a personal link as a registrant would follow it."""
+        self.runtime.drain()
+        entry = next(e for e in self.outbox.entries()
+                     if kind in (None, e["kind"]) and to in (None, e["to"]))
+        message = email.message_from_bytes((self.outbox_dir / str(entry["file"])).read_bytes(),
+                                           policy=email.policy.default)
+        text = str(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        match = re.search(pattern, text)
+        assert match, text
+        return match.group(1)
+
+    def registration(self, address: str) -> Any:
+        rid = registrant_id("local-development-only", SERIES_ID, address)
+        return self.runtime.store.get_registration(SERIES_ID, rid)
+
+    def update_registration(self, address: str, **changes: Any) -> None:
+        """Set what the self-service pages set (e.g. reminders_off), straight in the store."""
+        registration = self.registration(address)
+        assert registration is not None
+        self.runtime.store.put_registration(replace(registration, **changes), self.clock.now())
+
     def items(self, prefix: str) -> list[dict[str, Any]]:
         """Every table item whose sort key starts with prefix (a test may scan; the code not)."""
         import boto3
@@ -80,3 +117,21 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     with local_runtime(clock, outbox, settings) as runtime:
         runtime.push_series(load_series_file(SERIES_FILE))
         yield Harness(runtime, clock, outbox, tmp_path / "outbox")
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies each request atomically; moto does not lock, so make each request
+    atomic as the real service does, and let concurrent callers interleave between requests."""
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    original = BotocoreStubber.process_request
+
+    def atomic(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", atomic)

@@ -4,7 +4,6 @@ the manage page and the unsubscribe flow, with screenshots in test-artifacts/scr
 from __future__ import annotations
 
 import io
-import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -56,26 +55,13 @@ def site(harness: Harness) -> Iterator[str]:
         server.server_close()
 
 
-def _link(harness: Harness, kind: str, pattern: str) -> str:
-    import email
-    import email.policy
-
-    [entry] = [e for e in harness.outbox.entries() if e["kind"] == kind][:1]
-    message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
-                                       policy=email.policy.default)
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    match = re.search(pattern, text)
-    assert match, text
-    return match.group(1)
-
-
 def test_dropping_a_session_on_the_manage_page(harness: Harness, site: str,
                                                browser: object) -> None:
     from selenium.webdriver.common.by import By
 
     harness.register(sessions=["s1", "s2"], time_zone="America/Toronto")
     harness.runtime.drain()
-    path = _link(harness, "confirmation", r"http://localhost:8000(/manage/\S+)")
+    path = harness.link(r"http://localhost:8000(/manage/\S+)", kind="confirmation")
     driver = browser
     driver.get(site + path)  # type: ignore[attr-defined]
     driver.save_screenshot(str(SHOTS / "manage-before.png"))  # type: ignore[attr-defined]
@@ -99,7 +85,7 @@ def test_the_unsubscribe_page_changes_nothing_until_the_button(harness: Harness,
     harness.clock.advance(timedelta(days=17, hours=4))  # the 7-day reminder of s1
     harness.runtime.tick()
     harness.runtime.drain()
-    path = _link(harness, "reminder", r"http://localhost:8000(/unsubscribe/\S+)")
+    path = harness.link(r"http://localhost:8000(/unsubscribe/\S+)", kind="reminder")
     rid = registrant_id("local-development-only", "reirradiation-2023", "ada@example.com")
     driver = browser
     driver.get(site + path)  # type: ignore[attr-defined]

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import re
-
 from icalendar import Calendar
 
 from conftest import Harness
 
 
 def _feed_path(harness: Harness) -> str:
-    harness.runtime.drain()
-    entry = harness.outbox.entries()[0]
-    message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
-                                       policy=email.policy.default)
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    match = re.search(r"http://localhost:8000(/calendar/\S+\.ics)", text)
-    assert match, text
-    return match.group(1)
+    return harness.link(r"http://localhost:8000(/calendar/\S+\.ics)")
 
 
 def test_the_feed_follows_a_cancellation_without_any_email(harness: Harness) -> None:

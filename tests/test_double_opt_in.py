@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -24,8 +23,7 @@ def test_reminders_wait_for_the_confirmation_link(harness: Harness) -> None:
     message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
                                        policy=email.policy.default)
     assert str(message["Subject"]).startswith("Please confirm your registration")
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    path = re.search(r"http://localhost:8000(/optin/\S+)", text).group(1)  # type: ignore[union-attr]
+    path = harness.link(r"http://localhost:8000(/optin/\S+)")
 
     harness.clock.set(S1 - timedelta(days=7))
     harness.runtime.tick()

@@ -45,19 +45,7 @@ def test_the_same_webhook_three_times_gives_one_registration_and_one_email(
 
 
 def test_concurrent_deliveries_give_one_registration_and_one_email(
-        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    # DynamoDB applies each request atomically; moto does not lock, so make each request atomic
-    # as the real service does, and let the three deliveries interleave between requests.
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.Lock()
-    original = BotocoreStubber.process_request
-
-    def atomic(self: BotocoreStubber, request: object) -> object:
-        with lock:
-            return original(self, request)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", atomic)
+        harness: Harness, atomic_moto: None) -> None:
     body = registration_body("Ada@Example.com", "Ada", "evt-9", created=harness.clock.now())
     barrier = threading.Barrier(3)
     statuses: list[int] = []

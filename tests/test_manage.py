@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import re
-
 from conftest import Harness
 
 
-def _manage_path(harness: Harness) -> str:
-    harness.runtime.drain()
-    [entry] = harness.outbox.entries()
-    message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
-                                       policy=email.policy.default)
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    url = re.search(r"http://localhost:8000(/manage/\S+)", text)
-    assert url, text
-    return url.group(1)
+def _manage_path(harness: Harness, to: str | None = None) -> str:
+    return harness.link(r"http://localhost:8000(/manage/\S+)", to=to)
 
 
 def test_the_link_shows_the_registration_and_changes_nothing(harness: Harness) -> None:
@@ -79,7 +68,7 @@ def test_erasure_leaves_no_copy_of_the_address_in_the_table(harness: Harness) ->
     harness.register(email="erase.me@example.org", name="Erase Me", event_id="evt-e",
                      interests=["estro24-pre-meeting"])
     harness.register(email="keep@example.org", name="Keep", event_id="evt-k")
-    path = _manage_path_for(harness, "erase.me@example.org")
+    path = _manage_path(harness, "erase.me@example.org")
     asked = _post(harness, path, "action=erase")
     assert "This cannot be undone" in asked
     assert _registration_count(harness) == 2  # nothing gone before the second press
@@ -91,17 +80,6 @@ def test_erasure_leaves_no_copy_of_the_address_in_the_table(harness: Harness) ->
     assert "erase.me" not in dump.lower() and "Erase Me" not in dump
     assert "keep@example.org" in dump  # the scan does see addresses that are still there
     assert harness.runtime.request("GET", path, {}, b"").status == 404
-
-
-def _manage_path_for(harness: Harness, address: str) -> str:
-    harness.runtime.drain()
-    [entry] = [e for e in harness.outbox.entries() if e["to"] == address]
-    message = email.message_from_bytes((harness.outbox_dir / str(entry["file"])).read_bytes(),
-                                       policy=email.policy.default)
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    url = re.search(r"http://localhost:8000(/manage/\S+)", text)
-    assert url
-    return url.group(1)
 
 
 def test_links_in_emails_expire_a_year_after_the_last_session(harness: Harness) -> None:

@@ -43,18 +43,9 @@ def calendars(message: EmailMessage) -> list[tuple[str, Calendar]]:
             if part.get_content_type() in ("text/calendar", "application/ics")]
 
 
-def register(harness: Harness, count: int, **data: Any) -> list[str]:
-    addresses = [f"p{i}@example.org" for i in range(count)]
-    for i, address in enumerate(addresses):
-        assert harness.register(email=address, name=f"P{i}", event_id=f"e{i}",
-                                **data).status == 202
-    harness.runtime.drain()
-    return addresses
-
-
 def test_moving_s4_sends_one_update_with_the_same_uid_and_a_higher_sequence(
         harness: Harness) -> None:
-    addresses = register(harness, 3, sessions=["s4"])
+    addresses = harness.register_many(3, sessions=["s4"])
     register_other = harness.register(email="other@example.org", event_id="x",
                                       sessions=["s1"])
     assert register_other.status == 202
@@ -101,7 +92,7 @@ def test_moving_s4_sends_one_update_with_the_same_uid_and_a_higher_sequence(
 
 
 def test_the_same_action_twice_does_it_once(harness: Harness) -> None:
-    register(harness, 2, sessions=["s4"])
+    harness.register_many(2, sessions=["s4"])
     first = act(harness, "/sessions/s4", {"duration_minutes": 90}, "same-key")
     again = act(harness, "/sessions/s4", {"duration_minutes": 90}, "same-key")
     other_key = act(harness, "/sessions/s4", {"duration_minutes": 90}, "other-key")
@@ -110,7 +101,7 @@ def test_the_same_action_twice_does_it_once(harness: Harness) -> None:
 
 
 def test_cancelling_s6_sends_one_cancel_each_and_no_reminder_follows(harness: Harness) -> None:
-    addresses = register(harness, 3)
+    addresses = harness.register_many(3)
     answer = act(harness, "/sessions/s6/cancel", {}, "cancel-s6")
     assert answer["http"] == 200
     cancellations = sent(harness, "cancellation")
@@ -131,7 +122,7 @@ def test_cancelling_s6_sends_one_cancel_each_and_no_reminder_follows(harness: Ha
 
 def test_pushing_a_moved_session_in_the_series_file_sends_updates(
         harness: Harness, tmp_path: Path) -> None:
-    addresses = register(harness, 2, sessions=["s4"])
+    addresses = harness.register_many(2, sessions=["s4"])
     text = (ROOT / "series" / "reirradiation-2023.yaml").read_text()
     moved = tmp_path / "series.yaml"
     moved.write_text(text.replace('start: "2024-01-09T15:00"', 'start: "2024-01-09T16:00"'))
@@ -143,7 +134,7 @@ def test_pushing_a_moved_session_in_the_series_file_sends_updates(
 
 
 def test_a_quiet_push_sends_nothing(harness: Harness, tmp_path: Path) -> None:
-    register(harness, 2)
+    harness.register_many(2)
     text = (ROOT / "series" / "reirradiation-2023.yaml").read_text()
     fixed = tmp_path / "series.yaml"
     fixed.write_text(text.replace("title: Challenges in Accumulating Doses",
@@ -157,14 +148,14 @@ def test_a_quiet_push_sends_nothing(harness: Harness, tmp_path: Path) -> None:
 
 def test_an_announcement_to_the_interest_list_skips_unsubscribed_and_suppressed(
         harness: Harness) -> None:
-    interested = register(harness, 4, interests=["estro24-pre-meeting"])
+    interested = harness.register_many(4, interests=["estro24-pre-meeting"])
     harness.register(email="not-interested@example.org", event_id="n")
     harness.register(email="bounced@example.org", event_id="b",
                      interests=["estro24-pre-meeting"])
     harness.runtime.store.suppress(suppression_id("local-development-only",
                                                   "bounced@example.org"), "bounce",
                                    harness.clock.now())
-    _switch_off_announcements(harness, interested[0])
+    harness.update_registration(interested[0], announcements_off=True)
     harness.runtime.drain()
 
     preview = act(harness, "/announcements", {
@@ -188,7 +179,7 @@ def test_an_announcement_to_the_interest_list_skips_unsubscribed_and_suppressed(
 
 
 def test_a_scheduled_announcement_can_be_cancelled_before_it_goes(harness: Harness) -> None:
-    register(harness, 2)
+    harness.register_many(2)
     later = harness.clock.now() + timedelta(days=2)
     body = {"id": "survey", "subject": "Tell us", "body_markdown": "A survey.",
             "audience": {"all": True}, "send_at": later.isoformat()}
@@ -211,7 +202,7 @@ def test_a_scheduled_announcement_can_be_cancelled_before_it_goes(harness: Harne
 
 
 def test_attendees_and_absentees(harness: Harness) -> None:
-    addresses = register(harness, 4, sessions=["s1"])
+    addresses = harness.register_many(4, sessions=["s1"])
     harness.clock.set(datetime(2023, 10, 27, 9, 0, tzinfo=UTC))
     refused = act(harness, "/announcements", {
         "id": "thanks", "subject": "Thanks", "body_markdown": "Recording: …",
@@ -260,20 +251,8 @@ def _yaml(path: Path) -> dict[str, Any]:
     return dict(_json_safe(read_yaml(path, ValueError)))  # type: ignore[arg-type]
 
 
-def _switch_off_announcements(harness: Harness, address: str) -> None:
-    from dataclasses import replace
-
-    from webinar_notify.core.text import registrant_id
-
-    store = harness.runtime.store
-    rid = registrant_id("local-development-only", "reirradiation-2023", address)
-    registration = store.get_registration("reirradiation-2023", rid)
-    assert registration is not None
-    store.put_registration(replace(registration, announcements_off=True), harness.clock.now())
-
-
 def test_a_follow_up_split_into_attendees_and_absentees(harness: Harness) -> None:
-    addresses = register(harness, 3, sessions=["s3"])
+    addresses = harness.register_many(3, sessions=["s3"])
     too_early = act(harness, "/sessions/s3/attendance", {"emails": addresses}, "early")
     assert too_early["http"] == 400 and "not taken place" in too_early["error"]
     harness.clock.set(datetime(2023, 12, 5, 9, 0, tzinfo=UTC))
@@ -338,7 +317,7 @@ def test_the_organiser_scenario_end_to_end(tmp_path: Path) -> None:
 
 def test_a_new_session_is_offered_to_whole_series_registrants_and_a_new_link_updates(
         harness: Harness, tmp_path: Path) -> None:
-    whole = register(harness, 2)
+    whole = harness.register_many(2)
     harness.register(email="s1-only@example.org", event_id="s1o", sessions=["s1"])
     harness.runtime.drain()
     text = (ROOT / "series" / "reirradiation-2023.yaml").read_text()
@@ -363,7 +342,7 @@ coming:''').replace("    title: Reirradiation Challenges & Opportunities\n",
 
 
 def test_a_key_reused_for_another_request_is_refused(harness: Harness) -> None:
-    register(harness, 1)
+    harness.register_many(1)
     first = act(harness, "/sessions/s4", {"title": "A"}, "shared-key")
     other = act(harness, "/sessions/s5", {"title": "B"}, "shared-key")
     assert first["http"] == 200 and other["http"] == 422
@@ -393,7 +372,7 @@ def test_interest_only_sign_ups_get_the_course_news_and_cancelled_people_do_not(
 
 def test_someone_who_registered_after_a_session_is_not_told_they_missed_it(
         harness: Harness) -> None:
-    early = register(harness, 2, sessions=["s1", "s2"])
+    early = harness.register_many(2, sessions=["s1", "s2"])
     harness.clock.set(datetime(2023, 10, 28, 9, 0, tzinfo=UTC))  # after s1
     harness.register(email="late@example.org", event_id="late")  # the whole series
     harness.runtime.drain()

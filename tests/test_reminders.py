@@ -24,15 +24,6 @@ def reminders(harness: Harness) -> Counter[tuple[str, str, str]]:
                    for e in harness.outbox.entries() if e["kind"] == "reminder")
 
 
-def register_many(harness: Harness, count: int, **data: object) -> list[str]:
-    addresses = [f"person{i}@example.org" for i in range(count)]
-    for i, address in enumerate(addresses):
-        assert harness.register(email=address, name=f"P{i}", event_id=f"evt-{i}",
-                                **data).status == 202
-    harness.runtime.drain()
-    return addresses
-
-
 def run_at(harness: Harness, moment: datetime) -> dict[str, object]:
     harness.clock.set(moment)
     report = harness.runtime.tick()
@@ -41,7 +32,7 @@ def run_at(harness: Harness, moment: datetime) -> dict[str, object]:
 
 
 def test_each_registrant_gets_the_reminder_once_at_its_moment(harness: Harness) -> None:
-    addresses = register_many(harness, 12)
+    addresses = harness.register_many(12)
     report = run_at(harness, S1 - timedelta(days=7))
 
     assert report["sent_slots"] == ["reirradiation-2023/s1#7d#20231026T1300Z"]
@@ -51,7 +42,7 @@ def test_each_registrant_gets_the_reminder_once_at_its_moment(harness: Harness) 
 
 def test_running_the_scheduler_twice_for_the_same_instant_sends_nothing_twice(
         harness: Harness) -> None:
-    addresses = register_many(harness, 8)
+    addresses = harness.register_many(8)
     harness.clock.set(S1 - timedelta(hours=1))
     first, second = harness.runtime.tick(), harness.runtime.tick()
     harness.runtime.drain()
@@ -62,18 +53,8 @@ def test_running_the_scheduler_twice_for_the_same_instant_sends_nothing_twice(
 
 
 def test_two_scheduler_runs_at_once_send_each_reminder_once(
-        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    addresses = register_many(harness, 10)
-    lock = threading.Lock()
-    original = BotocoreStubber.process_request
-
-    def atomic(self: BotocoreStubber, request: object) -> object:
-        with lock:  # DynamoDB applies each request atomically; moto needs the help
-            return original(self, request)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", atomic)
+        harness: Harness, atomic_moto: None) -> None:
+    addresses = harness.register_many(10)
     harness.clock.set(S1 - timedelta(days=1))
     barrier = threading.Barrier(2)
     reports: list[int] = []
@@ -97,7 +78,7 @@ def test_two_scheduler_runs_at_once_send_each_reminder_once(
 
 def test_a_scheduler_that_dies_mid_fan_out_is_taken_over_from_its_cursor(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    addresses = register_many(harness, 23)
+    addresses = harness.register_many(23)
     scheduler = bootstrap.services().scheduler
     scheduler.settings = ScheduleSettings(page_size=5, lease=timedelta(minutes=5))
     real_send = scheduler.queue.send
@@ -123,7 +104,7 @@ def test_a_scheduler_that_dies_mid_fan_out_is_taken_over_from_its_cursor(
 
 
 def test_a_redelivered_fan_out_sends_nothing_twice(harness: Harness) -> None:
-    register_many(harness, 6)
+    harness.register_many(6)
     harness.clock.set(S1 - timedelta(hours=1))
     harness.runtime.tick()
     bodies = [m["Body"] for m in harness.runtime.queue.receive()]
@@ -136,7 +117,7 @@ def test_a_redelivered_fan_out_sends_nothing_twice(harness: Harness) -> None:
 
 def test_a_missed_run_catches_up_but_drops_reminders_whose_moment_passed(
         harness: Harness) -> None:
-    register_many(harness, 3)
+    harness.register_many(3)
     late = run_at(harness, S1 - timedelta(hours=20))  # the 7-day and 1-day slots were missed
     assert late["dropped_slots"] == ["reirradiation-2023/s1#7d#20231026T1300Z"]
     # The 1-day reminder is still open: until the 1-hour one opens.
@@ -161,7 +142,7 @@ def test_no_reminder_for_a_moment_that_had_passed_at_registration(harness: Harne
 
 def test_only_registrants_of_the_session_still_registered_and_reachable(
         harness: Harness) -> None:
-    register_many(harness, 2, sessions=["s1"])
+    harness.register_many(2, sessions=["s1"])
     harness.register(email="other@example.org", event_id="evt-o", sessions=["s2"])
     harness.register(email="gone@example.org", event_id="evt-g", sessions=["s1"])
     harness.clock.advance(timedelta(minutes=1))
@@ -171,7 +152,7 @@ def test_only_registrants_of_the_session_still_registered_and_reachable(
                                                   "Bounced@Example.org"), "bounce",
                                    harness.clock.now())
     harness.register(email="quiet@example.org", event_id="evt-q", sessions=["s1"])
-    _reminders_off(harness, "quiet@example.org")
+    harness.update_registration("quiet@example.org", reminders_off=True)
     harness.runtime.drain()
 
     run_at(harness, S1 - timedelta(days=7))
@@ -183,7 +164,7 @@ def test_only_registrants_of_the_session_still_registered_and_reachable(
 def test_a_cancelled_session_sends_no_reminders(harness: Harness) -> None:
     from webinar_notify.services.publishing import push_series
 
-    register_many(harness, 2)
+    harness.register_many(2)
     series = load_series_file(SERIES_FILE)
     cancelled = replace(series, sessions=tuple(
         replace(s, status="cancelled") if s.id == "s1" else s for s in series.sessions))
@@ -196,7 +177,7 @@ def test_a_cancelled_session_sends_no_reminders(harness: Harness) -> None:
 def test_a_moved_session_is_reminded_at_its_new_time_only(harness: Harness) -> None:
     from webinar_notify.services.publishing import push_series
 
-    register_many(harness, 2)
+    harness.register_many(2)
     series = load_series_file(SERIES_FILE)
     moved = replace(series, sessions=tuple(
         replace(s, start=s.start + timedelta(hours=1)) if s.id == "s1" else s
@@ -224,16 +205,6 @@ def _cancel(address: str, when: datetime) -> bytes:
 
     return registration_body(address, "", "evt-cancel", created=when,
                              event_type="registration.cancelled")
-
-
-def _reminders_off(harness: Harness, address: str) -> None:
-    from webinar_notify.core.text import registrant_id
-
-    store = harness.runtime.store
-    rid = registrant_id("local-development-only", "reirradiation-2023", address)
-    registration = store.get_registration("reirradiation-2023", rid)
-    assert registration is not None
-    store.put_registration(replace(registration, reminders_off=True), harness.clock.now())
 
 
 def test_skipping_idle_ticks_changes_nothing(tmp_path: object) -> None:
@@ -271,7 +242,7 @@ def test_a_fan_out_through_crashes_and_throttling_reaches_everyone_once(
 
     from webinar_notify.adapters.mailer import SesMailer
 
-    addresses = register_many(harness, 30)
+    addresses = harness.register_many(30)
     sender = bootstrap.services().sender
     outbox = sender.mailer
     calls = iter(range(10_000))
@@ -340,7 +311,7 @@ def test_the_personal_join_link_wins_in_a_reminder() -> None:
 def test_a_new_join_link_does_not_repeat_the_open_reminder(harness: Harness) -> None:
     from webinar_notify.services.publishing import push_series
 
-    register_many(harness, 3)
+    harness.register_many(3)
     run_at(harness, S1 - timedelta(days=7))
     series = load_series_file(SERIES_FILE)
     linked = replace(series, sessions=tuple(
@@ -371,7 +342,7 @@ def test_registering_while_a_reminder_is_open_does_not_get_that_reminder(
 
 def test_a_reminder_held_up_past_its_window_is_not_sent(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    register_many(harness, 2)
+    harness.register_many(2)
     harness.clock.set(S1 - timedelta(hours=1))
     harness.runtime.tick()  # enqueued, but no sender runs before the session starts
     harness.clock.set(S1 + timedelta(minutes=1))
@@ -384,7 +355,7 @@ def test_reminders_queued_for_a_session_cancelled_meanwhile_are_dropped_quietly(
         harness: Harness) -> None:
     from webinar_notify.services.publishing import push_series
 
-    register_many(harness, 3)
+    harness.register_many(3)
     harness.clock.set(S1 - timedelta(days=1))
     harness.runtime.tick()  # queued...
     series = load_series_file(SERIES_FILE)
