@@ -18,6 +18,7 @@ from webinar_notify.adapters.schedule_store import DynamoScheduleStore
 from webinar_notify.adapters.secrets import SsmSecrets
 from webinar_notify.adapters.store import DynamoStore
 from webinar_notify.core.signatures import sign
+from webinar_notify.local import aws_limits
 from webinar_notify.local.events import LocalContext, http_api_event, sqs_event
 from webinar_notify.local.infra import LocalResources, create_resources, verify_sender
 from webinar_notify.local.scenario import load_series_file
@@ -28,7 +29,7 @@ from webinar_notify.services.publishing import push_series
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
     from moto import mock_aws
 
-    with mock_aws():
+    with mock_aws(), aws_limits.enforced():
         resources = create_resources()
         ssm = boto3.client("ssm")
         ssm.put_parameter(Name="/wn/webhooks/reirradiation-2023/generic", Type="SecureString",

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from ..core.jobs import EmailJob
 from .clock import Clock
+from .queue import sqs_batches
 
 BATCH = 10
 
@@ -42,10 +43,11 @@ class MemoryQueue:
         self.send_bodies([job.to_json() for job in jobs], delay_seconds)
 
     def send_bodies(self, bodies: Sequence[str], delay_seconds: int = 0) -> None:
+        batches = sqs_batches(bodies)  # refuses what SQS would refuse, as SqsQueue does
         visible = self.clock.now() + timedelta(seconds=delay_seconds)
         self.waiting.extend(QueuedMessage(f"m{next(self._ids)}", body, visible)
                             for body in bodies)
-        self.requests += -(-len(bodies) // BATCH)
+        self.requests += len(batches)
 
     def receive(self) -> list[QueuedMessage]:
         """Up to 10 visible messages, as one ReceiveMessage call returns them."""

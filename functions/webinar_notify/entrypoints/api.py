@@ -14,7 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
+from ..core import edge
 from ..core.errors import InvalidInputError, RetryableError, SignatureError
+from ..core.providers import PROVIDERS
+from ..services.intake import MAX_BODY_BYTES
 from . import organiser_routes, public_pages
 
 logger = Logger()
@@ -30,9 +33,13 @@ _OUTCOME_METRICS = {"registered": "Registrations", "cancelled": "Cancellations",
 
 @app.post("/webhooks/<provider>/<series_id>")
 def webhook(provider: str, series_id: str) -> Response[str]:
+    edge.check_provider(provider, PROVIDERS)  # before any lookup: nothing else can be stored
+    edge.check_id(series_id, "series id")
     event = app.current_event
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+    if len(body) <= MAX_BODY_BYTES:  # a larger body is refused with 413 by the intake
+        edge.check_json_depth(body)
     result = services().intake.receive(provider, series_id, dict(event.headers or {}), body,
                                        dict(event.query_string_parameters or {}))
     logger.info("webhook accepted", extra={"provider": provider, "series": series_id,
@@ -73,4 +80,4 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return public_pages.secured(event, app.resolve(event, context))

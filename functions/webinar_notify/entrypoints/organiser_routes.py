@@ -13,7 +13,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
-from ..core.errors import PayloadError, SignatureError
+from ..core import edge
+from ..core.errors import SignatureError
 from ..services.answers import Answer
 from ..services.organising import Organiser
 
@@ -22,19 +23,17 @@ router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 SERIES = "/organiser/series/<series_id>"
 
 
-def _act(action: str, series_id: str,
-         run: Callable[[Organiser, dict[str, Any]], Answer]) -> Response[str]:
+def _act(action: str, series_id: str, run: Callable[[Organiser, dict[str, Any]], Answer],
+         **ids: str) -> Response[str]:
+    """Authenticate, check the path's ids (e.g. ``session_id=...``) and the body, then act."""
     event = router.current_event
     iam = (event.raw_event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
     caller = iam.get("userArn") or iam.get("callerId")
     if not caller:
         raise SignatureError("organiser routes need AWS IAM (SigV4) credentials")
-    try:
-        body = json.loads(event.decoded_body or "{}")
-    except ValueError:
-        raise PayloadError("body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise PayloadError("body must be a JSON object")
+    for name, value in {"series_id": series_id, **ids}.items():
+        edge.check_id(value, name.replace("_", " "))
+    body = edge.json_object(event.decoded_body or "{}")
     organiser = services().organiser
     key = (event.headers or {}).get("idempotency-key", "")
     request = {"path": event.path, "body": body}
@@ -56,19 +55,21 @@ def change_session(series_id: str, session_id: str) -> Response[str]:
     def run(o: Organiser, b: dict[str, Any]) -> Answer:
         quiet = bool(b.pop("quiet", False))
         return o.change_session(series_id, session_id, b, quiet)
-    return _act("update_session", series_id, run)
+    return _act("update_session", series_id, run, session_id=session_id)
 
 
 @router.post(f"{SERIES}/sessions/<session_id>/cancel")
 def cancel_session(series_id: str, session_id: str) -> Response[str]:
     return _act("cancel_session", series_id, lambda o, b: o.change_session(
-        series_id, session_id, {"status": "cancelled"}, bool(b.get("quiet"))))
+        series_id, session_id, {"status": "cancelled"}, bool(b.get("quiet"))),
+        session_id=session_id)
 
 
 @router.post(f"{SERIES}/sessions/<session_id>/attendance")
 def attendance(series_id: str, session_id: str) -> Response[str]:
     return _act("record_attendance", series_id,
-                lambda o, b: o.record_attendance(series_id, session_id, b.get("emails")))
+                lambda o, b: o.record_attendance(series_id, session_id, b.get("emails")),
+                session_id=session_id)
 
 
 @router.post(f"{SERIES}/announcements")
@@ -79,7 +80,8 @@ def announce(series_id: str) -> Response[str]:
 @router.post(f"{SERIES}/announcements/<announcement_id>/cancel")
 def cancel_announcement(series_id: str, announcement_id: str) -> Response[str]:
     return _act("cancel_announcement", series_id,
-                lambda o, b: o.cancel_announcement(series_id, announcement_id))
+                lambda o, b: o.cancel_announcement(series_id, announcement_id),
+                announcement_id=announcement_id)
 
 
 @router.post(f"{SERIES}/follow-ups")

@@ -3,6 +3,7 @@ path as on AWS, with a virtual clock and an outbox instead of SES."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -10,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from ..adapters.secrets import StaticSecrets
 from ..adapters.store import DynamoStore
 from ..core.series import Series
 from ..services.publishing import PushResult, push_series
+from . import aws_calls, aws_limits
 from .events import LocalContext, http_api_event, scheduled_event, sqs_event
 from .infra import REGION, LocalResources, create_resources, verify_sender
 from .queues import InMemory, LocalQueue, MotoSqs
@@ -41,14 +43,20 @@ LOCAL_ENVIRONMENT = {
 }
 MAX_DRAIN_ROUNDS = 10_000
 LOCAL_ORGANISER = "arn:aws:iam::123456789012:user/local-organiser"
+# Local function names and the template's logical ids, whose roles their calls are checked by.
+LOGICAL_IDS = {"webinar-notify-api": "ApiFunction", "webinar-notify-sender": "SenderFunction",
+               "webinar-notify-scheduler": "SchedulerFunction",
+               "webinar-notify-feedback": "FeedbackFunction"}
 
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
     status: int
-    body: dict[str, Any]  # a JSON answer
-    text: str = ""  # any other answer, e.g. an HTML page
+    body: dict[str, Any]  # a JSON answer, parsed
+    text: str = ""  # the body as sent: an HTML page, a calendar, the JSON text
     content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)  # every header the handler set
+    cookies: tuple[str, ...] = ()  # payload 2.0 `cookies`: one Set-Cookie header each
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +108,14 @@ class LocalRuntime:
 
         event = http_api_event(method, path, headers, body, self.clock.now(), iam_caller)
         answer = self._invoke(api.lambda_handler, event, LocalContext("webinar-notify-api"))
-        content_type = (answer.get("headers") or {}).get("Content-Type", "")
-        if content_type.startswith("application/json"):
-            return HttpAnswer(int(answer["statusCode"]), json.loads(answer.get("body") or "{}"))
-        return HttpAnswer(int(answer["statusCode"]), {}, str(answer.get("body") or ""),
-                          content_type)
+        sent = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+        content_type = next((v for k, v in sent.items() if k.lower() == "content-type"), "")
+        text = str(answer.get("body") or "")
+        if answer.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode("utf-8", "replace")
+        cookies = tuple(str(c) for c in answer.get("cookies") or ())
+        parsed = json.loads(text or "{}") if content_type.startswith("application/json") else {}
+        return HttpAnswer(int(answer["statusCode"]), parsed, text, content_type, sent, cookies)
 
     def organiser(self, path: str, body: dict[str, Any], idempotency_key: str,
                   caller: str = LOCAL_ORGANISER) -> HttpAnswer:
@@ -146,11 +157,13 @@ class LocalRuntime:
 
     def _invoke(self, handler: Callable[[dict[str, Any], Any], dict[str, Any]],
                 event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
-        """Call a Lambda handler; when quiet, its metric lines (EMF on stdout) are not shown."""
-        if not self.quiet:
-            return dict(handler(event, context))
-        with contextlib.redirect_stdout(io.StringIO()):
-            return dict(handler(event, context))
+        """Call a Lambda handler as the template's function (its AWS calls are attributed to
+        that function's role); when quiet, its metric lines (EMF on stdout) are not shown."""
+        with aws_calls.acting_as(LOGICAL_IDS.get(context.function_name, "")):
+            if not self.quiet:
+                return dict(handler(event, context))
+            with contextlib.redirect_stdout(io.StringIO()):
+                return dict(handler(event, context))
 
 
 @contextmanager
@@ -170,7 +183,7 @@ def local_runtime(clock: Clock, mailer: Mailer | Callable[[], Mailer],
     logging.getLogger("webinar-notify").setLevel(logging.WARNING if settings.quiet
                                                  else logging.INFO)
     try:
-        with mock_aws():
+        with mock_aws(), aws_limits.enforced():
             resolved = mailer if hasattr(mailer, "send") else mailer()
             yield LocalRuntime(create_resources(), clock, resolved, settings)
     finally:

@@ -151,7 +151,7 @@ def _preview_job(series: Series, announcement: Announcement, address: str = "",
         registrant_id="organiser-copy", recipient=Registrant(address or "organiser@invalid", "",
                                                               series.time_zone),
         session_ids=(), key=delivery_key("announcement", series.id, "organiser-copy", *scope),
-        extra={"announcement_doc": json.dumps(announcement.to_doc())})
+        extra={"announcement_doc": json.dumps(announcement.to_doc(), ensure_ascii=False)})
 
 
 def _same_except_time(existing: dict[str, Any] | None, new: dict[str, Any]) -> bool:

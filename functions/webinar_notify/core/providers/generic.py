@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from .. import edge
 from ..errors import PayloadError
 from ..registration import Registrant, RegistrationAction, RegistrationEvent
 from ..series import Series
@@ -63,10 +63,7 @@ class GenericProvider:
 
 
 def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise PayloadError("body is not valid UTF-8 JSON") from None
+    return edge.json_value(body)
 
 
 def _object(value: object, path: str) -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from ..errors import PayloadError, SignatureError
+from .. import edge
+from ..errors import SignatureError
 
 
 def verify_body_hmac(signature: str | None, body: bytes, secrets: Sequence[str],
@@ -29,10 +29,5 @@ def verify_body_hmac(signature: str | None, body: bytes, secrets: Sequence[str],
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise PayloadError("body is not valid UTF-8 JSON") from None
-    if not isinstance(value, dict):
-        raise PayloadError("body must be a JSON object")
-    return cast(dict[str, Any], value)
+    """The body as a JSON object, parsed to a bounded depth (a PayloadError otherwise)."""
+    return edge.json_object(body)

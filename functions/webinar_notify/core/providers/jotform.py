@@ -4,12 +4,12 @@ part, and no signature: the webhook URL carries ``?token=<secret>`` instead. Ans
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
+from .. import edge
 from ..errors import PayloadError
 from ..registration import RegistrationEvent
 from ..series import Series
@@ -27,12 +27,7 @@ class JotformProvider:
     def parse(self, body: bytes, series: Series,
               secrets: Sequence[str] = ()) -> RegistrationEvent:
         parts = _form_parts(body)
-        try:
-            raw = json.loads(parts.get("rawRequest", ""))
-        except ValueError:
-            raise PayloadError("rawRequest is not JSON") from None
-        if not isinstance(raw, dict):
-            raise PayloadError("rawRequest must be a JSON object")
+        raw = edge.json_object(parts.get("rawRequest", ""), "rawRequest")
         answers: dict[str, Any] = {}
         for key, value in raw.items():
             if isinstance(value, dict) and {"first", "last"} & set(value):

@@ -5,9 +5,9 @@ the series file maps question titles to our fields (docs/providers/)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
+from .. import edge
 from ..errors import PayloadError
 from ..registration import RegistrationEvent
 from ..series import Series
@@ -39,8 +39,8 @@ def _choices(value: object) -> object:
     with ";" by older flows."""
     if isinstance(value, str) and value.startswith("["):
         try:
-            parsed = json.loads(value)
-        except ValueError:
+            parsed = edge.json_value(value, "answer")
+        except PayloadError:
             return value
         return [str(v) for v in parsed] if isinstance(parsed, list) else value
     if isinstance(value, str) and ";" in value:
