@@ -1,13 +1,15 @@
 """Builds the Lambda artifact without Docker: build/lambda/, ready for `sam deploy`.
 
 Dependencies are taken as wheels for the runtime in infra/template.yaml (CPython 3.12 on
-arm64, manylinux), whatever machine this runs on; then the package and templates/ are copied.
+arm64, manylinux), whatever machine this runs on; then the package and templates/ are copied,
+and every handler the template names is checked to be in the artifact.
 
-    python scripts/build_lambda.py
+    python scripts/build_lambda.py      # scripts/deploy runs it before every deploy
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -32,7 +34,18 @@ def main() -> None:
     shutil.copytree(ROOT / "functions" / "webinar_notify", OUT / "webinar_notify",
                     ignore=shutil.ignore_patterns("__pycache__", "local"))
     shutil.copytree(ROOT / "templates", OUT / "templates")
+    check_handlers(OUT)
     print(f"built {OUT} for python{PYTHON_VERSION} on {PLATFORM}")
+
+
+def check_handlers(out: Path) -> None:
+    """Every `Handler:` of infra/template.yaml is a module in the artifact."""
+    template = (ROOT / "infra" / "template.yaml").read_text(encoding="utf-8")
+    handlers = re.findall(r"^\s+Handler:\s*(\S+)", template, flags=re.MULTILINE)
+    missing = [h for h in handlers
+               if not (out / (h.rpartition(".")[0].replace(".", "/") + ".py")).is_file()]
+    if not handlers or missing:
+        raise SystemExit(f"the artifact lacks the template's handlers: {missing or 'none found'}")
 
 
 if __name__ == "__main__":

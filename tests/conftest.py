@@ -135,3 +135,85 @@ def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
             return original(self, request)
 
     monkeypatch.setattr(BotocoreStubber, "process_request", atomic)
+
+
+# ---- IAM: every AWS call a function makes must be allowed by its role in the template -------
+# Calls are attributed to the template's functions (LocalRuntime._invoke, and the entry points'
+# handlers wrapped below for tests that call them directly); calls outside any function (test
+# setup, pushing a series) are not checked. A call the function's role in the transformed
+# template does not allow fails the test that made it.
+
+from webinar_notify.local import aws_calls, iam  # noqa: E402 (the IAM section is self-contained)
+from webinar_notify.local.infra import load_template  # noqa: E402
+
+
+@dataclass(frozen=True)
+class AttributedCall:
+    function: str  # logical id of the template's function
+    call: str  # e.g. "sesv2 SendEmail"
+    needs: tuple[iam.Need, ...]
+    parameters: tuple[tuple[str, str], ...]  # the template parameters the environment shows
+
+
+ATTRIBUTED_CALLS: list[AttributedCall] = []
+
+
+def _record_attributed(service: str, operation: str, params: Any) -> None:
+    function = aws_calls.current_function.get()
+    if function:
+        ATTRIBUTED_CALLS.append(AttributedCall(
+            function, f"{service} {operation}", tuple(iam.needs(service, operation, params)),
+            tuple(sorted(iam.parameters_from_environment(os.environ).items()))))
+
+
+def denied_calls(calls: list[AttributedCall]) -> list[str]:
+    """A line for every permission one of these calls needs and its function's role lacks."""
+    lines = []
+    for call in calls:
+        policy = iam.stack_for(call.parameters).role_policy(call.function)
+        lines += [f"{call.function} made {call.call}, which needs {need}: its role in "
+                  "infra/template.yaml does not allow it"
+                  for need in iam.denied_needs(policy, call.needs)]
+    return list(dict.fromkeys(lines))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _handlers_act_as_their_functions() -> Iterator[None]:
+    """Handlers called directly run as the template's function that points at them."""
+    import functools
+    import importlib
+
+    from webinar_notify.local.runtime import LOCAL_ENVIRONMENT
+
+    aws_calls.watch(_record_attributed)
+    handlers = [(logical_id, *resource["Properties"]["Handler"].rpartition(".")[::2])
+                for logical_id, resource in load_template()["Resources"].items()
+                if resource["Type"] == "AWS::Serverless::Function"]
+    with pytest.MonkeyPatch.context() as importing:  # as the local runtime imports them
+        for name, value in LOCAL_ENVIRONMENT.items():
+            if name.startswith("POWERTOOLS_"):
+                importing.setenv(name, value)
+        modules = {module: importlib.import_module(module) for _, module, _ in handlers}
+    with pytest.MonkeyPatch.context() as patch:
+        for logical_id, module_name, attribute in handlers:
+            module = modules[module_name]
+            original = getattr(module, attribute)
+
+            @functools.wraps(original)
+            def acting(event: Any, context: Any, _original: Any = original,
+                       _function: str = logical_id) -> Any:
+                with aws_calls.acting_as(_function):
+                    return _original(event, context)
+
+            patch.setattr(module, attribute, acting)
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    first = len(ATTRIBUTED_CALLS)
+    outcome = yield
+    denied = denied_calls(ATTRIBUTED_CALLS[first:])
+    if denied and outcome.excinfo is None:
+        outcome.force_exception(AssertionError(
+            "AWS would refuse calls this test made:\n" + "\n".join(denied)))

@@ -48,8 +48,10 @@ def test_send_queue_redrives_to_a_dlq_with_six_times_the_sender_timeout() -> Non
     assert queue["VisibilityTimeout"] == 6 * sender["Timeout"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"GetAtt": "SendDeadLetterQueue.Arn"}
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
-    event = sender["Events"]["SendQueue"]["Properties"]
-    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    source = RESOURCES["SenderQueueSource"]["Properties"]
+    assert source["EventSourceArn"] == {"GetAtt": "SendQueue.Arn"}
+    assert source["FunctionName"] == {"Ref": "SenderFunction"}
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert int(sender["Environment"]["Variables"]["SENDER_TIMEOUT_SECONDS"]) == sender["Timeout"]
 
 
@@ -104,8 +106,8 @@ def test_sender_concurrency_and_rate_come_from_the_ses_send_rate_parameters() ->
     sender = FUNCTIONS["SenderFunction"]["Properties"]
     assert TEMPLATE["Parameters"]["SesSendRate"]["Type"] == "Number"
     assert sender["ReservedConcurrentExecutions"] == {"Ref": "SenderConcurrency"}
-    event = sender["Events"]["SendQueue"]["Properties"]
-    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SenderConcurrency"}
+    source = RESOURCES["SenderQueueSource"]["Properties"]
+    assert source["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SenderConcurrency"}
     variables = sender["Environment"]["Variables"]
     assert variables["SES_SEND_RATE"] == {"Ref": "SesSendRate"}
     assert variables["SENDER_CONCURRENCY"] == {"Ref": "SenderConcurrency"}
@@ -121,3 +123,94 @@ def test_organiser_routes_need_aws_iam_and_the_api_enables_it() -> None:
     public = [e["Properties"] for e in events.values()
               if not e["Properties"]["Path"].startswith("/organiser/")]
     assert all("Auth" not in e for e in public)  # webhooks and pages verify their own tokens
+
+
+def test_the_table_cannot_be_deleted_by_accident() -> None:
+    table = RESOURCES["Table"]
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+
+
+def _alarms(namespace: str, metric: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in RESOURCES.values()
+            if r["Type"] == "AWS::CloudWatch::Alarm"
+            and r["Properties"]["Namespace"] == namespace
+            and r["Properties"]["MetricName"] == metric]
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_alarms_on_its_errors_and_throttles(metric: str) -> None:
+    watched = {a["Dimensions"][0]["Value"]["Ref"] for a in _alarms("AWS/Lambda", metric)
+               if a["Dimensions"][0]["Name"] == "FunctionName" and a["Threshold"] == 0}
+    assert watched == set(FUNCTIONS)
+
+
+def test_the_api_alarms_on_5xx_answers() -> None:
+    [alarm] = _alarms("AWS/ApiGateway", "5xx")
+    assert alarm["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_a_late_send_queue_alarms_before_a_one_hour_reminder_is_meaningless() -> None:
+    [alarm] = _alarms("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert alarm["Dimensions"][0]["Value"] == {"GetAtt": "SendQueue.QueueName"}
+    assert 0 < alarm["Threshold"] < 3600  # the shortest reminder offset is one hour
+
+
+@pytest.mark.parametrize(("metric", "threshold"), [("Reputation.BounceRate", 0.05),
+                                                   ("Reputation.ComplaintRate", 0.001)])
+def test_ses_reputation_alarms_at_the_review_levels(metric: str, threshold: float) -> None:
+    [alarm] = _alarms("AWS/SES", metric)
+    assert alarm["Threshold"] == threshold
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_every_alarm_goes_to_the_encrypted_alarm_topic() -> None:
+    alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+    assert RESOURCES["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmKey"}
+
+
+def test_the_functions_code_is_what_the_build_script_writes() -> None:
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        import build_lambda
+    finally:
+        sys.path.remove(str(root / "scripts"))
+    code = (root / "infra" / TEMPLATE["Globals"]["Function"]["CodeUri"]).resolve()
+    assert code == build_lambda.OUT.resolve()
+    assert all("CodeUri" not in f["Properties"] for f in FUNCTIONS.values())
+
+
+def test_deploying_builds_first_and_deploys_nothing_when_the_build_fails(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    log = tmp_path / "log"
+    for name, line in {"sam": "sam", "python": "build"}.items():
+        tool = tmp_path / name
+        tool.write_text(f'#!/bin/sh\necho "{line} $*" >> "{log}"\n'
+                        f'[ "$FAIL" != "{line}" ]\n')
+        tool.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}",
+           "PYTHON": str(tmp_path / "python")}
+
+    done = subprocess.run([root / "scripts" / "deploy", "--guided"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    build, deploy = log.read_text().splitlines()
+    assert build == "build scripts/build_lambda.py"
+    assert deploy.startswith("sam deploy --template-file infra/template.yaml ")
+    assert deploy.endswith(" --guided")
+
+    log.unlink()
+    failed = subprocess.run([root / "scripts" / "deploy"], env={**env, "FAIL": "build"},
+                            cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert failed.returncode != 0
+    assert log.read_text().splitlines() == ["build scripts/build_lambda.py"]

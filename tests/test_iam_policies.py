@@ -1,0 +1,456 @@
+"""IAM, resource and key policies as AWS enforces them (moto enforces none of them).
+
+Every function is driven once, completely, with the real adapters of the Lambda composition
+root (SSM secrets, SES v2 raw sends, SQS batches, DynamoDB) on moto; every AWS call each one
+makes is recorded and checked against its role in infra/template.yaml after the SAM transform.
+Each role must allow every call and hold nothing that neither a call nor AWS on the function's
+behalf uses.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+
+from conftest import SECRET, SERIES_FILE, SERIES_ID, START, Harness
+from webinar_notify import bootstrap
+from webinar_notify.adapters.clock import SystemClock, VirtualClock
+from webinar_notify.adapters.outbox import OutboxMailer
+from webinar_notify.local import aws_calls
+from webinar_notify.local.events import LocalContext
+from webinar_notify.local.iam import (
+    ACCOUNT,
+    LOCAL_NAMES,
+    LOGS_ACTIONS,
+    REGION,
+    XRAY_ACTIONS,
+    Need,
+    Policy,
+    Principal,
+    Stack,
+    denied_needs,
+    fits_reference,
+    needs,
+    unknown_actions,
+    unused_grants,
+)
+from webinar_notify.local.infra import TEMPLATE, verify_sender
+from webinar_notify.local.runtime import HttpAnswer, LocalSettings, local_runtime
+
+FUNCTIONS = ("ApiFunction", "FeedbackFunction", "SchedulerFunction", "SenderFunction")
+TEMPLATE_TEXT = Path(TEMPLATE).read_text(encoding="utf-8")
+STACK = Stack()
+KEY = "local-development-only"  # registrant key and token secret, as the test helpers use
+S1_WEEK_BEFORE = START.replace(day=19, hour=13)  # 7 days before session s1 (26 Oct, 13:00Z)
+
+
+@dataclass
+class Drive:
+    """Every attributed call of the complete drive: (function, service, operation, params)."""
+
+    calls: list[tuple[str, str, str, Mapping[str, Any]]] = field(default_factory=list)
+
+    def needs_of(self, function: str) -> list[tuple[str, Need]]:
+        return [(f"{service} {operation}", need)
+                for name, service, operation, params in self.calls if name == function
+                for need in needs(service, operation, params)]
+
+
+def _sent_texts() -> list[str]:
+    """The raw messages SES (moto) accepted, oldest first."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return [m.raw_data for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages]
+
+
+def _link(kind: str) -> str:
+    """The last personal link of this kind (manage, calendar, unsubscribe) SES was given."""
+    import email
+    import email.policy
+
+    found = []
+    for raw in _sent_texts():
+        message = email.message_from_string(raw, policy=email.policy.default)
+        texts = [str(message.get("List-Unsubscribe", ""))] + [
+            str(part.get_content()) for part in message.walk()  # type: ignore[attr-defined]
+            if part.get_content_type() == "text/plain"]
+        found += [m for text in texts
+                  for m in re.findall(rf"/{kind}/{SERIES_ID}/([A-Za-z0-9._~-]+)", text)]
+    assert found, f"no {kind} link was sent"
+    return found[-1]
+
+
+def _document() -> dict[str, Any]:
+    """The seed series file as the CLI sends it."""
+    from webinar_notify.local.organiser_actions import _json_safe
+    from webinar_notify.local.scenario import read_yaml
+
+    return dict(_json_safe(read_yaml(SERIES_FILE, ValueError)))  # type: ignore[arg-type]
+
+
+def _form(harness: Harness, path: str, fields: str) -> HttpAnswer:
+    """A form posted from the page itself."""
+    headers = {"content-type": "application/x-www-form-urlencoded",
+               "origin": "http://localhost:8000", "sec-fetch-site": "same-origin"}
+    return harness.runtime.request("POST", path, headers, fields.encode())
+
+
+@contextmanager
+def _ses_throttles_once(patch: pytest.MonkeyPatch) -> Iterator[None]:
+    """SES answers the next send with TooManyRequestsException, as at its rate limit."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.sesv2.responses import SESV2Response
+
+    original = SESV2Response.send_email
+    calls = []
+
+    def throttled(self: SESV2Response) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise JsonRESTError("TooManyRequestsException", "Maximum sending rate exceeded.")
+        return original(self)
+
+    with patch.context() as inner:
+        inner.setattr(SESV2Response, "send_email", throttled)
+        yield
+    assert calls, "no send was throttled"
+
+
+def _ses_bounce(address: str) -> dict[str, Any]:
+    import json
+
+    detail = {"eventType": "Bounce",
+              "mail": {"messageId": "m-1", "destination": [address]},
+              "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+                         "bouncedRecipients": [{"emailAddress": address}]}}
+    return {"Records": [{"EventSource": "aws:sns", "Sns": {
+        "Type": "Notification", "MessageId": "n-1", "Message": json.dumps(detail),
+        "TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:FeedbackTopic"}}]}
+
+
+def _one_container_per_function(patch: pytest.MonkeyPatch) -> None:
+    """As on Lambda, each function has its own composition root (and its own caches, so each
+    one reads its secrets from SSM itself)."""
+    import sys
+
+    containers = {f: bootstrap.from_environment() for f in FUNCTIONS}
+
+    def services() -> bootstrap.Services:
+        return containers[aws_calls.current_function.get()]
+
+    shared = bootstrap.services
+    for name, module in list(sys.modules.items()):
+        if name.startswith("webinar_notify.entrypoints.") and \
+                getattr(module, "services", None) is shared:
+            patch.setattr(module, "services", services)
+
+
+@pytest.fixture(scope="module")
+def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
+    """Each function's every path that reaches AWS, with the adapters Lambda uses."""
+    recorded = Drive()
+
+    def record(service: str, operation: str, params: Mapping[str, Any]) -> None:
+        function = aws_calls.current_function.get()
+        if function:
+            recorded.calls.append((function, service, operation, params))
+
+    outbox_dir = tmp_path_factory.mktemp("iam") / "outbox"
+    clock = VirtualClock(START)
+    settings = LocalSettings(webhook_secrets={"generic": SECRET}, queue="sqs", quiet=True)
+    stop = aws_calls.watch(record)
+    with pytest.MonkeyPatch.context() as patch, \
+            local_runtime(clock, OutboxMailer(outbox_dir, clock), settings) as runtime:
+        ssm = boto3.client("ssm", region_name=REGION)
+        for name, value in {f"/webinar-notify/webhooks/{SERIES_ID}/generic": SECRET,
+                            "/webinar-notify/token-secret": KEY,
+                            "/webinar-notify/registrant-key": KEY}.items():
+            ssm.put_parameter(Name=name, Type="SecureString", Value=value)
+        for name, value in {
+                "TABLE_NAME": runtime.resources.table,
+                "SEND_QUEUE_URL": runtime.resources.queue_url,
+                "SES_CONFIGURATION_SET": LOCAL_NAMES["ConfigurationSet"],
+                "WEBHOOK_SECRETS_PATH": "/webinar-notify/webhooks",
+                "TOKEN_SECRET_PARAMETER": "/webinar-notify/token-secret",
+                "REGISTRANT_KEY_PARAMETER": "/webinar-notify/registrant-key",
+                "PUBLIC_BASE_URL": "http://localhost:8000"}.items():
+            patch.setenv(name, value)
+        patch.setattr(SystemClock, "now", lambda _self: clock.now())  # the drive's own time
+        _one_container_per_function(patch)
+        verify_sender("webinars@estro.example")
+        harness = Harness(runtime, clock, OutboxMailer(outbox_dir, clock), outbox_dir)
+        organiser = f"/organiser/series/{SERIES_ID}"
+
+        published = runtime.organiser(f"{organiser}/push", {"series": _document()}, "p1")
+        assert published.status < 300, published.body
+        for i, address in enumerate(("ada@example.com", "grace@example.org",
+                                     "bounce@example.org")):
+            answer = harness.register(email=address, event_id=f"e{i}",
+                                      interests=["estro24-pre-meeting"])
+            assert answer.status == 202, answer.body
+        with _ses_throttles_once(patch):  # the claim is given back and the job deferred
+            runtime.drain()
+        manage = f"/manage/{SERIES_ID}/{_link('manage')}"
+        assert runtime.request("GET", manage, {}, b"").status == 200
+        assert runtime.request("GET", f"{manage}/data", {}, b"").status == 200
+        assert _form(harness, manage, "action=drop&session=s8").status == 200
+        calendar = f"/calendar/{SERIES_ID}/{_link('calendar')}"
+        assert runtime.request("GET", calendar, {}, b"").status == 200
+
+        clock.set(S1_WEEK_BEFORE)
+        runtime.tick()
+        runtime.drain()
+        unsubscribe = f"/unsubscribe/{SERIES_ID}/{_link('unsubscribe')}"
+        assert runtime.request("GET", unsubscribe, {}, b"").status == 200
+        assert _form(harness, unsubscribe, "List-Unsubscribe=One-Click").status == 200
+
+        moved = runtime.organiser(f"{organiser}/sessions/s4", {"title": "A new title"}, "s4")
+        assert moved.status < 300, moved.body
+        announced = runtime.organiser(f"{organiser}/announcements", {
+            "id": "glasgow", "subject": "Glasgow", "body_markdown": "Open.",
+            "audience": {"interest": "estro24-pre-meeting"}}, "a1")
+        assert announced.status < 300, announced.body
+        later = runtime.organiser(f"{organiser}/announcements", {
+            "id": "survey", "subject": "Survey", "body_markdown": "Tell us.",
+            "audience": {"all": True}, "send_at": (clock.now() + timedelta(hours=1)).isoformat()},
+            "a2")
+        assert later.status < 300, later.body
+        runtime.drain()
+        clock.advance(timedelta(hours=1, minutes=5))
+        runtime.tick()
+        runtime.drain()
+        asked = _form(harness, manage, "action=erase")
+        confirm = re.search(r'name="confirm" value="([^"]+)"', asked.text)
+        assert asked.status == 200 and confirm, asked.text
+        erased = _form(harness, manage, urlencode({"action": "erase_confirmed",
+                                                    "confirm": html.unescape(confirm.group(1))}))
+        assert erased.status == 200, erased.text
+
+        from webinar_notify.entrypoints import feedback
+
+        feedback.lambda_handler(_ses_bounce("bounce@example.org"),
+                                LocalContext("webinar-notify-feedback"))  # type: ignore[arg-type]
+    stop()
+    yield recorded
+
+
+def test_every_function_was_driven_through_the_real_adapters(drive: Drive) -> None:
+    services = {(f, s) for f, s, _, _ in drive.calls}
+    assert {f for f, _ in services} == set(FUNCTIONS)
+    assert ("SenderFunction", "sesv2") in services and ("SenderFunction", "ssm") in services
+    assert ("ApiFunction", "ssm") in services and ("ApiFunction", "sqs") in services
+    assert ("SchedulerFunction", "sqs") in services and ("FeedbackFunction", "ssm") in services
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_call_is_allowed_by_the_functions_role(drive: Drive, function: str) -> None:
+    policy = STACK.role_policy(function)
+    refused = [f"{call}: {need}" for call, need in drive.needs_of(function)
+               if denied_needs(policy, [need])]
+    assert refused == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_role_holds_a_permission_its_function_never_uses(drive: Drive, function: str) -> None:
+    used = [need for _, need in drive.needs_of(function)] + STACK.on_behalf(function)
+    assert unused_grants(STACK.role_policy(function), used) == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_only_logs_and_tracing_are_granted_on_every_resource(function: str) -> None:
+    """SAM's AWSLambdaBasicExecutionRole and AWSXrayWriteOnlyAccess (X-Ray has no resource
+    ARNs); everything else names its resource."""
+    anywhere = {action for action, resource in STACK.role_policy(function).grants()
+                if resource == "*"}
+    assert anywhere == set(LOGS_ACTIONS) | set(XRAY_ACTIONS)
+
+
+def test_every_action_and_resource_is_one_the_iam_reference_knows(drive: Drive) -> None:
+    recorded = {need for f in FUNCTIONS for _, need in drive.needs_of(f)}
+    assert [str(n) for n in recorded if not fits_reference(n)] == []
+    granted = {action for f in FUNCTIONS for action, _ in STACK.role_policy(f).grants()}
+    assert unknown_actions(sorted(granted)) == []
+
+
+def test_a_raw_ses_send_is_refused_by_the_old_sender_policy_and_allowed_by_the_new(
+        drive: Drive) -> None:
+    raw_sends = [need for call, need in drive.needs_of("SenderFunction")
+                 if call == "sesv2 SendEmail"]
+    assert {n.action for n in raw_sends} == {"ses:SendRawEmail", "ses:SendEmail"}
+    fixed = "Action: [ses:SendRawEmail, ses:SendEmail]"
+    assert fixed in TEMPLATE_TEXT
+    before = Stack(TEMPLATE_TEXT.replace(fixed, "Action: [ses:SendEmail]"))
+
+    refused = denied_needs(before.role_policy("SenderFunction"), raw_sends)
+    assert {n.action for n in refused} == {"ses:SendRawEmail"}
+    assert {r for n in refused for r in n.resources} >= {
+        f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/estro.example",
+        f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/webinar-notify"}
+    assert denied_needs(STACK.role_policy("SenderFunction"), raw_sends) == []
+
+
+def test_the_checker_maps_calls_with_the_known_quirks() -> None:
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t"
+    transaction = needs("dynamodb", "TransactWriteItems", {"TransactItems": [
+        {"Put": {"TableName": "t"}}, {"Update": {"TableName": "t"}},
+        {"ConditionCheck": {"TableName": "t"}}, {"Delete": {"TableName": "t"}}]})
+    assert {(n.action, n.resources) for n in transaction} == {
+        (f"dynamodb:{a}", (table,)) for a in ("PutItem", "UpdateItem", "ConditionCheckItem",
+                                              "DeleteItem")}
+    assert [n.action for n in needs("sqs", "SendMessageBatch", {
+        "QueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/q", "Entries": []})] == \
+        ["sqs:SendMessage"]
+    for name in ("/a/b", "a/b"):
+        [need] = needs("ssm", "GetParameter", {"Name": name, "WithDecryption": True})
+        assert need == Need("ssm:GetParameter", (f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/a/b",))
+    plain = needs("sesv2", "SendEmail", {"FromEmailAddress": "A <a@x.example>",
+                                         "Content": {"Simple": {}}})
+    assert [n.action for n in plain] == ["ses:SendEmail"]
+    assert plain[0].resources[1] == f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/x.example"
+
+
+def test_local_resource_names_are_the_ones_the_checker_resolves() -> None:
+    from moto import mock_aws
+
+    from webinar_notify.local.infra import create_resources
+
+    with mock_aws():
+        created = create_resources()
+    assert created.table == LOCAL_NAMES["Table"]
+    assert created.queue_url.endswith("/" + LOCAL_NAMES["SendQueue"])
+    assert created.dead_letter_url.endswith("/" + LOCAL_NAMES["SendDeadLetterQueue"])
+
+
+# -- resource and key policies that AWS services need ------------------------------------------
+
+def _topic_key_allows(stack: Stack, topic: str, service: str, context: dict[str, str]) -> bool:
+    """May ``service`` encrypt for this topic? Only a key of the stack can say so: the
+    AWS-managed alias/aws/sns key's policy grants no service principal."""
+    key = stack.resources[topic]["Properties"].get("KmsMasterKeyId")
+    keys = [n for n, r in stack.resources.items()
+            if r["Type"] == "AWS::KMS::Key" and stack.ref(n) == key]
+    if not keys:
+        return False
+    policy = stack.resource_policy(keys[0])
+    arn = stack.attribute(keys[0], "Arn")
+    return all(policy.allows(action, arn, Principal(service=service), context)
+               for action in ("kms:GenerateDataKey", "kms:Decrypt"))
+
+
+ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:DeadLetterAlarm"
+CLOUDWATCH = {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": ALARM}
+
+
+def test_cloudwatch_may_use_the_alarm_topics_key_and_publish_to_it() -> None:
+    assert _topic_key_allows(STACK, "AlarmTopic", "cloudwatch.amazonaws.com", CLOUDWATCH)
+    topic = STACK.ref("AlarmTopic")
+    policy = STACK.resource_policy("AlarmTopic")
+    assert policy.allows("sns:Publish", topic, Principal(service="cloudwatch.amazonaws.com"),
+                         CLOUDWATCH)
+    elsewhere = {"aws:SourceAccount": "999999999999",
+                 "aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:999999999999:alarm:x"}
+    assert not policy.allows("sns:Publish", topic,
+                             Principal(service="cloudwatch.amazonaws.com"), elsewhere)
+    assert not _topic_key_allows(STACK, "AlarmTopic", "cloudwatch.amazonaws.com", elsewhere)
+    assert not _topic_key_allows(STACK, "AlarmTopic", "ses.amazonaws.com", CLOUDWATCH)
+
+
+def test_the_aws_managed_sns_key_would_silence_every_alarm() -> None:
+    before = Stack(TEMPLATE_TEXT.replace("KmsMasterKeyId: !Ref AlarmKey",
+                                         "KmsMasterKeyId: alias/aws/sns"))
+    assert not _topic_key_allows(before, "AlarmTopic", "cloudwatch.amazonaws.com", CLOUDWATCH)
+
+
+def test_every_alarm_publishes_to_the_alarm_topic() -> None:
+    alarms = {n: r["Properties"] for n, r in STACK.resources.items()
+              if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms and all(a["AlarmActions"] == [STACK.ref("AlarmTopic")]
+                          for a in alarms.values())
+
+
+def test_ses_may_use_the_feedback_key_and_publish_from_its_configuration_set() -> None:
+    ses = {"aws:SourceAccount": ACCOUNT, "aws:SourceArn":
+           f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{LOCAL_NAMES['ConfigurationSet']}"}
+    assert _topic_key_allows(STACK, "FeedbackTopic", "ses.amazonaws.com", ses)
+    policy = STACK.resource_policy("FeedbackTopic")
+    topic = STACK.ref("FeedbackTopic")
+    assert policy.allows("sns:Publish", topic, Principal(service="ses.amazonaws.com"), ses)
+    other_set = {**ses, "aws:SourceArn": f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/x"}
+    assert not policy.allows("sns:Publish", topic, Principal(service="ses.amazonaws.com"),
+                             other_set)
+    destination = STACK.resources["FeedbackEventDestination"]["Properties"]
+    assert destination["EventDestination"]["SnsDestination"]["TopicARN"] == topic
+
+
+def test_sns_may_invoke_the_feedback_function_from_its_topic_only() -> None:
+    permissions = [r["Properties"] for r in STACK.resources.values()
+                   if r["Type"] == "AWS::Lambda::Permission"
+                   and r["Properties"]["FunctionName"] == STACK.ref("FeedbackFunction")]
+    assert [(p["Principal"], p["SourceArn"]) for p in permissions] == \
+        [("sns.amazonaws.com", STACK.ref("FeedbackTopic"))]
+
+
+def _role(stack: Stack, arn: str) -> dict[str, Any]:
+    [role] = [r["Properties"] for n, r in stack.resources.items()
+              if r["Type"] == "AWS::IAM::Role" and stack.attribute(n, "Arn") == arn]
+    return role
+
+
+def test_the_schedule_may_invoke_the_scheduler_and_write_its_dead_letter_queue() -> None:
+    [schedule] = [r["Properties"] for r in STACK.resources.values()
+                  if r["Type"] == "AWS::Scheduler::Schedule"]
+    target = schedule["Target"]
+    function = STACK.attribute("SchedulerFunction", "Arn")
+    dlq = STACK.attribute("SchedulerDeadLetterQueue", "Arn")
+    assert target["Arn"] == function and target["DeadLetterConfig"]["Arn"] == dlq
+    role = _role(STACK, target["RoleArn"])
+    trust = Policy(tuple(role["AssumeRolePolicyDocument"]["Statement"]))
+    assert trust.allows("sts:AssumeRole", "*", Principal(service="scheduler.amazonaws.com"))
+    policy = Policy(tuple(s for p in role["Policies"]
+                          for s in p["PolicyDocument"]["Statement"]))
+    assert policy.allows("lambda:InvokeFunction", function)
+    assert policy.allows("sqs:SendMessage", dlq)
+    assert sorted(policy.grants()) == [("lambda:InvokeFunction", function),
+                                       ("sqs:SendMessage", dlq)]
+
+
+@pytest.mark.parametrize("function", ["SchedulerFunction", "FeedbackFunction"])
+def test_a_failed_asynchronous_run_reaches_the_alarmed_dead_letter_queue(function: str) -> None:
+    [config] = [r["Properties"] for r in STACK.resources.values()
+                if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+                and r["Properties"]["FunctionName"] == STACK.ref(function)]
+    dlq = STACK.attribute("SchedulerDeadLetterQueue", "Arn")
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == dlq
+    assert STACK.role_policy(function).allows("sqs:SendMessage", dlq)
+
+
+def test_an_unknown_managed_policy_is_an_error_not_a_pass() -> None:
+    text = TEMPLATE_TEXT.replace("      Policies:\n        - Statement:",
+                                 "      Policies:\n        - AmazonSESFullAccess\n"
+                                 "        - Statement:", 1)
+    with pytest.raises(KeyError, match="AmazonSESFullAccess"):
+        Stack(text).role_policy("FeedbackFunction")
+
+
+def test_the_suite_wide_check_names_a_call_the_role_does_not_allow() -> None:
+    from conftest import AttributedCall, denied_calls
+
+    def call(operation: str) -> AttributedCall:
+        return AttributedCall("SenderFunction", f"dynamodb {operation}", tuple(needs(
+            "dynamodb", operation, {"TableName": LOCAL_NAMES["Table"]})), ())
+
+    [line] = denied_calls([call("Scan"), call("GetItem")])
+    assert line.startswith("SenderFunction made dynamodb Scan, which needs dynamodb:Scan on "
+                           f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/webinar-notify")
+    assert denied_calls([call("GetItem")]) == []
