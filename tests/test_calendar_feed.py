@@ -53,3 +53,18 @@ def test_the_feed_is_cached_privately_and_answers_304_when_unchanged(harness: Ha
                                               b"", harness.clock.now()),
                                LocalContext("api"))  # type: ignore[arg-type]
     assert again["statusCode"] == 304 and again["headers"]["ETag"] == headers["ETag"]
+
+
+def test_the_feed_and_its_404_carry_the_page_security_headers(harness: Harness) -> None:
+    """A feed is cached privately for 15 minutes (apps poll it; the ETag makes that cheap),
+    but it is as personal as a page: never sniffed, framed or referred on. Its 404 is not
+    cached at all."""
+    harness.register()
+    path = _feed_path(harness)
+    feed = harness.runtime.request("GET", path, {}, b"")
+    refused = harness.runtime.request("GET", path.replace(".ics", "x.ics"), {}, b"")
+    for answer, cache in ((feed, "private, max-age=900"), (refused, "private, no-store")):
+        assert answer.headers["Cache-Control"] == cache
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]

@@ -32,6 +32,9 @@ def test_reminders_wait_for_the_confirmation_link(harness: Harness) -> None:
     assert page.status == 200 and "Confirm my registration" in page.text
     assert [e["kind"] for e in harness.outbox.entries()] == ["confirmation"]
 
+    cross_site = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    refused = harness.runtime.request("POST", path, cross_site, b"")
+    assert refused.status == 403 and not harness.registration("ada@example.com").opted_in
     confirmed = harness.runtime.request("POST", path, {}, b"")
     assert confirmed.status == 200 and "Your registration is confirmed" in confirmed.text
     harness.clock.set(S1 - timedelta(days=1))

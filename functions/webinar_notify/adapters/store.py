@@ -4,6 +4,8 @@ Keys (``pk`` / ``sk``):
     SERIES#<id> / SERIES                  the series document and its revision
     SERIES#<id> / REG#<registrant id>     one registration (no address in any key)
     SERIES#<id> / EVENT#<provider>#<hash> a webhook event already applied (TTL 30 days)
+    SERIES#<id> / ERASED#<registrant id>  a tombstone: when that person's data was erased,
+                                          so no older event can bring it back (TTL 400 days)
 The delivery ledger lives in the same table (see ``ledger.py``).
 """
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 EVENT_TTL = timedelta(days=30)
+TOMBSTONE_TTL = timedelta(days=400)  # beyond any provider's retries and any series' lifetime
 
 
 class Store(Protocol):
@@ -39,7 +42,8 @@ class Store(Protocol):
     def suppress(self, suppression_id: str, reason: str, now: datetime) -> None: ...
     def event_seen(self, series_id: str, provider: str, event_id: str) -> bool: ...
     def mark_attendance_known(self, series_id: str, session_id: str) -> None: ...
-    def erase_registration(self, series_id: str, registrant_id: str) -> None: ...
+    def erase_registration(self, series_id: str, registrant_id: str, erased_at: int) -> None: ...
+    def erased_at(self, series_id: str, registrant_id: str) -> int | None: ...
     def attendance_known(self, series_id: str, session_id: str) -> bool: ...
     def mark_event(self, series_id: str, provider: str, event_id: str, now: datetime) -> None: ...
 
@@ -150,10 +154,21 @@ class DynamoStore:
             **key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"), "reason": {"S": reason},
             "since": {"S": now.isoformat()}})
 
-    def erase_registration(self, series_id: str, registrant_id: str) -> None:
-        """Erasure: the registration, the only item holding the address, is deleted."""
-        self.client.delete_item(TableName=self.table,
-                                Key=key(f"SERIES#{series_id}", f"REG#{registrant_id}"))
+    def erase_registration(self, series_id: str, registrant_id: str, erased_at: int) -> None:
+        """Erasure: the registration, the only item holding the address, is deleted, and in
+        the same transaction a tombstone (registrant id and time, no address) is written."""
+        expires = erased_at + int(TOMBSTONE_TTL.total_seconds())
+        self.client.transact_write_items(TransactItems=[
+            {"Delete": {"TableName": self.table,
+                        "Key": key(f"SERIES#{series_id}", f"REG#{registrant_id}")}},
+            {"Put": {"TableName": self.table, "Item": {
+                **key(f"SERIES#{series_id}", f"ERASED#{registrant_id}"),
+                "erased_at": {"N": str(erased_at)}, "expires_at": {"N": str(expires)}}}}])
+
+    def erased_at(self, series_id: str, registrant_id: str) -> int | None:
+        """When this person's data was erased from the series (unix seconds), if it was."""
+        item = self._get(key(f"SERIES#{series_id}", f"ERASED#{registrant_id}"))
+        return int(item["erased_at"]["N"]) if item else None
 
     def mark_attendance_known(self, series_id: str, session_id: str) -> None:
         self.client.put_item(TableName=self.table,

@@ -124,8 +124,10 @@ def _cancellation(series: Series, job: EmailJob, now: datetime, renderer: Render
     recipient = job.recipient
     view = session_view(series, session, recipient.time_zone, None, now)
     context = _context(series, job, links, [], now) | {"session": view}
-    subject = f"Cancelled: {session.title}"
-    text, html = renderer.render_pair("cancellation", context | {"subject": subject})
+    dropped = job.extra.get("dropped") == "self"  # the person's own choice, not the organisers'
+    subject = f"{'Dropped' if dropped else 'Cancelled'}: {session.title}"
+    text, html = renderer.render_pair("dropped" if dropped else "cancellation",
+                                      context | {"subject": subject})
     cancel = session_invite(series, session, recipient.email, recipient.full_name,
                             method="CANCEL")
     return _email(series, job, now, subject, text, html, calendars=[cancel])

@@ -4,6 +4,11 @@ A token is ``<registrant id>.<expiry day>.<signature>``: a truncated HMAC-SHA256
 series, registrant and expiry. It is unguessable without the secret, valid for one purpose
 and one series, until its day, and carries no address. Several secrets verify at once (the
 first one signs), so the signing secret can be rotated without breaking links in old emails.
+Every token expires: one without a day is refused, whatever its signature.
+
+A confirmation value (``<expiry second>.<signature>``) is the same HMAC over a one-time
+purpose such as "confirm-erase": a page hands it out, valid for minutes, and the next press
+must bring it back, so a step that cannot be undone is never taken in one request.
 """
 
 from __future__ import annotations
@@ -14,33 +19,59 @@ import hmac
 from datetime import date, timedelta
 
 SIGNATURE_BYTES = 18
+MAX_TOKEN_LENGTH = 200
 _EPOCH = date(1970, 1, 1)
 
 
 def make(secret: str, purpose: str, series_id: str, registrant_id: str, *,
-         expires: date | None = None) -> str:
-    day = str((expires - _EPOCH).days) if expires else "-"
+         expires: date) -> str:
+    day = str((expires - _EPOCH).days)
     return f"{registrant_id}.{day}.{_signature(secret, purpose, series_id, registrant_id, day)}"
 
 
 def check(secrets: list[str], purpose: str, series_id: str, token: str, *,
-          today: date | None = None) -> str | None:
+          today: date) -> str | None:
     """The registrant id the token was made for, or None when it is forged, altered, for
-    another purpose or series, or expired."""
+    another purpose or series, without an expiry, or expired."""
     parts = token.split(".")
-    if len(parts) != 3 or len(token) > 200 or not token.isascii() or not all(parts):
+    if len(parts) != 3 or len(token) > MAX_TOKEN_LENGTH or not token.isascii() \
+            or not all(parts):
         return None
     registrant_id, day, signature = parts
-    valid = False
-    for secret in secrets:
-        valid |= hmac.compare_digest(
-            _signature(secret, purpose, series_id, registrant_id, day), signature)
-    if not valid:
+    if not day.isdigit() or len(day) > 7:  # "-" (never expires) is refused
         return None
-    if day != "-" and today is not None and (not day.isdigit()
-                                             or today > _EPOCH + timedelta(days=int(day))):
+    if not _valid(secrets, signature, purpose, series_id, registrant_id, day):
+        return None
+    if today > _EPOCH + timedelta(days=int(day)):
         return None
     return registrant_id
+
+
+def confirmation(secret: str, purpose: str, series_id: str, registrant_id: str, *,
+                 expires_at: int) -> str:
+    """A short-lived value that proves the page asking "are you sure?" was shown."""
+    when = str(expires_at)
+    return f"{when}.{_signature(secret, purpose, series_id, registrant_id, when)}"
+
+
+def confirmed(secrets: list[str], purpose: str, series_id: str, registrant_id: str,
+              value: str, *, now: int) -> bool:
+    """True when ``value`` was made for this purpose, series and registrant, and is not
+    past its second."""
+    when, _, signature = value.partition(".")
+    if not when.isdigit() or len(when) > 12 or not signature or not value.isascii():
+        return False
+    return _valid(secrets, signature, purpose, series_id, registrant_id, when) \
+        and now <= int(when)
+
+
+def _valid(secrets: list[str], signature: str, purpose: str, series_id: str,
+           registrant_id: str, stamp: str) -> bool:
+    valid = False
+    for secret in secrets:  # every secret, always: the time taken says nothing
+        valid |= hmac.compare_digest(
+            _signature(secret, purpose, series_id, registrant_id, stamp), signature)
+    return valid
 
 
 def _signature(secret: str, purpose: str, series_id: str, registrant_id: str, day: str) -> str:

@@ -148,11 +148,15 @@ def apply_and_store(store: Store, clock: Clock, series: Series, event: Registrat
     """Read, merge, write with a version check; retry when a concurrent write won.
 
     Returns the registration as stored now, or None when the event was older than what is
-    stored (a late retry) and changed nothing.
+    stored (a late retry) and changed nothing. After an erasure only an event created later
+    than the erasure may store the person again: a replay or a late retry of anything from
+    before is ignored, so "delete my data" stays done.
     """
     session_ids = [s.id for s in series.sessions]
     for _attempt in range(WRITE_ATTEMPTS):
         existing = store.get_registration(series.id, rid)
+        if existing is None and _erased_after(store, series.id, rid, event):
+            return None
         updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone,
                               int(clock.now().timestamp()), series.double_opt_in)
         if updated is None:
@@ -162,6 +166,12 @@ def apply_and_store(store: Store, clock: Clock, series: Series, event: Registrat
         except StaleWriteError:
             continue
     raise RetryableError("registration is being changed concurrently; retry")
+
+
+def _erased_after(store: Store, series_id: str, rid: str, event: RegistrationEvent) -> bool:
+    """The person's data was erased at or after the moment this event was created."""
+    erased = store.erased_at(series_id, rid)
+    return erased is not None and event.created <= erased
 
 
 def _shaped(provider: str, parse: Callable[[], T]) -> T:
@@ -193,7 +203,9 @@ def _refuse_sessions_that_are_over(series: Series, event: RegistrationEvent,
 def confirmation_job(series: Series, registration: Registration,
                      now: datetime) -> EmailJob | None:
     """One confirmation per distinct set of sessions still ahead (or under way); None when no
-    session is left to confirm. The same set is the same email, however often it is asked."""
+    session is left to confirm. The same set is the same email, however often it is asked;
+    a session dropped and added again was registered at another moment, so its calendar
+    gets its invitation back."""
     sessions = tuple(registration.sessions_in([s.id for s in series.sessions
                                                if not s.cancelled and s.end > now]))
     if not sessions:
@@ -204,4 +216,5 @@ def confirmation_job(series: Series, registration: Registration,
         session_ids=sessions,
         extra=({} if registration.opted_in else {"opt_in": "needed"})
         | ({"join_urls": json.dumps(registration.join_urls)} if registration.join_urls else {}),
-        key=delivery_key("confirmation", series.id, registration.registrant_id, *sessions))
+        key=delivery_key("confirmation", series.id, registration.registrant_id, *sessions,
+                         *(registration.registered_since(s) for s in sessions)))

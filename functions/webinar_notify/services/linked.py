@@ -13,7 +13,7 @@ from ..core.series import Series
 
 
 def linked_registration(store: Store, secrets: Secrets, purpose: str, series_id: str,
-                        token: str, today: date | None = None) -> tuple[Series, Registration]:
+                        token: str, today: date) -> tuple[Series, Registration]:
     """The series and registration a token of this purpose was made for; NotFoundError for a
     forged, altered, foreign or expired token (the page says so and nothing changes)."""
     registrant_id = tokens.check(secrets.token_secrets(), purpose, series_id, token,

@@ -7,21 +7,28 @@ the link is the only credential: no login, no cookie, and nothing changes on a G
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..adapters.clock import Clock
 from ..adapters.queue import SendQueue
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
+from ..core import tokens
 from ..core.calendar import personal_feed
 from ..core.compose import session_view
 from ..core.errors import PayloadError
+from ..core.jobs import EmailJob, delivery_key
 from ..core.registration import Registration, RegistrationEvent
 from ..core.render import Renderer
 from ..core.series import Series
 from ..core.text import suppression_id
 from .intake import apply_and_store, confirmation_job
 from .linked import linked_registration
+
+ERASE_PURPOSE = "confirm-erase"
+ERASE_WINDOW = timedelta(minutes=10)  # how long "Yes, delete my data" stays valid
 
 
 class ManagePage:
@@ -58,11 +65,10 @@ class ManagePage:
             today=self.clock.now().date())
         action, now = form.get("action", ""), self.clock.now()
         if action == "erase":  # one more press: erasure cannot be undone
-            return self._page(series, registration, "", token, confirm_erase=True)
+            return self._page(series, registration, "", token,
+                              confirm_erase=self._erase_value(series, registration, now))
         if action == "erase_confirmed":
-            self.store.erase_registration(series.id, registration.registrant_id)
-            return self.renderer.render("erased.html", {"series": series,
-                                                        "subject": series.title})
+            return self._erase(series, registration, form.get("confirm", ""), now)
         if action not in ("drop", "add", "cancel"):
             raise PayloadError("unknown action")
         sessions: tuple[str, ...] | None = None
@@ -80,15 +86,66 @@ class ManagePage:
             session_ids=sessions)
         updated = apply_and_store(self.store, self.clock, series, event,
                                   registration.registrant_id) or registration
-        if action == "add":
-            job = confirmation_job(series, updated, now)
-            suppressed = self.store.suppressed([suppression_id(
-                self.secrets.registrant_key(), registration.registrant.email)])
-            if job is not None and not suppressed:
-                self.queue.send([job])
+        cancels = self._dropped_jobs(series, registration, updated, now)
+        confirmation = confirmation_job(series, updated, now) if action == "add" else None
+        jobs = cancels + ([confirmation] if confirmation is not None else [])
+        queued = bool(jobs) and not self._suppressed(registration)
+        if queued:
+            self.queue.send(jobs)
         notices = {"add": "Added: a confirmation with its calendar invitation is on its way.",
                    "drop": "Dropped.", "cancel": "Your registration is cancelled."}
-        return self._page(series, updated, notices[action], token)
+        notice = notices[action]
+        if queued and len(cancels) == 1:
+            notice += " An email that takes the session out of your calendar is on its way."
+        elif queued and cancels:
+            notice += " Emails that take the sessions out of your calendar are on their way."
+        return self._page(series, updated, notice, token)
+
+    def _erase(self, series: Series, registration: Registration, confirm: str,
+               now: datetime) -> str:
+        """The second press: only with the value the first press handed out, still fresh.
+        The tombstone's moment is after everything applied to the registration, so no
+        earlier event (a replay, a late retry) can bring the person back."""
+        if not tokens.confirmed(self.secrets.token_secrets(), ERASE_PURPOSE, series.id,
+                                registration.registrant_id, confirm,
+                                now=int(now.timestamp())):
+            raise PayloadError("this confirmation is missing or has expired: press "
+                               "\"Delete my data\" again, then confirm within 10 minutes")
+        self.store.erase_registration(series.id, registration.registrant_id,
+                                      erased_at=max(int(now.timestamp()),
+                                                    registration.last_event))
+        return self.renderer.render("erased.html", {"series": series, "subject": series.title})
+
+    def _erase_value(self, series: Series, registration: Registration, now: datetime) -> str:
+        return tokens.confirmation(self.secrets.token_secrets()[0], ERASE_PURPOSE, series.id,
+                                   registration.registrant_id,
+                                   expires_at=int((now + ERASE_WINDOW).timestamp()))
+
+    def _dropped_jobs(self, series: Series, before: Registration, after: Registration,
+                      now: datetime) -> list[EmailJob]:
+        """A METHOD:CANCEL for each session the person dropped that is not over yet, so the
+        invitation leaves their calendar too. One per drop: a re-added session dropped again
+        was registered at another moment, so it gets another key."""
+        ids = [s.id for s in series.sessions]
+        kept = set(after.sessions_in(ids))
+        recipient = replace(before.registrant, join_url=None)
+        jobs = []
+        for session_id in before.sessions_in(ids):
+            session = series.session(session_id)
+            if session_id in kept or session is None or session.cancelled or session.end <= now:
+                continue
+            jobs.append(EmailJob(
+                kind="cancellation", series_id=series.id, series_revision=series.revision,
+                registrant_id=before.registrant_id, recipient=recipient,
+                session_ids=(session_id,),
+                extra={"dropped": "self", "not_after": session.end.isoformat()},
+                key=delivery_key("cancellation", series.id, before.registrant_id, "dropped",
+                                 session_id, before.registered_since(session_id))))
+        return jobs
+
+    def _suppressed(self, registration: Registration) -> bool:
+        return bool(self.store.suppressed([suppression_id(
+            self.secrets.registrant_key(), registration.registrant.email)]))
 
     def data(self, series_id: str, token: str) -> dict[str, Any]:
         """Everything stored about the person in this series (the right of access)."""
@@ -105,7 +162,7 @@ class ManagePage:
                 "reminders_off": r.reminders_off, "announcements_off": r.announcements_off}
 
     def _page(self, series: Series, registration: Registration, notice: str,
-              token: str, confirm_erase: bool = False) -> str:
+              token: str, confirm_erase: str = "") -> str:
         now = self.clock.now()
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         zone = registration.registrant.time_zone
