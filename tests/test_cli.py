@@ -77,3 +77,19 @@ def test_series_push_without_an_api_is_a_clear_error(tmp_path: Path) -> None:
                  "--api", "http://127.0.0.1:9", "--region", "eu-west-1")
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_an_empty_secret_and_a_taken_port_in_one_line() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = run("serve", "--port", port)
+        empty = run("serve", "--port", "0", "--secret", "")
+    for result in (busy, empty):
+        assert result.returncode == 2
+        assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert "in use" in busy.stderr
+    assert "must not be empty" in empty.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import organiser_cli
+from . import doctor, organiser_cli
 from .core.errors import InvalidInputError, WebinarNotifyError
 from .core.signatures import sign
 
@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="store the changes without telling registrants (typo fixes)")
     push.set_defaults(run=_series_push)
     organiser_cli.add_commands(commands)
+    doctor.add_commands(commands)
 
     simulate = commands.add_parser("simulate", help="replay a scenario locally in virtual time")
     simulate.add_argument("scenario", type=Path, help="a scenario file (see scenarios/)")
@@ -73,18 +74,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--outbox", type=Path, default=Path("outbox"))
     demo.set_defaults(run=_demo)
 
-    serve = commands.add_parser("serve", help="the webhook API on localhost")
-    serve.add_argument("--port", type=int, default=8000, help="default: 8000")
+    serve = commands.add_parser(
+        "serve", help="the API on localhost (new random secrets each run, printed at start)")
+    serve.add_argument("--port", type=int, default=8000, help="default: 8000 (0: any free port)")
     serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     serve.add_argument("--series", type=Path, default=DEFAULT_SERIES,
                        help="series file to serve (default: series/sandbox.yaml, whose "
                             "sessions are ahead, so registrations get confirmations)")
     serve.add_argument("--outbox", type=Path, default=Path("outbox-serve"),
                        help="where the emails go (default: outbox-serve)")
-    serve.add_argument("--secret", help="the generic provider's webhook secret "
-                       "(default: a new random one, printed at start)")
+    serve.add_argument("--secret", help="the generic provider's webhook secret, e.g. the one a "
+                       "test form already holds (default: a new random one)")
     serve.add_argument("--organiser-secret", help="the secret key of the local organiser key "
-                       "pair (default: a new random one, printed at start)")
+                       "pair, e.g. for a script (default: a new random one)")
+    serve.add_argument("--region", default=None,
+                       help="the region organiser requests must be signed for "
+                            "(default: eu-west-1, the local stack's)")
     serve.set_defaults(run=_serve)
 
     signer = commands.add_parser("sign", help="print a Webinar-Signature header for a body")
@@ -133,34 +138,48 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Serve the API with secrets of its own: the link-token secret and the registrant key are
+    new each run (the store lives in memory, so links from an earlier run lead nowhere anyway);
+    the webhook and organiser secrets may be given, as a form or script may already hold them."""
     from .adapters.clock import SystemClock
     from .adapters.outbox import OutboxMailer
+    from .local.infra import REGION
     from .local.runtime import LocalSettings, local_runtime
     from .local.scenario import load_series_file
-    from .local.server import LocalKey, serve
+    from .local.server import LocalKey, LocalServer
 
-    secret = args.secret if args.secret is not None else secrets.token_hex(16)
-    if not secret:
-        raise InvalidInputError("--secret must not be empty")
+    webhook_secret = args.secret if args.secret is not None else secrets.token_hex(16)
+    organiser_secret = args.organiser_secret if args.organiser_secret is not None \
+        else secrets.token_hex(16)
+    if not webhook_secret or not organiser_secret:
+        raise InvalidInputError("--secret and --organiser-secret must not be empty")
+    region = args.region or REGION
     series = load_series_file(args.series)
+    key = LocalKey("LOCALORGANISER", organiser_secret)
     clock = SystemClock()
-    mailer = OutboxMailer(args.outbox, clock)
-    settings = LocalSettings(webhook_secrets={"generic": secret},
-                             public_base_url=f"http://{args.host}:{args.port}")
-    with local_runtime(clock, mailer, settings) as runtime:
-        runtime.push_series(series)
-        print(f"series {series.id}: POST http://{args.host}:{args.port}"
-              f"/webhooks/generic/{series.id}")
-        if all(s.end <= clock.now() for s in series.sessions):
-            print(f"note: every session of {series.id} has taken place, so registrations are "
-                  "stored but confirm nothing; pass --series with a file whose sessions are ahead")
-        print(f"webhook secret: {secret}  (sign with: webinar-notify sign --secret {secret} "
-              "BODY.json)")
-        key = LocalKey("LOCALORGANISER", args.organiser_secret or secrets.token_hex(16))
-        print(f"organiser routes: sign with AWS_ACCESS_KEY_ID={key.access_key} "
-              f"AWS_SECRET_ACCESS_KEY={key.secret_key} and --api http://{args.host}:{args.port}")
-        print(f"outbox: {args.outbox.resolve()} (index.html is rewritten after each request)")
-        serve(runtime, args.host, args.port, sys.stdout, key)
+    with LocalServer((args.host, args.port), sys.stdout) as server:
+        base = f"http://{args.host}:{server.server_address[1]}"
+        settings = LocalSettings(webhook_secrets={"generic": webhook_secret},
+                                 token_secret=secrets.token_hex(32),
+                                 registrant_key=secrets.token_hex(32), public_base_url=base)
+        with local_runtime(clock, OutboxMailer(args.outbox, clock), settings) as runtime:
+            runtime.push_series(series)
+            print(f"series {series.id}: POST {base}/webhooks/generic/{series.id}")
+            if all(s.end <= clock.now() for s in series.sessions):
+                print(f"note: every session of {series.id} has taken place, so registrations "
+                      "are stored but confirm nothing; pass --series with a file whose sessions "
+                      "are ahead")
+            print(f"webhook secret:    {webhook_secret}  (sign with: webinar-notify sign "
+                  f"--secret {webhook_secret} BODY.json)")
+            print(f"link token secret: {settings.token_secret}  (signs the links in emails; "
+                  "new each run)")
+            print(f"registrant key:    {settings.registrant_key}  (turns addresses into "
+                  "registrant ids; new each run)")
+            print(f"organiser routes:  sign with AWS_ACCESS_KEY_ID={key.access_key} "
+                  f"AWS_SECRET_ACCESS_KEY={key.secret_key} and --api {base} --region {region} "
+                  "(the Idempotency-Key header must be signed)")
+            print(f"outbox: {args.outbox.resolve()} (index.html is rewritten after each request)")
+            server.run(runtime, key, region)
     return 0
 
 

@@ -27,6 +27,7 @@ class OutboxMailer:
         self.log_path = directory / "log.jsonl"
         self._lock = threading.Lock()
         self._entries: list[dict[str, object]] = self._read_log()
+        self._sections: dict[str, str] = {}  # file -> its rendered section (files never change)
 
     def send(self, message: OutgoingMessage) -> str:
         with self._lock:
@@ -62,11 +63,18 @@ class OutboxMailer:
             f"</td><td><a href=\"#m{i}\">{html.escape(str(e['subject']))}</a></td>"
             f"<td><a href=\"{html.escape(str(e['file']))}\">.eml</a></td></tr>"
             for i, e in enumerate(entries))
-        shown = "".join(self._rendered(i, e) for i, e in enumerate(entries))
+        shown = "".join(self._section(i, e) for i, e in enumerate(entries))
         page = _PAGE.format(count=len(entries), rows=rows, shown=shown)
         path = self.directory / "index.html"
         path.write_text(page, encoding="utf-8")
         return path
+
+    def _section(self, index: int, entry: dict[str, object]) -> str:
+        """Each email is rendered once, so rewriting the index after every email stays cheap."""
+        key = f"{index}:{entry['file']}"
+        if key not in self._sections:
+            self._sections[key] = self._rendered(index, entry)
+        return self._sections[key]
 
     def _rendered(self, index: int, entry: dict[str, object]) -> str:
         raw = (self.directory / str(entry["file"])).read_bytes()
