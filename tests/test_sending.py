@@ -1,4 +1,5 @@
-"""The sender handler: SES on moto, the delivery ledger, crashes, throttling and poison."""
+"""The sender handler: SES on moto, the delivery ledger, suppression at send time, crashes,
+faults, throttling and poison."""
 
 from __future__ import annotations
 
@@ -108,12 +109,37 @@ def _register(runtime: LocalRuntime) -> None:
     assert runtime.request("POST", WEBHOOK, headers, body).status == 202
 
 
-def test_a_crash_before_sending_loses_nothing(tmp_path: Path) -> None:
+def drain_until_empty(runtime: LocalRuntime, within: timedelta = timedelta(hours=6)) -> None:
+    """Drain, then move the virtual clock to the next delayed message, until none is left."""
+    clock: VirtualClock = runtime.clock  # type: ignore[assignment]
+    give_up = clock.now() + within
+    runtime.drain()
+    while (due := runtime.queue.next_visible()) is not None:
+        assert due <= give_up, "messages still queued"
+        clock.set(max(due, clock.now()))
+        runtime.drain()
+
+
+def test_a_failure_before_sending_loses_nothing(tmp_path: Path) -> None:
     for runtime, outbox in _runtime_with(tmp_path, lambda o: FlakyMailer(o, fail_before=2)):
         _register(runtime)
-        runtime.drain()  # fails twice, released each time, then sent on the third receive
+        drain_until_empty(runtime)  # fails twice, released and requeued each time, then sent
         assert len(outbox.entries()) == 1
         assert runtime.dead_letters() == 0
+
+
+def test_more_failures_than_the_queue_allows_receives_still_end_in_one_send(
+        tmp_path: Path) -> None:
+    """Each failure before SES accepted is a new message with a delay, so seven faults in a row
+    (more than the five receives before the dead-letter queue) lose nothing."""
+    for runtime, outbox in _runtime_with(tmp_path, lambda o: FlakyMailer(o, fail_before=7)):
+        _register(runtime)
+        started = runtime.clock.now()
+        drain_until_empty(runtime)
+        assert len(outbox.entries()) == 1
+        assert runtime.dead_letters() == 0
+        # backing off: 60 s, 2 min, 4 min ... (plus a spread of up to 30 s each)
+        assert timedelta(minutes=60) < runtime.clock.now() - started < timedelta(minutes=70)
 
 
 def test_ses_throttling_is_retried_without_loss(tmp_path: Path) -> None:
@@ -158,9 +184,28 @@ def test_ses_throttling_is_retried_without_loss(tmp_path: Path) -> None:
 def test_a_permanently_failing_email_ends_in_the_dead_letter_queue(tmp_path: Path) -> None:
     for runtime, outbox in _runtime_with(tmp_path, lambda o: FlakyMailer(o, fail_before=99)):
         _register(runtime)
-        runtime.drain()
+        started = runtime.clock.now()
+        drain_until_empty(runtime)
         assert outbox.entries() == []
         assert runtime.dead_letters() == 1
+        # eight retries on the queue (about 75 minutes), then the queue's five receives
+        assert runtime.clock.now() - started < timedelta(hours=2)
+        assert runtime.queue.depth() == 0
+
+
+def test_an_email_about_a_series_that_is_gone_fails_at_once(harness: Harness) -> None:
+    """No retries on the queue when none can help: the five receives, then the DLQ."""
+    from webinar_notify.core.jobs import EmailJob
+    from webinar_notify.core.registration import Registrant
+
+    job = EmailJob(kind="confirmation", series_id="gone-2023", series_revision=1,
+                   registrant_id="r1", recipient=Registrant("ada@example.com", "Ada", "UTC"),
+                   session_ids=("s1",), key="confirmation#gone-2023#x#r1")
+    harness.runtime.queue.send_raw(job.to_json())
+    harness.runtime.drain()
+    assert harness.runtime.dead_letters() == 1
+    assert harness.runtime.queue.next_visible() is None
+    assert harness.outbox.entries() == []
 
 
 def test_a_poison_message_ends_in_the_dead_letter_queue(harness: Harness) -> None:
@@ -228,3 +273,78 @@ def _register_twice_and_send(harness: Harness) -> None:
     harness.post(b'{"id": "x", "type": "registration.created", "created": 1, "data": '
                  b'{"registrant": {"email": "bad address@example.com", "full_name": "Zyxwvut"}}}')
     harness.runtime.drain()
+
+
+def test_a_hard_bounce_while_jobs_are_queued_stops_those_jobs(harness: Harness) -> None:
+    from test_feedback import S1, ses_event
+    from webinar_notify.entrypoints import feedback
+    from webinar_notify.local.events import LocalContext
+
+    for i, address in enumerate(("gone@example.org", "fine@example.org")):
+        harness.register(email=address, name="X", event_id=f"e{i}")
+    harness.runtime.drain()
+    harness.clock.set(S1 - timedelta(days=7))
+    harness.runtime.tick()
+    assert harness.queued() == 2  # both reminders wait in the queue...
+
+    counted = feedback.lambda_handler(ses_event("Bounce", "Gone@Example.org"),
+                                      LocalContext("feedback"))  # type: ignore[arg-type]
+    assert counted == {"hard_bounces": 1}  # ...when the bounce arrives
+    harness.runtime.drain()
+
+    reminded = [e["to"] for e in harness.outbox.entries() if e["kind"] == "reminder"]
+    assert reminded == ["fine@example.org"]
+    assert harness.queued() == 0 and harness.runtime.dead_letters() == 0  # never retried
+    claimed = [i for i in harness.items("DELIVERY") if i["pk"]["S"].startswith("DELIVERY#rem")]
+    assert len(claimed) == 1  # the suppressed job wrote nothing to the ledger
+
+
+def test_an_organisers_test_copy_to_a_suppressed_address_is_not_sent(harness: Harness) -> None:
+    from webinar_notify.core.text import suppression_id
+
+    harness.runtime.store.suppress(suppression_id("local-development-only",
+                                                  "bounced@estro.example"), "bounce",
+                                   harness.clock.now())
+    body = {"id": "news", "subject": "News", "body_markdown": "Some news.",
+            "audience": {"all": True}}
+    for i, address in enumerate(("bounced@estro.example", "organiser@estro.example")):
+        answer = harness.runtime.organiser("/organiser/series/reirradiation-2023/announcements",
+                                           {**body, "test_to": address}, f"test-{i}")
+        assert answer.status == 202, answer.body
+    harness.runtime.drain()
+    assert [e["to"] for e in harness.outbox.entries()] == ["organiser@estro.example"]
+    assert harness.queued() == 0 and harness.runtime.dead_letters() == 0
+
+
+@pytest.mark.parametrize("kind", ["dynamodb", "memory"])
+def test_the_ledgers_local_stand_in_keeps_the_dynamodb_ledgers_rules(
+        harness: Harness, kind: str) -> None:
+    from webinar_notify.adapters.ledger import DynamoLedger, Ledger, MemoryLedger
+
+    ledger: Ledger = (DynamoLedger(boto3.client("dynamodb"), harness.runtime.resources.table)
+                      if kind == "dynamodb" else MemoryLedger())
+    lease = timedelta(seconds=60)
+    t = harness.clock.now()
+    seen = [ledger.claim("a", t, lease), ledger.claim("a", t + lease, lease)]
+    ledger.release("a")
+    seen.append(ledger.claim("a", t, lease))
+    seen.append(ledger.claim("a", t + lease + timedelta(seconds=1), lease))  # a crashed claim
+    ledger.complete("a", t, "ses-1")
+    ledger.release("a")  # a late release cannot undo a send
+    seen += [ledger.claim("a", t, lease), ledger.claim("a", t + timedelta(days=9), lease)]
+    assert seen == ["claimed", "busy", "claimed", "claimed", "sent", "sent"]
+
+
+def test_the_ses_client_neither_retries_nor_outwaits_the_sender() -> None:
+    """A retried SES call can send twice, and a call that outlasts the function times out the
+    whole batch: SES errors and hangs must fail the one email, for the queue to retry."""
+    from webinar_notify.local.infra import load_template
+
+    timeout = int(load_template()["Resources"]["SenderFunction"]["Properties"]["Timeout"])
+    built = bootstrap.from_environment({
+        "TABLE_NAME": "t", "SEND_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
+        "SES_CONFIGURATION_SET": "cs", "WEBHOOK_SECRETS_PATH": "/w",
+        "TOKEN_SECRET_PARAMETER": "/t", "REGISTRANT_KEY_PARAMETER": "/r"})
+    config = built.sender.mailer.client.meta.config  # type: ignore[attr-defined]
+    assert config.retries["total_max_attempts"] == 1
+    assert config.connect_timeout + config.read_timeout <= timeout / 3

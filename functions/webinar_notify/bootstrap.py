@@ -64,7 +64,7 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
         intake=Intake(store, queue, secrets, clock, fetcher=fetcher),
         sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
                       SendSettings(public_base_url=public_base_url, lease=lease), queue,
-                      RateLimiter(send_rate_per_instance), schedule),
+                      RateLimiter(send_rate_per_instance), schedule, suppressions=store),
         manage=ManagePage(store, secrets, renderer, clock, queue),
         scheduler=scheduler,
         organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer),
@@ -84,9 +84,12 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         audit=DynamoAudit(dynamodb, table),
         queue=SqsQueue(boto3.client("sqs"), env["SEND_QUEUE_URL"]),
         # No SDK retries for SES: a retried call whose first answer was lost sends twice.
-        # Throttling and errors go back to SQS, where the ledger guards every retry.
-        mailer=SesMailer(boto3.client("sesv2", config=Config(retries={"total_max_attempts": 1})),
-                         env["SES_CONFIGURATION_SET"]),
+        # Throttling and errors go back to SQS, where the ledger guards every retry. Timeouts
+        # far below the function's: a hung call then fails that one email, which is retried,
+        # instead of timing out the invocation and sending its whole batch back.
+        mailer=SesMailer(boto3.client("sesv2", config=Config(
+            retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=15)),
+            env["SES_CONFIGURATION_SET"]),
         secrets=SsmSecrets(boto3.client("ssm"), env["WEBHOOK_SECRETS_PATH"],
                            env["TOKEN_SECRET_PARAMETER"], env["REGISTRANT_KEY_PARAMETER"]),
         clock=SystemClock(),

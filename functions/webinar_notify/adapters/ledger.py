@@ -72,3 +72,27 @@ class DynamoLedger:
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
+
+
+class MemoryLedger:
+    """The ledger's local stand-in, with DynamoLedger's rules (its contract test runs both):
+    fast enough for fault soaks of thousands of emails."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult:
+        old = self.items.get(delivery_key)
+        stale = int((now - lease).timestamp())
+        if old is None or (old["state"] == "sending" and old["claimed_at"] < stale):
+            self.items[delivery_key] = {"state": "sending", "claimed_at": int(now.timestamp())}
+            return "claimed"
+        return "sent" if old["state"] == "sent" else "busy"
+
+    def complete(self, delivery_key: str, now: datetime, message_id: str) -> None:
+        self.items[delivery_key] = {**self.items.get(delivery_key, {}), "state": "sent",
+                                    "sent_at": now.isoformat(), "message_id": message_id}
+
+    def release(self, delivery_key: str) -> None:
+        if self.items.get(delivery_key, {}).get("state") == "sending":
+            del self.items[delivery_key]

@@ -23,24 +23,29 @@ metrics = Metrics()
 # A wholly failed batch is reported record by record like any other: no exception, so no
 # traceback (SES error texts can hold addresses) reaches the logs.
 _OUTCOME_METRICS = {"sent": "EmailsSent", "duplicate": "EmailsDuplicateSkipped",
-                    "deferred": "EmailsDeferred", "expired": "EmailsExpired",
-                    "skipped": "EmailsSkippedStale"}
+                    "deferred": "EmailsDeferred", "retrying": "EmailsRetried",
+                    "expired": "EmailsExpired", "skipped": "EmailsSkippedStale",
+                    "suppressed": "EmailsSuppressed"}
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def send_one(record: SQSRecord) -> str:
     try:
         job = EmailJob.from_json(record.body)
-        outcome = services().sender.deliver(job)
+        result = services().sender.deliver(job)
     except Exception as error:
         metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
         logger.warning("email not sent", extra={"message_id": record.message_id,
                                                 "error": type(error).__name__})
         raise
-    logger.info("email handled", extra={"kind": job.kind, "series": job.series_id,
-                                        "registrant": job.registrant_id, "outcome": outcome})
-    metrics.add_metric(name=_OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=1)
-    return outcome
+    details = {"kind": job.kind, "series": job.series_id, "registrant": job.registrant_id,
+               "outcome": result.outcome}
+    if result.cause:  # a fault before SES accepted: back on the queue, and worth a look
+        logger.warning("email retried later", extra={**details, "error": result.cause})
+    else:
+        logger.info("email handled", extra=details)
+    metrics.add_metric(name=_OUTCOME_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
+    return result.outcome
 
 
 @logger.inject_lambda_context

@@ -1,9 +1,13 @@
-"""Sending one queued email: claim it in the ledger, compose it, hand it to the mailer.
+"""Sending one queued email: check suppression, claim it in the ledger, compose it, hand it
+to the mailer.
 
-Redelivered or duplicated jobs find their key already sent and send nothing. A failure
-before the mailer accepted the email gives the claim back, so the retry sends it. Transient
-refusals (SES throttling, or another sender holding the claim) put the job back on the queue
-with a delay instead of failing it, so they never use up the retries that lead to the DLQ.
+An address that bounced or complained since the job was queued gets nothing. Redelivered or
+duplicated jobs find their key already sent and send nothing. A failure before the mailer
+accepted the email gives the claim back and puts the job back on the queue with a growing
+delay, as SES throttling or another sender holding the claim do, so a passing fault never uses
+up the receives that lead to the dead-letter queue; only a job that keeps failing, or that
+cannot be read, ends there. A process that dies writes nothing: its claim expires after the
+lease and the email is sent again (the one documented duplicate).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..adapters.clock import Clock
 from ..adapters.ledger import Ledger
@@ -25,14 +29,25 @@ from ..adapters.store import Store
 from ..core import mime, tokens
 from ..core.announcements import Announcement
 from ..core.compose import Links, compose
-from ..core.errors import NotFoundError, RetryableError, StaleJobError
+from ..core.errors import (
+    InvalidInputError,
+    NotFoundError,
+    RetryableError,
+    StaleJobError,
+    WebinarNotifyError,
+)
 from ..core.jobs import EmailJob
 from ..core.render import Renderer
 from ..core.series import Series
 from ..core.tasks import announcement_from_doc
+from ..core.text import suppression_id
 
-SendOutcome = Literal["sent", "duplicate", "deferred", "expired", "skipped"]
-MAX_DEFERRALS = 8  # then the message fails for real, and after 5 failures it is dead-lettered
+SendOutcome = Literal["sent", "duplicate", "deferred", "retrying", "expired", "skipped",
+                      "suppressed"]
+# Throttling, a held claim and failures before SES accepted share one budget of retries on the
+# queue (about 75 minutes of growing delays); then the message fails for real, and after the
+# queue's 5 receives it is dead-lettered.
+MAX_DEFERRALS = 8
 MAX_DELAY = timedelta(seconds=900)  # SQS's longest delay
 LINKS_LAST = timedelta(days=365)  # after the series' last session
 SERIES_CACHE_SECONDS = 60
@@ -43,6 +58,19 @@ class SendSettings:
     public_base_url: str
     lease: timedelta  # at least the sender function's timeout: a live claim is never retaken
     retry_delay: timedelta = timedelta(seconds=60)  # after SES throttled us
+
+
+class SuppressionList(Protocol):
+    def suppressed(self, suppression_ids: list[str]) -> set[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What became of one job, and for a retry the kind of fault (never its text, which may
+    hold an address)."""
+
+    outcome: SendOutcome
+    cause: str = ""
 
 
 class SeriesCache:
@@ -68,8 +96,10 @@ class SeriesCache:
 class Sender:
     def __init__(self, ledger: Ledger, series: SeriesCache, mailer: Mailer, renderer: Renderer,
                  secrets: Secrets, clock: Clock, settings: SendSettings, queue: SendQueue,
-                 limiter: RateLimiter, schedule: ScheduleStore) -> None:
+                 limiter: RateLimiter, schedule: ScheduleStore,
+                 suppressions: SuppressionList) -> None:
         self.schedule = schedule
+        self.suppressions = suppressions
         self._announcements: dict[tuple[str, str], Announcement] = {}
         self.ledger = ledger
         self.series = series
@@ -81,35 +111,58 @@ class Sender:
         self.clock = clock
         self.settings = settings
 
-    def deliver(self, job: EmailJob) -> SendOutcome:
+    def deliver(self, job: EmailJob) -> Delivery:
         now = self.clock.now()
         not_after = job.extra.get("not_after")
         if not_after and now >= datetime.fromisoformat(not_after):
-            return "expired"  # e.g. a 1-hour reminder held up past the start: say nothing
-        claim = self.ledger.claim(job.key, now, self.settings.lease)
+            return Delivery("expired")  # e.g. a 1-hour reminder held up past the start
+        try:
+            if self._suppressed(job):  # bounced or complained since the job was queued
+                return Delivery("suppressed")
+            claim = self.ledger.claim(job.key, now, self.settings.lease)
+        except WebinarNotifyError:
+            raise
+        except Exception as error:  # DynamoDB failing: a claim it may have made will expire
+            return self._retry(job, error)
         if claim == "sent":
-            return "duplicate"
+            return Delivery("duplicate")
         if claim == "busy":  # look again once that sender's lease is over
-            return self._defer(job, self.settings.lease)
+            return Delivery(self._defer(job, self.settings.lease))
         try:
             message = self._message(job)
             self.limiter.acquire()
             message_id = self.mailer.send(message)
         except StaleJobError:
             self.ledger.release(job.key)
-            return "skipped"
+            return Delivery("skipped")
         except RetryableError:
             self.ledger.release(job.key)
-            return self._defer(job, self.settings.retry_delay)
-        except BaseException:
+            return Delivery(self._defer(job, self.settings.retry_delay))
+        except InvalidInputError:  # e.g. the series is gone: no retry can help
             self.ledger.release(job.key)
             raise
+        except Exception as error:  # before SES accepted, or its answer was lost: try later
+            self.ledger.release(job.key)
+            return self._retry(job, error)
+        # A BaseException (the runtime going down) releases nothing: as after a crash, the
+        # claim expires after the lease.
         self.ledger.complete(job.key, self.clock.now(), message_id)
-        return "sent"
+        return Delivery("sent")
 
-    def _defer(self, job: EmailJob, base: timedelta) -> SendOutcome:
-        """Back on the queue later, backing off exponentially (with a spread per email, so a
-        throttled burst does not come back all at once); a job deferred too often fails."""
+    def _retry(self, job: EmailJob, error: Exception) -> Delivery:
+        self._defer(job, self.settings.retry_delay)
+        return Delivery("retrying", type(error).__name__)
+
+    def _suppressed(self, job: EmailJob) -> bool:
+        """One read per email, before the claim, so a suppressed job writes nothing. Organisers'
+        test copies are checked too: a bounce hurts the sender's reputation all the same."""
+        sid = suppression_id(self.secrets.registrant_key(), job.recipient.email)
+        return bool(self.suppressions.suppressed([sid]))
+
+    def _defer(self, job: EmailJob, base: timedelta) -> Literal["deferred"]:
+        """Back on the queue later as a new message (with its own receive count), backing off
+        exponentially with a spread per email, so a throttled burst does not come back all at
+        once; a job deferred too often fails, and SQS's receives take over."""
         deferrals = int(job.extra.get("deferrals", "0"))
         if deferrals >= MAX_DEFERRALS:
             raise RetryableError(f"deferred {deferrals} times; giving up on this delivery")
