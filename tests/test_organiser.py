@@ -244,6 +244,22 @@ def test_an_organiser_route_without_iam_credentials_is_refused(harness: Harness)
     assert stored is not None and stored.session("s4").title == "Challenges in Accumulating Doses"  # type: ignore[union-attr]
 
 
+def test_an_idempotency_key_outside_the_signature_is_refused(harness: Harness) -> None:
+    """IAM checks only the headers a request signs: an unsigned key could be swapped on a
+    captured request to carry the action out twice."""
+    unsigned_key = ("AWS4-HMAC-SHA256 Credential=AKIA/20231002/eu-west-1/execute-api/aws4_request,"
+                    f" SignedHeaders=content-type;host;x-amz-date, Signature={'0' * 64}")
+    signed_key = unsigned_key.replace("content-type;host", "content-type;host;idempotency-key")
+    answers = [harness.runtime.request(
+        "POST", f"{SERIES}/sessions/s4",
+        {"content-type": "application/json", "idempotency-key": key, "authorization": auth},
+        b'{"title": "Hijacked"}', "arn:aws:iam::123456789012:user/organiser")
+        for key, auth in (("k1", unsigned_key), ("k2", signed_key))]
+
+    assert [a.status for a in answers] == [403, 200]
+    assert "Idempotency-Key" in answers[0].body["error"]
+
+
 def _yaml(path: Path) -> dict[str, Any]:
     from webinar_notify.local.organiser_actions import _json_safe
     from webinar_notify.local.scenario import read_yaml

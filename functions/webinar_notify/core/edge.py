@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from .errors import NotFoundError, PayloadError
@@ -28,6 +28,7 @@ _TOKEN = re.compile(SIGNED_LINK_PATTERN)
 # A JSON string (skipped whole, brackets inside it do not count) or one bracket.
 _STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
 _OPENING = frozenset(b"[{")
+_SIGNED_HEADERS = re.compile(r"SignedHeaders=([A-Za-z0-9;-]+)")
 
 
 def check_id(value: str, what: str) -> None:
@@ -53,6 +54,14 @@ def check_page_path(series_id: str, token: str) -> None:
     series id or the token cannot be one we made."""
     check_id(series_id, "series id")
     check_token(token)
+
+
+def signed_header_names(authorization: str, query: Mapping[str, str]) -> frozenset[str]:
+    """The headers a SigV4 request signed (from its Authorization header, or from
+    X-Amz-SignedHeaders when signed in the query string); API Gateway has checked them."""
+    match = _SIGNED_HEADERS.search(authorization)
+    names = match.group(1) if match else query.get("X-Amz-SignedHeaders", "")
+    return frozenset(name.strip().lower() for name in names.split(";") if name.strip())
 
 
 def check_json_depth(data: bytes | str) -> None:

@@ -31,11 +31,17 @@ def _act(action: str, series_id: str, run: Callable[[Organiser, dict[str, Any]],
     caller = iam.get("userArn") or iam.get("callerId")
     if not caller:
         raise SignatureError("organiser routes need AWS IAM (SigV4) credentials")
+    headers = event.headers or {}
+    # IAM checked the signature over the headers it names: the key must be one of them, so
+    # that a captured request cannot be replayed under a new key and act twice.
+    if "idempotency-key" not in edge.signed_header_names(headers.get("authorization", ""),
+                                                         event.query_string_parameters or {}):
+        raise SignatureError("sign the Idempotency-Key header (list it in SignedHeaders)")
     for name, value in {"series_id": series_id, **ids}.items():
         edge.check_id(value, name.replace("_", " "))
     body = edge.json_object(event.decoded_body or "{}")
     organiser = services().organiser
-    key = (event.headers or {}).get("idempotency-key", "")
+    key = headers.get("idempotency-key", "")
     request = {"path": event.path, "body": body}
     answer = organiser.perform(caller, key, action, series_id, request,
                                lambda: run(organiser, dict(body)))
