@@ -25,9 +25,11 @@ MAX_JSON_DEPTH = 64
 
 _ID = re.compile(ID_PATTERN)
 _TOKEN = re.compile(SIGNED_LINK_PATTERN)
-# A JSON string (skipped whole, brackets inside it do not count) or one bracket.
-_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
-_OPENING = frozenset(b"[{")
+# What the depth count looks at: brackets, and the quotes and backslashes that make strings
+# (brackets inside a string do not count).
+_SIGNIFICANT = re.compile(rb'[\[\]{}"\\]')
+_OPENING, _CLOSING = frozenset(b"[{"), frozenset(b"]}")
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _SIGNED_HEADERS = re.compile(r"SignedHeaders=([A-Za-z0-9;-]+)")
 
 
@@ -73,14 +75,23 @@ def check_json_depth(data: bytes | str) -> None:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
         return  # cannot nest deeper than it has brackets
-    depth = 0
-    for match in _STRING_OR_BRACKET.finditer(raw):
-        first = match.group()[0]
-        if first in _OPENING:
+    depth, in_string, escaped = 0, False, -1
+    for match in _SIGNIFICANT.finditer(raw):  # one pass: every byte is looked at once
+        at, byte = match.start(), raw[match.start()]
+        if in_string:
+            if at == escaped:
+                continue  # the character after a backslash
+            if byte == _BACKSLASH:
+                escaped = at + 1
+            elif byte == _QUOTE:
+                in_string = False
+        elif byte == _QUOTE:
+            in_string = True
+        elif byte in _OPENING:
             depth += 1
             if depth > MAX_JSON_DEPTH:
                 raise PayloadError(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
-        elif first != ord('"'):
+        elif byte in _CLOSING:
             depth = max(depth - 1, 0)
 
 
