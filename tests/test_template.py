@@ -48,7 +48,7 @@ def test_send_queue_redrives_to_a_dlq_with_six_times_the_sender_timeout() -> Non
     assert queue["VisibilityTimeout"] == 6 * sender["Timeout"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"GetAtt": "SendDeadLetterQueue.Arn"}
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
-    source = RESOURCES["SenderQueueSource"]["Properties"]
+    source = RESOURCES["SenderFunctionSendQueue"]["Properties"]
     assert source["EventSourceArn"] == {"GetAtt": "SendQueue.Arn"}
     assert source["FunctionName"] == {"Ref": "SenderFunction"}
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -106,7 +106,7 @@ def test_sender_concurrency_and_rate_come_from_the_ses_send_rate_parameters() ->
     sender = FUNCTIONS["SenderFunction"]["Properties"]
     assert TEMPLATE["Parameters"]["SesSendRate"]["Type"] == "Number"
     assert sender["ReservedConcurrentExecutions"] == {"Ref": "SenderConcurrency"}
-    source = RESOURCES["SenderQueueSource"]["Properties"]
+    source = RESOURCES["SenderFunctionSendQueue"]["Properties"]
     assert source["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "SenderConcurrency"}
     variables = sender["Environment"]["Variables"]
     assert variables["SES_SEND_RATE"] == {"Ref": "SesSendRate"}
@@ -214,3 +214,26 @@ def test_deploying_builds_first_and_deploys_nothing_when_the_build_fails(tmp_pat
                             cwd=tmp_path, capture_output=True, text=True, check=False)
     assert failed.returncode != 0
     assert log.read_text().splitlines() == ["build scripts/build_lambda.py"]
+
+
+def test_the_send_queue_mapping_keeps_the_logical_id_sam_gave_it() -> None:
+    """Stacks deployed with SAM's `SQS` event own a mapping of this id: keeping it updates that
+    mapping in place, where a new id would be refused (one mapping per queue and function)."""
+    import yaml
+
+    from webinar_notify.local import iam
+
+    sam_event = {"AWSTemplateFormatVersion": "2010-09-09",
+                 "Transform": "AWS::Serverless-2016-10-31",
+                 "Resources": {"SendQueue": {"Type": "AWS::SQS::Queue"}, "SenderFunction": {
+                     "Type": "AWS::Serverless::Function",
+                     "Properties": {"Handler": "h.h", "Runtime": "python3.12",
+                                    "CodeUri": "s3://b/k.zip", "Events": {"SendQueue": {
+                                        "Type": "SQS",
+                                        "Properties": {"Queue": {"Fn::GetAtt":
+                                                                 ["SendQueue", "Arn"]}}}}}}}}
+    generated = iam.sam_transform(yaml.safe_dump(sam_event))["Resources"]
+    mappings = [name for name, r in generated.items()
+                if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mappings == ["SenderFunctionSendQueue"]
+    assert RESOURCES["SenderFunctionSendQueue"]["Type"] == "AWS::Lambda::EventSourceMapping"

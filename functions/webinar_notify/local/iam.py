@@ -292,7 +292,7 @@ def _conditions_hold(conditions: Mapping[str, Mapping[str, Any]],
 # -- the transformed, resolved template -----------------------------------------------------
 
 @functools.lru_cache(maxsize=4)
-def _transformed(text: str) -> dict[str, Any]:
+def sam_transform(text: str) -> dict[str, Any]:
     """The SAM transform, offline: bundled managed-policy ARNs, no AWS session needed."""
     import boto3
     from samtranslator.internal.managed_policies import (  # type: ignore[import-untyped]
@@ -329,7 +329,7 @@ class Stack:
 
     def __init__(self, text: str | None = None, parameters: Mapping[str, str] | None = None
                  ) -> None:
-        template = copy.deepcopy(_transformed(text if text is not None
+        template = copy.deepcopy(sam_transform(text if text is not None
                                               else Path(TEMPLATE).read_text(encoding="utf-8")))
         self.parameters: dict[str, Any] = {**_defaults(template), **REQUIRED_PARAMETERS,
                                            **(parameters or {})}
