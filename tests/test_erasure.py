@@ -55,8 +55,9 @@ def test_a_replay_or_an_older_event_cannot_bring_an_erased_person_back(
 
     # (a) the very same signed body again, as the form would retry it
     again = harness.runtime.request("POST", WEBHOOK, signed, body)
-    assert again.status == 200
-    # ... and once its event-dedup key has expired (DynamoDB's TTL after 30 days), re-signed
+    assert (again.status, again.body["status"]) == (200, "duplicate")
+    assert harness.items("REG#") == []
+    # ... and once its event-dedup key has expired (DynamoDB's TTL), re-signed
     client = boto3.client("dynamodb", region_name="eu-west-1")
     for item in harness.items("EVENT#"):
         client.delete_item(TableName=harness.runtime.resources.table,
@@ -71,6 +72,14 @@ def test_a_replay_or_an_older_event_cannot_bring_an_erased_person_back(
                                   created=harness.clock.now() - timedelta(minutes=1))
         answer = harness.post(older)
         assert (answer.status, answer.body["status"]) == (200, "ignored"), event_id
+
+    # (b') a cancellation made after the erasure (a refund at the form): nothing to cancel, and
+    # storing it would store the address again
+    harness.clock.advance(timedelta(seconds=1))
+    late_cancel = harness.post(registration_body(
+        ADDRESS, "Erase Me", "evt-late-cancel", event_type="registration.cancelled",
+        created=harness.clock.now()))
+    assert (late_cancel.status, late_cancel.body["status"]) == (200, "ignored")
 
     assert harness.registration(ADDRESS) is None and harness.items("REG#") == []
     assert "erase.me" not in _table_text(harness).lower()

@@ -3,7 +3,7 @@
 Keys (``pk`` / ``sk``):
     SERIES#<id> / SERIES                  the series document and its revision
     SERIES#<id> / REG#<registrant id>     one registration (no address in any key)
-    SERIES#<id> / EVENT#<provider>#<hash> a webhook event already applied (TTL 30 days)
+    SERIES#<id> / EVENT#<provider>#<hash> a webhook event already applied (TTL 400 days)
     SERIES#<id> / ERASED#<registrant id>  a tombstone: when that person's data was erased,
                                           so no older event can bring it back (TTL 400 days)
 The delivery ledger lives in the same table (see ``ledger.py``).
@@ -26,8 +26,10 @@ from .dynamo import StaleWriteError, conditional, key
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-EVENT_TTL = timedelta(days=30)
 TOMBSTONE_TTL = timedelta(days=400)  # beyond any provider's retries and any series' lifetime
+# As long as a tombstone: for a sender without timestamps, a replay after an erasure looks new
+# and only its event id tells it apart.
+EVENT_TTL = TOMBSTONE_TTL
 
 
 class Store(Protocol):

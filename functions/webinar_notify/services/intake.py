@@ -155,7 +155,7 @@ def apply_and_store(store: Store, clock: Clock, series: Series, event: Registrat
     session_ids = [s.id for s in series.sessions]
     for _attempt in range(WRITE_ATTEMPTS):
         existing = store.get_registration(series.id, rid)
-        if existing is None and _erased_after(store, series.id, rid, event):
+        if existing is None and not _may_return(store, series.id, rid, event):
             return None
         updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone,
                               int(clock.now().timestamp()), series.double_opt_in)
@@ -168,10 +168,11 @@ def apply_and_store(store: Store, clock: Clock, series: Series, event: Registrat
     raise RetryableError("registration is being changed concurrently; retry")
 
 
-def _erased_after(store: Store, series_id: str, rid: str, event: RegistrationEvent) -> bool:
-    """The person's data was erased at or after the moment this event was created."""
+def _may_return(store: Store, series_id: str, rid: str, event: RegistrationEvent) -> bool:
+    """After an erasure only a registration made later may store the person again: not a
+    replay, not a late retry, and not a cancellation (which would store the address anew)."""
     erased = store.erased_at(series_id, rid)
-    return erased is not None and event.created <= erased
+    return erased is None or (event.action == "created" and event.created > erased)
 
 
 def _shaped(provider: str, parse: Callable[[], T]) -> T:
