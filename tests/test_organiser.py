@@ -260,6 +260,17 @@ def test_an_idempotency_key_outside_the_signature_is_refused(harness: Harness) -
     assert "Idempotency-Key" in answers[0].body["error"]
 
 
+def test_an_organiser_body_that_is_not_utf_8_gets_a_400(harness: Harness) -> None:
+    answer = harness.runtime.request(
+        "POST", f"{SERIES}/sessions/s4",
+        {"content-type": "application/octet-stream", "idempotency-key": "k-bytes"},
+        b"\xff\xfe{}", "arn:aws:iam::123456789012:user/organiser")
+
+    assert answer.status == 400 and "UTF-8" in answer.body["error"]
+    stored = harness.runtime.store.get_series("reirradiation-2023")
+    assert stored is not None and stored.session("s4").title == "Challenges in Accumulating Doses"  # type: ignore[union-attr]
+
+
 def _yaml(path: Path) -> dict[str, Any]:
     from webinar_notify.local.organiser_actions import _json_safe
     from webinar_notify.local.scenario import read_yaml

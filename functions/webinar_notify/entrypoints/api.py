@@ -3,7 +3,6 @@ their own routers."""
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -19,6 +18,7 @@ from ..core.errors import InvalidInputError, RetryableError, SignatureError
 from ..core.providers import PROVIDERS
 from ..services.intake import MAX_BODY_BYTES
 from . import organiser_routes, public_pages
+from .request_body import raw_body
 
 logger = Logger()
 tracer = Tracer()
@@ -36,8 +36,7 @@ def webhook(provider: str, series_id: str) -> Response[str]:
     edge.check_provider(provider, PROVIDERS)  # before any lookup: nothing else can be stored
     edge.check_id(series_id, "series id")
     event = app.current_event
-    raw = event.body or ""
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+    body = raw_body(event)
     if len(body) <= MAX_BODY_BYTES:  # a larger body is refused with 413 by the intake
         edge.check_json_depth(body)
     result = services().intake.receive(provider, series_id, dict(event.headers or {}), body,

@@ -17,6 +17,7 @@ from ..core import edge
 from ..core.errors import SignatureError
 from ..services.answers import Answer
 from ..services.organising import Organiser
+from .request_body import raw_body
 
 metrics = Metrics()  # the same metric set as the API's handler, which flushes it
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
@@ -39,7 +40,7 @@ def _act(action: str, series_id: str, run: Callable[[Organiser, dict[str, Any]],
         raise SignatureError("sign the Idempotency-Key header (list it in SignedHeaders)")
     for name, value in {"series_id": series_id, **ids}.items():
         edge.check_id(value, name.replace("_", " "))
-    body = edge.json_object(event.decoded_body or "{}")
+    body = edge.json_object(raw_body(event) or b"{}")
     organiser = services().organiser
     key = headers.get("idempotency-key", "")
     request = {"path": event.path, "body": body}

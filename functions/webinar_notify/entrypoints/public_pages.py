@@ -8,7 +8,6 @@ one exception, because mail providers send it from their own servers.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..bootstrap import services
 from ..core import edge
 from ..core.errors import InvalidInputError, NotFoundError
+from .request_body import raw_body
 
 metrics = Metrics()  # the same metric set as the API's handler, which flushes it
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
@@ -191,8 +191,7 @@ def _form() -> dict[str, str]:
     """The posted form: URL-encoded or multipart (RFC 8058 mail providers send either), at most
     16 KB; an empty body is an empty form. Anything else is a 415 or a 400."""
     event = router.current_event
-    raw = event.body or ""
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
+    body = raw_body(event)
     if len(body) > MAX_FORM_BYTES:
         raise Refused(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
     content_type = (event.headers or {}).get("content-type", "")
