@@ -118,19 +118,37 @@ def _update(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
 
 def _cancellation(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
                   links: Links) -> Email:
+    if job.extra.get("dropped") == "self":  # the person's own choice, not the organisers'
+        return _dropped(series, job, now, renderer, links)
     session = series.session(job.session_ids[0]) if job.session_ids else None
     if session is None:
         raise StaleJobError("the cancelled session is not in the series")
     recipient = job.recipient
     view = session_view(series, session, recipient.time_zone, None, now)
     context = _context(series, job, links, [], now) | {"session": view}
-    dropped = job.extra.get("dropped") == "self"  # the person's own choice, not the organisers'
-    subject = f"{'Dropped' if dropped else 'Cancelled'}: {session.title}"
-    text, html = renderer.render_pair("dropped" if dropped else "cancellation",
-                                      context | {"subject": subject})
+    subject = f"Cancelled: {session.title}"
+    text, html = renderer.render_pair("cancellation", context | {"subject": subject})
     cancel = session_invite(series, session, recipient.email, recipient.full_name,
                             method="CANCEL")
     return _email(series, job, now, subject, text, html, calendars=[cancel])
+
+
+def _dropped(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
+             links: Links) -> Email:
+    """Sessions the person dropped: one email, one METHOD:CANCEL per session (one event each,
+    as calendars read only the first event of an iTIP object)."""
+    sessions = _sessions(series, job.session_ids)  # one the organisers cancelled has its own
+    if not sessions:
+        raise StaleJobError("the dropped sessions are no longer in the series")
+    recipient = job.recipient
+    views = [session_view(series, s, recipient.time_zone, None, now) for s in sessions]
+    subject = (f"Dropped: {sessions[0].title}" if len(sessions) == 1
+               else f"Dropped: {len(sessions)} sessions of {series.title}")
+    text, html = renderer.render_pair("dropped", _context(series, job, links, [], now) | {
+        "dropped": views, "subject": subject})
+    cancels = [session_invite(series, s, recipient.email, recipient.full_name, method="CANCEL")
+               for s in sessions]
+    return _email(series, job, now, subject, text, html, calendars=cancels)
 
 
 def _announcement(series: Series, job: EmailJob, now: datetime, renderer: Renderer,

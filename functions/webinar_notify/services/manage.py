@@ -95,10 +95,10 @@ class ManagePage:
         notices = {"add": "Added: a confirmation with its calendar invitation is on its way.",
                    "drop": "Dropped.", "cancel": "Your registration is cancelled."}
         notice = notices[action]
-        if queued and len(cancels) == 1:
-            notice += " An email that takes the session out of your calendar is on its way."
-        elif queued and cancels:
-            notice += " Emails that take the sessions out of your calendar are on their way."
+        if queued and cancels:
+            notice += (" An email that takes the session out of your calendar is on its way."
+                       if len(cancels[0].session_ids) == 1 else
+                       " An email that takes the sessions out of your calendar is on its way.")
         return self._page(series, updated, notice, token)
 
     def _erase(self, series: Series, registration: Registration, confirm: str,
@@ -123,25 +123,23 @@ class ManagePage:
 
     def _dropped_jobs(self, series: Series, before: Registration, after: Registration,
                       now: datetime) -> list[EmailJob]:
-        """A METHOD:CANCEL for each session the person dropped that is not over yet, so the
-        invitation leaves their calendar too. One per drop: a re-added session dropped again
-        was registered at another moment, so it gets another key."""
+        """One email with a METHOD:CANCEL for each session the person dropped that is not over
+        yet, so the invitations leave their calendar too. Once per drop: a re-added session
+        dropped again was registered at another moment, so it gets another key."""
         ids = [s.id for s in series.sessions]
         kept = set(after.sessions_in(ids))
-        recipient = replace(before.registrant, join_url=None)
-        jobs = []
-        for session_id in before.sessions_in(ids):
-            session = series.session(session_id)
-            if session_id in kept or session is None or session.cancelled or session.end <= now:
-                continue
-            jobs.append(EmailJob(
-                kind="cancellation", series_id=series.id, series_revision=series.revision,
-                registrant_id=before.registrant_id, recipient=recipient,
-                session_ids=(session_id,),
-                extra={"dropped": "self", "not_after": session.end.isoformat()},
-                key=delivery_key("cancellation", series.id, before.registrant_id, "dropped",
-                                 session_id, before.registered_since(session_id))))
-        return jobs
+        dropped = [s for s in series.sessions if s.id in before.sessions_in(ids)
+                   and s.id not in kept and not s.cancelled and s.end > now]
+        if not dropped:
+            return []
+        return [EmailJob(
+            kind="cancellation", series_id=series.id, series_revision=series.revision,
+            registrant_id=before.registrant_id,
+            recipient=replace(before.registrant, join_url=None),
+            session_ids=tuple(s.id for s in dropped),
+            extra={"dropped": "self", "not_after": max(s.end for s in dropped).isoformat()},
+            key=delivery_key("cancellation", series.id, before.registrant_id, "dropped",
+                             *((s.id, before.registered_since(s.id)) for s in dropped)))]
 
     def _suppressed(self, registration: Registration) -> bool:
         return bool(self.store.suppressed([suppression_id(
