@@ -23,7 +23,12 @@ def add_commands(commands: Any) -> None:
     """Add the `doctor` verb to the top-level parser's subcommands."""
     parser = commands.add_parser(
         "doctor", help="check an AWS account and the deployed stack before going live "
-                       "(read-only)")
+                       "(read-only)",
+        description="Read-only checks of a real account before going live: the SES identity "
+                    "and DKIM, production access (not the sandbox), the account's send rate "
+                    "against the stack's SesSendRate, the configuration set and its event "
+                    "destination, the SSM parameters (names only), the stack's outputs. One "
+                    "line per check with the fix; exit status 1 when a check fails.")
     parser.add_argument("--stack-name", default=DEFAULT_STACK,
                         help=f"the deployed stack (default: {DEFAULT_STACK})")
     parser.add_argument("--region", help="its region (default: your AWS configuration's)")
