@@ -9,11 +9,12 @@ from typing import Any, Literal
 
 from markdown_it import MarkdownIt
 
+from .edge import ID_PATTERN
 from .errors import PayloadError
 from .series import Series
 
 AudienceKind = Literal["all", "sessions", "interest", "attended", "absent"]
-_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_ID = re.compile(ID_PATTERN)
 _MARKDOWN = MarkdownIt("js-default")
 MAX_AHEAD = timedelta(days=366)  # CommonMark with raw HTML off: nothing unescaped gets in
 

@@ -9,9 +9,10 @@ from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from .durations import parse_duration
+from .edge import ID_PATTERN
 from .errors import InvalidInputError, SeriesFileError
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_SLUG = re.compile(ID_PATTERN)
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+")
 T = TypeVar("T")
@@ -49,7 +50,7 @@ class FieldReader:
 
     def slug(self, key: str) -> str:
         value = self.text(key, required=True)
-        if not _SLUG.match(value):
+        if not _SLUG.fullmatch(value):
             raise SeriesFileError(
                 f"{self.at(key)}: use lower-case letters, digits and hyphens (got {value!r})")
         return value

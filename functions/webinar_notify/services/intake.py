@@ -33,7 +33,8 @@ from ..core.providers import (
 )
 from ..core.registration import Registration, RegistrationEvent, apply_event
 from ..core.series import Series
-from ..core.text import registrant_id, suppression_id
+from ..core.text import registrant_id
+from .suppression import is_suppressed
 
 T = TypeVar("T")
 MAX_UNIX = 10**11  # far beyond any real timestamp; above it a number is not a time
@@ -139,8 +140,7 @@ class Intake:
 
     def _suppressed(self, email: str) -> bool:
         """A bounced or complaining address gets nothing, not even a confirmation."""
-        sid = suppression_id(self.secrets.registrant_key(), email)
-        return bool(self.store.suppressed([sid]))
+        return is_suppressed(self.store, self.secrets, email)
 
 
 def apply_and_store(store: Store, clock: Clock, series: Series, event: RegistrationEvent,

@@ -23,9 +23,9 @@ from ..core.jobs import EmailJob, delivery_key
 from ..core.registration import Registration, RegistrationEvent
 from ..core.render import Renderer
 from ..core.series import Series
-from ..core.text import suppression_id
 from .intake import apply_and_store, confirmation_job
 from .linked import linked_registration
+from .suppression import is_suppressed
 
 ERASE_PURPOSE = "confirm-erase"
 ERASE_WINDOW = timedelta(minutes=10)  # how long "Yes, delete my data" stays valid
@@ -142,8 +142,7 @@ class ManagePage:
                              *((s.id, before.registered_since(s.id)) for s in dropped)))]
 
     def _suppressed(self, registration: Registration) -> bool:
-        return bool(self.store.suppressed([suppression_id(
-            self.secrets.registrant_key(), registration.registrant.email)]))
+        return is_suppressed(self.store, self.secrets, registration.registrant.email)
 
     def data(self, series_id: str, token: str) -> dict[str, Any]:
         """Everything stored about the person in this series (the right of access)."""

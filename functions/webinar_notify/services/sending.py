@@ -16,7 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal
 
 from ..adapters.clock import Clock
 from ..adapters.ledger import Ledger
@@ -40,7 +40,7 @@ from ..core.jobs import EmailJob
 from ..core.render import Renderer
 from ..core.series import Series
 from ..core.tasks import announcement_from_doc
-from ..core.text import suppression_id
+from .suppression import SuppressionList, is_suppressed
 
 SendOutcome = Literal["sent", "duplicate", "deferred", "retrying", "expired", "skipped",
                       "suppressed"]
@@ -58,10 +58,6 @@ class SendSettings:
     public_base_url: str
     lease: timedelta  # at least the sender function's timeout: a live claim is never retaken
     retry_delay: timedelta = timedelta(seconds=60)  # after SES throttled us
-
-
-class SuppressionList(Protocol):
-    def suppressed(self, suppression_ids: list[str]) -> set[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +152,7 @@ class Sender:
     def _suppressed(self, job: EmailJob) -> bool:
         """One read per email, before the claim, so a suppressed job writes nothing. Organisers'
         test copies are checked too: a bounce hurts the sender's reputation all the same."""
-        sid = suppression_id(self.secrets.registrant_key(), job.recipient.email)
-        return bool(self.suppressions.suppressed([sid]))
+        return is_suppressed(self.suppressions, self.secrets, job.recipient.email)
 
     def _defer(self, job: EmailJob, base: timedelta) -> Literal["deferred"]:
         """Back on the queue later as a new message (with its own receive count), backing off
