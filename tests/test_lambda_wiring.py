@@ -99,3 +99,44 @@ def _text(raw: str) -> str:
 
     parsed = email.message_from_string(raw, policy=email.policy.default)
     return str(parsed.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+
+
+def test_the_handlers_import_without_what_the_artifact_leaves_out() -> None:
+    """The Lambda artifact has neither the rehearsal kit, nor the command line, nor the test
+    tools: every handler the template names must import without them."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from webinar_notify.local.infra import load_template
+
+    spec = importlib.util.spec_from_file_location("build_lambda",
+                                                  ROOT / "scripts" / "build_lambda.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    left_out = [f"webinar_notify.{name.removesuffix('.py')}" for name in build.LEFT_OUT
+                if name != "__pycache__"]
+    assert "webinar_notify.local" in left_out
+    handlers = sorted({r["Properties"]["Handler"].rpartition(".")[0]
+                       for r in load_template()["Resources"].values()
+                       if r["Type"] == "AWS::Serverless::Function"})
+    program = f"""
+import importlib, importlib.abc, sys
+BLOCKED = {[*left_out, "moto", "samtranslator", "policy_sentry", "selenium"]!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ImportError(f"{{name}} is not in the Lambda artifact")
+sys.meta_path.insert(0, Block())
+for module in {handlers!r}:
+    importlib.import_module(module)
+print("imported", len({handlers!r}))
+"""
+    env = {"PATH": "/usr/bin:/bin", "POWERTOOLS_TRACE_DISABLED": "true",
+           "AWS_DEFAULT_REGION": "eu-west-1"}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"imported {len(handlers)}"
