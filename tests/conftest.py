@@ -169,7 +169,7 @@ def _record_attributed(service: str, operation: str, params: Any) -> None:
 def denied_calls(calls: list[AttributedCall]) -> list[str]:
     """A line for every permission one of these calls needs and its function's role lacks."""
     lines = []
-    for call in calls:
+    for call in dict.fromkeys(calls):  # the same call made again needs checking once
         policy = iam.stack_for(call.parameters).role_policy(call.function)
         lines += [f"{call.function} made {call.call}, which needs {need}: its role in "
                   "infra/template.yaml does not allow it"

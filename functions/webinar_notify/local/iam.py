@@ -191,6 +191,7 @@ _MAPPERS = {"dynamodb": _dynamodb, "sqs": _sqs, "sesv2": _sesv2, "ssm": _ssm}
 
 # -- policies -------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4096)  # the same few patterns, matched for every recorded call
 def _wildcard(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
                               for c in pattern), flags | re.DOTALL)
@@ -520,10 +521,14 @@ def parameters_from_environment(env: Mapping[str, str], text: str | None = None
                                 ) -> dict[str, str]:
     """Template parameters as a function's environment shows them: a variable the template
     sets to ``/${Parameter}`` (the SSM names) gives that parameter's value back."""
-    variables = _ssm_variables(text if text is not None
-                               else Path(TEMPLATE).read_text(encoding="utf-8"))
+    variables = _ssm_variables(text if text is not None else _template_text())
     return {parameter: env[variable][1:] for variable, parameter in variables.items()
             if env.get(variable, "").startswith("/")}
+
+
+@functools.lru_cache(maxsize=1)
+def _template_text() -> str:
+    return Path(TEMPLATE).read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=4)
