@@ -313,6 +313,13 @@ def test_cancelling_everything_cancels_each_session_still_ahead(harness: Harness
     assert [(method, uid.split(".")[0]) for method, uid, _s, _q in _calendar(harness, cancel)] \
         == [("CANCEL", "s2"), ("CANCEL", "s3")]
     assert str(cancel["subject"]).startswith("Dropped: 2 sessions of Challenges in Reirradiation")
+    message = email.message_from_bytes((harness.outbox_dir / str(cancel["file"])).read_bytes(),
+                                       policy=email.policy.default)
+    text = str(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    listed = [line for line in text.splitlines() if line.startswith("- ")]
+    assert [line.split(",")[0] for line in listed] == [
+        "- Challenges in the Clinical Reirradiation Workflow",
+        "- Practical Radiobiology for Clinical Reirradiations Challenges"]
 
 
 def test_a_suppressed_address_gets_no_cancel(harness: Harness) -> None:
