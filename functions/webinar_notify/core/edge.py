@@ -14,17 +14,15 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any, cast
 
+from . import tokens
 from .errors import NotFoundError, PayloadError
 
 ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,62}"
 """Series, session, coming-item and announcement ids: the rule series files use for ids."""
-SIGNED_LINK_PATTERN = r"[a-z0-9][a-z0-9-]{0,63}\.[0-9]{1,7}\.[A-Za-z0-9_-]{24}"
-"""A link token as core/tokens.py makes it: <registrant id>.<expiry day>.<signature>."""
 MAX_JSON_DEPTH = 64
 """Objects and arrays nested deeper than this are refused; real payloads nest fewer than 10."""
 
 _ID = re.compile(ID_PATTERN)
-_TOKEN = re.compile(SIGNED_LINK_PATTERN)
 # What the depth count looks at: brackets, and the quotes and backslashes that make strings
 # (brackets inside a string do not count).
 _SIGNIFICANT = re.compile(rb'[\[\]{}"\\]')
@@ -41,7 +39,7 @@ def check_id(value: str, what: str) -> None:
 
 
 def check_token(value: str) -> None:
-    if not _TOKEN.fullmatch(value):
+    if not tokens.is_token(value):
         raise NotFoundError("link token must be <registrant id>.<expiry day>.<signature> as in "
                             "the emails; check that the whole link was copied")
 

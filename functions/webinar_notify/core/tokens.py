@@ -16,10 +16,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import date, timedelta
 
 SIGNATURE_BYTES = 18
-MAX_TOKEN_LENGTH = 200
+LINK_SHAPE = r"[a-z0-9][a-z0-9-]{0,63}\.[0-9]{1,7}\.[A-Za-z0-9_-]{24}"
+"""What ``make`` writes: <registrant id>.<expiry day>.<18 bytes of signature, base64url>."""
+_TOKEN = re.compile(LINK_SHAPE)
 _EPOCH = date(1970, 1, 1)
 
 
@@ -29,17 +32,18 @@ def make(secret: str, purpose: str, series_id: str, registrant_id: str, *,
     return f"{registrant_id}.{day}.{_signature(secret, purpose, series_id, registrant_id, day)}"
 
 
+def is_token(value: str) -> bool:
+    """Shaped as ``make`` shapes tokens (says nothing of the signature)."""
+    return _TOKEN.fullmatch(value) is not None
+
+
 def check(secrets: list[str], purpose: str, series_id: str, token: str, *,
           today: date) -> str | None:
     """The registrant id the token was made for, or None when it is forged, altered, for
     another purpose or series, without an expiry, or expired."""
-    parts = token.split(".")
-    if len(parts) != 3 or len(token) > MAX_TOKEN_LENGTH or not token.isascii() \
-            or not all(parts):
+    if not _TOKEN.fullmatch(token):  # also refuses "-", a day that never expires
         return None
-    registrant_id, day, signature = parts
-    if not day.isdigit() or len(day) > 7:  # "-" (never expires) is refused
-        return None
+    registrant_id, day, signature = token.split(".")
     if not _valid(secrets, signature, purpose, series_id, registrant_id, day):
         return None
     if today > _EPOCH + timedelta(days=int(day)):
