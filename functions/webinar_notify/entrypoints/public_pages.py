@@ -11,8 +11,6 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Mapping
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +21,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
 from ..core import edge
-from ..core.errors import InvalidInputError, NotFoundError
+from ..core.errors import InvalidInputError, NotFoundError, PayloadError
+from ..core.forms import multipart_fields
 from .request_body import raw_body
 
 metrics = Metrics()  # the same metric set as the API's handler, which flushes it
@@ -205,24 +204,9 @@ def _form() -> dict[str, str]:
         if kind == FORM_TYPES[0]:
             fields = parse_qs(body.decode("utf-8"), max_num_fields=MAX_FORM_FIELDS)
             return {name: values[0] for name, values in fields.items()}
-        return _multipart(content_type, body)
-    except (UnicodeDecodeError, ValueError):
+        return multipart_fields(content_type, body, MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError, PayloadError):
         raise Refused(400, "the form could not be read") from None
-
-
-def _multipart(content_type: str, body: bytes) -> dict[str, str]:
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + body)
-    parts = list(message.iter_parts()) if message.is_multipart() else []
-    if not parts or len(parts) > MAX_FORM_FIELDS or message.defects:
-        raise ValueError("not a multipart form")
-    form: dict[str, str] = {}
-    for part in parts:
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if isinstance(name, str) and isinstance(payload, bytes):
-            form.setdefault(name, payload.decode("utf-8"))
-    return form
 
 
 def _page(render: Callable[[], str], path: tuple[str, str]) -> Response[str]:

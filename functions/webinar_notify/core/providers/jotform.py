@@ -5,12 +5,11 @@ part, and no signature: the webhook URL carries ``?token=<secret>`` instead. Ans
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 from .. import edge
 from ..errors import PayloadError
+from ..forms import multipart_fields
 from ..registration import RegistrationEvent
 from ..series import Series
 from .answers import mapped_event
@@ -40,17 +39,10 @@ class JotformProvider:
 
 
 def _form_parts(body: bytes) -> dict[str, str]:
-    """The fields of a multipart/form-data body (its first line names the boundary)."""
+    """The fields of the posted form; its first line names the boundary (Jotform's own
+    Content-Type is not relied on)."""
     first = body.split(b"\r\n", 1)[0]
     if not first.startswith(b"--") or len(first) < 3 or len(first) > 200:
         raise PayloadError("expected a multipart/form-data body")
     boundary = first[2:].decode("ascii", "replace").replace('"', "")
-    header = f'Content-Type: multipart/form-data; boundary="{boundary}"\r\n\r\n'
-    message = BytesParser(policy=HTTP).parsebytes(header.encode("ascii", "replace") + body)
-    fields: dict[str, str] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if name and isinstance(payload, bytes):
-            fields[str(name)] = payload.decode("utf-8", "replace")
-    return fields
+    return multipart_fields(f'multipart/form-data; boundary="{boundary}"', body)
