@@ -155,10 +155,9 @@ def test_every_page_kind_carries_the_security_headers(harness: Harness, site: st
 
     from conftest import SERIES_FILE
     from webinar_notify.local.scenario import load_series_file
-    from webinar_notify.services.publishing import push_series
 
     series = replace(load_series_file(SERIES_FILE), double_opt_in=True)
-    push_series(harness.runtime.store, harness.runtime.schedule, series, harness.clock)
+    harness.runtime.push_series(series)
     harness.register(sessions=["s1", "s2"])
     manage = harness.link(r"http://localhost:8000(/manage/\S+)", kind="confirmation")
     optin = harness.link(r"http://localhost:8000(/optin/\S+)", kind="confirmation")

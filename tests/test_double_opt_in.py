@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from conftest import SERIES_FILE, Harness
 from webinar_notify.local.scenario import load_series_file
-from webinar_notify.services.publishing import push_series
 
 S1 = datetime(2023, 10, 26, 13, 0, tzinfo=UTC)
 
 
 def test_reminders_wait_for_the_confirmation_link(harness: Harness) -> None:
     series = replace(load_series_file(SERIES_FILE), double_opt_in=True)
-    push_series(harness.runtime.store, harness.runtime.schedule, series, harness.clock)
+    harness.runtime.push_series(series)
     harness.register()
     harness.runtime.drain()
     [entry] = harness.outbox.entries()

@@ -13,16 +13,12 @@ import pytest
 
 from conftest import SERIES_FILE, WEBHOOK, registration_body
 from webinar_notify import bootstrap
-from webinar_notify.adapters.clock import SystemClock
-from webinar_notify.adapters.schedule_store import DynamoScheduleStore
 from webinar_notify.adapters.secrets import SsmSecrets
-from webinar_notify.adapters.store import DynamoStore
 from webinar_notify.core.signatures import sign
 from webinar_notify.local import aws_limits
 from webinar_notify.local.events import LocalContext, http_api_event, sqs_event
 from webinar_notify.local.infra import LocalResources, create_resources, verify_sender
 from webinar_notify.local.scenario import load_series_file
-from webinar_notify.services.publishing import push_series
 
 
 @pytest.fixture
@@ -70,9 +66,7 @@ def test_the_handlers_wired_from_the_environment_register_and_send(aws: LocalRes
     series = replace(seed, sessions=tuple(replace(s, start=s.start.replace(year=s.start.year + 4))
                                           for s in seed.sessions))
     verify_sender(series.sender.email)
-    dynamodb = boto3.client("dynamodb")
-    push_series(DynamoStore(dynamodb, aws.table), DynamoScheduleStore(dynamodb, aws.table),
-                series, SystemClock())
+    bootstrap.services().organiser.publish(series, quiet=True)
     now = datetime.now(UTC)
     body = registration_body("heidi@example.dk", "Heidi Rønde", "evt-env", created=now,
                              sessions=["s2"])

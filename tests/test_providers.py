@@ -22,7 +22,6 @@ from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import LocalSettings, local_runtime
 from webinar_notify.local.scenario import load_series_file
-from webinar_notify.services.publishing import push_series
 
 SECRET = "provider-secret"
 FORMS = {
@@ -237,11 +236,10 @@ def test_a_missing_email_an_unknown_zone_or_an_unknown_choice_is_a_400(
 def test_microsoft_forms_through_power_automate_with_a_static_token(forms: Harness) -> None:
     series = forms.runtime.store.get_series("reirradiation-2023")
     assert series is not None
-    push_series(forms.runtime.store, forms.runtime.schedule, replace(series, forms={
+    forms.runtime.push_series(replace(series, forms={
         **series.forms, "msforms": {"email": "Email address", "full_name": "Full name",
                                     "sessions": "Sessions",
-                                    "choices": {"26 October": "s1", "6 November": "s2"}}}),
-        forms.clock)
+                                    "choices": {"26 October": "s1", "6 November": "s2"}}}))
     body = json.dumps({"id": "12", "submitted": "2023-10-02T09:00:00Z", "answers": {
         "Email address": "nguyen@example.vn", "Full name": "Nguyễn Thị Minh Khai",
         "Sessions": "26 October;6 November;"}}, ensure_ascii=False).encode()
@@ -259,9 +257,9 @@ def test_microsoft_forms_through_power_automate_with_a_static_token(forms: Harne
 def test_jotform_multipart_with_the_token_in_the_url(forms: Harness) -> None:
     series = forms.runtime.store.get_series("reirradiation-2023")
     assert series is not None
-    push_series(forms.runtime.store, forms.runtime.schedule, replace(series, forms={
+    forms.runtime.push_series(replace(series, forms={
         **series.forms, "jotform": {"email": "q4_email", "full_name": "q3_name",
-                                    "time_zone": "q7_tz"}}), forms.clock)
+                                    "time_zone": "q7_tz"}}))
     raw_request = json.dumps({"slug": "submit/231234567890", "q3_name": {
         "first": "田中", "last": "愛子"}, "q4_email": "aiko@example.jp",
         "q7_tz": "Asia/Tokyo"}, ensure_ascii=False)
@@ -289,8 +287,8 @@ def test_eventbrite_orders_are_read_from_its_api_host_only(forms: Harness) -> No
 
     series = forms.runtime.store.get_series("reirradiation-2023")
     assert series is not None
-    push_series(forms.runtime.store, forms.runtime.schedule, replace(series, forms={
-        **series.forms, "eventbrite": {"webinars": {"717926867587": "*"}}}), forms.clock)
+    forms.runtime.push_series(replace(series, forms={
+        **series.forms, "eventbrite": {"webinars": {"717926867587": "*"}}}))
     fetched: list[tuple[str, str, str]] = []
 
     class FakeEventbrite:
@@ -372,9 +370,8 @@ def harness_registrations(harness: Harness) -> int:
 def test_each_zoom_webinar_keeps_its_own_personal_link(forms: Harness) -> None:
     series = forms.runtime.store.get_series("reirradiation-2023")
     assert series is not None
-    push_series(forms.runtime.store, forms.runtime.schedule, replace(series, forms={
-        **series.forms, "zoom": {"webinars": {"81234567890": "s1", "82222222222": "s2"}}}),
-        forms.clock)
+    forms.runtime.push_series(replace(series, forms={
+        **series.forms, "zoom": {"webinars": {"81234567890": "s1", "82222222222": "s2"}}}))
     at = int(forms.clock.now().timestamp())
     for webinar, link in (("81234567890", "https://example.zoom.us/w/1?tk=one"),
                           ("82222222222", "https://example.zoom.us/w/2?tk=two")):

@@ -8,11 +8,11 @@ from datetime import timedelta
 from conftest import SERIES_FILE, Harness
 from webinar_notify.core.series import Series
 from webinar_notify.local.scenario import load_series_file
-from webinar_notify.services.publishing import PushResult, push_series
+from webinar_notify.services.answers import Published
 
 
-def push(harness: Harness, series: Series) -> PushResult:
-    return push_series(harness.runtime.store, harness.runtime.schedule, series, harness.clock)
+def push(harness: Harness, series: Series) -> Published:
+    return harness.runtime.push_series(series)
 
 
 def test_pushing_the_same_file_again_changes_nothing(harness: Harness) -> None:

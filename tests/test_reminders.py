@@ -162,27 +162,23 @@ def test_only_registrants_of_the_session_still_registered_and_reachable(
 
 
 def test_a_cancelled_session_sends_no_reminders(harness: Harness) -> None:
-    from webinar_notify.services.publishing import push_series
-
     harness.register_many(2)
     series = load_series_file(SERIES_FILE)
     cancelled = replace(series, sessions=tuple(
         replace(s, status="cancelled") if s.id == "s1" else s for s in series.sessions))
-    push_series(harness.runtime.store, harness.runtime.schedule, cancelled, harness.clock)
+    harness.runtime.push_series(cancelled)
     for moment in (S1 - timedelta(days=7), S1 - timedelta(days=1), S1 - timedelta(hours=1)):
         assert run_at(harness, moment)["sent_slots"] == []
     assert reminders(harness) == Counter()
 
 
 def test_a_moved_session_is_reminded_at_its_new_time_only(harness: Harness) -> None:
-    from webinar_notify.services.publishing import push_series
-
     harness.register_many(2)
     series = load_series_file(SERIES_FILE)
     moved = replace(series, sessions=tuple(
         replace(s, start=s.start + timedelta(hours=1)) if s.id == "s1" else s
         for s in series.sessions))
-    push_series(harness.runtime.store, harness.runtime.schedule, moved, harness.clock)
+    harness.runtime.push_series(moved)
     before_old_hour = run_at(harness, S1 - timedelta(hours=1))  # the old 1-hour moment
     # the new time's 1-day reminder, still open then:
     assert before_old_hour["sent_slots"] == ["reirradiation-2023/s1#1d#20231026T1400Z"]
@@ -309,8 +305,6 @@ def test_the_personal_join_link_wins_in_a_reminder() -> None:
 
 
 def test_a_new_join_link_does_not_repeat_the_open_reminder(harness: Harness) -> None:
-    from webinar_notify.services.publishing import push_series
-
     harness.register_many(3)
     run_at(harness, S1 - timedelta(days=7))
     series = load_series_file(SERIES_FILE)
@@ -318,7 +312,7 @@ def test_a_new_join_link_does_not_repeat_the_open_reminder(harness: Harness) -> 
         replace(s, join_url="https://zoom.example/j/1") if s.id == "s1" else s
         for s in series.sessions))
     harness.clock.set(S1 - timedelta(days=5))
-    push_series(harness.runtime.store, harness.runtime.schedule, linked, harness.clock)
+    harness.runtime.push_series(linked)
     assert run_at(harness, S1 - timedelta(days=5) + timedelta(minutes=5))["enqueued"] == 0
     run_at(harness, S1 - timedelta(days=1))
     sent = reminders(harness)
@@ -353,15 +347,12 @@ def test_a_reminder_held_up_past_its_window_is_not_sent(
 
 def test_reminders_queued_for_a_session_cancelled_meanwhile_are_dropped_quietly(
         harness: Harness) -> None:
-    from webinar_notify.services.publishing import push_series
-
     harness.register_many(3)
     harness.clock.set(S1 - timedelta(days=1))
     harness.runtime.tick()  # queued...
     series = load_series_file(SERIES_FILE)
-    push_series(harness.runtime.store, harness.runtime.schedule, replace(series, sessions=tuple(
-        replace(s, status="cancelled") if s.id == "s1" else s for s in series.sessions)),
-        harness.clock)
+    harness.runtime.push_series(replace(series, sessions=tuple(
+        replace(s, status="cancelled") if s.id == "s1" else s for s in series.sessions)))
     harness.clock.advance(timedelta(minutes=2))  # past the sender's series cache
     harness.runtime.drain()  # ...then the session is cancelled before they go
     assert reminders(harness) == Counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, assert_never
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -15,7 +15,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..bootstrap import services
 from ..core import edge
 from ..core.errors import SignatureError
-from ..services.answers import Answer
+from ..services.answers import (
+    Announced,
+    AnnouncementCancelled,
+    Answer,
+    AttendanceRecorded,
+    FollowedUp,
+    OrganiserResult,
+    Preview,
+    Published,
+)
 from ..services.organising import Organiser
 from .request_body import raw_body
 
@@ -24,8 +33,8 @@ router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 SERIES = "/organiser/series/<series_id>"
 
 
-def _act(action: str, series_id: str, run: Callable[[Organiser, dict[str, Any]], Answer],
-         **ids: str) -> Response[str]:
+def _act(action: str, series_id: str,
+         run: Callable[[Organiser, dict[str, Any]], OrganiserResult], **ids: str) -> Response[str]:
     """Authenticate, check the path's ids (e.g. ``session_id=...``) and the body, then act."""
     event = router.current_event
     iam = (event.raw_event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
@@ -45,10 +54,47 @@ def _act(action: str, series_id: str, run: Callable[[Organiser, dict[str, Any]],
     key = headers.get("idempotency-key", "")
     request = {"path": event.path, "body": body}
     answer = organiser.perform(caller, key, action, series_id, request,
-                               lambda: run(organiser, dict(body)))
+                               lambda: http_answer(run(organiser, dict(body))))
     metrics.add_metric(name="OrganiserActions", unit=MetricUnit.Count, value=1)
     return Response(status_code=answer.status, content_type="application/json",
                     body=json.dumps(answer.body, ensure_ascii=False))
+
+
+def http_answer(result: OrganiserResult) -> Answer:
+    """The HTTP status and JSON body for an action's result (recorded for its retries)."""
+    match result:
+        case Published(outcome="unchanged"):
+            return Answer(200, {"outcome": "unchanged", "revision": result.revision})
+        case Published():
+            return Answer(201 if result.outcome == "created" else 200, {
+                "outcome": result.outcome, "revision": result.revision,
+                "changed_sessions": list(result.changed_sessions),
+                "notices": list(result.notices), "recipients": result.recipients,
+                "quiet": result.quiet})
+        case Preview():
+            return Answer(200, {"recipients": result.recipients, "subject": result.subject,
+                                "audience": result.audience, "html": result.html,
+                                "text": result.text})
+        case Announced():
+            return Answer(200 if result.state == "exists" else 202, _announced(result))
+        case FollowedUp():
+            return Answer(202, {"announcements": [_announced(a) for a in result.announcements],
+                                "recipients": result.recipients})
+        case AnnouncementCancelled():
+            return Answer(200, {"status": "cancelled", "id": result.id})
+        case AttendanceRecorded():
+            return Answer(200, {"session": result.session, "recorded": result.recorded,
+                                "not_registered": result.not_registered})
+    assert_never(result)
+
+
+def _announced(result: Announced) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": result.state, "id": result.id}
+    if result.state == "sending":
+        body["recipients"] = result.recipients
+    if result.state == "scheduled" and result.send_at is not None:
+        body |= {"send_at": result.send_at.isoformat(), "recipients_now": result.recipients_now}
+    return body
 
 
 @router.post(f"{SERIES}/push")
@@ -59,7 +105,7 @@ def push(series_id: str) -> Response[str]:
 
 @router.post(f"{SERIES}/sessions/<session_id>")
 def change_session(series_id: str, session_id: str) -> Response[str]:
-    def run(o: Organiser, b: dict[str, Any]) -> Answer:
+    def run(o: Organiser, b: dict[str, Any]) -> OrganiserResult:
         quiet = bool(b.pop("quiet", False))
         return o.change_session(series_id, session_id, b, quiet)
     return _act("update_session", series_id, run, session_id=session_id)
@@ -67,9 +113,9 @@ def change_session(series_id: str, session_id: str) -> Response[str]:
 
 @router.post(f"{SERIES}/sessions/<session_id>/cancel")
 def cancel_session(series_id: str, session_id: str) -> Response[str]:
-    return _act("cancel_session", series_id, lambda o, b: o.change_session(
-        series_id, session_id, {"status": "cancelled"}, bool(b.get("quiet"))),
-        session_id=session_id)
+    return _act("cancel_session", series_id,
+                lambda o, b: o.cancel_session(series_id, session_id, bool(b.get("quiet"))),
+                session_id=session_id)
 
 
 @router.post(f"{SERIES}/sessions/<session_id>/attendance")

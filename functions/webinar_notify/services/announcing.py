@@ -15,13 +15,20 @@ from ..adapters.store import Store
 from ..core.announcements import Announcement, parse_announcement
 from ..core.compose import Links, compose
 from ..core.errors import NotFoundError, PayloadError
+from ..core.follow_ups import follow_up_announcements
 from ..core.jobs import EmailJob, delivery_key
 from ..core.registration import Registrant
 from ..core.render import Renderer
 from ..core.series import Series
 from ..core.tasks import AnnouncementTask, task_doc
 from ..core.text import normalise_email, suppression_id
-from .answers import Answer, ConflictError
+from .answers import (
+    Announced,
+    AnnouncementCancelled,
+    ConflictError,
+    FollowedUp,
+    Preview,
+)
 from .scheduling import Scheduler, plan_series
 
 SEND_NOW_BUDGET = timedelta(seconds=5)  # fan out inline this long; the scheduler does the rest
@@ -38,70 +45,37 @@ class Announcing:
     queue: SendQueue
     renderer: Renderer
 
-    def announce(self, series_id: str, doc: dict[str, Any]) -> Answer:
-        series = self._series(series_id)
+    def announce(self, series_id: str, doc: dict[str, Any]) -> Preview | Announced:
+        """A preview (``dry_run``), a test copy (``test_to``), or the announcement itself."""
         now = self.clock.now()
-        announcement = parse_announcement(doc, series, now)
-        self._check_attendance(series, announcement)
-        task = AnnouncementTask(announcement)
+        series, announcement = self._announcement(series_id, doc, now)
         if doc.get("dry_run"):
             preview = compose(series, _preview_job(series, announcement), now=now,
                               renderer=self.renderer, links=PREVIEW_LINKS,
                               announcement=announcement)
-            return Answer(200, {"recipients": self.count(series, task),
-                                "subject": announcement.subject,
-                                "audience": announcement.audience.describe(),
-                                "html": preview.html, "text": preview.text})
+            return Preview(self.count(series, AnnouncementTask(announcement)),
+                           announcement.subject, announcement.audience.describe(),
+                           preview.html, preview.text)
         if doc.get("test_to"):
             address = normalise_email(doc["test_to"], field="test_to")
             self.queue.send([_preview_job(series, announcement, address, now)])
-            return Answer(202, {"status": "test sent", "id": announcement.id})
-        if not self.schedule.put_task(series.id, task.key, task_doc(task)):
-            existing = self.schedule.task(series.id, task.key)
-            if existing != task_doc(task) and not _same_except_time(existing, task_doc(task)):
-                raise ConflictError(f"an announcement with id {announcement.id!r} exists "
-                                    "with other content; choose another id")
-            plan_series(self.schedule, series, now)
-            return Answer(200, {"status": "exists", "id": announcement.id})
-        plan_series(self.schedule, series, now)  # first: a crash below loses nothing
-        if announcement.send_at <= now:
-            sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=series.id)
-            return Answer(202, {"status": "sending", "id": announcement.id,
-                                "recipients": sent.enqueued})
-        return Answer(202, {"status": "scheduled", "id": announcement.id,
-                            "send_at": announcement.send_at.isoformat(),
-                            "recipients_now": self.count(series, task)})
+            return Announced(announcement.id, "test sent")
+        return self._take_on(series, announcement, now)
 
-    def follow_up(self, series_id: str, doc: dict[str, Any]) -> Answer:
-        """After a session: the recording, slides and a survey, from templates/follow_up.md,
-        to its registrants, or split into attendees and absentees (when attendance is known)."""
+    def follow_up(self, series_id: str, doc: dict[str, Any]) -> FollowedUp:
+        """After a session: its recording, slides and a survey (core/follow_ups.py)."""
         series = self._series(series_id)
         session = series.session(str(doc.get("session", "")))
         if session is None:
             raise PayloadError("session: unknown session")
-        base_id = str(doc.get("id") or f"follow-up-{session.id}")
-        links = {k: doc.get(k) for k in ("recording_url", "slides_url", "survey_url")}
-        if not any(links.values()):
-            raise PayloadError("give at least one of recording_url, slides_url, survey_url")
-        groups = [("attended", {"attended": session.id}), ("absent", {"absent": session.id})] \
-            if doc.get("split") else [("registered", {"sessions": [session.id]})]
-        answers = []
-        for group, audience in groups:
-            body = self.renderer.render("follow_up.md", {"session": session, "audience": group,
-                                                         **links})
-            suffix = f"-{group}" if doc.get("split") else ""
-            offered = [name for name, key in (("recording", "recording_url"),
-                                              ("slides", "slides_url"), ("survey", "survey_url"))
-                       if links[key] and not (key == "survey_url" and group == "absent")]
-            answers.append(self.announce(series_id, {
-                "id": f"{base_id}{suffix}", "subject": doc.get("subject")
-                or f"{session.title}: {' and '.join(offered)}", "body_markdown": body,
-                "audience": audience, **({"send_at": doc["send_at"]} if doc.get("send_at")
-                                         else {})}).body)
-        return Answer(202, {"announcements": answers,
-                            "recipients": sum(int(a.get("recipients", 0)) for a in answers)})
+        announced = []
+        for announcement_doc in follow_up_announcements(session, doc, self.renderer):
+            now = self.clock.now()
+            announced.append(self._take_on(*self._announcement(series_id, announcement_doc,
+                                                               now), now))
+        return FollowedUp(tuple(announced))
 
-    def cancel_announcement(self, series_id: str, announcement_id: str) -> Answer:
+    def cancel_announcement(self, series_id: str, announcement_id: str) -> AnnouncementCancelled:
         series = self._series(series_id)
         key = f"announcement#{announcement_id}"
         if self.schedule.task(series.id, key) is None:
@@ -111,7 +85,7 @@ class Announcing:
             if state != "cancelled":
                 raise ConflictError(f"announcement {announcement_id!r} was already sent")
         plan_series(self.schedule, series, self.clock.now())
-        return Answer(200, {"status": "cancelled", "id": announcement_id})
+        return AnnouncementCancelled(announcement_id)
 
     def count(self, series: Series, task: AnnouncementTask) -> int:
         """How many people the announcement would reach now (suppressed ones not counted)."""
@@ -123,6 +97,30 @@ class Announcing:
             total += len(wanted) - len(self.store.suppressed(wanted) if wanted else ())
             if cursor is None:
                 return total
+
+    def _announcement(self, series_id: str, doc: dict[str, Any],
+                      now: datetime) -> tuple[Series, Announcement]:
+        series = self._series(series_id)
+        announcement = parse_announcement(doc, series, now)
+        self._check_attendance(series, announcement)
+        return series, announcement
+
+    def _take_on(self, series: Series, announcement: Announcement, now: datetime) -> Announced:
+        """Store the announcement's task (once per id), then send it now or leave it planned."""
+        task = AnnouncementTask(announcement)
+        if not self.schedule.put_task(series.id, task.key, task_doc(task)):
+            existing = self.schedule.task(series.id, task.key)
+            if existing != task_doc(task) and not _same_except_time(existing, task_doc(task)):
+                raise ConflictError(f"an announcement with id {announcement.id!r} exists "
+                                    "with other content; choose another id")
+            plan_series(self.schedule, series, now)
+            return Announced(announcement.id, "exists")
+        plan_series(self.schedule, series, now)  # first: a crash below loses nothing
+        if announcement.send_at <= now:
+            sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=series.id)
+            return Announced(announcement.id, "sending", recipients=sent.enqueued)
+        return Announced(announcement.id, "scheduled", send_at=announcement.send_at,
+                         recipients_now=self.count(series, task))
 
     # -- attendance ------------------------------------------------------------------------
     def _check_attendance(self, series: Series, announcement: Announcement) -> None:

@@ -1,17 +1,86 @@
-"""What an organiser action answers, and the refusals particular to organiser actions."""
+"""What organiser actions return (domain results, which entry points turn into HTTP answers or
+pages), the answer an action recorded for its retries, and the refusals particular to
+organiser actions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from ..core.errors import InvalidInputError
+
+PublishOutcome = Literal["created", "updated", "unchanged"]
+AnnouncementState = Literal["test sent", "exists", "sending", "scheduled"]
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """The reply an action gave, as recorded: a retry of the same request gets it again."""
+
     status: int
     body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A series stored (or found unchanged), with the notices its changes owe registrants."""
+
+    outcome: PublishOutcome
+    revision: int
+    changed_sessions: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()  # task keys, e.g. "notice#s4#1"
+    recipients: int = 0  # emails queued at once; the scheduler sends any rest
+    quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """An announcement as a registrant would see it, and how many it would reach now."""
+
+    recipients: int
+    subject: str
+    audience: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Announced:
+    """An announcement taken on: a test copy sent, already known, sending, or scheduled."""
+
+    id: str
+    state: AnnouncementState
+    recipients: int | None = None  # sending: queued at once
+    send_at: datetime | None = None  # scheduled
+    recipients_now: int | None = None  # scheduled: whom it would reach if sent now
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedUp:
+    """The announcements a follow-up became (one, or attendees' and absentees')."""
+
+    announcements: tuple[Announced, ...]
+
+    @property
+    def recipients(self) -> int:
+        return sum(a.recipients or 0 for a in self.announcements)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementCancelled:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceRecorded:
+    session: str
+    recorded: int
+    not_registered: int
+
+
+OrganiserResult = (Published | Preview | Announced | FollowedUp | AnnouncementCancelled
+                   | AttendanceRecorded)
 
 
 class ConflictError(InvalidInputError):
