@@ -427,3 +427,76 @@ def test_the_local_signature_check_covers_the_body() -> None:
     good["Host"] = "127.0.0.1:8000"
     assert verify("K", "S", "POST", url, b"{}", good, now) is True
     assert verify("K", "S", "POST", url, b"{}", good, now + timedelta(minutes=6)) is False
+
+
+def _everything(harness: Harness) -> tuple[list[dict[str, Any]], list[dict[str, object]], int]:
+    """The table (but for idempotency records, which any request leaves), the outbox and the
+    queue: what a dry run must leave as it was."""
+    table = sorted((i for i in harness.items("") if not i["pk"]["S"].startswith("IDEMPOTENCY#")),
+                   key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+    return table, list(harness.outbox.entries()), harness.queued()
+
+
+def test_a_dry_run_of_a_move_counts_exactly_whom_the_move_then_emails(harness: Harness) -> None:
+    addresses = harness.register_many(3, sessions=["s4"])
+    harness.register(email="other@example.org", event_id="o", sessions=["s1"])
+    harness.register(email="bounced@example.org", event_id="b", sessions=["s4"])
+    harness.runtime.store.suppress(suppression_id("local-development-only",
+                                                  "bounced@example.org"), "bounce",
+                                   harness.clock.now())
+    harness.runtime.drain()
+    harness.clock.advance(timedelta(days=1))
+    before = _everything(harness)
+
+    dry = act(harness, "/sessions/s4", {"start": "2024-01-09T16:00:00+01:00", "dry_run": True},
+              "move-s4-dry")
+
+    assert _everything(harness) == before  # nothing stored, queued, sent or audited
+    assert dry["http"] == 200 and dry["dry_run"] is True and dry["outcome"] == "updated"
+    [notice] = dry["notices"]
+    assert {k: notice[k] for k in ("kind", "session", "recipients", "subject")} == {
+        "kind": "update", "session": "s4", "recipients": 3,
+        "subject": "New time: Challenges in Accumulating Doses"}
+    assert "Was: Tue 9 Jan 2024 15:00 CET" in notice["text"]
+    assert "Now: Tue 9 Jan 2024 16:00 CET" in notice["text"]
+    assert "<del>Tue 9 Jan 2024 15:00 CET" in notice["html"]
+    assert dry["recipients"] == 3
+
+    real = act(harness, "/sessions/s4", {"start": "2024-01-09T16:00:00+01:00"}, "move-s4")
+
+    assert real["http"] == 200 and real["recipients"] == dry["recipients"]
+    updates = Counter(str(e["to"]) for e, _ in sent(harness, "update"))
+    assert updates == Counter({a: 1 for a in addresses})
+    assert sent(harness, "update")[0][1]["Subject"] == notice["subject"]
+
+
+def test_dry_runs_of_a_cancellation_and_a_push_change_nothing(harness: Harness,
+                                                              tmp_path: Path) -> None:
+    addresses = harness.register_many(2)  # the whole series
+    harness.register(email="s6-only@example.org", event_id="s6", sessions=["s6"])
+    harness.runtime.drain()
+    text = (ROOT / "series" / "reirradiation-2023.yaml").read_text()
+    moved = tmp_path / "series.yaml"
+    moved.write_text(text.replace('start: "2024-01-09T15:00"', 'start: "2024-01-09T16:00"'))
+    before = _everything(harness)
+
+    cancel = act(harness, "/sessions/s6/cancel", {"dry_run": True}, "cancel-dry")
+    push = act(harness, "/push", {"series": _yaml(moved), "dry_run": True}, "push-dry")
+    quiet = act(harness, "/sessions/s4", {"title": "Typo", "quiet": True, "dry_run": True},
+                "quiet-dry")
+    bad = act(harness, "/sessions/s4", {"title": "X", "dry_run": "yes"}, "bad-dry")
+
+    assert _everything(harness) == before
+    s6 = "Proton Reirradiation: Current Status & Challenges"
+    assert [(n["kind"], n["session"], n["recipients"], n["subject"]) for n in cancel["notices"]
+            ] == [("cancellation", "s6", 3, f"Cancelled: {s6}")]
+    assert s6 in cancel["notices"][0]["text"] and "<html" in cancel["notices"][0]["html"]
+    assert push["changed_sessions"] == ["s4"]
+    assert [(n["kind"], n["session"], n["recipients"]) for n in push["notices"]] == [
+        ("update", "s4", 2)]
+    assert quiet["notices"] == [] and quiet["recipients"] == 0 and quiet["quiet"] is True
+    assert bad["http"] == 400 and "dry_run" in bad["error"]
+
+    act(harness, "/sessions/s6/cancel", {}, "cancel")
+    assert sorted(str(e["to"]) for e, _ in sent(harness, "cancellation")) == sorted(
+        [*addresses, "s6-only@example.org"])

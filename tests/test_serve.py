@@ -309,6 +309,62 @@ def test_the_cli_signs_its_requests_and_they_pass(
     assert stored.session("s4").title == "Challenges in Accumulating Doses"  # type: ignore[union-attr]
 
 
+class _Terminal(io.StringIO):
+    """Standard input that is a terminal, for the CLI's question."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _kinds(harness: Harness, kind: str) -> list[str]:
+    harness.runtime.drain()
+    return sorted(str(e["to"]) for e in harness.outbox.entries() if e["kind"] == kind)
+
+
+def test_the_cli_asks_before_it_emails_people_and_sends_only_on_yes(
+        harness: Harness, site: Site, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from webinar_notify.cli import main
+
+    addresses = harness.register_many(2, sessions=["s4"])
+    harness.runtime.drain()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", KEY.secret_key)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    api = ["--api", site.base, "--region", "eu-west-1"]
+    move = ["session", "update", SERIES_ID, "s4", "--start", "2024-01-09T16:00:00+01:00", *api]
+    questions: list[str] = []
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    monkeypatch.setattr("builtins.input", lambda q: questions.append(q) or "n")
+
+    declined = main(move)
+
+    out = capsys.readouterr().out
+    assert declined == 1 and questions == ["Send? [y/N] "]
+    assert "This will email 2 people: update of s4" in out
+    assert "'New time: Challenges in Accumulating Doses'" in out and "not sent" in out
+    assert _kinds(harness, "update") == []
+    stored = harness.runtime.store.get_series(SERIES_ID)
+    assert stored is not None and stored.session("s4").sequence == 0  # type: ignore[union-attr]
+
+    monkeypatch.setattr("sys.stdin", io.StringIO())  # no terminal: refuse unless --yes
+    text = (ROOT / "series" / "reirradiation-2023.yaml").read_text()
+    moved = tmp_path / "series.yaml"
+    moved.write_text(text.replace('start: "2024-01-09T15:00"', 'start: "2024-01-09T16:00"'))
+    refused = [main(["session", "cancel", SERIES_ID, "s4", *api]),
+               main(["series", "push", str(moved), *api])]
+    err = capsys.readouterr().err
+    assert refused == [2, 2] and err.count("error: ") == 2 and "--yes" in err
+    assert "Traceback" not in err and _kinds(harness, "update") == []
+    assert _kinds(harness, "cancellation") == []
+
+    quiet = main(["session", "update", SERIES_ID, "s4", "--title", "Typo", "--quiet", *api])
+    sent = main([*move, "--yes"])
+
+    assert quiet == 0 and sent == 0 and len(questions) == 1
+    assert _kinds(harness, "update") == sorted(addresses)  # once each, after the --yes
+
+
 def test_no_link_token_reaches_the_request_log(harness: Harness, site: Site) -> None:
     harness.register(sessions=["s5"])
     manage = harness.link(r"http://localhost:8000(/manage/\S+)")

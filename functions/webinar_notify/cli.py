@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--region", help="AWS region of the API (default: from the URL)")
     push.add_argument("--quiet", action="store_true",
                       help="store the changes without telling registrants (typo fixes)")
+    organiser_cli.add_yes(push)
     push.set_defaults(run=_series_push)
     organiser_cli.add_commands(commands)
     doctor.add_commands(commands)

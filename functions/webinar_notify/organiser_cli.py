@@ -2,6 +2,10 @@
 
 Every request is signed with the caller's AWS credentials (SigV4, service execute-api) and
 carries a fresh Idempotency-Key, so a retried command never acts twice.
+
+A change that emails people (a session update or cancellation, a series push) is first sent
+as a dry run: the command says how many people it would email, with what subject, and asks
+before it sends (``--yes`` does not ask; without a terminal and without ``--yes`` it refuses).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import contextlib
 import json
 import re
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -36,11 +41,13 @@ def add_commands(commands: Any) -> None:
     update.add_argument("--join-url")
     update.add_argument("--status", choices=["scheduled", "cancelled"])
     update.add_argument("--quiet", action="store_true", help="store it, tell nobody")
+    add_yes(update)
     update.set_defaults(run=_session_update)
     cancel = verbs.add_parser("cancel", help="cancel a session (sends a calendar CANCEL)")
     _target(cancel, session=True)
-    cancel.set_defaults(run=lambda a: _call(a, {"action": "cancel_session",
-                                                "session": a.session}))
+    add_yes(cancel)
+    cancel.set_defaults(run=lambda a: _confirmed_call(a, {"action": "cancel_session",
+                                                          "session": a.session}))
 
     announce = commands.add_parser("announce", help="send or schedule an announcement")
     _target(announce)
@@ -88,8 +95,13 @@ def add_commands(commands: Any) -> None:
 
 
 def push(args: argparse.Namespace) -> int:
-    return _call(args, {"action": "push_series", "file": str(args.file.resolve()),
-                        "quiet": args.quiet})
+    return _confirmed_call(args, {"action": "push_series", "file": str(args.file.resolve()),
+                                  "quiet": args.quiet})
+
+
+def add_yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true",
+                        help="do not ask before emailing people (for scripts)")
 
 
 def _target(parser: argparse.ArgumentParser, session: bool = False) -> None:
@@ -107,7 +119,39 @@ def _session_update(args: argparse.Namespace) -> int:
               **{k: v for k, v in fields.items() if v is not None}}
     if args.quiet:
         action["quiet"] = True
+    return _confirmed_call(args, action)
+
+
+def _confirmed_call(args: argparse.Namespace, action: dict[str, Any]) -> int:
+    """Carry out a change, after a dry run and a yes when it would email anybody."""
+    if action.get("quiet"):  # a typo fix: nobody is emailed
+        return _call(args, action)
+    preview = _request(args, action | {"dry_run": True})
+    notices = [n for n in preview.get("notices", []) if n.get("recipients")]
+    total = sum(int(n["recipients"]) for n in notices)
+    if total == 0:
+        return _call(args, action)
+    what = ", ".join(f"{n['kind']} of {n['session']}" for n in notices)
+    people = f"{total} {'person' if total == 1 else 'people'}"
+    print(f"This will email {people}: {what}")
+    for notice in notices:
+        print(f"  {notice['kind']} of {notice['session']}, to {notice['recipients']}: "
+              f"{notice['subject']!r}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InvalidInputError(f"this change would email {people} and there is no "
+                                    "terminal to ask: check the dry run, then pass --yes")
+        if not _agreed("Send? [y/N] "):
+            print("not sent")
+            return 1
     return _call(args, action)
+
+
+def _agreed(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def _announce(args: argparse.Namespace) -> int:

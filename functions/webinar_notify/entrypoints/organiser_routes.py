@@ -14,12 +14,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
 from ..core import edge
-from ..core.errors import SignatureError
+from ..core.errors import PayloadError, SignatureError
 from ..services.answers import (
     Announced,
     AnnouncementCancelled,
     Answer,
     AttendanceRecorded,
+    ChangePreview,
     FollowedUp,
     OrganiserResult,
     Preview,
@@ -71,6 +72,14 @@ def http_answer(result: OrganiserResult) -> Answer:
                 "changed_sessions": list(result.changed_sessions),
                 "notices": list(result.notices), "recipients": result.recipients,
                 "quiet": result.quiet})
+        case ChangePreview():
+            return Answer(200, {
+                "dry_run": True, "outcome": result.outcome,
+                "changed_sessions": list(result.changed_sessions),
+                "notices": [{"kind": n.kind, "session": n.session, "recipients": n.recipients,
+                             "subject": n.subject, "text": n.text, "html": n.html}
+                            for n in result.notices],
+                "recipients": result.recipients, "quiet": result.quiet})
         case Preview():
             return Answer(200, {"recipients": result.recipients, "subject": result.subject,
                                 "audience": result.audience, "html": result.html,
@@ -100,22 +109,34 @@ def _announced(result: Announced) -> dict[str, Any]:
 @router.post(f"{SERIES}/push")
 def push(series_id: str) -> Response[str]:
     return _act("push_series", series_id,
-                lambda o, b: o.push(series_id, b.get("series"), bool(b.get("quiet"))))
+                lambda o, b: o.push(series_id, b.get("series"), bool(b.get("quiet")),
+                                    dry_run=_dry_run(b)))
 
 
 @router.post(f"{SERIES}/sessions/<session_id>")
 def change_session(series_id: str, session_id: str) -> Response[str]:
     def run(o: Organiser, b: dict[str, Any]) -> OrganiserResult:
-        quiet = bool(b.pop("quiet", False))
-        return o.change_session(series_id, session_id, b, quiet)
+        quiet, dry_run = bool(b.pop("quiet", False)), _dry_run(b)
+        b.pop("dry_run", None)
+        return o.change_session(series_id, session_id, b, quiet, dry_run=dry_run)
     return _act("update_session", series_id, run, session_id=session_id)
 
 
 @router.post(f"{SERIES}/sessions/<session_id>/cancel")
 def cancel_session(series_id: str, session_id: str) -> Response[str]:
     return _act("cancel_session", series_id,
-                lambda o, b: o.cancel_session(series_id, session_id, bool(b.get("quiet"))),
+                lambda o, b: o.cancel_session(series_id, session_id, bool(b.get("quiet")),
+                                              dry_run=_dry_run(b)),
                 session_id=session_id)
+
+
+def _dry_run(body: dict[str, Any]) -> bool:
+    """``"dry_run": true`` asks what the change would do; anything but a boolean is refused,
+    as a mistyped flag must not send the real thing."""
+    value = body.get("dry_run", False)
+    if not isinstance(value, bool):
+        raise PayloadError("dry_run: expected true or false")
+    return value
 
 
 @router.post(f"{SERIES}/sessions/<session_id>/attendance")

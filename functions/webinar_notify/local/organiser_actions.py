@@ -1,8 +1,9 @@
 """Organiser actions as scenario steps and CLI verbs, translated to organiser API requests.
 
-    update_session       {session, start?, duration_minutes?, title?, join_url?, status?, quiet?}
-    cancel_session       {session, quiet?}
-    push_series          {file, quiet?}
+    update_session       {session, start?, duration_minutes?, title?, join_url?, status?, quiet?,
+                          dry_run?}
+    cancel_session       {session, quiet?, dry_run?}
+    push_series          {file, quiet?, dry_run?}
     announce             {id, subject, body_markdown, audience, send_at?, dry_run?, test_to?}
     cancel_announcement  {id}
     record_attendance    {session, emails}
@@ -36,7 +37,8 @@ def to_request(action: dict[str, Any], series_id: str, base: Path) -> tuple[str,
             raise InvalidInputError("file: required")
         document = read_yaml(base / file, InvalidInputError)
         return f"{root}/push", {"series": _json_safe(document),
-                                "quiet": bool(fields.get("quiet"))}
+                                "quiet": bool(fields.get("quiet")),
+                                **({"dry_run": True} if fields.get("dry_run") else {})}
     if name == "announce":
         return f"{root}/announcements", _json_safe(fields)
     if name == "cancel_announcement":

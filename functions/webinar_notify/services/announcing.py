@@ -17,10 +17,11 @@ from ..core.compose import Links, compose
 from ..core.errors import NotFoundError, PayloadError
 from ..core.follow_ups import follow_up_announcements
 from ..core.jobs import EmailJob, delivery_key
+from ..core.mime import Email
 from ..core.registration import Registrant
 from ..core.render import Renderer
 from ..core.series import Series
-from ..core.tasks import AnnouncementTask, task_doc
+from ..core.tasks import AnnouncementTask, Task, task_doc
 from ..core.text import normalise_email, suppression_id
 from .answers import (
     Announced,
@@ -50,9 +51,8 @@ class Announcing:
         now = self.clock.now()
         series, announcement = self._announcement(series_id, doc, now)
         if doc.get("dry_run"):
-            preview = compose(series, _preview_job(series, announcement), now=now,
-                              renderer=self.renderer, links=PREVIEW_LINKS,
-                              announcement=announcement)
+            preview = preview_email(series, _preview_job(series, announcement), now,
+                                    self.renderer, announcement)
             return Preview(self.count(series, AnnouncementTask(announcement)),
                            announcement.subject, announcement.audience.describe(),
                            preview.html, preview.text)
@@ -89,14 +89,7 @@ class Announcing:
 
     def count(self, series: Series, task: AnnouncementTask) -> int:
         """How many people the announcement would reach now (suppressed ones not counted)."""
-        key, cursor, total = self.secrets.registrant_key(), None, 0
-        while True:
-            page, cursor = self.store.registrations_page(series.id, cursor, 500)
-            wanted = [suppression_id(key, r.registrant.email) for r in page
-                      if task.wants(r, series)]
-            total += len(wanted) - len(self.store.suppressed(wanted) if wanted else ())
-            if cursor is None:
-                return total
+        return reach(self.store, self.secrets, series, task)
 
     def _announcement(self, series_id: str, doc: dict[str, Any],
                       now: datetime) -> tuple[Series, Announcement]:
@@ -138,6 +131,33 @@ class Announcing:
 
 
 PREVIEW_LINKS = Links(manage="#your-registration", unsubscribe="#unsubscribe")
+ORGANISER_COPY = "organiser-copy"  # the registrant id of previews and test copies
+
+
+def reach(store: Store, secrets: Secrets, series: Series, task: Task) -> int:
+    """How many people a task (an announcement, a session notice) would reach now: the
+    scheduler's fan-out rules (``task.wants``, then the suppression list), sending nothing."""
+    key, cursor, total = secrets.registrant_key(), None, 0
+    while True:
+        page, cursor = store.registrations_page(series.id, cursor, 500)
+        wanted = [suppression_id(key, r.registrant.email) for r in page
+                  if task.wants(r, series)]
+        total += len(wanted) - len(store.suppressed(wanted) if wanted else ())
+        if cursor is None:
+            return total
+
+
+def preview_email(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
+                  announcement: Announcement | None = None) -> Email:
+    """An organiser's copy of an email, composed as a registrant's would be, with
+    placeholder personal links."""
+    return compose(series, job, now=now, renderer=renderer, links=PREVIEW_LINKS,
+                   announcement=announcement)
+
+
+def organiser_recipient(series: Series, address: str = "") -> Registrant:
+    """Who a preview or test copy is addressed to (no name: nobody's data in a preview)."""
+    return Registrant(address or "organiser@invalid", "", series.time_zone)
 
 
 def _preview_job(series: Series, announcement: Announcement, address: str = "",
@@ -146,9 +166,8 @@ def _preview_job(series: Series, announcement: Announcement, address: str = "",
     scope = (announcement.id, now.isoformat() if now else "preview")
     return EmailJob(
         kind="announcement", series_id=series.id, series_revision=series.revision,
-        registrant_id="organiser-copy", recipient=Registrant(address or "organiser@invalid", "",
-                                                              series.time_zone),
-        session_ids=(), key=delivery_key("announcement", series.id, "organiser-copy", *scope),
+        registrant_id=ORGANISER_COPY, recipient=organiser_recipient(series, address),
+        session_ids=(), key=delivery_key("announcement", series.id, ORGANISER_COPY, *scope),
         extra={"announcement_doc": json.dumps(announcement.to_doc(), ensure_ascii=False)})
 
 

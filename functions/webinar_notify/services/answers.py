@@ -46,6 +46,33 @@ class Preview:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticePreview:
+    """One notice a change would bring: whom it would reach now, and how it reads."""
+
+    kind: str  # "update", "cancellation" or "new_session"
+    session: str
+    recipients: int
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePreview:
+    """A dry run of a series change: what it would do, stored and sent nowhere."""
+
+    outcome: PublishOutcome
+    changed_sessions: tuple[str, ...] = ()
+    notices: tuple[NoticePreview, ...] = ()
+    quiet: bool = False
+
+    @property
+    def recipients(self) -> int:
+        """Emails the change would send now (a person told of two sessions counts twice)."""
+        return sum(n.recipients for n in self.notices)
+
+
+@dataclass(frozen=True, slots=True)
 class Announced:
     """An announcement taken on: a test copy sent, already known, sending, or scheduled."""
 
@@ -79,8 +106,8 @@ class AttendanceRecorded:
     not_registered: int
 
 
-OrganiserResult = (Published | Preview | Announced | FollowedUp | AnnouncementCancelled
-                   | AttendanceRecorded)
+OrganiserResult = (Published | ChangePreview | Preview | Announced | FollowedUp
+                   | AnnouncementCancelled | AttendanceRecorded)
 
 
 class ConflictError(InvalidInputError):

@@ -4,6 +4,9 @@
 Publishing the same content twice changes nothing. A session whose calendar-visible fields
 changed gets SEQUENCE + 1 and a new DTSTAMP; unless quiet, the notices those changes owe their
 registrants are stored with the series in one transaction and sent at once.
+
+A dry run works the change out the same way and stores and sends nothing: which notices it
+would bring, how many people each would reach now (the scheduler's rules), and how one reads.
 """
 
 from __future__ import annotations
@@ -13,15 +16,24 @@ from collections.abc import Mapping
 from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
 from ..adapters.schedule_store import ScheduleStore
+from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.errors import NotFoundError, PayloadError
+from ..core.registration import Registration
+from ..core.render import Renderer
 from ..core.series import Series
 from ..core.series_document import parse_series
 from ..core.series_merge import merge_series
 from ..core.session_change import SessionChange, read_session_change
-from ..core.tasks import session_notices, task_doc
-from .announcing import SEND_NOW_BUDGET
-from .answers import ConflictError, Published
+from ..core.tasks import Notice, session_notices, task_doc
+from .announcing import (
+    ORGANISER_COPY,
+    SEND_NOW_BUDGET,
+    organiser_recipient,
+    preview_email,
+    reach,
+)
+from .answers import ChangePreview, ConflictError, NoticePreview, Published
 from .scheduling import Scheduler, plan_series
 
 
@@ -31,25 +43,37 @@ class Publishing:
     store: Store
     schedule: ScheduleStore
     scheduler: Scheduler
+    secrets: Secrets
     clock: Clock
+    renderer: Renderer
 
-    def push(self, series_id: str, doc: object, quiet: bool) -> Published:
+    def push(self, series_id: str, doc: object, quiet: bool,
+             dry_run: bool = False) -> Published | ChangePreview:
         """A series document (the file, as JSON) for the series named in the path."""
         incoming = parse_series(doc)
         if incoming.id != series_id:
             raise PayloadError(f"the file is series {incoming.id!r}, not {series_id!r}")
-        return self.publish(incoming, quiet)
+        stored = self.store.get_series(incoming.id)
+        if dry_run:
+            return self._rehearse(stored, incoming, quiet)
+        return self._publish(stored, incoming, quiet)
 
     def change_session(self, series_id: str, session_id: str, fields: Mapping[str, object],
-                       quiet: bool) -> Published:
+                       quiet: bool, dry_run: bool = False) -> Published | ChangePreview:
         """One session's fields changed, checked as a typed SessionChange."""
         stored = self._stored(series_id)
-        change = read_session_change(stored, session_id, fields)
-        return self._publish(stored, change.apply(stored), quiet)
+        changed = read_session_change(stored, session_id, fields).apply(stored)
+        if dry_run:
+            return self._rehearse(stored, changed, quiet)
+        return self._publish(stored, changed, quiet)
 
-    def cancel_session(self, series_id: str, session_id: str, quiet: bool) -> Published:
+    def cancel_session(self, series_id: str, session_id: str, quiet: bool,
+                       dry_run: bool = False) -> Published | ChangePreview:
         stored = self._stored(series_id)
-        return self._publish(stored, SessionChange.cancellation(session_id).apply(stored), quiet)
+        cancelled = SessionChange.cancellation(session_id).apply(stored)
+        if dry_run:
+            return self._rehearse(stored, cancelled, quiet)
+        return self._publish(stored, cancelled, quiet)
 
     def publish(self, incoming: Series, quiet: bool) -> Published:
         """Create the series, or update it to this content."""
@@ -60,6 +84,28 @@ class Publishing:
         if stored is None:
             raise NotFoundError(f"unknown series {series_id[:80]!r}")
         return stored
+
+    def _rehearse(self, stored: Series | None, incoming: Series, quiet: bool) -> ChangePreview:
+        """What publishing would do, worked out as ``_publish`` does; nothing stored or sent."""
+        now = self.clock.now()
+        merged = merge_series(stored, incoming, now)
+        if stored is not None and merged is stored:
+            return ChangePreview("unchanged", quiet=quiet)
+        notices = session_notices(stored, merged, now) if stored and not quiet else []
+        changed = tuple(s.id for s in merged.sessions
+                        if stored is None or stored.session(s.id) != s)
+        return ChangePreview("created" if stored is None else "updated", changed,
+                             tuple(self._notice_preview(merged, n) for n in notices), quiet)
+
+    def _notice_preview(self, series: Series, notice: Notice) -> NoticePreview:
+        """A notice's reach now, and the email as a registrant of its session would get it."""
+        sample = Registration(series.id, ORGANISER_COPY, organiser_recipient(series),
+                              frozenset({notice.session_id}), whole_series=False)
+        email = preview_email(series, notice.job(sample, series), self.clock.now(),
+                              self.renderer)
+        return NoticePreview(notice.kind, notice.session_id,
+                             reach(self.store, self.secrets, series, notice),
+                             email.subject, email.text, email.html)
 
     def _publish(self, stored: Series | None, incoming: Series, quiet: bool) -> Published:
         now = self.clock.now()
