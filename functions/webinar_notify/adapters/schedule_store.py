@@ -1,6 +1,7 @@
 """The scheduler's own records, in the same table.
 
-    SCHEDULE      / SERIES#<id>              when the series next needs the scheduler
+    SCHEDULE      / SERIES#<id>              when the series next needs the scheduler, and the
+                                             generation of that plan
     SERIES#<id>   / TASK#<task key>          a notice or announcement waiting for its moment
     SERIES#<id>   / DECISION#<task key>      one reminder slot, notice or announcement, decided
                                              once: fanning out (with a cursor and a lease),
@@ -8,7 +9,12 @@
 
 A run that dies while fanning out leaves a cursor; once its lease has passed, the next run
 takes the slot over and carries on from there. Enqueuing a page twice is harmless: the
-delivery ledger sends each email once.
+delivery ledger sends each email once. Every claim raises the decision's fence, and a run
+writes its progress only under the fence it claimed with: a run that overran its lease finds
+its writes refused and stops, instead of overwriting its successor's cursor.
+
+The index entry is written only over the generation its writer read before it read anything
+else (see ``plan_series``): a plan made from stale reads cannot hide a newer one.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class Decision:
     lease_until: int = 0
     cursor: dict[str, Any] | None = None
     enqueued: int = 0
+    fence: int = 0  # raised by every claim: the claimant's writes carry it
 
     def settled(self, now: datetime) -> bool:
         """Nothing for a new run to do: done, dropped, or being fanned out right now."""
@@ -42,16 +49,16 @@ class Decision:
 
 
 class ScheduleStore(Protocol):
-    def set_next_due(self, series_id: str, when: datetime | None) -> None: ...
+    def plan_generation(self, series_id: str) -> int: ...
+    def set_next_due(self, series_id: str, when: datetime | None, generation: int) -> bool: ...
     def series_due(self, now: datetime) -> list[str]: ...
     def next_wakeup(self) -> datetime | None: ...
     def decisions(self, series_id: str) -> dict[str, Decision]: ...
     def claim(self, series_id: str, slot_key: str, now: datetime,
               lease: timedelta) -> Decision | None: ...
     def progress(self, series_id: str, decision: Decision, now: datetime,
-                 lease: timedelta) -> None: ...
-    def settle(self, series_id: str, slot_key: str, state: DecisionState, enqueued: int,
-               now: datetime) -> None: ...
+                 lease: timedelta) -> bool: ...
+    def settle(self, series_id: str, decision: Decision, now: datetime) -> bool: ...
     def drop(self, series_id: str, slot_key: str, now: datetime) -> bool: ...
     def put_task(self, series_id: str, task_key: str, doc: dict[str, Any]) -> bool: ...
     def tasks(self, series_id: str) -> dict[str, dict[str, Any]]: ...
@@ -64,11 +71,29 @@ class DynamoScheduleStore:
         self.client = client
         self.table = table
 
-    def set_next_due(self, series_id: str, when: datetime | None) -> None:
-        item = {**key("SCHEDULE", f"SERIES#{series_id}")}
+    def plan_generation(self, series_id: str) -> int:
+        """The generation of the series' index entry (0 when there is none)."""
+        item = self.client.get_item(TableName=self.table, ConsistentRead=True,
+                                    Key=key("SCHEDULE", f"SERIES#{series_id}")).get("Item")
+        return int(item.get("generation", {}).get("N", "0")) if item else 0
+
+    def set_next_due(self, series_id: str, when: datetime | None, generation: int) -> bool:
+        """Write the plan over ``generation`` (as read before the plan's inputs); False when
+        another plan was written meanwhile."""
+        item = {**key("SCHEDULE", f"SERIES#{series_id}"),
+                "generation": {"N": str(generation + 1)}}
         if when is not None:
             item["next_due"] = {"N": str(int(when.timestamp()))}
-        self.client.put_item(TableName=self.table, Item=item)
+        condition = ({"ConditionExpression": "attribute_not_exists(pk)"} if generation == 0 else
+                     {"ConditionExpression": "generation = :seen",
+                      "ExpressionAttributeValues": {":seen": {"N": str(generation)}}})
+        try:
+            self.client.put_item(TableName=self.table, Item=item, **condition)
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def series_due(self, now: datetime) -> list[str]:
         return [series_id for series_id, due in self._index() if due <= now.timestamp()]
@@ -98,24 +123,44 @@ class DynamoScheduleStore:
         """Take a slot that nobody decided, or whose fan-out was abandoned; None if taken."""
         taken = self._take_if_free(
             series_id, slot_key, now, "SET #state = :fanning, lease_until = :until, "
-            "enqueued = if_not_exists(enqueued, :zero)", {":until": {"N": _ts(now + lease)}})
+            "enqueued = if_not_exists(enqueued, :zero), "
+            "fence = if_not_exists(fence, :zero) + :one",
+            {":until": {"N": _ts(now + lease)}, ":one": {"N": "1"}})
         return _decision(taken) if taken is not None else None
 
     def progress(self, series_id: str, decision: Decision, now: datetime,
-                 lease: timedelta) -> None:
-        """Remember how far the fan-out got, and keep the lease."""
-        self.client.update_item(
-            TableName=self.table, Key=key(f"SERIES#{series_id}", f"DECISION#{decision.slot_key}"),
-            UpdateExpression="SET cursor_key = :cursor, enqueued = :enqueued, lease_until = :until",
-            ExpressionAttributeValues={
-                ":cursor": {"S": json.dumps(decision.cursor)}, ":until": {"N": _ts(now + lease)},
-                ":enqueued": {"N": str(decision.enqueued)}})
+                 lease: timedelta) -> bool:
+        """Remember how far the fan-out got, and keep the lease; False when the slot was taken
+        over (the fence moved on) or settled meanwhile: the caller must stop."""
+        return self._fenced(series_id, decision,
+                            "SET cursor_key = :cursor, enqueued = :enqueued, lease_until = :until",
+                            {":cursor": {"S": json.dumps(decision.cursor)},
+                             ":until": {"N": _ts(now + lease)},
+                             ":enqueued": {"N": str(decision.enqueued)}})
 
-    def settle(self, series_id: str, slot_key: str, state: DecisionState, enqueued: int,
-               now: datetime) -> None:
-        self.client.put_item(TableName=self.table, Item={
-            **key(f"SERIES#{series_id}", f"DECISION#{slot_key}"), "state": {"S": state},
-            "enqueued": {"N": str(enqueued)}, "decided_at": {"S": now.isoformat()}})
+    def settle(self, series_id: str, decision: Decision, now: datetime) -> bool:
+        """The fan-out reached the end: done, under the fence it was claimed with."""
+        return self._fenced(series_id, decision,
+                            "SET #state = :done, enqueued = :enqueued, decided_at = :at "
+                            "REMOVE cursor_key, lease_until",
+                            {":done": {"S": "done"}, ":enqueued": {"N": str(decision.enqueued)},
+                             ":at": {"S": now.isoformat()}}, {"#state": "state"})
+
+    def _fenced(self, series_id: str, decision: Decision, update: str,
+                values: dict[str, Any], names: dict[str, str] | None = None) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=key(f"SERIES#{series_id}", f"DECISION#{decision.slot_key}"),
+                UpdateExpression=update, ConditionExpression="fence = :fence AND #st = :fanning",
+                ExpressionAttributeNames={"#st": "state", **(names or {})},
+                ExpressionAttributeValues={":fence": {"N": str(decision.fence)},
+                                           ":fanning": {"S": "fanning"}, **values})
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def drop(self, series_id: str, slot_key: str, now: datetime) -> bool:
         """Record a slot whose moment passed unseen; never over a live fan-out (False then)."""
@@ -192,7 +237,8 @@ def _decision(item: dict[str, Any]) -> Decision:
                     state=item["state"]["S"],
                     lease_until=int(item.get("lease_until", {}).get("N", "0")),
                     cursor=json.loads(cursor) if cursor else None,
-                    enqueued=int(item.get("enqueued", {}).get("N", "0")))
+                    enqueued=int(item.get("enqueued", {}).get("N", "0")),
+                    fence=int(item.get("fence", {}).get("N", "0")))
 
 
 def _ts(moment: datetime) -> str:

@@ -30,10 +30,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                         ("ReminderSlotsSent", len(report.sent_slots)),
                         ("ReminderSlotsDropped", len(report.dropped_slots)),
                         ("ReminderSlotsUnfinished", report.unfinished),
+                        ("FanOutsOvertaken", report.overtaken),
                         ("SchedulerSeriesFailed", len(report.failed))):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     summary = {"enqueued": report.enqueued, "sent_slots": report.sent_slots,
                "dropped_slots": report.dropped_slots, "suppressed": report.suppressed,
-               "unfinished": report.unfinished, "failed": report.failed}
+               "unfinished": report.unfinished, "overtaken": report.overtaken,
+               "failed": report.failed}
     logger.info("scheduler run", extra=summary)
     return summary

@@ -84,7 +84,7 @@ class Announcing:
             state = self.schedule.decisions(series.id)[key].state
             if state != "cancelled":
                 raise ConflictError(f"announcement {announcement_id!r} was already sent")
-        plan_series(self.schedule, series, self.clock.now())
+        plan_series(self.schedule, self.store, series.id, self.clock.now())
         return AnnouncementCancelled(announcement_id)
 
     def count(self, series: Series, task: AnnouncementTask) -> int:
@@ -106,9 +106,9 @@ class Announcing:
             if existing != task_doc(task) and not _same_except_time(existing, task_doc(task)):
                 raise ConflictError(f"an announcement with id {announcement.id!r} exists "
                                     "with other content; choose another id")
-            plan_series(self.schedule, series, now)
+            plan_series(self.schedule, self.store, series.id, now)
             return Announced(announcement.id, "exists")
-        plan_series(self.schedule, series, now)  # first: a crash below loses nothing
+        plan_series(self.schedule, self.store, series.id, now)  # first: a crash loses nothing
         if announcement.send_at <= now:
             sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=series.id)
             return Announced(announcement.id, "sending", recipients=sent.enqueued)

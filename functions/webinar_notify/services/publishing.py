@@ -111,7 +111,7 @@ class Publishing:
         now = self.clock.now()
         merged = merge_series(stored, incoming, now)
         if stored is not None and merged is stored:
-            plan_series(self.schedule, stored, now)  # cheap; repairs a missing index entry
+            plan_series(self.schedule, self.store, stored.id, now)  # repairs a lost index entry
             return Published("unchanged", stored.revision, quiet=quiet)
         notices = session_notices(stored, merged, now) if stored and not quiet else []
         try:  # the series and the notices it owes its registrants, in one transaction
@@ -120,7 +120,7 @@ class Publishing:
         except StaleWriteError:
             raise ConflictError("the series changed meanwhile; fetch it and try again") from None
         # The index first: if this function dies while sending, the scheduler carries on.
-        plan_series(self.schedule, merged, now)
+        plan_series(self.schedule, self.store, merged.id, now)
         sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=merged.id) \
             if notices else None
         changed = tuple(s.id for s in merged.sessions

@@ -16,10 +16,13 @@ from ..adapters.queue import SendQueue
 from ..adapters.schedule_store import Decision, ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
+from ..core.errors import RetryableError
 from ..core.schedule import agenda, slots
 from ..core.series import Series
 from ..core.tasks import ReminderTask, Task, task_from_doc
 from ..core.text import suppression_id
+
+PLAN_ATTEMPTS = 5  # each lost race means another writer planned from fresher reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class RunReport:
     enqueued: int = 0
     suppressed: int = 0
     unfinished: int = 0
+    overtaken: int = 0  # fan-outs another run took over after this one's lease ran out
     failed: list[str] = field(default_factory=list)  # series whose run raised; retried next run
 
 
@@ -58,7 +62,8 @@ class Scheduler:
             try:
                 series = self.store.get_series(series_id)
                 if series is None:
-                    self.schedule.set_next_due(series_id, None)
+                    self.schedule.set_next_due(series_id, None,
+                                               self.schedule.plan_generation(series_id))
                     continue
                 self._run_series(series, now, deadline, report)
             except Exception:  # one broken series must not hold up every other one
@@ -82,7 +87,7 @@ class Scheduler:
             decision = self.schedule.claim(series.id, task.key, now, self.settings.lease)
             if decision is not None:
                 self._fan_out(series, task, decision, deadline, report)
-        plan_series(self.schedule, series, now)
+        plan_series(self.schedule, self.store, series.id, now)
 
     def _fan_out(self, series: Series, task: Task, decision: Decision,
                  deadline: datetime | None, report: RunReport) -> None:
@@ -100,14 +105,17 @@ class Scheduler:
             report.enqueued += len(jobs)
             report.suppressed += len(wanted) - len(jobs)
             if cursor is None:
-                self.schedule.settle(series.id, task.key, "done", decision.enqueued,
-                                     self.clock.now())
-                report.sent_slots.append(f"{series.id}/{task.key}")
+                if self.schedule.settle(series.id, decision, self.clock.now()):
+                    report.sent_slots.append(f"{series.id}/{task.key}")
+                else:
+                    report.overtaken += 1
                 return
             out_of_time = deadline is not None and self.clock.now() >= deadline
             # Out of time: give the task up now, so the next run carries on from the cursor.
-            self.schedule.progress(series.id, decision, self.clock.now(),
-                                   timedelta(0) if out_of_time else self.settings.lease)
+            if not self.schedule.progress(series.id, decision, self.clock.now(),
+                                          timedelta(0) if out_of_time else self.settings.lease):
+                report.overtaken += 1  # our lease ran out and another run carries on
+                return
             if out_of_time:
                 report.unfinished += 1
                 return
@@ -119,8 +127,23 @@ def all_tasks(series: Series, schedule: ScheduleStore) -> Sequence[Task]:
     return [*(ReminderTask(slot) for slot in slots(series)), *stored]
 
 
-def plan_series(schedule: ScheduleStore, series: Series, now: datetime) -> None:
-    """Tell the index when this series next needs a run (after any change to it)."""
+def plan_series(schedule: ScheduleStore, store: Store, series_id: str, now: datetime) -> None:
+    """Tell the index when this series next needs a run (after any change to it).
+
+    The index's generation is read before the series, its decisions and its tasks, and the
+    plan is written only over that generation: when another plan was written meanwhile, its
+    writer may have read less than we did, so we read again and plan again. Whoever writes
+    last has read everything written before; every change is followed by a plan."""
+    for _attempt in range(PLAN_ATTEMPTS):
+        generation = schedule.plan_generation(series_id)
+        series = store.get_series(series_id)
+        when = _next_due(schedule, series, now) if series is not None else None
+        if schedule.set_next_due(series_id, when, generation):
+            return
+    raise RetryableError("the schedule index kept changing; the next run plans again")
+
+
+def _next_due(schedule: ScheduleStore, series: Series, now: datetime) -> datetime | None:
     decisions = schedule.decisions(series.id)
     tasks = all_tasks(series, schedule)
     plan = agenda(tasks, now, {k for k, d in decisions.items() if d.settled(now)})
@@ -130,4 +153,4 @@ def plan_series(schedule: ScheduleStore, series: Series, now: datetime) -> None:
     live = {task.key for task in tasks}  # a fan-out of a slot that no longer exists is moot
     candidates += [datetime.fromtimestamp(d.lease_until, now.tzinfo)
                    for k, d in decisions.items() if d.state == "fanning" and k in live]
-    schedule.set_next_due(series.id, min(candidates, default=None))
+    return min(candidates, default=None)
