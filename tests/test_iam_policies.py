@@ -47,7 +47,8 @@ from webinar_notify.local.iam import (
 from webinar_notify.local.infra import TEMPLATE, verify_sender
 from webinar_notify.local.runtime import HttpAnswer, LocalSettings, local_runtime
 
-FUNCTIONS = ("ApiFunction", "FeedbackFunction", "SchedulerFunction", "SenderFunction")
+FUNCTIONS = ("ApiFunction", "FeedbackFunction", "JobsFunction", "SchedulerFunction",
+             "SenderFunction")
 TEMPLATE_TEXT = Path(TEMPLATE).read_text(encoding="utf-8")
 STACK = Stack()
 KEY = "local-development-only"  # registrant key and token secret, as the test helpers use
@@ -127,11 +128,12 @@ def _ses_throttles_once(patch: pytest.MonkeyPatch) -> Iterator[None]:
     assert calls, "no send was throttled"
 
 
-def _ses_bounce(address: str) -> dict[str, Any]:
+def _ses_bounce(address: str, delivery_tag: str) -> dict[str, Any]:
     import json
 
     detail = {"eventType": "Bounce",
-              "mail": {"messageId": "m-1", "destination": [address]},
+              "mail": {"messageId": "m-1", "destination": [address],
+                       "tags": {"delivery": [delivery_tag]}},
               "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
                          "bouncedRecipients": [{"emailAddress": address}]}}
     return {"Records": [{"EventSource": "aws:sns", "Sns": {
@@ -184,9 +186,13 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
                 "WEBHOOK_SECRETS_PATH": "/webinar-notify/webhooks",
                 "TOKEN_SECRET_PARAMETER": "/webinar-notify/token-secret",
                 "REGISTRANT_KEY_PARAMETER": "/webinar-notify/registrant-key",
-                "PUBLIC_BASE_URL": "http://localhost:8000"}.items():
+                "PUBLIC_BASE_URL": "http://localhost:8000",
+                "JOB_QUEUE_URL": runtime.resources.job_queue_url,
+                "EXPORT_BUCKET": runtime.resources.export_bucket}.items():
             patch.setenv(name, value)
         patch.setattr(SystemClock, "now", lambda _self: clock.now())  # the drive's own time
+        from webinar_notify.entrypoints import jobs  # noqa: F401 (its container is patched too)
+
         _one_container_per_function(patch)
         verify_sender("webinars@estro.example")
         harness = Harness(runtime, clock, OutboxMailer(outbox_dir, clock), outbox_dir)
@@ -237,12 +243,49 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
                                                     "confirm": html.unescape(confirm.group(1))}))
         assert erased.status == 200, erased.text
 
+        from webinar_notify.adapters.mailer import delivery_tag
+        from webinar_notify.core.text import registrant_id
         from webinar_notify.entrypoints import feedback
 
-        feedback.lambda_handler(_ses_bounce("bounce@example.org"),
+        bounced = registrant_id(KEY, SERIES_ID, "bounce@example.org")
+        sent = [i["pk"]["S"].removeprefix("DELIVERY#") for i in harness.items("DELIVERY")
+                if i.get("registrant", {}).get("S") == bounced]
+        feedback.lambda_handler(_ses_bounce("bounce@example.org", delivery_tag(sent[0])),
                                 LocalContext("webinar-notify-feedback"))  # type: ignore[arg-type]
+        ada = registrant_id(KEY, SERIES_ID, "ada@example.com")
+        timeline = runtime.request(  # the console's read of one person's mail (`Mail` index)
+            "GET", f"{organiser}/registrants/{ada}", {}, b"", jwt_claims={
+                "sub": "s-1", "email": "o@example.org", "cognito:groups": [f"{SERIES_ID}.viewer"]})
+        assert timeline.status == 200, timeline.body
+        _export_through_the_job_function(runtime)
     stop()
     yield recorded
+
+
+def _export_through_the_job_function(runtime: Any) -> None:
+    """An export: accepted by the API, a first step that runs out of time and hands on (the
+    job function sends its continuation), a second that finishes, and the API's link."""
+    from webinar_notify.entrypoints import jobs
+    from webinar_notify.local.events import sqs_event
+
+    organiser = f"/organiser/series/{SERIES_ID}"
+    accepted = runtime.organiser(f"{organiser}/exports", {}, "x1")
+    assert accepted.status == 202, accepted.body
+    sqs = boto3.client("sqs", region_name=REGION)
+    for remaining_ms in (20_000, 900_000):  # under the hard margin, then a whole run
+        messages = sqs.receive_message(QueueUrl=runtime.resources.job_queue_url,
+                                       AttributeNames=["All"])["Messages"]
+        with aws_calls.acting_as("JobsFunction"):
+            result = jobs.lambda_handler(sqs_event(messages, "jobs"), LocalContext(
+                "webinar-notify-jobs", timeout_ms=remaining_ms))  # type: ignore[arg-type]
+        assert result == {"batchItemFailures": []}
+        sqs.delete_message(QueueUrl=runtime.resources.job_queue_url,
+                           ReceiptHandle=messages[0]["ReceiptHandle"])
+    state = runtime.request("GET", f"{organiser}/jobs/{accepted.body['job']}", {}, b"",
+                            jwt_claims={"sub": "s-1", "email": "o@example.org",
+                                        "cognito:groups": [f"{SERIES_ID}.viewer"]})
+    assert state.body["state"] == "done", state.body
+    assert state.body["link"].startswith("https://webinar-notify-exports.s3.")
 
 
 def test_every_function_was_driven_through_the_real_adapters(drive: Drive) -> None:

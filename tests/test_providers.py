@@ -11,12 +11,13 @@ import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import SERIES_FILE, START, Harness
+from conftest import SERIES_FILE, START, Harness, registration_body
 from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.text import registrant_id
@@ -172,6 +173,36 @@ def test_a_zoom_registrant_keeps_the_personal_join_link(forms: Harness) -> None:
     assert forms.runtime.request("POST", "/webhooks/zoom/reirradiation-2023",
                                  joined_headers, joined).status == 200
     assert _registration(forms, "jose@example.es").attended == frozenset({"s1"})
+
+
+def test_a_recurring_zoom_webinar_records_each_occurrence_on_its_session(
+        forms: Harness) -> None:
+    """Webinar 89999999999 stands for the whole series: one id, one occurrence per session."""
+    assert forms.post(registration_body("ines@example.pt", "Inês", "evt-ines",
+                                        created=forms.clock.now()), secret=SECRET).status == 202
+    forms.clock.set(datetime(2023, 11, 6, 15, 0, tzinfo=UTC))  # during s2
+    at = int(forms.clock.now().timestamp())
+
+    def joined(start_time: str | None, join_time: str) -> int:
+        webinar: dict[str, Any] = {"id": "89999999999", "uuid": f"occ-{start_time}",
+                                   "participant": {"user_name": "Inês", "join_time": join_time,
+                                                   "email": "ines@example.pt"}}
+        if start_time:
+            webinar["start_time"] = start_time
+        headers, raw = _zoom({"event": "webinar.participant_joined", "event_ts": at * 1000,
+                              "payload": {"object": webinar}}, at)
+        return forms.runtime.request("POST", "/webhooks/zoom/reirradiation-2023", headers,
+                                     raw).status
+
+    assert joined("2023-10-26T13:00:00Z", "2023-10-26T13:04:00Z") == 200  # s1's occurrence
+    assert joined(None, "2023-11-06T14:10:00Z") == 200  # no start_time: s2 by the join time
+    assert _registration(forms, "ines@example.pt").attended == frozenset({"s1", "s2"})
+
+    assert joined("2023-12-25T14:00:00Z", "2023-12-25T14:01:00Z") == 200  # no such session
+    assert _registration(forms, "ines@example.pt").attended == frozenset({"s1", "s2"})
+    counts = forms.items("COUNTS")
+    assert [int(i["attendance_unmatched"]["N"]) for i in counts
+            if "attendance_unmatched" in i] == [1]
 
 
 def test_zoom_url_validation_is_answered_and_stores_nothing(forms: Harness) -> None:

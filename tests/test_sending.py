@@ -19,6 +19,8 @@ from webinar_notify import bootstrap
 from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.mailer import OutgoingMessage, SesMailer
 from webinar_notify.adapters.outbox import OutboxMailer
+from webinar_notify.core.jobs import EmailJob
+from webinar_notify.core.registration import Registrant
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
 from webinar_notify.local.scenario import load_series_file
 
@@ -316,6 +318,12 @@ def test_an_organisers_test_copy_to_a_suppressed_address_is_not_sent(harness: Ha
     assert harness.queued() == 0 and harness.runtime.dead_letters() == 0
 
 
+def _job(key: str) -> EmailJob:
+    return EmailJob(kind="reminder", series_id="reirradiation-2023", series_revision=1,
+                    registrant_id="r1", recipient=Registrant("x@example.org", "X", "UTC"),
+                    session_ids=("s1",), key=key)
+
+
 @pytest.mark.parametrize("kind", ["dynamodb", "memory"])
 def test_the_ledgers_local_stand_in_keeps_the_dynamodb_ledgers_rules(
         harness: Harness, kind: str) -> None:
@@ -329,7 +337,7 @@ def test_the_ledgers_local_stand_in_keeps_the_dynamodb_ledgers_rules(
     ledger.release("a")
     seen.append(ledger.claim("a", t, lease))
     seen.append(ledger.claim("a", t + lease + timedelta(seconds=1), lease))  # a crashed claim
-    ledger.complete("a", t, "ses-1")
+    ledger.complete(_job("a"), t, "ses-1")
     ledger.release("a")  # a late release cannot undo a send
     seen += [ledger.claim("a", t, lease), ledger.claim("a", t + timedelta(days=9), lease)]
     assert seen == ["claimed", "busy", "claimed", "claimed", "sent", "sent"]

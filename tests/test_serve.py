@@ -16,12 +16,14 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from botocore.credentials import Credentials
 from conftest import ROOT, SECRET, SERIES_ID, WEBHOOK, Harness, registration_body
 from webinar_notify.core.signatures import sign
 from webinar_notify.local.runtime import HttpAnswer
+from webinar_notify.local.scenario import HttpStep
 from webinar_notify.local.server import MAX_HEADER_BYTES, LocalKey, LocalServer
 from webinar_notify.local.sigv4 import sign as sigv4_sign
 
@@ -409,11 +412,11 @@ def test_a_failing_handler_gets_a_500_with_a_request_id_and_one_log_line(
     assert after == 404  # the server carries on
 
 
-def _start_serve(outbox: Path) -> subprocess.Popen[str]:
+def _start_serve(outbox: Path, *options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "webinar_notify.cli", "serve", "--port", "0",
-         "--outbox", str(outbox)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=outbox.parent)
+         "--outbox", str(outbox), *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=outbox.parent)
 
 
 def _printed(process: subprocess.Popen[str]) -> dict[str, str]:
@@ -429,6 +432,12 @@ def _printed(process: subprocess.Popen[str]) -> dict[str, str]:
         organiser = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", line)
         if organiser:
             printed["organiser secret"] = organiser[1]
+        password = re.search(r"^console account: .* password: (\S+)", line)
+        if password:
+            printed["console password"] = password[1]
+        replayed = re.search(r"^demo: .* (\d+) emails replayed", line)
+        if replayed:
+            printed["demo emails"] = replayed[1]
     raise AssertionError(f"serve stopped: {process.stderr.read() if process.stderr else ''}")
 
 
@@ -464,8 +473,11 @@ def test_serve_signs_links_with_new_random_secrets_each_run(tmp_path: Path) -> N
     finally:
         stops = _stopped(first, second)
 
-    names = ("webhook secret", "link token secret", "registrant key", "organiser secret")
+    names = ("webhook secret", "link token secret", "registrant key", "organiser secret",
+             "console password")
     assert all(runs[0][name] != runs[1][name] for name in names)
+    assert [run["console"] for run in runs] == [run["base"] + "/console" for run in runs]
+    assert runs[0]["console account"] == runs[1]["console account"] == "organiser@example.org"
     assert "local-development-only" not in json.dumps(runs)
     assert status == 202 and token is not None and page is not None and page[0] == 200
     expected = registrant_id(runs[0]["registrant key"], "sandbox", "ada@example.com")
@@ -476,3 +488,73 @@ def test_serve_signs_links_with_new_random_secrets_each_run(tmp_path: Path) -> N
                         today=today) is None
     assert [code for code, _, _ in stops] == [0, 0]
     assert all("stopped" in out and "Traceback" not in out + err for _, out, err in stops)
+
+
+class _Form(HTMLParser):
+    """The first form's fields and action on a page, as a browser would submit them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = found.get("action") or ""
+        elif tag == "input" and self.action is not None and found.get("name"):
+            self.fields[str(found["name"])] = found.get("value") or ""
+
+
+def _console_sign_in(base: str, account: str, password: str) -> str:
+    """Sign in on the console's page as a browser would: the session cookie it sets."""
+    site = Site(base, int(base.rsplit(":", 1)[1]), io.StringIO())
+    status, _, page = _fetch(site, "GET", "/console/sign-in")
+    assert status == 200, page[:300]
+    form = _Form()
+    form.feed(page.decode())
+    form.fields.update(username=account, password=password)
+    status, headers, page = _fetch(site, "POST", form.action or "/console/sign-in", {
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": base,
+        "Sec-Fetch-Site": "same-origin"}, urllib.parse.urlencode(form.fields).encode())
+    assert status == 303, page[:300]
+    cookie = next(c for c in headers.get_all("Set-Cookie") or [] if c.startswith("wn_console="))
+    return cookie.split(";", 1)[0]
+
+
+def test_serve_demo_is_the_seed_series_in_the_middle_with_a_ready_console_account(
+        tmp_path: Path) -> None:
+    from webinar_notify.local.demo_state import DEMO_MOMENT, demo_scenario
+
+    outbox = tmp_path / "demo"
+    outbox.mkdir()
+    (outbox / "00001-stale.eml").write_text("left from an earlier run")
+    process = _start_serve(outbox, "--demo")
+    try:
+        printed = _printed(process)
+        cookie = _console_sign_in(printed["base"], printed["console account"],
+                                  printed["console password"])
+        site = Site(printed["base"], int(printed["base"].rsplit(":", 1)[1]), io.StringIO())
+        signed_out = _fetch(site, "GET", "/console")
+        overview = _fetch(site, "GET", "/console/series/reirradiation-2023/",
+                          {"Cookie": cookie})
+    finally:
+        [(code, out, err)] = _stopped(process)
+
+    assert printed["demo"] == "reirradiation-2023"
+    assert printed["console"] == printed["base"] + "/console"
+    assert signed_out[0] == 303 and signed_out[1]["Location"].endswith("/console/sign-in")
+    assert overview[0] == 200 and "Challenges in Reirradiation" in overview[2].decode()
+    sent = [json.loads(line) for line in (outbox / "log.jsonl").read_text().splitlines()]
+    assert not (outbox / "00001-stale.eml").exists()  # the outbox holds the demo's emails only
+    assert printed["demo emails"] == str(len(sent))
+    assert all(e["sent_at"] <= DEMO_MOMENT.isoformat().replace("+00:00", "Z") for e in sent)
+    scenario = demo_scenario()
+    registrants = {json.loads(step.body)["data"]["registrant"]["email"]
+                   for step in scenario.steps if isinstance(step, HttpStep)}
+    assert sorted(e["to"] for e in sent if e["kind"] == "confirmation") == sorted(registrants)
+    past = {s.id for s in scenario.series.sessions if s.start <= DEMO_MOMENT}
+    ahead = {s.id for s in scenario.series.sessions if s.start > DEMO_MOMENT}
+    reminded = {sid for e in sent if e["kind"] == "reminder" for sid in e["sessions"]}
+    assert reminded == past and ahead  # emails that went out, and sessions still ahead
+    assert code == 0 and "Traceback" not in out + err

@@ -113,13 +113,19 @@ def test_sender_concurrency_and_rate_come_from_the_ses_send_rate_parameters() ->
     assert variables["SENDER_CONCURRENCY"] == {"Ref": "SenderConcurrency"}
 
 
-def test_organiser_routes_need_aws_iam_and_the_api_enables_it() -> None:
+def test_organiser_routes_need_aws_iam_or_a_cognito_token_and_the_api_enables_both() -> None:
     api = RESOURCES["HttpApi"]["Properties"]
     assert api["Auth"]["EnableIamAuthorizer"] is True
+    jwt = api["Auth"]["Authorizers"]["OrganiserJwt"]
+    assert jwt["IdentitySource"] == "$request.header.Authorization"
+    assert jwt["JwtConfiguration"]["audience"] == [{"Ref": "OrganiserUserPoolClient"}]
+    assert "${OrganiserUserPool}" in jwt["JwtConfiguration"]["issuer"]["Sub"]
     events = FUNCTIONS["ApiFunction"]["Properties"]["Events"]
     organiser = [e["Properties"] for e in events.values()
                  if e["Properties"]["Path"].startswith("/organiser/")]
-    assert organiser and all(e["Auth"]["Authorizer"] == "AWS_IAM" for e in organiser)
+    # Actions (POST) are signed with AWS credentials; reads (GET) carry an ID token.
+    assert {(e["Method"], e["Auth"]["Authorizer"]) for e in organiser} == {
+        ("POST", "AWS_IAM"), ("GET", "OrganiserJwt")}
     public = [e["Properties"] for e in events.values()
               if not e["Properties"]["Path"].startswith("/organiser/")]
     assert all("Auth" not in e for e in public)  # webhooks and pages verify their own tokens

@@ -12,13 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypedDict
 
 import boto3
 from botocore.config import Config
 
+from .adapters.accounts import Accounts, CognitoAccounts
 from .adapters.audit import Audit, DynamoAudit
 from .adapters.clock import Clock, SystemClock
+from .adapters.exports import Exports, S3Exports
 from .adapters.fetcher import Fetcher, HttpsFetcher
+from .adapters.job_queue import JobQueue, SqsJobQueue
+from .adapters.job_store import DynamoJobStore, JobStore
 from .adapters.ledger import DynamoLedger, Ledger
 from .adapters.mailer import Mailer, SesMailer
 from .adapters.queue import SendQueue, SqsQueue
@@ -26,14 +31,22 @@ from .adapters.rate_limit import RateLimiter
 from .adapters.schedule_store import DynamoScheduleStore, ScheduleStore
 from .adapters.secrets import Secrets, SsmSecrets
 from .adapters.store import DynamoStore, Store
+from .adapters.token_verifier import TokenVerifier, Verifier
+from .core.errors import InvalidInputError
+from .core.organiser_jobs import Continuation
 from .core.render import Renderer
+from .services.console_views import ConsoleViews
 from .services.feedback import Feedback
 from .services.intake import Intake
 from .services.manage import ManagePage
+from .services.organiser_jobs import OrganiserJobs
 from .services.organising import Organiser
 from .services.preferences import Preferences
 from .services.scheduling import Scheduler, ScheduleSettings
 from .services.sending import Sender, SendSettings, SeriesCache
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -49,15 +62,25 @@ class Services:
     organiser: Organiser
     preferences: Preferences
     feedback: Feedback
+    accounts: Accounts  # organisers signing in to the console (Cognito)
+    verifier: Verifier  # their ID tokens, checked as the API's JWT authorizer does
+    jobs: OrganiserJobs  # organiser work that grows with the audience, run off the request
+    job_queue: JobQueue
+    exports: Exports
 
 
 def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit,
           queue: SendQueue,
           mailer: Mailer, secrets: Secrets, clock: Clock, public_base_url: str,
           templates_dir: Path | None = None, lease: timedelta = timedelta(seconds=60),
-          send_rate_per_instance: float = 0.0, fetcher: Fetcher | None = None) -> Services:
+          send_rate_per_instance: float = 0.0, fetcher: Fetcher | None = None,
+          accounts: Accounts | None = None, verifier: Verifier | None = None,
+          job_store: JobStore | None = None, job_queue: JobQueue | None = None,
+          exports: Exports | None = None) -> Services:
     renderer = Renderer(templates_dir or find_templates())
     scheduler = Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings())
+    rows = ConsoleViews(store, schedule, audit, secrets, clock).csv_text
+    job_queue, exports = job_queue or NoJobs(), exports or NoJobs()
     return Services(
         store=store,
         clock=clock,
@@ -70,6 +93,10 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
         organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer),
         preferences=Preferences(store, secrets, renderer, clock),
         feedback=Feedback(store, secrets, clock),
+        accounts=accounts or NoSignIn(),
+        verifier=verifier or NoSignIn(),
+        jobs=OrganiserJobs(store, job_store or NoJobs(), exports, job_queue, clock, rows),
+        job_queue=job_queue, exports=exports,
     )
 
 
@@ -77,6 +104,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
     """Real AWS adapters, configured by the variables infra/template.yaml sets."""
     table = env["TABLE_NAME"]
     dynamodb = boto3.client("dynamodb")
+    accounts, verifier = console_sign_in(env)
     return build(
         store=DynamoStore(dynamodb, table),
         ledger=DynamoLedger(dynamodb, table),
@@ -100,7 +128,79 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         # Each of at most SENDER_CONCURRENCY instances paces itself to its share of the rate.
         send_rate_per_instance=float(env.get("SES_SEND_RATE", "0"))
         / max(1, int(env.get("SENDER_CONCURRENCY", "1"))),
+        accounts=accounts, verifier=verifier,
+        **organiser_jobs(env, dynamodb, table),
     )
+
+
+class JobAdapters(TypedDict, total=False):
+    job_store: JobStore
+    job_queue: JobQueue
+    exports: Exports
+
+
+def organiser_jobs(env: Mapping[str, str], dynamodb: DynamoDBClient, table: str
+                   ) -> JobAdapters:
+    """The job queue and the export bucket, for the functions the template gives them to (the
+    API accepts jobs, the job function carries them out); none elsewhere."""
+    queue_url, bucket = env.get("JOB_QUEUE_URL", ""), env.get("EXPORT_BUCKET", "")
+    if not queue_url or not bucket:
+        return {}
+    return {"job_store": DynamoJobStore(dynamodb, table),
+            "job_queue": SqsJobQueue(boto3.client("sqs"), queue_url),
+            # Presigned links must be SigV4 (S3 refuses the older signature in new regions).
+            "exports": S3Exports(boto3.client("s3", config=Config(signature_version="s3v4")),
+                                 bucket)}
+
+
+def console_sign_in(env: Mapping[str, str]) -> tuple[Accounts | None, Verifier | None]:
+    """Sign-in and token checks for the user pool the template names (the API function's
+    USER_POOL_ID and USER_POOL_CLIENT_ID); none for functions without a console."""
+    pool_id, client_id = env.get("USER_POOL_ID", ""), env.get("USER_POOL_CLIENT_ID", "")
+    if not pool_id or not client_id:
+        return None, None
+    # A pool id starts with its region (eu-west-1_AbC123): the issuer's region, whatever ours.
+    region = pool_id.partition("_")[0] or env.get("AWS_REGION", "")
+    cognito = boto3.client("cognito-idp", region_name=region,
+                           config=Config(connect_timeout=3, read_timeout=5,
+                                         retries={"total_max_attempts": 2}))
+    return CognitoAccounts(cognito, client_id), TokenVerifier(region, pool_id, client_id)
+
+
+class SignInUnavailable(InvalidInputError):
+    """This deployment has no user pool configured: nobody can sign in (503)."""
+
+    status = 503
+
+
+class NoSignIn:
+    """Accounts and verifier where no user pool is configured: every attempt is refused."""
+
+    def sign_in(self, username: str, password: str) -> NoReturn:
+        raise SignInUnavailable("signing in is not configured here (USER_POOL_ID)")
+
+    def choose_password(self, username: str, session: str, new_password: str) -> NoReturn:
+        raise SignInUnavailable("signing in is not configured here (USER_POOL_ID)")
+
+    def verify(self, id_token: str) -> NoReturn:
+        raise SignInUnavailable("signing in is not configured here (USER_POOL_ID)")
+
+
+class JobsUnavailable(InvalidInputError):
+    """This function has no job queue or export bucket configured (503)."""
+
+    status = 503
+
+
+class NoJobs:
+    """Job queue, job store and exports where the template gives none: every use is refused,
+    so that a job is never accepted where nothing would carry it out."""
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise JobsUnavailable("organiser jobs are not configured here (JOB_QUEUE_URL)")
+
+    def send(self, continuation: Continuation) -> NoReturn:
+        raise JobsUnavailable("organiser jobs are not configured here (JOB_QUEUE_URL)")
 
 
 def find_templates() -> Path:

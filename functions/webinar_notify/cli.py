@@ -11,12 +11,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import doctor, organiser_cli
 from .core.errors import InvalidInputError, WebinarNotifyError
 from .core.signatures import sign
+
+if TYPE_CHECKING:
+    from .local.runtime import LocalRuntime
 
 DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.yaml"
 DEFAULT_SERIES = Path(__file__).resolve().parents[2] / "series" / "sandbox.yaml"
@@ -63,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     organiser_cli.add_commands(commands)
     doctor.add_commands(commands)
 
+    counts = commands.add_parser("counts", help="the counters the console shows")
+    counts_commands = counts.add_subparsers(required=True, metavar="ACTION")
+    repair = counts_commands.add_parser(
+        "repair", help="recount a series' registration counters from its registrations and "
+                       "say what changed (on AWS, with the stack's table)")
+    repair.add_argument("series_id")
+    repair.add_argument("--table", required=True,
+                        help="the stack's DynamoDB table (its Table resource's physical name)")
+    repair.add_argument("--region", help="default: your AWS configuration's")
+    repair.set_defaults(run=_counts_repair)
+
     simulate = commands.add_parser("simulate", help="replay a scenario locally in virtual time")
     simulate.add_argument("scenario", type=Path, help="a scenario file (see scenarios/)")
     simulate.add_argument("--outbox", type=Path, required=True, help="directory for the emails")
@@ -79,9 +94,13 @@ def _parser() -> argparse.ArgumentParser:
         "serve", help="the API on localhost (new random secrets each run, printed at start)")
     serve.add_argument("--port", type=int, default=8000, help="default: 8000 (0: any free port)")
     serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    serve.add_argument("--series", type=Path, default=DEFAULT_SERIES,
+    serve.add_argument("--series", type=Path, default=None,
                        help="series file to serve (default: series/sandbox.yaml, whose "
                             "sessions are ahead, so registrations get confirmations)")
+    serve.add_argument("--demo", action="store_true",
+                       help="serve the seed series with the demo's registrants and emails, "
+                            "replayed to the middle of the series (15 Jan 2024); the clock "
+                            "carries on from there (the outbox is emptied first)")
     serve.add_argument("--outbox", type=Path, default=Path("outbox-serve"),
                        help="where the emails go (default: outbox-serve)")
     serve.add_argument("--secret", help="the generic provider's webhook secret, e.g. the one a "
@@ -99,6 +118,22 @@ def _parser() -> argparse.ArgumentParser:
     signer.add_argument("--timestamp", type=int, help="unix time (default: now)")
     signer.set_defaults(run=_sign)
     return parser
+
+
+def _counts_repair(args: argparse.Namespace) -> int:
+    import boto3
+
+    from .adapters.store import DynamoStore
+    from .core.edge import check_id
+    from .services.counts_repair import repair_counts
+
+    check_id(args.series_id, "series id")
+    store = DynamoStore(boto3.client("dynamodb", region_name=args.region), args.table)
+    changed = repair_counts(store, args.series_id)
+    for name, (was, now) in changed.items():
+        print(f"{name}: {was} -> {now}")
+    print(f"{len(changed)} counter(s) repaired" if changed else "every counter was right")
+    return 0
 
 
 def _series_check(args: argparse.Namespace) -> int:
@@ -141,9 +176,11 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Serve the API with secrets of its own: the link-token secret and the registrant key are
     new each run (the store lives in memory, so links from an earlier run lead nowhere anyway);
-    the webhook and organiser secrets may be given, as a form or script may already hold them."""
-    from .adapters.clock import SystemClock
+    the webhook and organiser secrets may be given, as a form or script may already hold them.
+    With ``--demo``, the seed series' demo is replayed into it first (see local/demo_state.py)."""
+    from .adapters.clock import Clock, SystemClock
     from .adapters.outbox import OutboxMailer
+    from .local.demo_state import CarryOnClock, demo_scenario, replay
     from .local.infra import REGION
     from .local.runtime import LocalSettings, local_runtime
     from .local.scenario import load_series_file
@@ -154,17 +191,33 @@ def _serve(args: argparse.Namespace) -> int:
         else secrets.token_hex(16)
     if not webhook_secret or not organiser_secret:
         raise InvalidInputError("--secret and --organiser-secret must not be empty")
+    if args.demo and args.series is not None:
+        raise InvalidInputError("--demo serves the seed series of the demo; leave out --series")
     region = args.region or REGION
-    series = load_series_file(args.series)
+    scenario = demo_scenario() if args.demo else None
+    series = scenario.series if scenario else load_series_file(args.series or DEFAULT_SERIES)
     key = LocalKey("LOCALORGANISER", organiser_secret)
-    clock = SystemClock()
+    demo_clock = CarryOnClock(scenario.start) if scenario else None
+    clock: Clock = demo_clock or SystemClock()
+    if args.demo:
+        _empty_outbox(args.outbox)
     with LocalServer((args.host, args.port), sys.stdout) as server:
         base = f"http://{args.host}:{server.server_address[1]}"
         settings = LocalSettings(webhook_secrets={"generic": webhook_secret},
                                  token_secret=secrets.token_hex(32),
                                  registrant_key=secrets.token_hex(32), public_base_url=base)
-        with local_runtime(clock, OutboxMailer(args.outbox, clock), settings) as runtime:
-            runtime.push_series(series)
+        mailer = OutboxMailer(args.outbox, clock)
+        with local_runtime(clock, mailer, settings) as runtime:
+            if scenario is not None and demo_clock is not None:
+                replayed = replay(runtime, demo_clock, scenario,
+                                  webhook_secrets=dict(settings.webhook_secrets))
+                demo_clock.carry_on()
+                mailer.write_index()
+                print(f"demo: {series.id} as on {replayed.moment:%a %d %b %Y %H:%M} UTC, "
+                      f"{replayed.requests} requests and {len(mailer.entries())} emails "
+                      "replayed; the clock carries on from there at real speed")
+            else:
+                runtime.push_series(series)
             print(f"series {series.id}: POST {base}/webhooks/generic/{series.id}")
             if all(s.end <= clock.now() for s in series.sessions):
                 print(f"note: every session of {series.id} has taken place, so registrations "
@@ -179,9 +232,34 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"organiser routes:  sign with AWS_ACCESS_KEY_ID={key.access_key} "
                   f"AWS_SECRET_ACCESS_KEY={key.secret_key} and --api {base} --region {region} "
                   "(the Idempotency-Key header must be signed)")
+            account, password = _local_organiser(runtime, series.id)
+            print(f"console:           {base}/console")
+            print(f"console account:   {account}  password: {password}  (editor of "
+                  f"{series.id}; new each run)")
             print(f"outbox: {args.outbox.resolve()} (index.html is rewritten after each request)")
             server.run(runtime, key, region)
     return 0
+
+
+LOCAL_ORGANISER_EMAIL = "organiser@example.org"
+
+
+def _local_organiser(runtime: LocalRuntime, series_id: str) -> tuple[str, str]:
+    """A ready organiser account in the local user pool: editor of the served series."""
+    from .local.accounts import add_organiser
+
+    password = add_organiser(runtime.accounts_admin, LOCAL_ORGANISER_EMAIL, "Local organiser",
+                             series_id, "editor", None)
+    return LOCAL_ORGANISER_EMAIL, password
+
+
+def _empty_outbox(outbox: Path) -> None:
+    """The demo's outbox holds the demo's emails only (as ``simulate`` leaves its own)."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    for stale in ("log.jsonl", "requests.jsonl", "index.html"):
+        (outbox / stale).unlink(missing_ok=True)
+    for old_email in outbox.glob("*.eml"):
+        old_email.unlink()
 
 
 def _sign(args: argparse.Namespace) -> int:

@@ -6,6 +6,10 @@ carries a fresh Idempotency-Key, so a retried command never acts twice.
 A change that emails people (a session update or cancellation, a series push) is first sent
 as a dry run: the command says how many people it would email, with what subject, and asks
 before it sends (``--yes`` does not ask; without a terminal and without ``--yes`` it refuses).
+An announcement says its recipient count and asks the same way.
+
+``organisers add`` is different: it calls Cognito directly with the operator's credentials, to
+give an organiser a console account and a role on a series.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.errors import InvalidInputError
+from .core.organiser_access import ROLES
 from .local.organiser_actions import to_request
 
 RETRIES = 3
@@ -45,9 +50,10 @@ def add_commands(commands: Any) -> None:
     update.set_defaults(run=_session_update)
     cancel = verbs.add_parser("cancel", help="cancel a session (sends a calendar CANCEL)")
     _target(cancel, session=True)
+    cancel.add_argument("--quiet", action="store_true", help="store it, tell nobody")
     add_yes(cancel)
-    cancel.set_defaults(run=lambda a: _confirmed_call(a, {"action": "cancel_session",
-                                                          "session": a.session}))
+    cancel.set_defaults(run=lambda a: _confirmed_call(a, {
+        "action": "cancel_session", "session": a.session, **({"quiet": True} if a.quiet else {})}))
 
     announce = commands.add_parser("announce", help="send or schedule an announcement")
     _target(announce)
@@ -92,6 +98,21 @@ def add_commands(commands: Any) -> None:
     attendance.add_argument("--emails-file", type=Path, required=True,
                             help="one address per line")
     attendance.set_defaults(run=_attendance)
+
+    organisers = commands.add_parser("organisers", help="console accounts (Amazon Cognito)")
+    organiser_verbs = organisers.add_subparsers(required=True, metavar="ACTION")
+    add = organiser_verbs.add_parser(
+        "add", help="give an organiser a role on a series (creates the account if new; "
+                    "Cognito emails it a temporary password)")
+    add.add_argument("email", help="the organiser's address, their user name")
+    add.add_argument("--series", required=True, help="the series id")
+    add.add_argument("--role", required=True, choices=ROLES,
+                     help="viewer: sees the series; editor: also acts on it")
+    add.add_argument("--name", default="", help="how the console greets them")
+    add.add_argument("--user-pool-id", required=True,
+                     help="the stack's OrganiserUserPoolId output")
+    add.add_argument("--region", help="default: from the user pool id")
+    add.set_defaults(run=_organisers_add)
 
 
 def push(args: argparse.Namespace) -> int:
@@ -174,10 +195,52 @@ def _announce(args: argparse.Namespace) -> int:
         return 0
     if args.test_to:
         return _call(args, action | {"test_to": args.test_to})
-    if not args.yes and input("Send it? [y/N] ").strip().lower() not in ("y", "yes"):
-        print("not sent")
-        return 1
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InvalidInputError(f"this announcement would email {count} "
+                                    f"{'person' if count == 1 else 'people'} and there is no "
+                                    "terminal to ask: check the count, then pass --yes")
+        if not _agreed("Send it? [y/N] "):
+            print("not sent")
+            return 1
     return _call(args, action)
+
+
+def _organisers_add(args: argparse.Namespace) -> int:
+    """On AWS, with the operator's credentials: the account, the group, the membership."""
+    import boto3
+    from botocore.exceptions import NoCredentialsError
+
+    from .adapters.accounts import AccountsAdmin
+
+    region = args.region or args.user_pool_id.partition("_")[0]
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region or ""):
+        raise InvalidInputError("--user-pool-id looks like eu-west-1_AbC123 (or pass --region)")
+    admin = AccountsAdmin(boto3.client("cognito-idp", region_name=region), args.user_pool_id)
+    try:
+        added = admin.add_organiser(args.email, args.name, args.series, args.role)
+    except NoCredentialsError:
+        raise InvalidInputError("no AWS credentials found (set AWS_PROFILE or "
+                                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)") from None
+    print(describe_added(added, args.series, args.role))
+    return 0
+
+
+def describe_added(added: Any, series_id: str, role: str) -> str:
+    """What ``organisers add`` did, in a few lines (no password: Cognito sends it)."""
+    lines = [f"{'created' if added.group_created else 'group exists:'} group {added.group}"]
+    if added.account_created and added.password_set:
+        lines.append("created the account, with the password given")
+    elif added.account_created:
+        lines.append("created the account: Cognito emails a temporary password, and the "
+                     "console asks for a new one at the first sign-in")
+    else:
+        lines.append("the account existed: its password is unchanged"
+                     if not added.password_set else "the account existed: password set")
+    if added.replaced_role:
+        lines.append(f"no longer {added.replaced_role} of series {series_id}")
+    lines.append(f"now {role} of series {series_id}")
+    return "\n".join(lines)
 
 
 def _follow_up(args: argparse.Namespace) -> int:

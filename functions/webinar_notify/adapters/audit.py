@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from .dynamo import is_condition_failure, key
+from .read_model import check_limit, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -27,6 +28,8 @@ class Audit(Protocol):
               now: datetime) -> dict[str, Any] | None: ...
     def finish(self, caller: str, idempotency_key: str, answer: dict[str, Any]) -> None: ...
     def abandon(self, caller: str, idempotency_key: str) -> None: ...
+    def entries(self, series_id: str, cursor: str | None, limit: int
+                ) -> tuple[list[dict[str, Any]], str | None]: ...
 
 
 class DynamoAudit:
@@ -39,6 +42,23 @@ class DynamoAudit:
         self.client.put_item(TableName=self.table, Item={
             **key(f"SERIES#{series_id}", f"AUDIT#{now.isoformat()}#{digest}"),
             "entry": {"S": json.dumps(entry, ensure_ascii=False)}})
+
+    def entries(self, series_id: str, cursor: str | None, limit: int
+                ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the series' trail, newest first (one Query), and the next cursor."""
+        check_limit(limit)
+        request: dict[str, Any] = {
+            "TableName": self.table, "Limit": limit, "ScanIndexForward": False,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
+                                          ":prefix": {"S": "AUDIT#"}}}
+        if cursor:
+            request["ExclusiveStartKey"] = key(f"SERIES#{series_id}",
+                                               decode_cursor(cursor, series_id, "AUDIT#"))
+        answer = self.client.query(**request)
+        last = answer.get("LastEvaluatedKey")
+        return ([json.loads(item["entry"]["S"]) for item in answer["Items"]],
+                encode_cursor(series_id, last["sk"]["S"]) if last else None)
 
     def begin(self, caller: str, idempotency_key: str, fingerprint: str,
               now: datetime) -> dict[str, Any] | None:

@@ -4,15 +4,25 @@ A sender claims the email's key (a conditional write), sends, then marks it sent
 message finds "sent" and sends nothing. A claim that is older than the lease belongs to a
 sender that crashed and may be taken over. The one window left: SES accepted the email and
 the sender died before marking it sent; the email is then sent again after the lease.
+
+Marking it sent also records what the console shows of it (series, registrant, kind,
+sessions, time: no address) under the `Mail` index; then the email is counted on one of the
+series' mail counter shards (a plain ADD: it never conflicts with other senders):
+
+    DELIVERY#<key>           / DELIVERY   the email's state; mail_pk, mail_sk for the index
+    COUNTS#<series>#<shard>  / MAIL       "<kind>|<session or ->|<state>" -> n
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from botocore.exceptions import ClientError
 
+from ..core.counts import count_shard, mail_attribute
+from ..core.jobs import EmailJob
 from .dynamo import is_condition_failure, key
 
 if TYPE_CHECKING:
@@ -20,11 +30,21 @@ if TYPE_CHECKING:
 
 ClaimResult = Literal["claimed", "sent", "busy"]
 LEDGER_TTL = timedelta(days=400)  # outlives any series: a resent email is worse than a row
+CONFLICT_ATTEMPTS = 3  # SES events of one email racing each other
+
+
+def counter_key(series_id: str, delivery_key: str) -> dict[str, Any]:
+    return key(f"COUNTS#{series_id}#{count_shard(delivery_key)}", "MAIL")
+
+
+def counted_session(session_ids: tuple[str, ...] | list[str]) -> str:
+    """The session an email is counted under: its one session, or "" (several, or none)."""
+    return session_ids[0] if len(session_ids) == 1 else ""
 
 
 class Ledger(Protocol):
     def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult: ...
-    def complete(self, delivery_key: str, now: datetime, message_id: str) -> None: ...
+    def complete(self, job: EmailJob, now: datetime, message_id: str) -> None: ...
     def release(self, delivery_key: str) -> None: ...
 
 
@@ -53,13 +73,31 @@ class DynamoLedger:
             return "sent" if old.get("state", {}).get("S") == "sent" else "busy"
         return "claimed"
 
-    def complete(self, delivery_key: str, now: datetime, message_id: str) -> None:
-        self.client.update_item(
-            TableName=self.table, Key=key(f"DELIVERY#{delivery_key}", "DELIVERY"),
-            UpdateExpression="SET #state = :sent, sent_at = :now, message_id = :id",
-            ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={":sent": {"S": "sent"}, ":now": {"S": now.isoformat()},
-                                       ":id": {"S": message_id}})
+    def complete(self, job: EmailJob, now: datetime, message_id: str) -> None:
+        """Sent: the state and what the console shows of the email; then +1 on its counter.
+        Should the count fail after the state was written, the email stays sent (and is
+        never sent twice): a count short by one beats a duplicate email."""
+        sent_at = now.isoformat()
+        ledger: dict[str, Any] = {
+            "TableName": self.table, "Key": key(f"DELIVERY#{job.key}", "DELIVERY"),
+            "UpdateExpression": "SET #state = :sent, sent_at = :now, message_id = :id, "
+                                "series = :series, registrant = :rid, kind = :kind, "
+                                "sessions = :sessions, mail_pk = :mail_pk, mail_sk = :mail_sk",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {
+                ":sent": {"S": "sent"}, ":now": {"S": sent_at}, ":id": {"S": message_id},
+                ":series": {"S": job.series_id}, ":rid": {"S": job.registrant_id},
+                ":kind": {"S": job.kind},
+                ":sessions": {"L": [{"S": s} for s in job.session_ids]},
+                ":mail_pk": {"S": f"MAIL#{job.series_id}"},
+                ":mail_sk": {"S": f"{job.registrant_id}#{sent_at}#{job.kind}"}}}
+        counter: dict[str, Any] = {
+            "TableName": self.table, "Key": counter_key(job.series_id, job.key),
+            "UpdateExpression": "ADD #n :one", "ExpressionAttributeNames": {
+                "#n": mail_attribute(job.kind, counted_session(job.session_ids), "sent")},
+            "ExpressionAttributeValues": {":one": {"N": "1"}}}
+        self.client.update_item(**ledger)
+        self.client.update_item(**counter)
 
     def release(self, delivery_key: str) -> None:
         """Give a claim back after a failure before SES accepted the email."""
@@ -80,6 +118,7 @@ class MemoryLedger:
 
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
+        self.counters: dict[tuple[str, int], dict[str, int]] = {}  # (series, shard) -> counts
 
     def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult:
         old = self.items.get(delivery_key)
@@ -89,10 +128,91 @@ class MemoryLedger:
             return "claimed"
         return "sent" if old["state"] == "sent" else "busy"
 
-    def complete(self, delivery_key: str, now: datetime, message_id: str) -> None:
-        self.items[delivery_key] = {**self.items.get(delivery_key, {}), "state": "sent",
-                                    "sent_at": now.isoformat(), "message_id": message_id}
+    def complete(self, job: EmailJob, now: datetime, message_id: str) -> None:
+        sent_at = now.isoformat()
+        self.items[job.key] = {
+            **self.items.get(job.key, {}), "state": "sent", "sent_at": sent_at,
+            "message_id": message_id, "series": job.series_id, "registrant": job.registrant_id,
+            "kind": job.kind, "sessions": list(job.session_ids),
+            "mail_pk": f"MAIL#{job.series_id}",
+            "mail_sk": f"{job.registrant_id}#{sent_at}#{job.kind}"}
+        shard = self.counters.setdefault((job.series_id, count_shard(job.key)), {})
+        name = mail_attribute(job.kind, counted_session(job.session_ids), "sent")
+        shard[name] = shard.get(name, 0) + 1
 
     def release(self, delivery_key: str) -> None:
         if self.items.get(delivery_key, {}).get("state") == "sending":
             del self.items[delivery_key]
+
+
+DeliveryOutcome = Literal["recorded", "duplicate", "unknown"]
+# Which state an email shows when SES said several things: a later word never hides a worse
+# one (a "delivered" arriving after its complaint keeps showing the complaint).
+STATE_RANK = {"sent": 0, "delayed": 1, "soft_bounced": 2, "delivered": 3, "rejected": 4,
+              "bounced": 4, "complained": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    outcome: DeliveryOutcome
+    series_id: str = ""  # the series whose email it was ("" when unknown)
+
+
+class DeliveryStateWrites:
+    """SES's word about one email, on its ledger item and the series' mail counters (mixed
+    into the DynamoDB store, which the feedback function holds): each state counts at most
+    once per email, and only for an email this ledger sent."""
+
+    client: DynamoDBClient
+    table: str
+
+    def record_delivery(self, delivery_key: str, state: str, at: str,
+                        detail: str) -> DeliveryUpdate:
+        item_key = key(f"DELIVERY#{delivery_key}", "DELIVERY")
+        series_id = ""
+        for _ in range(CONFLICT_ATTEMPTS):
+            item = self.client.get_item(TableName=self.table, Key=item_key,
+                                        ConsistentRead=True).get("Item")
+            if not item or "series" not in item or item.get("state", {}).get("S") != "sent":
+                return DeliveryUpdate("unknown")
+            series_id = item["series"]["S"]
+            if state in item.get("events", {}).get("SS", []):
+                return DeliveryUpdate("duplicate", series_id)
+            shown = item.get("delivery", {}).get("S", "")
+            writes: list[Any] = [{"Update": _state_update(
+                self.table, item_key, state, at, detail,
+                show=STATE_RANK.get(state, 0) >= STATE_RANK.get(shown, -1), shown=shown)}]
+            if state != "sent":  # the sender counted it sent already
+                sessions = [v["S"] for v in item.get("sessions", {}).get("L", [])]
+                writes.append({"Update": {
+                    "TableName": self.table, "Key": counter_key(series_id, delivery_key),
+                    "UpdateExpression": "ADD #n :one", "ExpressionAttributeNames": {
+                        "#n": mail_attribute(item.get("kind", {}).get("S", ""),
+                                             counted_session(sessions), state)},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}})
+            try:
+                self.client.transact_write_items(TransactItems=writes)
+                return DeliveryUpdate("recorded", series_id)
+            except ClientError as error:  # another event of this email got there first
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+        return DeliveryUpdate("duplicate", series_id)
+
+
+def _state_update(table: str, item_key: dict[str, Any], state: str, at: str, detail: str,
+                  *, show: bool, shown: str) -> dict[str, Any]:
+    """The ledger item's part: the state joins the ones seen (at most once), and is shown
+    unless a worse one is; both only if nothing changed since the item was read."""
+    values: dict[str, Any] = {":seen": {"SS": [state]}, ":state": {"S": state}}
+    condition = "attribute_exists(pk) AND NOT contains(events, :state) AND "
+    if shown:
+        values[":shown"] = {"S": shown}
+        condition += "delivery = :shown"
+    else:
+        condition += "attribute_not_exists(delivery)"
+    update = "ADD events :seen"
+    if show:
+        update += " SET delivery = :state, delivery_at = :at, delivery_detail = :detail"
+        values |= {":at": {"S": at}, ":detail": {"S": detail}}
+    return {"TableName": table, "Key": item_key, "UpdateExpression": update,
+            "ConditionExpression": condition, "ExpressionAttributeValues": values}

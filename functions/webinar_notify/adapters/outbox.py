@@ -38,7 +38,7 @@ class OutboxMailer:
             entry: dict[str, object] = {
                 "sent_at": _iso(sent_at), "to": message.to, "kind": message.kind,
                 "series": message.series_id, "sessions": list(message.session_ids),
-                "subject": message.subject, "file": name}
+                "subject": message.subject, "file": name, "tags": message.tags()}
             with self.log_path.open("a", encoding="utf-8") as log:
                 log.write(json.dumps(entry, ensure_ascii=False) + "\n")
             self._entries.append(entry)

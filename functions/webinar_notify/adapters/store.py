@@ -1,4 +1,4 @@
-"""The store port and its DynamoDB adapter (single table; every access a Get or a Put).
+"""The store port and its DynamoDB adapter (single table; Get, Put, Query, never a Scan).
 
 Keys (``pk`` / ``sk``):
     SERIES#<id> / SERIES                  the series document and its revision
@@ -6,22 +6,32 @@ Keys (``pk`` / ``sk``):
     SERIES#<id> / EVENT#<provider>#<hash> a webhook event already applied (TTL 400 days)
     SERIES#<id> / ERASED#<registrant id>  a tombstone: when that person's data was erased,
                                           so no older event can bring it back (TTL 400 days)
-The delivery ledger lives in the same table (see ``ledger.py``).
+    COUNTS#<id>#<n> / REGISTRATIONS       the registration counters, moved in the same
+                                          transaction as each write (registration_counts.py)
+    SUPPRESSED#<sid> / SUPPRESSED         an address that bounced or complained (every series)
+    SERIES#<id> / SUPPRESSED#<sid>        ... and the series whose email it was
+The delivery ledger and the mail counters live in the same table (see ``ledger.py``); the
+read side the console uses is in ``read_model.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from ..core.counts import tally
 from ..core.registration import Registrant, Registration
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
 from .dynamo import StaleWriteError, conditional, key
+from .ledger import DeliveryStateWrites, DeliveryUpdate
+from .read_model import ReadModel, ReadModelPort
+from .registration_counts import RegistrationCounts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -30,9 +40,10 @@ TOMBSTONE_TTL = timedelta(days=400)  # beyond any provider's retries and any ser
 # As long as a tombstone: for a sender without timestamps, a replay after an erasure looks new
 # and only its event id tells it apart.
 EVENT_TTL = TOMBSTONE_TTL
+ERASE_ATTEMPTS = 3
 
 
-class Store(Protocol):
+class Store(ReadModelPort, Protocol):
     def get_series(self, series_id: str) -> Series | None: ...
     def put_series(self, series: Series, expected_revision: int | None,
                    tasks: dict[str, dict[str, Any]] | None = None) -> None: ...
@@ -41,16 +52,23 @@ class Store(Protocol):
     def registrations_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
                            ) -> tuple[list[Registration], dict[str, Any] | None]: ...
     def suppressed(self, suppression_ids: list[str]) -> set[str]: ...
-    def suppress(self, suppression_id: str, reason: str, now: datetime) -> None: ...
+    def suppress(self, suppression_id: str, reason: str, now: datetime,
+                 series_id: str = "") -> None: ...
+    def record_delivery(self, delivery_key: str, state: str, at: str,
+                        detail: str) -> DeliveryUpdate: ...
     def event_seen(self, series_id: str, provider: str, event_id: str) -> bool: ...
     def mark_attendance_known(self, series_id: str, session_id: str) -> None: ...
-    def erase_registration(self, series_id: str, registrant_id: str, erased_at: int) -> None: ...
+    def count_unmatched_attendance(self, series_id: str) -> None: ...
+    def erase_registration(self, registration: Registration, erased_at: int) -> None: ...
     def erased_at(self, series_id: str, registrant_id: str) -> int | None: ...
+    def registration_counters(self, series_id: str) -> dict[int, dict[str, int]]: ...
+    def replace_registration_counters(self, series_id: str, shard: int, was: dict[str, int],
+                                      now: dict[str, int]) -> None: ...
     def attendance_known(self, series_id: str, session_id: str) -> bool: ...
     def mark_event(self, series_id: str, provider: str, event_id: str, now: datetime) -> None: ...
 
 
-class DynamoStore:
+class DynamoStore(ReadModel, RegistrationCounts, DeliveryStateWrites):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client = client
         self.table = table
@@ -76,12 +94,7 @@ class DynamoStore:
             **key(f"SERIES#{series.id}", f"TASK#{task_key}"),
             "doc": {"S": json.dumps(doc, ensure_ascii=False)}}}}
             for task_key, doc in tasks.items()]
-        try:
-            self.client.transact_write_items(TransactItems=writes)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                raise StaleWriteError from None
-            raise
+        self._transact(writes)
 
     def get_registration(self, series_id: str, registrant_id: str) -> Registration | None:
         item = self._get(key(f"SERIES#{series_id}", f"REG#{registrant_id}"))
@@ -117,9 +130,17 @@ class DynamoStore:
             item["attended"] = {"SS": sorted(registration.attended)}
         if not registration.opted_in:
             item["opted_in"] = {"BOOL": False}
-        expected = registration.version or None
-        conditional(lambda: self.client.put_item(
-            TableName=self.table, Item=item, **_version_condition("version", expected)))
+        item["search"] = {"S": f"{r.full_name}\n{r.email}".casefold()}  # the console's search
+        condition = _version_condition("version", registration.version or None)
+        moved = self._counts_update(registration.series_id, registration.registrant_id,
+                                    registration.counted,
+                                    tally(registration))
+        if moved is None:
+            conditional(lambda: self.client.put_item(TableName=self.table, Item=item,
+                                                     **condition))
+        else:
+            self._transact([{"Put": {"TableName": self.table, "Item": item, **condition}},
+                            moved])
         return _registration(item)
 
     def registrations_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
@@ -151,26 +172,68 @@ class DynamoStore:
                 keys = list(unprocessed.get(self.table, {}).get("Keys", []))
         return found
 
-    def suppress(self, suppression_id: str, reason: str, now: datetime) -> None:
+    def suppress(self, suppression_id: str, reason: str, now: datetime,
+                 series_id: str = "") -> None:
+        """Never mail this address again, in any series; with the series whose email it
+        was, listed there too (for its organisers' delivery page)."""
+        details = {"reason": {"S": reason}, "since": {"S": now.isoformat()}}
         self.client.put_item(TableName=self.table, Item={
-            **key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"), "reason": {"S": reason},
-            "since": {"S": now.isoformat()}})
+            **key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"), **details})
+        if series_id:
+            self.client.put_item(TableName=self.table, Item={
+                **key(f"SERIES#{series_id}", f"SUPPRESSED#{suppression_id}"), **details})
 
-    def erase_registration(self, series_id: str, registrant_id: str, erased_at: int) -> None:
+    def erase_registration(self, registration: Registration, erased_at: int) -> None:
         """Erasure: the registration, the only item holding the address, is deleted, and in
-        the same transaction a tombstone (registrant id and time, no address) is written."""
+        the same transaction a tombstone (registrant id and time, no address) is written and
+        the counts lose what it counted. A version written meanwhile is read and erased."""
+        for _ in range(ERASE_ATTEMPTS):
+            try:
+                self._erase(registration, erased_at)
+                return
+            except StaleWriteError:
+                latest = self.get_registration(registration.series_id,
+                                               registration.registrant_id)
+                if latest is None:  # erased meanwhile: the tombstone is still written
+                    latest = replace(registration, version=0, counted=frozenset())
+                registration = latest
+        raise StaleWriteError
+
+    def _erase(self, registration: Registration, erased_at: int) -> None:
+        series_id, registrant_id = registration.series_id, registration.registrant_id
         expires = erased_at + int(TOMBSTONE_TTL.total_seconds())
-        self.client.transact_write_items(TransactItems=[
+        writes: list[Any] = [
             {"Delete": {"TableName": self.table,
-                        "Key": key(f"SERIES#{series_id}", f"REG#{registrant_id}")}},
+                        "Key": key(f"SERIES#{series_id}", f"REG#{registrant_id}"),
+                        **_version_condition("version", registration.version or None)}},
             {"Put": {"TableName": self.table, "Item": {
                 **key(f"SERIES#{series_id}", f"ERASED#{registrant_id}"),
-                "erased_at": {"N": str(erased_at)}, "expires_at": {"N": str(expires)}}}}])
+                "erased_at": {"N": str(erased_at)}, "expires_at": {"N": str(expires)}}}}]
+        moved = self._counts_update(series_id, registrant_id, registration.counted,
+                                    frozenset())
+        self._transact(writes + ([moved] if moved else []))
+
+    def _transact(self, writes: list[Any]) -> None:
+        """One transaction; a failed condition (or a concurrent transaction on the same items)
+        cancels it as a whole: StaleWriteError, read again and retry."""
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise StaleWriteError from None
+            raise
 
     def erased_at(self, series_id: str, registrant_id: str) -> int | None:
         """When this person's data was erased from the series (unix seconds), if it was."""
         item = self._get(key(f"SERIES#{series_id}", f"ERASED#{registrant_id}"))
         return int(item["erased_at"]["N"]) if item else None
+
+    def count_unmatched_attendance(self, series_id: str) -> None:
+        """Attendance for no session of the series (e.g. an occurrence that matches none)."""
+        self.client.update_item(
+            TableName=self.table, Key=key(f"SERIES#{series_id}", "COUNTS"),
+            UpdateExpression="ADD attendance_unmatched :one",
+            ExpressionAttributeValues={":one": {"N": "1"}})
 
     def mark_attendance_known(self, series_id: str, session_id: str) -> None:
         self.client.put_item(TableName=self.table,
@@ -186,6 +249,9 @@ class DynamoStore:
         self.client.put_item(TableName=self.table, Item={
             **_event_key(series_id, provider, event_id),
             "expires_at": {"N": str(int((now + EVENT_TTL).timestamp()))}})
+
+    def _registration_of(self, item: dict[str, Any]) -> Registration:
+        return _registration(item)
 
     def _get(self, item_key: dict[str, Any]) -> dict[str, Any] | None:
         item = self.client.get_item(TableName=self.table, Key=item_key,
@@ -206,7 +272,8 @@ def _event_key(series_id: str, provider: str, event_id: str) -> dict[str, Any]:
 
 
 def _registration(item: dict[str, Any]) -> Registration:
-    return Registration(
+    """A stored registration, knowing what it counts."""
+    registration = Registration(
         series_id=item["pk"]["S"].removeprefix("SERIES#"),
         registrant_id=item["sk"]["S"].removeprefix("REG#"),
         registrant=Registrant(email=item["email"]["S"], full_name=item["full_name"]["S"],
@@ -226,3 +293,4 @@ def _registration(item: dict[str, Any]) -> Registration:
         last_event=int(item["last_event"]["N"]),
         version=int(item["version"]["N"]),
     )
+    return replace(registration, counted=tally(registration))

@@ -51,6 +51,9 @@ class Registration:
     attended: frozenset[str] = frozenset()  # sessions they were seen at
     opted_in: bool = True  # False until they confirm by the link (series with double opt-in)
     join_urls: dict[str, str] = field(default_factory=dict)  # session (or "*") -> personal link
+    # The counters (core.counts.tally) of the stored version this was read as: the store moves
+    # the counts by the difference when it writes the next version.
+    counted: frozenset[str] = field(default=frozenset(), compare=False)
 
     def join_url_for(self, session_id: str) -> str | None:
         """A personal join link (e.g. Zoom's, one per webinar) for this session, if any."""
@@ -113,7 +116,8 @@ def apply_event(existing: Registration | None, event: RegistrationEvent, series_
         | (frozenset(event.interests) if event.action == "created" else frozenset()),
         attended=existing.attended if existing else frozenset(),
         opted_in=existing.opted_in if existing else not double_opt_in,
-        join_urls=_join_urls(existing, event, status))
+        join_urls=_join_urls(existing, event, status),
+        counted=existing.counted if existing else frozenset())
     return None if updated == existing else updated
 
 

@@ -17,7 +17,7 @@ from ..core import edge
 from ..core.errors import InvalidInputError, RetryableError, SignatureError
 from ..core.providers import PROVIDERS
 from ..services.intake import MAX_BODY_BYTES
-from . import organiser_routes, public_pages
+from . import console_pages, organiser_reads, organiser_routes, page_security, public_pages
 from .request_body import raw_body
 
 logger = Logger()
@@ -25,10 +25,13 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 organiser_routes.include(app)
+organiser_reads.include(app)
 public_pages.include(app)
+console_pages.include(app)
 _OUTCOME_METRICS = {"registered": "Registrations", "cancelled": "Cancellations",
                     "duplicate": "WebhooksDuplicate", "ignored": "WebhooksOutdated",
-                    "answered": "WebhooksAnswered", "attendance": "AttendanceRecorded"}
+                    "answered": "WebhooksAnswered", "attendance": "AttendanceRecorded",
+                    "unmatched": "AttendanceUnmatched"}
 
 
 @app.post("/webhooks/<provider>/<series_id>")
@@ -65,6 +68,8 @@ def busy(error: RetryableError) -> Response[str]:
 
 @app.not_found
 def no_route(_error: Exception) -> Response[str]:
+    if app.current_event.path.startswith(console_pages.CONSOLE + "/"):
+        return console_pages.not_found_page()
     metrics.add_metric(name="WebhooksRefused", unit=MetricUnit.Count, value=1)
     return _json(404, {"error": "no such route"})
 
@@ -79,4 +84,4 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return public_pages.secured(event, app.resolve(event, context))
+    return page_security.secured(event, app.resolve(event, context))

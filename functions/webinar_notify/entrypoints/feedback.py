@@ -1,4 +1,5 @@
-"""SNS entry point: bounce and complaint events from the SES configuration set."""
+"""SNS entry point: delivery events (sends, deliveries, delays, rejects, bounces, complaints)
+from the SES configuration set."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 _METRICS = {"hard_bounces": "HardBounces", "soft_bounces": "SoftBounces",
-            "complaints": "Complaints"}
+            "complaints": "Complaints", "deliveries": "Deliveries", "delays": "Delays",
+            "rejects": "Rejects", "unknown_delivery": "UnknownDeliveryTags"}
 
 
 @logger.inject_lambda_context

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..bootstrap import services
 from ..core import edge
 from ..core.errors import PayloadError, SignatureError
+from ..core.organiser_jobs import OrganiserJob, job_view
 from ..services.answers import (
     Announced,
     AnnouncementCancelled,
@@ -38,10 +39,7 @@ def _act(action: str, series_id: str,
          run: Callable[[Organiser, dict[str, Any]], OrganiserResult], **ids: str) -> Response[str]:
     """Authenticate, check the path's ids (e.g. ``session_id=...``) and the body, then act."""
     event = router.current_event
-    iam = (event.raw_event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
-    caller = iam.get("userArn") or iam.get("callerId")
-    if not caller:
-        raise SignatureError("organiser routes need AWS IAM (SigV4) credentials")
+    caller = _iam_caller()
     headers = event.headers or {}
     # IAM checked the signature over the headers it names: the key must be one of them, so
     # that a captured request cannot be replayed under a new key and act twice.
@@ -59,6 +57,16 @@ def _act(action: str, series_id: str,
     metrics.add_metric(name="OrganiserActions", unit=MetricUnit.Count, value=1)
     return Response(status_code=answer.status, content_type="application/json",
                     body=json.dumps(answer.body, ensure_ascii=False))
+
+
+def _iam_caller() -> str:
+    """Who signed the request, as API Gateway's IAM authorizer passes it."""
+    context = router.current_event.raw_event.get("requestContext", {})
+    iam = (context.get("authorizer") or {}).get("iam") or {}
+    caller = iam.get("userArn") or iam.get("callerId")
+    if not caller:
+        raise SignatureError("organiser routes need AWS IAM (SigV4) credentials")
+    return str(caller)
 
 
 def http_answer(result: OrganiserResult) -> Answer:
@@ -94,6 +102,8 @@ def http_answer(result: OrganiserResult) -> Answer:
         case AttendanceRecorded():
             return Answer(200, {"session": result.session, "recorded": result.recorded,
                                 "not_registered": result.not_registered})
+        case OrganiserJob():
+            return Answer(202, {"job": result.job_id, **job_view(result)})
     assert_never(result)
 
 
@@ -161,6 +171,13 @@ def cancel_announcement(series_id: str, announcement_id: str) -> Response[str]:
 @router.post(f"{SERIES}/follow-ups")
 def follow_up(series_id: str) -> Response[str]:
     return _act("follow_up", series_id, lambda o, b: o.follow_up(series_id, b))
+
+
+@router.post(f"{SERIES}/exports")
+def export(series_id: str) -> Response[str]:
+    """Every registrant as CSV, made by a job: 202 at once, then follow the job."""
+    return _act("export_registrants", series_id,
+                lambda o, b: services().jobs.start_export(_iam_caller(), series_id))
 
 
 def include(app: APIGatewayHttpResolver) -> None:

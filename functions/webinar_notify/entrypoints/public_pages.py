@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -21,40 +19,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
 from ..core import edge
-from ..core.errors import InvalidInputError, NotFoundError, PayloadError
-from ..core.forms import multipart_fields
-from .request_body import raw_body
+from ..core.errors import InvalidInputError, NotFoundError
+from . import page_security
 
 metrics = Metrics()  # the same metric set as the API's handler, which flushes it
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
-PAGE_PREFIXES = ("/manage/", "/unsubscribe/", "/optin/", "/calendar/")
-# No script at all; the pages style with inline style attributes (the same markup as the
-# emails), so inline styles are the one thing allowed. Forms post only to the page itself.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                           "base-uri 'none'; frame-ancestors 'none'")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # the token is in the URL: never hand it on
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "X-Robots-Tag": "noindex",
-    "Cache-Control": "private, no-store",  # unless the route says otherwise (the feed)
-}
 FEED_CACHE = "private, max-age=900"  # calendar apps poll; the ETag makes a repeat a 304
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-MAX_FORM_BYTES = 16 * 1024  # the biggest form here is a few hundred bytes
-MAX_FORM_FIELDS = 20
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058: the body of the one-click POST
-SAME_SITE = ("same-origin", "none")  # Sec-Fetch-Site values of the page's own buttons
-
-
-class Refused(InvalidInputError):
-    """A request the pages do not take (cross-site, odd body); nothing is read or changed."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+secured = page_security.secured  # the API's handler passes every answer through it
 
 
 @router.get("/manage/<series_id>/<token>")
@@ -146,67 +118,16 @@ def calendar_feed(series_id: str, token: str) -> Response[str]:
     return Response(200, "text/calendar; charset=utf-8", body.decode("utf-8"), headers=cached)
 
 
-def secured(event: Mapping[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
-    """The security headers on every answer on a page path, whatever produced it (a page,
-    the feed, a refusal, a 404 for a path that matches no route); a header a route set
-    itself (the feed's caching) is kept."""
-    path = str(event.get("rawPath") or "")
-    if path.startswith(PAGE_PREFIXES):
-        headers = answer.setdefault("headers", {})
-        present = {name.lower() for name in headers}
-        headers.update({name: value for name, value in SECURITY_HEADERS.items()
-                        if name.lower() not in present})
-    return answer
-
-
 def _same_site_form() -> dict[str, str]:
-    form = _form()
-    _refuse_cross_site()
-    return form
+    return page_security.same_site_form(router.current_event)
 
 
 def _refuse_cross_site() -> None:
-    """403 unless the POST came from the page itself. Browsers say where a request comes from
-    in Sec-Fetch-Site; those that do not send it send Origin (with Referrer-Policy
-    no-referrer a browser's own form sends "Origin: null", which is only trusted with
-    Sec-Fetch-Site). A request with neither comes from no browser: no web page can make a
-    browser leave both out, so it is no cross-site request (the token is its credential)."""
-    event = router.current_event
-    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-    site = headers.get("sec-fetch-site")
-    if site is not None:
-        if site.lower() not in SAME_SITE:
-            raise Refused(403, "this form can only be sent from its own page")
-        return
-    origin = headers.get("origin")
-    if origin is None:
-        return
-    own = {headers.get("host", "").lower(), str(event.request_context.domain_name).lower()}
-    if origin == "null" or urlsplit(origin).netloc.lower() not in own:
-        raise Refused(403, "this form can only be sent from its own page")
+    page_security.refuse_cross_site(router.current_event)
 
 
 def _form() -> dict[str, str]:
-    """The posted form: URL-encoded or multipart (RFC 8058 mail providers send either), at most
-    16 KB; an empty body is an empty form. Anything else is a 415 or a 400."""
-    event = router.current_event
-    body = raw_body(event)
-    if len(body) > MAX_FORM_BYTES:
-        raise Refused(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
-    content_type = (event.headers or {}).get("content-type", "")
-    kind = content_type.split(";")[0].strip().lower()
-    if not body and not kind:
-        return {}
-    if kind not in FORM_TYPES:
-        raise Refused(415, "send the form as application/x-www-form-urlencoded or "
-                           "multipart/form-data")
-    try:
-        if kind == FORM_TYPES[0]:
-            fields = parse_qs(body.decode("utf-8"), max_num_fields=MAX_FORM_FIELDS)
-            return {name: values[0] for name, values in fields.items()}
-        return multipart_fields(content_type, body, MAX_FORM_FIELDS)
-    except (UnicodeDecodeError, ValueError, PayloadError):
-        raise Refused(400, "the form could not be read") from None
+    return page_security.read_form(router.current_event)
 
 
 def _page(render: Callable[[], str], path: tuple[str, str]) -> Response[str]:

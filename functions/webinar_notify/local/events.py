@@ -34,8 +34,11 @@ class LocalContext:
 
 
 def http_api_event(method: str, path: str, headers: Mapping[str, str], body: bytes,
-                   at: datetime, iam_caller: str | None = None) -> dict[str, Any]:
-    """An HTTP API (payload 2.0) event: lower-case headers, base64 for non-text bodies."""
+                   at: datetime, iam_caller: str | None = None,
+                   jwt_claims: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) event: lower-case headers, base64 for non-text bodies; with
+    ``iam_caller`` as the IAM authorizer passes a verified caller, with ``jwt_claims`` as the
+    JWT authorizer passes a verified token's claims."""
     lowered = {name.lower(): value for name, value in headers.items()}
     content_type = lowered.get("content-type", "")
     try:
@@ -45,8 +48,11 @@ def http_api_event(method: str, path: str, headers: Mapping[str, str], body: byt
         is_text = False
     request_id = str(uuid.uuid4())
     path, _, query = path.partition("?")
-    authorizer = {"iam": {"userArn": iam_caller, "callerId": iam_caller.rsplit("/", 1)[-1],
-                          "accountId": "123456789012"}} if iam_caller else None
+    authorizer: dict[str, Any] | None = {"iam": {
+        "userArn": iam_caller, "callerId": iam_caller.rsplit("/", 1)[-1],
+        "accountId": "123456789012"}} if iam_caller else None
+    if jwt_claims is not None:
+        authorizer = {"jwt": {"claims": authorizer_claims(jwt_claims), "scopes": None}}
     if iam_caller and "authorization" not in lowered:  # as the CLI signs: every header it sends
         signed = ";".join(sorted({*lowered, "host", "x-amz-date"}))
         lowered["authorization"] = (f"AWS4-HMAC-SHA256 Credential=local/{at:%Y%m%d}/eu-west-1/"
@@ -72,6 +78,19 @@ def http_api_event(method: str, path: str, headers: Mapping[str, str], body: byt
         "body": text if is_text else base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": not is_text,
     }
+
+
+def authorizer_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    """Claims as the HTTP API's JWT authorizer hands them on: every value a string, a list
+    as its items in brackets separated by spaces (``"[a.editor b.viewer]"``)."""
+    def flat(value: Any) -> str:
+        if isinstance(value, list | tuple):
+            return "[" + " ".join(flat(v) for v in value) + "]"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    return {str(name): flat(value) for name, value in claims.items()}
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

@@ -37,7 +37,9 @@ REQUIRED_PARAMETERS = {"SenderIdentity": "estro.example"}
 # recorded calls and ARNs in the resolved template agree; every other resource is named after
 # its logical id.
 LOCAL_NAMES = {"Table": "webinar-notify", "SendQueue": "webinar-notify-send",
-               "SendDeadLetterQueue": "webinar-notify-dlq", "ConfigurationSet": "webinar-notify"}
+               "SendDeadLetterQueue": "webinar-notify-dlq", "ConfigurationSet": "webinar-notify",
+               "JobQueue": "webinar-notify-jobs", "JobDeadLetterQueue": "webinar-notify-jobs-dlq",
+               "ExportBucket": "webinar-notify-exports"}
 
 # The AWS managed policies SAM attaches to the roles it generates (their documents as AWS
 # publishes them). A managed policy missing here is an error, not a silent pass.
@@ -170,6 +172,38 @@ def _ssm(operation: str, params: Mapping[str, Any]) -> list[Need] | None:
     return None
 
 
+# Cognito user pool operations that are not IAM-authorised at all: the app client's own
+# sign-in flow and the calls authorised by the user's access token (Cognito developer guide,
+# "Understanding API, OIDC, and managed login pages authentication"). An AWS role needs no
+# permission for them; every admin operation does.
+COGNITO_UNAUTHENTICATED = frozenset({
+    "InitiateAuth", "RespondToAuthChallenge", "RevokeToken", "GlobalSignOut", "GetUser",
+    "ChangePassword", "ForgotPassword", "ConfirmForgotPassword", "SignUp", "ConfirmSignUp",
+    "ResendConfirmationCode"})
+
+
+def _cognito_idp(operation: str, params: Mapping[str, Any]) -> list[Need] | None:
+    if operation in COGNITO_UNAUTHENTICATED:
+        return []
+    if "UserPoolId" in params:
+        return [Need(f"cognito-idp:{operation}", (_arn("cognito-idp",
+                                                        f"userpool/{params['UserPoolId']}"),))]
+    return None
+
+
+def _s3(operation: str, params: Mapping[str, Any]) -> list[Need] | None:
+    """Object calls on ``arn:aws:s3:::bucket/key``; a multipart upload's steps are all
+    authorised as s3:PutObject and HeadObject as s3:GetObject; presigning is no call at all
+    (the link's GET is checked against the signer's s3:GetObject when it is used)."""
+    if "Bucket" not in params or "Key" not in params:
+        return None
+    action = {"CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
+              "CompleteMultipartUpload": "PutObject",
+              "HeadObject": "GetObject"}.get(operation, operation)
+    return [Need(f"s3:{action}", (f"arn:{PARTITION}:s3:::{params['Bucket']}/{params['Key']}",),
+                 operation)]
+
+
 def _unique(items: Iterable[Need]) -> list[Need]:
     return list(dict.fromkeys(items))
 
@@ -186,7 +220,8 @@ def _parameter_arn(name: str) -> str:
     return _arn("ssm", f"parameter/{name.lstrip('/')}")  # one slash, with or without its own
 
 
-_MAPPERS = {"dynamodb": _dynamodb, "sqs": _sqs, "sesv2": _sesv2, "ssm": _ssm}
+_MAPPERS = {"dynamodb": _dynamodb, "sqs": _sqs, "sesv2": _sesv2, "ssm": _ssm,
+            "cognito-idp": _cognito_idp, "s3": _s3}
 
 
 # -- policies -------------------------------------------------------------------------------
@@ -368,6 +403,7 @@ class Stack:
                 "AWS::KMS::Key": _arn("kms", f"key/{name}"),
                 "AWS::Lambda::Function": _arn("lambda", f"function:{name}"),
                 "AWS::IAM::Role": f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}",
+                "AWS::S3::Bucket": f"arn:{PARTITION}:s3:::{name}",
             }.get(kind, _arn(kind.split("::")[1].lower(), name))
         if attribute == "QueueUrl":
             return self.ref(logical_id)

@@ -43,6 +43,8 @@ class LocalResources:
     queue_url: str
     dead_letter_url: str
     max_receive_count: int
+    job_queue_url: str = ""
+    export_bucket: str = ""
 
 
 def create_resources(template: dict[str, Any] | None = None) -> LocalResources:
@@ -52,7 +54,8 @@ def create_resources(template: dict[str, Any] | None = None) -> LocalResources:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     dynamodb.create_table(
         TableName="webinar-notify", BillingMode=table["BillingMode"],
-        AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"])
+        AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"],
+        GlobalSecondaryIndexes=table.get("GlobalSecondaryIndexes", []))
     ttl = table["TimeToLiveSpecification"]
     dynamodb.update_time_to_live(TableName="webinar-notify", TimeToLiveSpecification=ttl)
 
@@ -70,7 +73,41 @@ def create_resources(template: dict[str, Any] | None = None) -> LocalResources:
     queue_url = sqs.create_queue(QueueName="webinar-notify-send",
                                  Attributes=attributes)["QueueUrl"]
     return LocalResources(table="webinar-notify", queue_url=queue_url, dead_letter_url=dlq_url,
-                          max_receive_count=int(redrive["maxReceiveCount"]))
+                          max_receive_count=int(redrive["maxReceiveCount"]),
+                          job_queue_url=_job_queue(sqs, resources),
+                          export_bucket=_export_bucket(resources))
+
+
+def _job_queue(sqs: Any, resources: dict[str, Any]) -> str:
+    """The organiser jobs' queue (and its dead-letter queue), as the template has them."""
+    dlq_url = sqs.create_queue(QueueName="webinar-notify-jobs-dlq", Attributes=_queue_attributes(
+        resources["JobDeadLetterQueue"]["Properties"]))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    properties = resources["JobQueue"]["Properties"]
+    attributes = _queue_attributes(properties)
+    attributes["RedrivePolicy"] = json.dumps({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": properties["RedrivePolicy"]["maxReceiveCount"]})
+    return str(sqs.create_queue(QueueName="webinar-notify-jobs",
+                                Attributes=attributes)["QueueUrl"])
+
+
+def _export_bucket(resources: dict[str, Any]) -> str:
+    """The private export bucket (moto enforces the 5 MiB smallest part as S3 does)."""
+    name = "webinar-notify-exports"
+    properties = resources["ExportBucket"]["Properties"]
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={
+        "LocationConstraint": REGION})  # type: ignore[typeddict-item]
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=properties[
+        "PublicAccessBlockConfiguration"])
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [
+        {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": ""},
+         "Expiration": {"Days": rule["ExpirationInDays"]},
+         "AbortIncompleteMultipartUpload": rule["AbortIncompleteMultipartUpload"]}
+        for rule in properties["LifecycleConfiguration"]["Rules"]]})
+    return name
 
 
 def _queue_attributes(properties: dict[str, Any]) -> dict[Any, str]:

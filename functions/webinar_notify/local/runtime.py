@@ -18,17 +18,23 @@ from typing import Any, Literal
 import boto3
 
 from .. import bootstrap
+from ..adapters.accounts import AccountsAdmin
 from ..adapters.audit import DynamoAudit
 from ..adapters.clock import Clock
+from ..adapters.exports import LocalExports
+from ..adapters.job_queue import MemoryJobQueue
+from ..adapters.job_store import DynamoJobStore
 from ..adapters.ledger import DynamoLedger
 from ..adapters.mailer import Mailer
 from ..adapters.memory_queue import MemoryQueue
 from ..adapters.schedule_store import DynamoScheduleStore
 from ..adapters.secrets import StaticSecrets
 from ..adapters.store import DynamoStore
+from ..core.organiser_access import Role
 from ..core.series import Series
 from ..services.answers import Published
 from . import aws_calls, aws_limits
+from .accounts import LocalPool, OnDemandPool, add_organiser
 from .events import LocalContext, http_api_event, scheduled_event, sqs_event
 from .infra import REGION, LocalResources, create_resources, verify_sender
 from .queues import InMemory, LocalQueue, MotoSqs
@@ -46,7 +52,8 @@ LOCAL_ORGANISER = "arn:aws:iam::123456789012:user/local-organiser"
 # Local function names and the template's logical ids, whose roles their calls are checked by.
 LOGICAL_IDS = {"webinar-notify-api": "ApiFunction", "webinar-notify-sender": "SenderFunction",
                "webinar-notify-scheduler": "SchedulerFunction",
-               "webinar-notify-feedback": "FeedbackFunction"}
+               "webinar-notify-feedback": "FeedbackFunction",
+               "webinar-notify-jobs": "JobsFunction"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,7 @@ class LocalRuntime:
     def __init__(self, resources: LocalResources, clock: Clock, mailer: Mailer,
                  settings: LocalSettings) -> None:
         self.resources = resources
+        self.sign_in = OnDemandPool()  # the organisers' user pool, made at first use
         self.clock = clock
         self.mailer = mailer
         self.sqs = boto3.client("sqs", region_name=REGION)
@@ -84,6 +92,7 @@ class LocalRuntime:
         self.queue_arn = self.sqs.get_queue_attributes(
             QueueUrl=resources.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.quiet = settings.quiet
+        self.jobs = MemoryJobQueue()  # organiser jobs' continuations, run by drain()
         self.queue: LocalQueue = (
             InMemory(MemoryQueue(clock, resources.max_receive_count))
             if settings.queue == "memory"
@@ -94,8 +103,27 @@ class LocalRuntime:
             queue=self.queue.port, mailer=mailer,
             secrets=StaticSecrets(settings.webhook_secrets, settings.token_secret,
                                   settings.registrant_key),
-            clock=clock, public_base_url=settings.public_base_url)
+            clock=clock, public_base_url=settings.public_base_url,
+            accounts=self.sign_in, verifier=self.sign_in,
+            job_store=DynamoJobStore(dynamodb, resources.table), job_queue=self.jobs,
+            exports=LocalExports(boto3.client("s3", region_name=REGION),
+                                 resources.export_bucket))
         bootstrap.install(self.services)
+
+    @property
+    def pool(self) -> LocalPool:
+        """The organisers' user pool on moto (the template's), with its app client."""
+        return self.sign_in.pool
+
+    @property
+    def accounts_admin(self) -> AccountsAdmin:
+        """What an operator's credentials do to the pool: add organisers."""
+        return self.sign_in.admin()
+
+    def add_organiser(self, email: str, name: str, series_id: str, role: Role,
+                      password: str | None = None) -> str:
+        """A local organiser account with this role on the series; its password."""
+        return add_organiser(self.accounts_admin, email, name, series_id, role, password)
 
     def push_series(self, series: Series) -> Published:
         """Publish a series file as an operator would, quietly: through the organiser's one
@@ -104,12 +132,15 @@ class LocalRuntime:
         return self.services.organiser.publish(series, quiet=True)
 
     def request(self, method: str, path: str, headers: Mapping[str, str],
-                body: bytes, iam_caller: str | None = None) -> HttpAnswer:
+                body: bytes, iam_caller: str | None = None,
+                jwt_claims: Mapping[str, Any] | None = None) -> HttpAnswer:
         """Deliver one HTTP request to the API function, exactly as API Gateway would; with
-        ``iam_caller``, as its IAM authorizer passes a request it verified."""
+        ``iam_caller``, as its IAM authorizer passes a request it verified; with
+        ``jwt_claims``, as its JWT authorizer passes a verified token's claims."""
         from ..entrypoints import api
 
-        event = http_api_event(method, path, headers, body, self.clock.now(), iam_caller)
+        event = http_api_event(method, path, headers, body, self.clock.now(), iam_caller,
+                               jwt_claims)
         answer = self._invoke(api.lambda_handler, event, LocalContext("webinar-notify-api"))
         sent = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
         content_type = next((v for k, v in sent.items() if k.lower() == "content-type"), "")
@@ -140,10 +171,12 @@ class LocalRuntime:
 
     def drain(self) -> int:
         """Run the sender over the queue until nothing visible is left, as the SQS event source
-        would; a failed record is visible again at once (no waiting in virtual time)."""
+        would; a failed record is visible again at once (no waiting in virtual time). Waiting
+        organiser jobs run too, as their own queue's event source would run them."""
         from ..entrypoints import sender
 
         handled = 0
+        self.run_jobs()
         for _round in range(MAX_DRAIN_ROUNDS):
             messages = self.queue.receive()
             if not messages:
@@ -154,6 +187,26 @@ class LocalRuntime:
             self.queue.settle(messages, failed)
             handled += len(messages) - len(failed)
         return handled
+
+    def run_jobs(self) -> int:
+        """Run the job function over every waiting organiser job step (and the steps they hand
+        on), one message per invocation as the job queue's event source does."""
+        from ..entrypoints import jobs
+
+        steps = 0
+        while (body := self.jobs.take()) is not None:
+            receives = 1
+            while True:
+                message = {"MessageId": f"job-step-{steps}", "ReceiptHandle": "local",
+                           "Body": body,
+                           "Attributes": {"ApproximateReceiveCount": str(receives)}}
+                result = self._invoke(jobs.lambda_handler, sqs_event([message], "local-jobs"),
+                                      LocalContext("webinar-notify-jobs", timeout_ms=900_000))
+                steps += 1
+                if not result.get("batchItemFailures"):
+                    break
+                receives += 1  # SQS delivers it again, until the job gives up on it
+        return steps
 
     def dead_letters(self) -> int:
         return self.queue.dead_letters()

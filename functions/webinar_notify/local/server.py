@@ -6,6 +6,9 @@ one clock) is not thread-safe: only the handler call and the queue drain that fo
 under a lock; reading requests and writing answers never wait for it. The queue is drained after
 each request, so the outbox shows an email as soon as the request that caused it is answered.
 
+Organiser actions (POST ``/organiser/...``) need a SigV4 signature, as the API's IAM
+authorizer checks it; organiser reads (GET) need a Cognito ID token as ``Authorization:
+Bearer ...``, checked as its JWT authorizer does (401 ``{"message": "Unauthorized"}``).
 Every header the handler sets reaches the client, HEAD answers like GET without the body, a
 request line over ``MAX_REQUEST_LINE`` bytes gets 414 and headers over ``MAX_HEADER_BYTES``
 (or more than 100 lines) get 431, each as one JSON line and one log line. The log never shows a
@@ -29,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO, cast
 
 from ..adapters.clock import SystemClock
+from ..core.errors import InvalidInputError
 from . import sigv4
 from .infra import REGION
 from .request_log import describe, log_line, loggable, printable
@@ -192,7 +196,13 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str = RE
                     self._json(403, {"error": refusal})
                     return
                 caller = key.arn
-            self._answer(self._invoke(method, body, caller))
+            claims = None
+            if route.startswith("/organiser/") and method == "GET":
+                claims = _bearer_claims(runtime, self.headers.get("Authorization"))
+                if claims is None:  # as API Gateway's JWT authorizer answers
+                    self._json(401, {"message": "Unauthorized"})
+                    return
+            self._answer(self._invoke(method, body, caller, claims))
 
         do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 
@@ -213,12 +223,13 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str = RE
             self.unread = self.close_connection = True
             self._json(status, {"error": message}, {"Connection": "close"})
 
-        def _invoke(self, method: str, body: bytes, caller: str | None) -> HttpAnswer:
+        def _invoke(self, method: str, body: bytes, caller: str | None,
+                    claims: dict[str, Any] | None = None) -> HttpAnswer:
             headers = dict(self.headers.items())
             sent = 0
             with invoking:
                 try:
-                    answer = runtime.request(method, self.path, headers, body, caller)
+                    answer = runtime.request(method, self.path, headers, body, caller, claims)
                 except Exception as error:
                     return _internal_error(out, error)
                 try:
@@ -309,6 +320,19 @@ class _Budget:
         if self.left < 0:
             raise LineTooLong("headers")
         return line
+
+
+def _bearer_claims(runtime: LocalRuntime, authorization: str | None) -> dict[str, Any] | None:
+    """The claims of the ID token in ``Authorization`` (with or without ``Bearer``), verified
+    as the API's JWT authorizer verifies it (signature, issuer, audience, expiry); else None."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else scheme
+    if not token:
+        return None
+    try:
+        return runtime.services.verifier.verify(token)
+    except InvalidInputError:
+        return None
 
 
 def _internal_error(out: TextIO, error: Exception) -> HttpAnswer:

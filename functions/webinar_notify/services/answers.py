@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ..core.errors import InvalidInputError
+from ..core.organiser_jobs import OrganiserJob
 
 PublishOutcome = Literal["created", "updated", "unchanged"]
 AnnouncementState = Literal["test sent", "exists", "sending", "scheduled"]
@@ -107,7 +108,7 @@ class AttendanceRecorded:
 
 
 OrganiserResult = (Published | ChangePreview | Preview | Announced | FollowedUp
-                   | AnnouncementCancelled | AttendanceRecorded)
+                   | AnnouncementCancelled | AttendanceRecorded | OrganiserJob)
 
 
 class ConflictError(InvalidInputError):

@@ -40,7 +40,8 @@ T = TypeVar("T")
 MAX_UNIX = 10**11  # far beyond any real timestamp; above it a number is not a time
 MAX_BODY_BYTES = 256 * 1024
 WRITE_ATTEMPTS = 5
-Outcome = Literal["registered", "cancelled", "duplicate", "ignored", "answered", "attendance"]
+Outcome = Literal["registered", "cancelled", "duplicate", "ignored", "answered", "attendance",
+                  "unmatched"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,12 @@ class Intake:
         return _shaped(provider.name, lambda: provider.parse_fetched(order, series))
 
     def _attendance(self, series: Series, seen: Attendance) -> IntakeResult:
-        """Someone joined a session: remembered for attendee and absentee follow-ups."""
+        """Someone joined a session: remembered for attendee and absentee follow-ups. Joining
+        something that is no session of the series is counted for the organiser to see."""
         rid = registrant_id(self.secrets.registrant_key(), series.id, seen.email)
+        if seen.session_id is None:
+            self.store.count_unmatched_attendance(series.id)
+            return IntakeResult(200, "unmatched", rid)
         for _attempt in range(WRITE_ATTEMPTS):
             registration = self.store.get_registration(series.id, rid)
             if registration is None or seen.session_id in registration.attended:

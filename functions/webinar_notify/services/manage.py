@@ -7,7 +7,6 @@ the link is the only credential: no login, no cookie, and nothing changes on a G
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,12 +18,13 @@ from ..core import tokens
 from ..core.calendar import personal_feed
 from ..core.compose import session_view
 from ..core.errors import PayloadError
-from ..core.jobs import EmailJob, delivery_key
+from ..core.jobs import EmailJob
 from ..core.registration import Registration, RegistrationEvent
 from ..core.render import Renderer
 from ..core.series import Series
 from .intake import apply_and_store, confirmation_job
 from .linked import linked_registration
+from .registrant_care import erase, withdraw
 from .suppression import is_suppressed
 
 ERASE_PURPOSE = "confirm-erase"
@@ -77,16 +77,18 @@ class ManagePage:
             if session is None or session.cancelled or session.end <= now:
                 raise PayloadError("that session cannot be changed any more")
             sessions = (session.id,)
-        event = RegistrationEvent(
-            provider="manage", event_id=f"manage-{now.timestamp()}",
-            action="created" if action == "add" else "cancelled",
-            # after anything applied before, even within the same second
-            created=max(int(now.timestamp()), registration.last_event + 1),
-            registrant=registration.registrant,
-            session_ids=sessions)
-        updated = apply_and_store(self.store, self.clock, series, event,
-                                  registration.registrant_id) or registration
-        cancels = self._dropped_jobs(series, registration, updated, now)
+        if action == "add":
+            event = RegistrationEvent(
+                provider="manage", event_id=f"manage-{now.timestamp()}", action="created",
+                # after anything applied before, even within the same second
+                created=max(int(now.timestamp()), registration.last_event + 1),
+                registrant=registration.registrant, session_ids=sessions)
+            updated = apply_and_store(self.store, self.clock, series, event,
+                                      registration.registrant_id) or registration
+            cancels: list[EmailJob] = []
+        else:  # the same write as an organiser's cancellation on the person's request
+            updated, cancels = withdraw(self.store, self.clock, series, registration,
+                                        "manage", sessions)
         confirmation = confirmation_job(series, updated, now) if action == "add" else None
         jobs = cancels + ([confirmation] if confirmation is not None else [])
         queued = bool(jobs) and not self._suppressed(registration)
@@ -111,35 +113,13 @@ class ManagePage:
                                 now=int(now.timestamp())):
             raise PayloadError("this confirmation is missing or has expired: press "
                                "\"Delete my data\" again, then confirm within 10 minutes")
-        self.store.erase_registration(series.id, registration.registrant_id,
-                                      erased_at=max(int(now.timestamp()),
-                                                    registration.last_event))
+        erase(self.store, registration, now)
         return self.renderer.render("erased.html", {"series": series, "subject": series.title})
 
     def _erase_value(self, series: Series, registration: Registration, now: datetime) -> str:
         return tokens.confirmation(self.secrets.token_secrets()[0], ERASE_PURPOSE, series.id,
                                    registration.registrant_id,
                                    expires_at=int((now + ERASE_WINDOW).timestamp()))
-
-    def _dropped_jobs(self, series: Series, before: Registration, after: Registration,
-                      now: datetime) -> list[EmailJob]:
-        """One email with a METHOD:CANCEL for each session the person dropped that is not over
-        yet, so the invitations leave their calendar too. Once per drop: a re-added session
-        dropped again was registered at another moment, so it gets another key."""
-        ids = [s.id for s in series.sessions]
-        kept = set(after.sessions_in(ids))
-        dropped = [s for s in series.sessions if s.id in before.sessions_in(ids)
-                   and s.id not in kept and not s.cancelled and s.end > now]
-        if not dropped:
-            return []
-        return [EmailJob(
-            kind="cancellation", series_id=series.id, series_revision=series.revision,
-            registrant_id=before.registrant_id,
-            recipient=replace(before.registrant, join_url=None),
-            session_ids=tuple(s.id for s in dropped),
-            extra={"dropped": "self", "not_after": max(s.end for s in dropped).isoformat()},
-            key=delivery_key("cancellation", series.id, before.registrant_id, "dropped",
-                             *((s.id, before.registered_since(s.id)) for s in dropped)))]
 
     def _suppressed(self, registration: Registration) -> bool:
         return is_suppressed(self.store, self.secrets, registration.registrant.email)

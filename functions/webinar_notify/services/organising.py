@@ -24,10 +24,11 @@ from ..core.text import registrant_id
 from .announcing import Announcing
 from .answers import Answer, AttendanceRecorded, ConflictError, KeyReusedError
 from .publishing import Publishing
+from .registrant_care import RegistrantCare
 from .scheduling import Scheduler
 
 
-class Organiser(Publishing, Announcing):
+class Organiser(Publishing, Announcing, RegistrantCare):
     def __init__(self, store: Store, schedule: ScheduleStore, scheduler: Scheduler,
                  audit: Audit, secrets: Secrets, clock: Clock, queue: SendQueue,
                  renderer: Renderer) -> None:

@@ -142,7 +142,7 @@ class Sender:
             return self._retry(job, error)
         # A BaseException (the runtime going down) releases nothing: as after a crash, the
         # claim expires after the lease.
-        self.ledger.complete(job.key, self.clock.now(), message_id)
+        self.ledger.complete(job, self.clock.now(), message_id)
         return Delivery("sent")
 
     def _retry(self, job: EmailJob, error: Exception) -> Delivery:
@@ -173,7 +173,8 @@ class Sender:
                         links=self._links(job, series), announcement=self._announcement(job))
         return OutgoingMessage(raw=mime.build(email), sender=series.sender.email,
                                to=job.recipient.email, kind=job.kind, series_id=job.series_id,
-                               session_ids=job.session_ids, subject=email.subject)
+                               session_ids=job.session_ids, subject=email.subject,
+                               delivery_key=job.key)
 
     def _announcement(self, job: EmailJob) -> Announcement | None:
         """An announcement's text, read once per container (it never changes once stored)."""

@@ -20,9 +20,11 @@ class DirectAnswer:
 
 @dataclass(frozen=True, slots=True)
 class Attendance:
-    """Someone joined a session (e.g. Zoom's participant_joined)."""
+    """Someone joined a session (e.g. Zoom's participant_joined); ``session_id`` None when the
+    event names no session of the series (an occurrence that matches none): counted, not lost.
+    """
 
-    session_id: str
+    session_id: str | None
     email: str
 
 

@@ -7,6 +7,12 @@ with ``x-zm-request-timestamp`` (300 s window).
     webinar.participant_joined    attendance, for attendee and absentee follow-ups
 
 The webinar's own ``timezone`` is the host's, never the registrant's: it is not used.
+
+A recurring webinar mapped to the whole series (``"*"``) sends the same webinar id for every
+occurrence: the session is the one whose start is within ``OCCURRENCE_TOLERANCE`` of the
+occurrence's ``start_time``, or, without one, the one the participant's ``join_time`` falls in
+(from the tolerance before its start to its end). An event that matches no session is kept as
+unmatched attendance: counted for the organiser, not dropped in silence.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import PayloadError, SignatureError
@@ -22,6 +29,8 @@ from ..signatures import TOLERANCE_SECONDS
 from .answers import mapped_event
 from .base import Attendance, Delivery, DirectAnswer
 from .hmac_body import json_object
+
+OCCURRENCE_TOLERANCE = timedelta(minutes=30)  # a late start, or an occurrence moved a little
 
 
 class ZoomProvider:
@@ -76,9 +85,11 @@ class ZoomProvider:
         if event == "webinar.participant_joined":
             sessions = _session(series, webinar.get("id"))
             participant = webinar.get("participant") or {}
-            if not sessions or not participant.get("email"):
+            if not participant.get("email"):
                 return DirectAnswer(200, {"status": "ignored"})
-            return Attendance(sessions[0], str(participant["email"]))
+            session = sessions[0] if sessions else occurrence_session(
+                series, _moment(webinar.get("start_time")), _moment(participant.get("join_time")))
+            return Attendance(session, str(participant["email"]))
         return DirectAnswer(200, {"status": "ignored", "event": str(event)[:60]})
 
 
@@ -91,6 +102,32 @@ def _session(series: Series, webinar_id: object) -> tuple[str, ...] | None:
         raise PayloadError(f"Zoom webinar {str(webinar_id)[:20]} is not mapped to a session "
                            "(forms: zoom: webinars: in the series file)")
     return None if target == "*" else (str(target),)
+
+
+def occurrence_session(series: Series, occurrence_start: datetime | None,
+                       joined: datetime | None) -> str | None:
+    """The session an occurrence of a series-wide recurring webinar is (see the module doc)."""
+    live = [s for s in series.sessions if s.status != "cancelled"]
+    if occurrence_start is not None:
+        near = [s for s in live if abs(s.start - occurrence_start) <= OCCURRENCE_TOLERANCE]
+        if near:
+            return min(near, key=lambda s: abs(s.start - occurrence_start)).id
+        return None
+    if joined is not None:
+        return next((s.id for s in live
+                     if s.start - OCCURRENCE_TOLERANCE <= joined <= s.end), None)
+    return None
+
+
+def _moment(value: object) -> datetime | None:
+    """Zoom's times: ISO 8601 in UTC (``2023-10-26T13:00:00Z``); anything else is no time."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _url(value: object) -> str | None:

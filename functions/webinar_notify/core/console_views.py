@@ -1,0 +1,282 @@
+"""What the organiser console shows, worked out from stored values without any I/O: session
+times in two zones, rows of the registrant list, delivery rates against SES's review
+thresholds, audit lines without addresses, CSV cells that no spreadsheet runs as a formula.
+
+Every view is plain JSON-able data: the console's pages render it and the read API returns it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .counts import MailRecord, SeriesCounts
+from .durations import format_duration
+from .registration import Registration
+from .schedule import Slot
+from .series import Series, Session
+from .tasks import AnnouncementTask, Notice
+from .times import clock, day
+
+# SES reviews an account whose bounce rate reaches 5 % (at risk: 10 %) and whose complaint
+# rate reaches 0.1 % (at risk: 0.5 %), measured over its recent sending.
+THRESHOLDS: Mapping[str, tuple[float, float]] = {"bounced": (0.05, 0.10),
+                                                 "complained": (0.001, 0.005)}
+MAIL_STATES = ("sent", "delivered", "bounced", "soft_bounced", "complained", "rejected",
+               "delayed")
+STATE_LABELS = {"sent": "Sent", "delivered": "Delivered", "bounced": "Bounced (hard)",
+                "soft_bounced": "Bounced (soft)", "complained": "Complained",
+                "rejected": "Rejected", "delayed": "Delayed", "": "Sent, no news yet"}
+KIND_LABELS = {"confirmation": "Confirmation", "reminder": "Reminder", "update": "Update",
+               "cancellation": "Cancellation", "announcement": "Announcement",
+               "new_session": "New session"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = ("registrant_id", "name", "email", "time_zone", "status", "opted_in",
+               "whole_series", "sessions", "interests", "attended", "suppressed",
+               "reminders_off", "announcements_off", "consent")
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """Something the scheduler will send: when, what, and to about how many people."""
+
+    when: datetime
+    kind: str
+    key: str
+    session: str
+    label: str
+    recipients: int | None  # None: counted when it goes (an interest list, attendance)
+    cancellable: str = ""  # an announcement's id, when it can still be cancelled
+
+
+def moment_in(moment: datetime, zone: str) -> str:
+    """"Thu 26 Oct 2023 15:00 CEST": a moment as read in one zone."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{day(local)} {clock(local)}"
+
+
+def session_row(series: Series, session: Session, counts: SeriesCounts, viewer_zone: str,
+                now: datetime) -> dict[str, Any]:
+    """One session on the overview: its time in both zones, state, link and registrations."""
+    if session.cancelled:
+        status = "cancelled"
+    elif session.end <= now:
+        status = "took place"
+    elif session.start <= now:
+        status = "live now"
+    else:
+        status = "scheduled"
+    return {
+        "id": session.id, "title": session.title, "status": status,
+        "starts_series_zone": moment_in(session.start, series.time_zone),
+        "starts_viewer_zone": moment_in(session.start, viewer_zone),
+        "start_utc": session.start.isoformat(), "minutes": int(session.duration.total_seconds()
+                                                               // 60),
+        "join_link": join_link_state(session, "zoom" in series.forms),
+        "registered": counts.session_registered(session.id),
+        "sent": counts.mail_count("sent", session=session.id),
+    }
+
+
+def join_link_state(session: Session, personal_links: bool) -> str:
+    """"set", "personal links" (a provider gives each registrant their own) or "missing"."""
+    if personal_links:
+        return "personal links"
+    return "set" if session.join_url else "missing"
+
+
+def upcoming(series: Series, reminders: Iterable[Slot],
+             stored: Iterable[Notice | AnnouncementTask], settled: set[str],
+             counts: SeriesCounts, now: datetime) -> list[Due]:
+    """The emails still to go, soonest first. Counts come from the kept counters (a constant
+    cost, whatever the series' size): the session's registrants for a reminder or notice, the
+    whole series for an announcement to all; exact numbers are decided when each one goes."""
+    due: list[Due] = []
+    for slot in reminders:
+        if slot.key in settled or slot.closes <= now:
+            continue
+        title = _title(series, slot.session_id)
+        due.append(Due(slot.opens, "reminder", slot.key, slot.session_id,
+                       f"Reminder {format_duration(slot.offset)} before {title}",
+                       counts.session_registered(slot.session_id)))
+    for task in stored:
+        if task.key in settled or task.closes <= now:
+            continue
+        if isinstance(task, AnnouncementTask):
+            announcement = task.announcement
+            due.append(Due(announcement.send_at, "announcement", task.key,
+                           ",".join(announcement.audience.values),
+                           f"Announcement \u201c{announcement.subject}\u201d "
+                           f"({announcement.audience.describe()})",
+                           audience_estimate(announcement.audience.kind,
+                                             announcement.audience.values, counts),
+                           cancellable=announcement.id))
+        else:
+            label = {"update": "Update", "cancellation": "Cancellation",
+                     "new_session": "New session"}[task.kind]
+            recipients = counts.whole_series if task.kind == "new_session" \
+                else counts.session_registered(task.session_id)
+            due.append(Due(task.opens, task.kind, task.key, task.session_id,
+                           f"{label} notice of {_title(series, task.session_id)}", recipients))
+    return sorted(due, key=lambda d: (d.when, d.key))
+
+
+def audience_estimate(kind: str, values: tuple[str, ...], counts: SeriesCounts) -> int | None:
+    """Whom an announcement reaches, from the counters: everyone registered, or the
+    registrants of its sessions (a person in two of them counted in both: an upper bound)."""
+    if kind == "all":
+        return counts.registered
+    if kind == "sessions":
+        return sum(counts.session_registered(s) for s in values)
+    return None
+
+
+def due_view(due: Due, series_zone: str, viewer_zone: str) -> dict[str, Any]:
+    return {"when_series_zone": moment_in(due.when, series_zone),
+            "when_viewer_zone": moment_in(due.when, viewer_zone),
+            "when_utc": due.when.isoformat(), "kind": due.kind, "key": due.key,
+            "session": due.session, "label": due.label, "recipients": due.recipients,
+            "cancellable": due.cancellable}
+
+
+def mail_table(series: Series, counts: SeriesCounts) -> list[dict[str, Any]]:
+    """What went out, one row per kind and session, with the delivery states of those."""
+    rows: dict[tuple[str, str], dict[str, int]] = {}
+    for (kind, session, state), n in counts.mail.items():
+        if n:
+            rows.setdefault((kind, session), {})[state] = n
+    order = {s.id: i for i, s in enumerate(series.sessions)}
+    return [{"kind": kind, "kind_label": KIND_LABELS.get(kind, kind), "session": session,
+             "session_title": _title(series, session) if session else "",
+             **{state: states.get(state, 0) for state in MAIL_STATES}}
+            for (kind, session), states in sorted(
+                rows.items(), key=lambda item: (order.get(item[0][1], -1), item[0][0]))]
+
+
+def rates(counts: SeriesCounts) -> list[dict[str, Any]]:
+    """Bounce and complaint rates with SES's review and at-risk levels."""
+    result = []
+    for state, (review, at_risk) in THRESHOLDS.items():
+        rate = counts.rate(state)
+        level = "at risk" if rate >= at_risk else "review" if rate >= review else "healthy"
+        result.append({"state": state, "label": STATE_LABELS[state], "rate": rate,
+                       "percent": f"{rate * 100:.2f} %", "count": counts.mail_count(state),
+                       "review": f"{review * 100:g} %", "at_risk": f"{at_risk * 100:g} %",
+                       "level": level})
+    return result
+
+
+def state_totals(counts: SeriesCounts) -> list[dict[str, Any]]:
+    return [{"state": state, "label": STATE_LABELS[state], "count": counts.mail_count(state)}
+            for state in MAIL_STATES]
+
+
+def registrant_row(series: Series, registration: Registration,
+                   suppressed: bool) -> dict[str, Any]:
+    """One person on the registrant list (the organiser sees the address: it is their list)."""
+    r = registration
+    ids = [s.id for s in series.sessions]
+    return {
+        "id": r.registrant_id, "name": r.registrant.full_name, "email": r.registrant.email,
+        "time_zone": r.registrant.time_zone or series.time_zone,
+        "status": status_of(r), "opted_in": r.opted_in, "whole_series": r.whole_series,
+        "sessions": r.sessions_in(ids), "consent": consent_summary(r.consent),
+        "interests": sorted(r.interests), "attended": [s for s in ids if s in r.attended],
+        "suppressed": suppressed, "reminders_off": r.reminders_off,
+        "announcements_off": r.announcements_off,
+    }
+
+
+def status_of(registration: Registration) -> str:
+    if registration.status != "active":
+        return "cancelled"
+    return "registered" if registration.opted_in else "awaiting opt-in"
+
+
+def consent_summary(consent: str) -> str:
+    """The consent a person gave, as "field: value" pairs ("" when none was recorded)."""
+    if not consent:
+        return ""
+    try:
+        given = json.loads(consent)
+    except ValueError:
+        return ""
+    if not isinstance(given, dict):
+        return str(given)[:200]
+    return "; ".join(f"{k}: {v}" for k, v in sorted(given.items()))[:300]
+
+
+def mail_rows(series: Series, records: Iterable[MailRecord], zone: str) -> list[dict[str, Any]]:
+    """One registrant's emails, newest first, with what SES said of each."""
+    return [{"kind": m.kind, "kind_label": KIND_LABELS.get(m.kind, m.kind),
+             "sessions": [_title(series, s) for s in m.session_ids],
+             "sent_at": m.sent_at, "sent": instant_in(m.sent_at, zone),
+             "delivery": m.delivery or "sent",
+             "delivery_label": STATE_LABELS.get(m.delivery, m.delivery),
+             "delivery_at": instant_in(m.delivery_at, zone) if m.delivery_at else "",
+             "detail": m.detail} for m in records]
+
+
+def audit_row(entry: Mapping[str, Any], names: Mapping[str, str], zone: str
+              ) -> dict[str, Any]:
+    """Who did what, when, with what result and to how many; never an address (the action's
+    request is kept without them, and only its action name and ids are shown here)."""
+    who = str(entry.get("who", ""))
+    kept = entry.get("request")
+    request: Mapping[str, Any] = kept if isinstance(kept, dict) else {}
+    name = names.get(who) or str(request.get("by") or "")
+    path = str(request.get("path", ""))
+    return {"who": name or _short_caller(who), "caller": who,
+            "action": str(entry.get("action", "")),
+            "what": _target(path), "when": instant_in(str(entry.get("when", "")), zone),
+            "when_utc": str(entry.get("when", "")), "status": entry.get("status"),
+            "recipients": entry.get("recipients"), "rows": entry.get("rows")}
+
+
+def csv_cell(value: object) -> str:
+    """A cell no spreadsheet evaluates: text that starts like a formula gets a leading '."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def csv_row(row: Mapping[str, Any]) -> list[str]:
+    return [csv_cell(";".join(v) if isinstance(v, list) else
+                     ("yes" if v else "no") if isinstance(v, bool) else v)
+            for v in (row.get(c, "") for c in _CSV_FIELDS)]
+
+
+_CSV_FIELDS = ("id", "name", "email", "time_zone", "status", "opted_in", "whole_series",
+               "sessions", "interests", "attended", "suppressed", "reminders_off",
+               "announcements_off", "consent")
+
+
+def _short_caller(who: str) -> str:
+    if who.startswith("arn:"):
+        return "IAM " + who.rsplit("/", 1)[-1]
+    return who[:24]
+
+
+def _target(path: str) -> str:
+    """What an action acted on, from its path (series, session, announcement ids only)."""
+    parts = [p for p in path.split("/") if p]
+    if "series" in parts:
+        parts = parts[parts.index("series") + 2:]
+    return "/".join(parts)
+
+
+def instant_in(text: str, zone: str) -> str:
+    try:
+        return moment_in(datetime.fromisoformat(text), zone)
+    except (ValueError, TypeError):
+        return text
+
+
+def _title(series: Series, session_id: str) -> str:
+    session = series.session(session_id)
+    return session.title if session else session_id

@@ -1,0 +1,127 @@
+"""Organiser jobs: accepted in one request, carried out by the job function in steps.
+
+The one kind so far is the registrant export: a CSV of every registration, written as a
+multipart upload, part by part, each step reading pages of registrations (Query) until its
+part is full. A step hands on the position after its last uploaded part, so a step that dies,
+or runs out of time with rows not yet uploaded, loses nothing: the next one reads them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ..adapters.clock import Clock
+from ..adapters.exports import MIN_PART_BYTES, Exports
+from ..adapters.job_queue import JobQueue
+from ..adapters.job_store import JobStore
+from ..adapters.store import Store
+from ..core.errors import NotFoundError
+from ..core.organiser_jobs import Continuation, OrganiserJob, export_key, new_job_id
+from ..core.registration import Registration
+from ..core.series import Series
+
+# The CSV text of one page of registrations; the header when given no page (None).
+RowWriter = Callable[[Series, list[Registration] | None], str]
+UTF8_BOM = "\ufeff"  # so that spreadsheet programs read the names right
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    page_size: int = 500
+    part_bytes: int = MIN_PART_BYTES
+    max_stalls: int = 3  # steps in a row that uploaded nothing: then the job has failed
+
+
+class OrganiserJobs:
+    def __init__(self, store: Store, jobs: JobStore, exports: Exports, queue: JobQueue,
+                 clock: Clock, rows: RowWriter, settings: JobSettings = JobSettings()) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.exports = exports
+        self.queue = queue
+        self.clock = clock
+        self.rows = rows
+        self.settings = settings
+
+    def start_export(self, caller: str, series_id: str) -> OrganiserJob:
+        """Accept an export of every registrant: one record and one message, whatever N."""
+        if self.store.get_series(series_id) is None:
+            raise NotFoundError(f"unknown series {series_id[:80]!r}")
+        now = self.clock.now()
+        counts = self.store.counts(series_id)
+        job = OrganiserJob(series_id, new_job_id(now), "registrants_csv", "queued", caller,
+                           now.isoformat(), total=counts.registered + counts.awaiting_opt_in
+                           + counts.cancelled)
+        self.jobs.create(job, now)
+        self.queue.send(Continuation(series_id, job.job_id, job.kind))
+        return job
+
+    def job(self, series_id: str, job_id: str) -> OrganiserJob:
+        found = self.jobs.get(series_id, job_id)
+        if found is None:
+            raise NotFoundError(f"no job {job_id[:40]!r}")
+        return found
+
+    def step(self, work: Continuation, deadline: datetime,
+             hard_deadline: datetime | None = None) -> Continuation | None:
+        """Carry the job on: after ``deadline``, stop at the next uploaded part; at
+        ``hard_deadline`` (the function is about to end), stop even without one. The
+        continuation still to do, or None when the job has ended."""
+        job = self.jobs.get(work.series_id, work.job_id)
+        series = self.store.get_series(work.series_id)
+        if job is None or job.finished:
+            return None  # a step delivered again after the end
+        if series is None:
+            self.fail(work, "the series no longer exists")
+            return None
+        object_key = export_key(series.id, job.job_id)
+        if not work.upload_id:
+            work = replace(work, upload_id=self.exports.begin(object_key,
+                                                              "text/csv; charset=utf-8"))
+        buffer = UTF8_BOM + self.rows(series, None) if not work.parts else ""
+        cursor, pending, uploaded = work.cursor, 0, False
+        while hard_deadline is None or self.clock.now() < hard_deadline:
+            page, cursor = self.store.registrations_page(series.id, cursor,
+                                                         self.settings.page_size)
+            buffer += self.rows(series, page)
+            pending += len(page)
+            data = buffer.encode("utf-8")
+            if cursor is None:
+                self._finish(work, object_key, data, pending)
+                return None
+            if len(data) >= self.settings.part_bytes:
+                work = self._upload(work, object_key, data, pending, cursor)
+                buffer, pending, uploaded = "", 0, True
+                if self.clock.now() >= deadline:
+                    break
+        if uploaded:
+            return replace(work, steps=work.steps + 1, extra={})
+        stalls = int(work.extra.get("stalls", "0")) + 1
+        if stalls >= self.settings.max_stalls:
+            self.fail(work, "a step could not fill one part in its time")
+            return None
+        return replace(work, steps=work.steps + 1, extra={"stalls": str(stalls)})
+
+    def fail(self, work: Continuation, reason: str) -> None:
+        self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="failed",
+                         done=work.rows, error=reason)
+
+    def _upload(self, work: Continuation, object_key: str, data: bytes, rows: int,
+                cursor: dict[str, object]) -> Continuation:
+        number = len(work.parts) + 1
+        tag = self.exports.put_part(object_key, work.upload_id, number, data)
+        work = replace(work, parts=(*work.parts, (number, tag)), rows=work.rows + rows,
+                       cursor=dict(cursor))
+        self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="running",
+                         done=work.rows)
+        return work
+
+    def _finish(self, work: Continuation, object_key: str, data: bytes,
+                rows: int) -> None:
+        number = len(work.parts) + 1
+        tag = self.exports.put_part(object_key, work.upload_id, number, data)
+        self.exports.complete(object_key, work.upload_id, (*work.parts, (number, tag)))
+        self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
+                         done=work.rows + rows, result_key=object_key)
