@@ -12,6 +12,7 @@ import pytest
 from botocore.config import Config
 
 from conftest import SERIES_ID, Harness
+from webinar_notify import bootstrap
 from webinar_notify.adapters.exports import MemoryExports, S3Exports
 from webinar_notify.adapters.job_queue import MemoryJobQueue
 from webinar_notify.adapters.job_store import DynamoJobStore
@@ -133,3 +134,45 @@ def test_a_step_that_cannot_fill_a_part_in_its_time_ends_the_job_as_failed(
     failed = jobs.job(SERIES_ID, job.job_id)
     assert failed.state == "failed" and failed.done == 0
     assert failed.error == "a step could not fill one part in its time"
+
+
+def test_an_announcement_to_everyone_is_accepted_at_once_and_its_job_reports_to_the_end(
+        harness: Harness) -> None:
+    addresses = harness.register_many(7)
+    answer = harness.runtime.organiser(f"/organiser/series/{SERIES_ID}/announcements", {
+        "id": "room", "subject": "Room change", "body_markdown": "We moved.",
+        "audience": {"all": True}}, "room-1")
+    assert answer.status == 202, answer.body
+    assert answer.body["recipients"] == 7  # from the kept counts, in one read
+    jobs = bootstrap.services().jobs
+    assert jobs.job(SERIES_ID, answer.body["job"]).state == "queued"
+    assert not [e for e in harness.outbox.entries() if e["kind"] == "announcement"]
+
+    harness.runtime.drain()  # the job function runs the fan-out; the sender sends
+    done = jobs.job(SERIES_ID, answer.body["job"])
+    assert (done.state, done.done, done.total) == ("done", 7, 7)
+    got = [e["to"] for e in harness.outbox.entries() if e["kind"] == "announcement"]
+    assert sorted(got) == sorted(addresses)
+
+
+def test_a_fan_out_held_by_another_run_is_followed_until_that_run_lets_go(
+        harness: Harness) -> None:
+    harness.register_many(3)
+    schedule = harness.runtime.schedule
+    answer = harness.runtime.organiser(f"/organiser/series/{SERIES_ID}/announcements", {
+        "id": "held", "subject": "Held", "body_markdown": "x", "audience": {"all": True}},
+        "held-1")
+    key = "announcement#held"
+    other = schedule.claim(SERIES_ID, key, harness.clock.now(), timedelta(minutes=5))
+    assert other is not None  # a regular scheduler run holds it (and then dies)
+    jobs, queue = bootstrap.services().jobs, harness.runtime.jobs
+    work = Continuation.from_json(queue.take() or "")
+    rest = jobs.step(work, harness.clock.now() + timedelta(minutes=10))
+    assert rest is not None and jobs.fan_out_delay(rest) == 30  # asked again later
+    assert jobs.job(SERIES_ID, answer.body["job"]).state == "running"
+
+    harness.clock.advance(timedelta(minutes=6))  # the other run's lease is over
+    assert jobs.step(rest, harness.clock.now() + timedelta(minutes=10)) is None
+    assert jobs.job(SERIES_ID, answer.body["job"]).done == 3
+    harness.runtime.drain()
+    assert sum(e["kind"] == "announcement" for e in harness.outbox.entries()) == 3

@@ -81,6 +81,8 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
     scheduler = Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings())
     rows = ConsoleViews(store, schedule, audit, secrets, clock).csv_text
     job_queue, exports = job_queue or NoJobs(), exports or NoJobs()
+    jobs = OrganiserJobs(store, job_store or NoJobs(), exports, job_queue, clock, rows,
+                         scheduler=scheduler, schedule=schedule)
     return Services(
         store=store,
         clock=clock,
@@ -90,13 +92,13 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
                       RateLimiter(send_rate_per_instance), schedule, suppressions=store),
         manage=ManagePage(store, secrets, renderer, clock, queue),
         scheduler=scheduler,
-        organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer),
+        organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer,
+                            jobs),
         preferences=Preferences(store, secrets, renderer, clock),
         feedback=Feedback(store, secrets, clock),
         accounts=accounts or NoSignIn(),
         verifier=verifier or NoSignIn(),
-        jobs=OrganiserJobs(store, job_store or NoJobs(), exports, job_queue, clock, rows),
-        job_queue=job_queue, exports=exports,
+        jobs=jobs, job_queue=job_queue, exports=exports,
     )
 
 
@@ -199,7 +201,7 @@ class NoJobs:
     def __getattr__(self, name: str) -> NoReturn:
         raise JobsUnavailable("organiser jobs are not configured here (JOB_QUEUE_URL)")
 
-    def send(self, continuation: Continuation) -> NoReturn:
+    def send(self, continuation: Continuation, delay_seconds: int = 0) -> NoReturn:
         raise JobsUnavailable("organiser jobs are not configured here (JOB_QUEUE_URL)")
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class JobQueue(Protocol):
-    def send(self, continuation: Continuation) -> None: ...
+    def send(self, continuation: Continuation, delay_seconds: int = 0) -> None: ...
 
 
 class SqsJobQueue:
@@ -21,8 +21,9 @@ class SqsJobQueue:
         self.client = client
         self.queue_url = queue_url
 
-    def send(self, continuation: Continuation) -> None:
-        self.client.send_message(QueueUrl=self.queue_url, MessageBody=continuation.to_json())
+    def send(self, continuation: Continuation, delay_seconds: int = 0) -> None:
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=continuation.to_json(),
+                                 DelaySeconds=delay_seconds)
 
 
 class MemoryJobQueue:
@@ -31,8 +32,8 @@ class MemoryJobQueue:
     def __init__(self) -> None:
         self.waiting: deque[str] = deque()
 
-    def send(self, continuation: Continuation) -> None:
-        self.waiting.append(continuation.to_json())
+    def send(self, continuation: Continuation, delay_seconds: int = 0) -> None:
+        self.waiting.append(continuation.to_json())  # locally nothing waits: it runs next
 
     def take(self) -> str | None:
         return self.waiting.popleft() if self.waiting else None

@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args
 
 from .errors import PayloadError
 
-JobKind = Literal["registrants_csv"]
+JobKind = Literal["registrants_csv", "fan_out"]
 JobState = Literal["queued", "running", "done", "failed"]
 JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 
@@ -30,7 +30,7 @@ class OrganiserJob:
     requested_by: str  # the caller, as audited
     created_at: str
     updated_at: str = ""
-    done: int = 0  # rows written so far
+    done: int = 0  # rows written so far (an export), emails queued so far (a fan-out)
     total: int | None = None  # about how many there will be (from the kept counts)
     result_key: str = ""  # where the result is kept (an export's object key)
     error: str = ""

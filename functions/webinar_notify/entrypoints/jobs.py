@@ -55,7 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             failures.append({"itemIdentifier": record.message_id})
             continue
         if rest is not None:
-            services().job_queue.send(rest)
+            services().job_queue.send(rest, jobs.fan_out_delay(rest))
         metrics.add_metric(name="JobSteps", unit=MetricUnit.Count, value=1)
         logger.info("job step", extra={"job": work.job_id, "kind": work.kind,
                                        "finished": rest is None})

@@ -110,7 +110,7 @@ def http_answer(result: OrganiserResult) -> Answer:
 def _announced(result: Announced) -> dict[str, Any]:
     body: dict[str, Any] = {"status": result.state, "id": result.id}
     if result.state == "sending":
-        body["recipients"] = result.recipients
+        body |= {"recipients": result.recipients, "job": result.job}
     if result.state == "scheduled" and result.send_at is not None:
         body |= {"send_at": result.send_at.isoformat(), "recipients_now": result.recipients_now}
     return body

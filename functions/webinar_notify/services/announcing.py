@@ -14,6 +14,7 @@ from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.announcements import Announcement, parse_announcement
 from ..core.compose import Links, compose
+from ..core.console_views import audience_estimate
 from ..core.errors import NotFoundError, PayloadError
 from ..core.follow_ups import follow_up_announcements
 from ..core.jobs import EmailJob, delivery_key
@@ -30,9 +31,10 @@ from .answers import (
     FollowedUp,
     Preview,
 )
+from .organiser_jobs import OrganiserJobs
 from .scheduling import Scheduler, plan_series
 
-SEND_NOW_BUDGET = timedelta(seconds=5)  # fan out inline this long; the scheduler does the rest
+SEND_NOW_BUDGET = timedelta(seconds=5)  # session notices fan out inline this long at most
 
 
 class Announcing:
@@ -45,6 +47,7 @@ class Announcing:
     clock: Clock
     queue: SendQueue
     renderer: Renderer
+    jobs: OrganiserJobs
 
     def announce(self, series_id: str, doc: dict[str, Any]) -> Preview | Announced:
         """A preview (``dry_run``), a test copy (``test_to``), or the announcement itself."""
@@ -88,8 +91,17 @@ class Announcing:
         return AnnouncementCancelled(announcement_id)
 
     def count(self, series: Series, task: AnnouncementTask) -> int:
-        """How many people the announcement would reach now (suppressed ones not counted)."""
-        return reach(self.store, self.secrets, series, task)
+        """How many people the announcement would reach now (suppressed ones not counted):
+        from the kept counts where they tell (everyone, sessions), else counted exactly."""
+        about = self.estimate(series, task.announcement)
+        return about if about is not None else reach(self.store, self.secrets, series, task)
+
+    def estimate(self, series: Series, announcement: Announcement) -> int | None:
+        """About how many people an announcement reaches, from the kept counts in one read:
+        everyone registered, or the registrants of its sessions (an upper bound: opt-outs and
+        suppressions are left out when it goes); None for an interest list or attendance."""
+        audience = announcement.audience
+        return audience_estimate(audience.kind, audience.values, self.store.counts(series.id))
 
     def _announcement(self, series_id: str, doc: dict[str, Any],
                       now: datetime) -> tuple[Series, Announcement]:
@@ -109,11 +121,13 @@ class Announcing:
             plan_series(self.schedule, self.store, series.id, now)
             return Announced(announcement.id, "exists")
         plan_series(self.schedule, self.store, series.id, now)  # first: a crash loses nothing
+        about = self.estimate(series, announcement)
         if announcement.send_at <= now:
-            sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=series.id)
-            return Announced(announcement.id, "sending", recipients=sent.enqueued)
+            # Sent by a job, not in this request: the fan-out grows with the audience.
+            job = self.jobs.start_fan_out(series.id, (task.key,), about)
+            return Announced(announcement.id, "sending", recipients=about, job=job.job_id)
         return Announced(announcement.id, "scheduled", send_at=announcement.send_at,
-                         recipients_now=self.count(series, task))
+                         recipients_now=about)
 
     # -- attendance ------------------------------------------------------------------------
     def _check_attendance(self, series: Series, announcement: Announcement) -> None:

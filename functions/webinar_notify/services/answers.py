@@ -79,9 +79,10 @@ class Announced:
 
     id: str
     state: AnnouncementState
-    recipients: int | None = None  # sending: queued at once
+    recipients: int | None = None  # sending: about how many (kept counts; None: not known)
     send_at: datetime | None = None  # scheduled
-    recipients_now: int | None = None  # scheduled: whom it would reach if sent now
+    recipients_now: int | None = None  # scheduled: about how many it would reach now
+    job: str = ""  # sending: the job that sends it, whose progress can be followed
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +92,10 @@ class FollowedUp:
     announcements: tuple[Announced, ...]
 
     @property
-    def recipients(self) -> int:
-        return sum(a.recipients or 0 for a in self.announcements)
+    def recipients(self) -> int | None:
+        """About how many in all; None when any part is not a kept count (attendance)."""
+        counts = [a.recipients for a in self.announcements]
+        return None if None in counts else sum(c for c in counts if c is not None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,13 @@
 """Organiser jobs: accepted in one request, carried out by the job function in steps.
 
-The one kind so far is the registrant export: a CSV of every registration, written as a
-multipart upload, part by part, each step reading pages of registrations (Query) until its
-part is full. A step hands on the position after its last uploaded part, so a step that dies,
-or runs out of time with rows not yet uploaded, loses nothing: the next one reads them again.
+- The registrant export: a CSV of every registration, written as a multipart upload, part by
+  part, each step reading pages of registrations (Query) until its part is full. A step hands
+  on the position after its last uploaded part, so a step that dies, or runs out of time with
+  rows not yet uploaded, loses nothing: the next one reads them again.
+- A fan-out sent now (an announcement): each step is a scheduler run for the series until
+  its time is up; the scheduler's own cursor, lease and fence carry the fan-out across steps
+  (and across the regular runs, which may take part), and the job reports how many emails the
+  tracked tasks have queued until they are settled.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from ..adapters.clock import Clock
 from ..adapters.exports import MIN_PART_BYTES, Exports
 from ..adapters.job_queue import JobQueue
 from ..adapters.job_store import JobStore
+from ..adapters.schedule_store import ScheduleStore
 from ..adapters.store import Store
 from ..core.errors import NotFoundError
 from ..core.organiser_jobs import Continuation, OrganiserJob, export_key, new_job_id
 from ..core.registration import Registration
 from ..core.series import Series
+from .scheduling import Scheduler
 
 # The CSV text of one page of registrations; the header when given no page (None).
 RowWriter = Callable[[Series, list[Registration] | None], str]
@@ -32,11 +38,20 @@ class JobSettings:
     page_size: int = 500
     part_bytes: int = MIN_PART_BYTES
     max_stalls: int = 3  # steps in a row that uploaded nothing: then the job has failed
+    # A fan-out held by another run (its lease live) is asked again after this long, up to
+    # this many times in a row (more than the scheduler's lease) before the job gives up on
+    # following it; the scheduler's regular runs carry the fan-out on regardless.
+    fan_out_wait_seconds: int = 30
+    max_fan_out_waits: int = 20
 
 
 class OrganiserJobs:
     def __init__(self, store: Store, jobs: JobStore, exports: Exports, queue: JobQueue,
-                 clock: Clock, rows: RowWriter, settings: JobSettings = JobSettings()) -> None:
+                 clock: Clock, rows: RowWriter, settings: JobSettings = JobSettings(), *,
+                 scheduler: Scheduler | None = None, schedule: ScheduleStore | None = None
+                 ) -> None:
+        self.scheduler = scheduler
+        self.schedule = schedule
         self.store = store
         self.jobs = jobs
         self.exports = exports
@@ -58,6 +73,17 @@ class OrganiserJobs:
         self.queue.send(Continuation(series_id, job.job_id, job.kind))
         return job
 
+    def start_fan_out(self, series_id: str, task_keys: tuple[str, ...], total: int | None,
+                      caller: str = "") -> OrganiserJob:
+        """Send tasks that are due now (an announcement): one record and one message."""
+        now = self.clock.now()
+        job = OrganiserJob(series_id, new_job_id(now), "fan_out", "queued", caller,
+                           now.isoformat(), total=total)
+        self.jobs.create(job, now)
+        self.queue.send(Continuation(series_id, job.job_id, job.kind,
+                                     extra={"tasks": ",".join(task_keys)}))
+        return job
+
     def job(self, series_id: str, job_id: str) -> OrganiserJob:
         found = self.jobs.get(series_id, job_id)
         if found is None:
@@ -69,6 +95,8 @@ class OrganiserJobs:
         """Carry the job on: after ``deadline``, stop at the next uploaded part; at
         ``hard_deadline`` (the function is about to end), stop even without one. The
         continuation still to do, or None when the job has ended."""
+        if work.kind == "fan_out":
+            return self._fan_out_step(work, deadline)
         job = self.jobs.get(work.series_id, work.job_id)
         series = self.store.get_series(work.series_id)
         if job is None or job.finished:
@@ -103,6 +131,34 @@ class OrganiserJobs:
             self.fail(work, "a step could not fill one part in its time")
             return None
         return replace(work, steps=work.steps + 1, extra={"stalls": str(stalls)})
+
+    def _fan_out_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
+        job = self.jobs.get(work.series_id, work.job_id)
+        if job is None or job.finished:
+            return None
+        if self.scheduler is None or self.schedule is None:
+            raise RuntimeError("a fan-out job needs the scheduler")
+        self.scheduler.run(deadline=deadline, only=work.series_id)
+        tracked = [key for key in work.extra.get("tasks", "").split(",") if key]
+        decisions = self.schedule.decisions(work.series_id)
+        queued = sum(decisions[key].enqueued for key in tracked if key in decisions)
+        now = self.clock.now()
+        if all(key in decisions and decisions[key].settled(now)
+               and decisions[key].state != "fanning" for key in tracked):
+            self.jobs.update(work.series_id, work.job_id, now, state="done", done=queued)
+            return None
+        self.jobs.update(work.series_id, work.job_id, now, state="running", done=queued)
+        waits = int(work.extra.get("waits", "0")) + 1 if queued == work.rows else 0
+        if waits > self.settings.max_fan_out_waits:
+            self.fail(replace(work, rows=queued), "another run holds this fan-out; the "
+                      "scheduler carries it on (see the timeline)")
+            return None
+        return replace(work, rows=queued, steps=work.steps + 1,
+                       extra={**work.extra, "waits": str(waits)})
+
+    def fan_out_delay(self, work: Continuation) -> int:
+        """Seconds before the next step: none while it makes progress."""
+        return self.settings.fan_out_wait_seconds if int(work.extra.get("waits", "0")) else 0
 
     def fail(self, work: Continuation, reason: str) -> None:
         self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="failed",

@@ -23,6 +23,7 @@ from ..core.render import Renderer
 from ..core.text import registrant_id
 from .announcing import Announcing
 from .answers import Answer, AttendanceRecorded, ConflictError, KeyReusedError
+from .organiser_jobs import OrganiserJobs
 from .publishing import Publishing
 from .registrant_care import RegistrantCare
 from .scheduling import Scheduler
@@ -31,7 +32,8 @@ from .scheduling import Scheduler
 class Organiser(Publishing, Announcing, RegistrantCare):
     def __init__(self, store: Store, schedule: ScheduleStore, scheduler: Scheduler,
                  audit: Audit, secrets: Secrets, clock: Clock, queue: SendQueue,
-                 renderer: Renderer) -> None:
+                 renderer: Renderer, jobs: OrganiserJobs) -> None:
+        self.jobs = jobs
         self.queue = queue
         self.renderer = renderer
         self.store = store
