@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,22 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import ROOT, SECRET, SERIES_ID, WEBHOOK, Harness, registration_body
+from conftest import (
+    ROOT,
+    SECRET,
+    SERIES_FILE,
+    SERIES_ID,
+    START,
+    WEBHOOK,
+    Harness,
+    registration_body,
+)
+from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.signatures import sign
-from webinar_notify.local.runtime import HttpAnswer
-from webinar_notify.local.scenario import HttpStep
+from webinar_notify.local.demo_state import CarryOnClock
+from webinar_notify.local.runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
+from webinar_notify.local.scenario import HttpStep, load_series_file
+from webinar_notify.local.scheduled_runs import ScheduledRuns
 from webinar_notify.local.server import MAX_HEADER_BYTES, LocalKey, LocalServer
 from webinar_notify.local.sigv4 import sign as sigv4_sign
 
@@ -558,3 +570,149 @@ def test_serve_demo_is_the_seed_series_in_the_middle_with_a_ready_console_accoun
     reminded = {sid for e in sent if e["kind"] == "reminder" for sid in e["sessions"]}
     assert reminded == past and ahead  # emails that went out, and sessions still ahead
     assert code == 0 and "Traceback" not in out + err
+
+
+@dataclass
+class Live:
+    """A runtime whose clock runs at real speed from ``START``, as ``serve``'s clocks do."""
+
+    runtime: LocalRuntime
+    clock: CarryOnClock
+    outbox: OutboxMailer
+    outbox_dir: Path
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    clock = CarryOnClock(START)
+    outbox = OutboxMailer(tmp_path / "outbox", clock)
+    with local_runtime(clock, outbox, LocalSettings(webhook_secrets={"generic": SECRET})) \
+            as runtime:
+        runtime.push_series(load_series_file(SERIES_FILE))
+        clock.carry_on()
+        for i in range(2):
+            body = registration_body(f"live{i}@example.org", f"Live {i}", f"evt-live-{i}",
+                                     created=clock.now())
+            headers = {"Content-Type": "application/json",
+                       "Webinar-Signature": sign(SECRET, int(clock.now().timestamp()), body)}
+            assert runtime.request("POST", WEBHOOK, headers, body).status == 202
+        runtime.drain()
+        yield Live(runtime, clock, outbox, tmp_path / "outbox")
+
+
+@contextmanager
+def scheduling(live: Live, every: timedelta | None = None) -> Iterator[tuple[Site, ScheduledRuns]]:
+    """The server over ``live`` with its scheduler (every 5 minutes unless told otherwise)."""
+    log = io.StringIO()
+    server = LocalServer(("127.0.0.1", 0), log)
+    server.install(live.runtime, KEY)
+    runs = server.start_scheduler(every) if every else server.start_scheduler()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    port = server.server_address[1]
+    try:
+        yield Site(f"http://127.0.0.1:{port}", port, log), runs
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _announcements(live: Live) -> list[dict[str, object]]:
+    return [e for e in live.outbox.entries() if e["kind"] == "announcement"]
+
+
+def _until(condition: Any, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def test_an_announcement_scheduled_seconds_ahead_goes_out_by_the_servers_own_run(
+        live: Live) -> None:
+    with scheduling(live) as (site, runs):  # every 5 minutes: only the wakeup can send it
+        send_at = live.clock.now() + timedelta(seconds=1)
+        url = f"{site.base}/organiser/series/{SERIES_ID}/announcements"
+        body = json.dumps({"id": "doors-open", "subject": "Doors open", "body_markdown": "Hi.",
+                           "audience": {"all": True}, "send_at": send_at.isoformat()}).encode()
+        status, answer = _post(url, body, sigv4_sign(
+            Credentials(KEY.access_key, KEY.secret_key), "eu-west-1", "POST", url, body,
+            {"Content-Type": "application/json", "Idempotency-Key": "doors-open"}))
+        scheduled_only = _announcements(live)
+        requests_before = site.log.getvalue().count(" -> ")
+
+        arrived = _until(lambda: len(_announcements(live)) == 2)
+        indexed = _until(lambda: "Doors open" in (live.outbox_dir / "index.html").read_text())
+        requests_after = site.log.getvalue().count(" -> ")
+    log = site.log.getvalue()
+
+    assert status == 202 and answer["status"] == "scheduled" and scheduled_only == []
+    assert arrived and requests_after == requests_before == 1  # no request sent them
+    sent = _announcements(live)
+    assert sorted(str(e["to"]) for e in sent) == ["live0@example.org", "live1@example.org"]
+    assert all(str(e["sent_at"]) >= send_at.isoformat()[:19] for e in sent)  # not early
+    assert indexed  # the outbox index was rewritten after the run
+    line = next(x for x in log.splitlines() if x.startswith("scheduler "))
+    assert line.startswith(f"scheduler {START:%Y-%m-%d %H:%M}")  # the server's clock
+    assert line.endswith(f"{SERIES_ID}/announcement#doors-open due; 2 emails enqueued; "
+                         "2 emails sent")
+    assert "@" not in log and "Live 0" not in log and "Traceback" not in log
+    assert not runs.alive  # the server's shutdown joined the scheduler's thread
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_a_failing_scheduler_run_is_retried_at_the_next_mark(
+        live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_tick = live.runtime.tick
+    calls: list[datetime] = []
+    send_at = live.clock.now() + timedelta(seconds=0.3)
+    failing_until = send_at + timedelta(seconds=1.2)  # past its due moment: it stays due
+
+    def flaky_tick() -> dict[str, Any]:
+        calls.append(live.clock.now())
+        if calls[-1] < failing_until:
+            raise RuntimeError("could not reach live0@example.org (Live 0)")
+        return real_tick()
+
+    monkeypatch.setattr(live.runtime, "tick", flaky_tick)
+    answer = live.runtime.organiser(f"/organiser/series/{SERIES_ID}/announcements", {
+        "id": "retried", "subject": "Retried", "body_markdown": "Hi.", "audience": {"all": True},
+        "send_at": send_at.isoformat()}, idempotency_key="retried")
+    assert answer.body["status"] == "scheduled"
+
+    with scheduling(live, every=timedelta(seconds=0.2)) as (site, runs):
+        sent = _until(lambda: len(_announcements(live)) == 2)
+        kept_running = _until(lambda: calls[-1] >= failing_until + timedelta(seconds=0.5))
+        alive = runs.alive
+    log = site.log.getvalue()
+
+    assert sent and kept_running and alive
+    failures = log.count("the run failed: RuntimeError at ")
+    assert failures == sum(1 for moment in calls if moment < failing_until) >= 2
+    assert "the next run tries again" in log
+    assert f"{SERIES_ID}/announcement#retried due; 2 emails enqueued; 2 emails sent" in log
+    marks = (calls[-1] - calls[0]) / timedelta(seconds=0.2)
+    assert len(calls) <= marks + 3  # the marks and the one wakeup; a failure is no tight loop
+    assert "live0@" not in log and "Live 0" not in log and "Traceback" not in log
+    assert not runs.alive
+
+
+def test_shutdown_waits_for_the_run_in_progress_and_joins_the_thread(
+        live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_tick() -> dict[str, Any]:
+        started.set()
+        time.sleep(0.4)
+        finished.set()
+        return {"enqueued": 0}
+
+    monkeypatch.setattr(live.runtime, "tick", slow_tick)
+    with scheduling(live, every=timedelta(seconds=0.1)) as (site, runs):
+        assert started.wait(5)
+    stopped_mid_run = finished.is_set()
+
+    assert stopped_mid_run and not runs.alive
+    assert "waiting for the run in progress" in site.log.getvalue()

@@ -177,7 +177,8 @@ def _serve(args: argparse.Namespace) -> int:
     """Serve the API with secrets of its own: the link-token secret and the registrant key are
     new each run (the store lives in memory, so links from an earlier run lead nowhere anyway);
     the webhook and organiser secrets may be given, as a form or script may already hold them.
-    With ``--demo``, the seed series' demo is replayed into it first (see local/demo_state.py)."""
+    With ``--demo``, the seed series' demo is replayed into it first (see local/demo_state.py).
+    While it serves, the scheduler runs as EventBridge runs it (see local/scheduled_runs.py)."""
     from .adapters.clock import Clock, SystemClock
     from .adapters.outbox import OutboxMailer
     from .local.demo_state import CarryOnClock, demo_scenario, replay
@@ -236,7 +237,10 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"console:           {base}/console")
             print(f"console account:   {account}  password: {password}  (editor of "
                   f"{series.id}; new each run)")
-            print(f"outbox: {args.outbox.resolve()} (index.html is rewritten after each request)")
+            print(f"outbox: {args.outbox.resolve()} (index.html is rewritten after each request "
+                  "and scheduler run that sends mail)")
+            print("scheduler:         runs every 5 minutes of the server's clock, as EventBridge "
+                  "runs it, and at once when something falls due in between")
             server.run(runtime, key, region)
     return 0
 

@@ -5,6 +5,8 @@ replayed up to a moment in the middle of the series, so that the console has som
 The moment is 15 January 2024, 08:00 UTC: four sessions have taken place (the last on
 9 January), four are ahead (the next on 5 February), every confirmation and the reminders of
 the first four sessions have gone out, and the reminders of the last four are still due.
+From there the clock runs at real speed and ``serve`` runs the scheduler on it, every 5 minutes
+of that clock (:mod:`.scheduled_runs`), so what falls due while it serves goes out.
 """
 
 from __future__ import annotations

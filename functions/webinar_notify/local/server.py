@@ -5,6 +5,8 @@ dropped after ``IDLE_TIMEOUT`` seconds without a byte). The runtime behind it (m
 one clock) is not thread-safe: only the handler call and the queue drain that follows it run
 under a lock; reading requests and writing answers never wait for it. The queue is drained after
 each request, so the outbox shows an email as soon as the request that caused it is answered.
+``run()`` also runs the scheduler function while it serves, under the same lock, every 5 minutes
+of the runtime's clock and whenever something falls due between (:mod:`.scheduled_runs`).
 
 Organiser actions (POST ``/organiser/...``) need a SigV4 signature, as the API's IAM
 authorizer checks it; organiser reads (GET) need a Cognito ID token as ``Authorization:
@@ -18,6 +20,7 @@ the console gets one line naming the error type and where it was raised, no trac
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -25,7 +28,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from http import HTTPStatus
 from http.client import LineTooLong
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +42,7 @@ from . import sigv4
 from .infra import REGION
 from .request_log import describe, log_line, loggable, printable
 from .runtime import HttpAnswer, LocalRuntime
+from .scheduled_runs import EVERY, NAP, ScheduledRuns
 
 MAX_READ_BYTES = 1024 * 1024  # the intake answers 413 above 256 KB; beyond this we stop reading
 MAX_REQUEST_LINE = 8 * 1024
@@ -75,32 +81,74 @@ class LocalServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], out: TextIO) -> None:
         self.out = out
+        self.scheduler: ScheduledRuns | None = None
+        self._runtime: LocalRuntime | None = None
+        self._invoking = threading.Lock()  # one handler call or scheduler run at a time
+        self._index = _IndexWriter(out, None)
         super().__init__(address, BaseHTTPRequestHandler)  # the real handler comes with run()
 
     def install(self, runtime: LocalRuntime, key: LocalKey, region: str = REGION,
                 idle_timeout: float = IDLE_TIMEOUT) -> None:
         """Answer with this runtime (the port is bound first, so links can name it)."""
-        self.RequestHandlerClass = _handler(runtime, self.out, key, region, idle_timeout)
+        self._runtime = runtime
+        self._index = _IndexWriter(self.out, getattr(runtime.mailer, "write_index", None))
+        self.RequestHandlerClass = _handler(runtime, self.out, key, region, idle_timeout,
+                                            self._invoking, self._index, self._nudge)
 
-    def run(self, runtime: LocalRuntime, key: LocalKey, region: str = REGION) -> None:
-        """Serve until Ctrl-C."""
+    def start_scheduler(self, every: timedelta = EVERY, nap: float = NAP) -> ScheduledRuns:
+        """Run the scheduler function while serving, as EventBridge would (after install)."""
+        if self._runtime is None:
+            raise RuntimeError("install a runtime before starting its scheduler")
+        self.stop_scheduler()
+        self.scheduler = ScheduledRuns(self._runtime, self._invoking, self.out,
+                                       self._index.refresh, every, nap)
+        self.scheduler.start()
+        return self.scheduler
+
+    def stop_scheduler(self) -> None:
+        """End the scheduler's thread and wait for it (a run in progress finishes first)."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+
+    def run(self, runtime: LocalRuntime, key: LocalKey, region: str = REGION,
+            every: timedelta = EVERY) -> None:
+        """Serve, and run the scheduler every ``every``, until Ctrl-C."""
         self.install(runtime, key, region)
+        self.start_scheduler(every)
         host, port = self.server_address[:2]
         log_line(self.out, f"listening on http://{host!s}:{port} (Ctrl-C to stop)")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop serving, then the rest
             self.serve_forever()
-        except KeyboardInterrupt:
-            log_line(self.out, "stopped")
+        try:
+            self.stop_scheduler()
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait for the run in progress
+            log_line(self.out, "stopped without waiting for the scheduler run in progress")
+            return
+        log_line(self.out, "stopped")
+
+    def shutdown(self) -> None:
+        """Stop serving (from another thread), and stop the scheduler."""
+        super().shutdown()
+        self.stop_scheduler()
+
+    def server_close(self) -> None:
+        self.stop_scheduler()
+        super().server_close()
+
+    def _nudge(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.nudge()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection that failed outside a request (e.g. reset while closing): one line."""
         log_line(self.out, f"connection dropped: {type(sys.exc_info()[1]).__name__}")
 
 
-def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str = REGION,
-             idle_timeout: float = IDLE_TIMEOUT) -> type[BaseHTTPRequestHandler]:
-    invoking = threading.Lock()  # one handler call (and its drain) at a time
-    index = _IndexWriter(out, getattr(runtime.mailer, "write_index", None))
+def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str,
+             idle_timeout: float, invoking: threading.Lock, index: _IndexWriter,
+             changed: Callable[[], None]) -> type[BaseHTTPRequestHandler]:
+    """The request handler class; ``invoking`` is held around each handler call and its
+    drain, ``changed`` is called after each request that may have changed the schedule."""
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "webinar-notify-local"
@@ -236,6 +284,8 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str = RE
                     sent = runtime.drain()
                 except Exception as error:  # the answer stands; the emails wait in the queue
                     log_line(out, f"  the sender failed: {describe(error)}")
+            if method not in ("GET", "HEAD"):
+                changed()
             if sent or method == "POST":
                 index.refresh()
             return answer
