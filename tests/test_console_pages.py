@@ -241,6 +241,32 @@ def test_overview_counts_match_the_registrations_made(editor: Browser,
     assert "Reminder" in page.text and "Next emails due" in page.text
 
 
+def test_pages_show_sessions_consent_and_links_in_words(editor: Browser,
+                                                       harness: Harness) -> None:
+    harness.register(email="nina@example.org", name="Nina", event_id="evt-nina",
+                     sessions=["s1", "s3"], consent={"reminders": True, "newsletter": False})
+    harness.runtime.drain()
+    listed = editor.get(f"{BASE}/registrants")
+    (row,) = _rows(listed.text, "registrants")
+    assert row[3].replace(" ,", ",") == "26 Oct s1, 4 Dec s3"  # dates, ids beside
+    assert row[5] == "newsletter: no; reminders: yes"
+    assert "True" not in listed.text and "False" not in listed.text
+    person = editor.get(f"{BASE}/registrants/{rid('nina@example.org')}")
+    assert "Thu 26 Oct 2023: Reirradiation Challenges &amp; Opportunities" in person.text
+
+    session = editor.get(f"{BASE}/sessions/s6")
+    assert "<h1>Session s6: Proton Reirradiation" in session.text
+    assert 'aria-current="page"' not in session.text  # not the overview, nor any other
+    assert '<link rel="icon" href="data:image/svg+xml,' in session.text
+
+    assert 'class="tag tag-warn">missing<' in _row_html(editor.get(f"{BASE}/").text, "s1")
+    harness.clock.set(harness.clock.now().replace(month=10, day=27))  # s1 took place
+    overview = editor.get(f"{BASE}/").text
+    assert "tag-warn" not in _row_html(overview, "s1")  # no warning for what is over
+    assert 'class="tag tag-warn">missing<' in _row_html(overview, "s2")
+    assert "Emails sent <span" in overview and "this session only" in overview
+
+
 def test_registrants_search_and_pages_with_a_cursor(editor: Browser, harness: Harness) -> None:
     _store_registrations(harness, 60)
     harness.register(email="heidi@example.dk", name="Heidi Rønde", event_id="evt-heidi",
@@ -296,10 +322,13 @@ def test_csv_export_is_a_job_has_every_row_neutralises_formulas_and_is_audited(
     assert {r[2] for r in rows[1:]} >= {"person0@example.org", "eve@example.org"}
     assert all(not r[1].startswith("=") for r in rows[1:])
     audit = editor.get(f"{BASE}/audit")
-    entries = {" ".join(row[2].split()[:2]): row for row in _rows(audit.text, "audit")}
-    assert set(entries) == {"export registrants", "download export"}  # same virtual moment
-    assert ORGANISER_NAME in entries["export registrants"][1]
-    assert "(4 rows)" in entries["download export"][2]
+    entries = {row[2].split(" (")[0]: row for row in _rows(audit.text, "audit")}
+    assert set(entries) == {"Export of the registrants started",  # same virtual moment
+                            "Export of the registrants downloaded"}
+    started, downloaded = (entries[f"Export of the registrants {w}"]
+                           for w in ("started", "downloaded"))
+    assert ORGANISER_NAME in started[1] and started[3] == "started"
+    assert "(4 registrants)" in downloaded[2] and downloaded[3] == "done"
     assert "@" not in "".join(_text(audit.text))
 
 
@@ -314,7 +343,8 @@ def test_compose_preview_test_copy_schedule_and_cancel(editor: Browser,
                          body_markdown="The **slides** are online.", send="now", preview_as=person)
     preview = editor.post(f"{BASE}/compose", fields | {"action": "preview"})
     assert preview.status == 200
-    assert "Reaches about <strong id=\"preview-count\">3</strong>" in preview.text
+    assert "Reaches about <strong id=\"preview-count\">3</strong> people now " \
+        "(everyone registered)" in preview.text
     assert "P1 (America/Toronto)" in preview.text
     assert "&lt;strong&gt;slides&lt;/strong&gt;" in preview.text  # in the frame's srcdoc
     live = editor.post(f"{BASE}/compose/preview", fields)
@@ -330,10 +360,19 @@ def test_compose_preview_test_copy_schedule_and_cancel(editor: Browser,
     assert len(harness.outbox.entries()) == before + 1
 
     later = _compose_fields(fields) | {"send": "later", "send_at": "2023-10-20T10:00"}
+    shown = editor.post(f"{BASE}/compose", editor.form(test_copy.text, action="preview",
+                                                       **later))
+    assert "You chose: <strong>Fri 20 Oct 2023 10:00 CEST</strong>" in shown.text  # not 10/20
     scheduled = editor.post(f"{BASE}/compose", editor.form(test_copy.text, action="send",
                                                            **later))
     assert scheduled.status == 200
     assert "Scheduled for Fri 20 Oct 2023 10:00 CEST" in scheduled.text
+    audit = _rows(editor.get(f"{BASE}/audit").text, "audit")  # at one virtual moment
+    assert sorted(r[2:] for r in audit) == [
+        ["Announcement scheduled \u201cSlides are up\u201d for Fri 20 Oct 2023 10:00 CEST",
+         "accepted", "none yet"],
+        ["Test copy of an announcement \u201cSlides are up\u201d", "accepted",
+         "only the organiser (a test copy)"]]
     cancel = re.search(r'<form method="post" action="([^"]+/cancel)">(.*?)</form>',
                        scheduled.text, re.S)
     assert cancel
@@ -355,6 +394,8 @@ def test_sending_an_announcement_now_reaches_each_registrant_once(editor: Browse
     again = editor.post(f"{BASE}/compose", fields)  # a double submit: the same key
     assert first.status == again.status == 200
     assert "Sending: 2 emails queued." in first.text
+    (sent,) = _rows(editor.get(f"{BASE}/audit").text, "audit")
+    assert sent[2:] == ["Announcement sent \u201cWelcome\u201d", "accepted", "2"]
     for address in ("person0@example.org", "person1@example.org"):
         assert len(sent_to(harness, address, "announcement")) == 1
 
@@ -372,7 +413,8 @@ def test_moving_a_session_shows_the_count_and_email_then_sends_once(editor: Brow
     dry = editor.post(f"{BASE}/sessions/s2", fields | {"start": "2023-11-06T17:00"})
     assert dry.status == 200
     assert "This will email <strong>3</strong> people." in dry.text
-    assert "Send to 3 people" in dry.text
+    assert "Send to 3 people" in dry.text and "Update email · 3 people" in dry.text
+    assert "New start: <strong>Mon 6 Nov 2023 17:00 CET</strong>" in dry.text  # no 11/06
     assert "17:00" in unescape(dry.text) and "srcdoc=" in dry.text
     assert len(sent_to(harness, "person0@example.org")) == 1  # nothing sent by the dry run
     assert len(harness.outbox.entries()) == outbox_before
@@ -387,15 +429,17 @@ def test_moving_a_session_shows_the_count_and_email_then_sends_once(editor: Brow
     for i in range(2):
         assert sent_to(harness, f"s3only{i}@example.org", "update") == []
     audit = editor.get(f"{BASE}/audit")
-    actions = [row[2] for row in _rows(audit.text, "audit")]
-    assert sum("update session" in a for a in actions) == 1
+    rows = _rows(audit.text, "audit")
+    changed = [row for row in rows if row[2].startswith("Session changed")]
+    assert len(changed) == 1
+    assert changed[0][2] == "Session changed s2" and changed[0][3:] == ["done", "3"]
 
 
 def test_cancelling_a_session_shows_the_count_then_sends_each_a_cancellation(
         editor: Browser, harness: Harness) -> None:
     harness.register_many(2)
     page = editor.get(f"{BASE}/sessions/s3")
-    cancel = re.search(r'<h3>Cancel the session</h3>\s*<form method="post">(.*?)</form>',
+    cancel = re.search(r'Cancel the session</h2>\s*<form method="post">(.*?)</form>',
                        page.text, re.S)
     assert cancel
     dry = editor.post(f"{BASE}/sessions/s3", editor.form(cancel.group(1)))
@@ -425,10 +469,13 @@ def test_a_quiet_typo_fix_emails_nobody(editor: Browser, harness: Harness) -> No
 
 def test_a_bad_session_value_is_a_400_page_naming_the_field(editor: Browser) -> None:
     page = editor.get(f"{BASE}/sessions/s2")
+    assert "Currently: Mon 6 Nov 2023 15:00 CET." in page.text  # the date in words by the field
     answer = editor.post(f"{BASE}/sessions/s2", editor.form(page.text, action="preview",
-                                                            duration_minutes="0"))
+                                                            duration_minutes="0",
+                                                            start="2023-11-07T15:00"))
     assert answer.status == 400
     assert 'href="#duration_minutes"' in answer.text
+    assert "You chose: <strong>Tue 7 Nov 2023 15:00 CET</strong>" in answer.text
 
 
 # -- registrant care, delivery, audit -------------------------------------------------------------
@@ -503,7 +550,10 @@ def test_the_audit_trail_names_who_and_never_an_address(editor: Browser,
     editor.post(path, editor.form(confirm.group(1)))
     audit = editor.get(f"{BASE}/audit")
     rows = _rows(audit.text, "audit")
-    assert [r[2].split()[0] for r in rows] == ["erase", "announce"]  # newest first
+    assert [r[2].split(" registrant")[0].split(" \u201c")[0] for r in rows] == [
+        "Registrant's data erased", "Test copy of an announcement"]  # newest first
+    assert rows[1][3:] == ["accepted", "only the organiser (a test copy)"]
+    assert rows[0][3] == "done"
     assert all(ORGANISER_NAME in r[1] for r in rows)
     text = "".join(_text(audit.text))
     assert "@" not in text and "person1" not in text
@@ -557,6 +607,13 @@ def _compose_fields(fields: dict[str, str]) -> dict[str, str]:
 def _error_text(page: str) -> str:
     match = re.search(r'class="field-error"[^>]*>(.*?)<', page)
     return match.group(1) if match else ""
+
+
+def _row_html(page: str, session_id: str) -> str:
+    """The overview's table row of one session, as HTML."""
+    match = re.search(rf'<tr id="session-{session_id}">(.*?)</tr>', page, re.S)
+    assert match, session_id
+    return match.group(1)
 
 
 def _cell(page: str, element_id: str) -> str:

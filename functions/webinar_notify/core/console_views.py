@@ -77,6 +77,7 @@ def session_row(series: Series, session: Session, counts: SeriesCounts, viewer_z
         "start_utc": session.start.isoformat(), "minutes": int(session.duration.total_seconds()
                                                                // 60),
         "join_link": join_link_state(session, "zoom" in series.forms),
+        "join_link_needed": status in ("scheduled", "live now"),
         "registered": counts.session_registered(session.id),
         "sent": counts.mail_count("sent", session=session.id),
     }
@@ -108,10 +109,11 @@ def upcoming(series: Series, reminders: Iterable[Slot],
             continue
         if isinstance(task, AnnouncementTask):
             announcement = task.announcement
+            audience = announcement.audience
             due.append(Due(announcement.send_at, "announcement", task.key,
-                           ",".join(announcement.audience.values),
-                           f"Announcement \u201c{announcement.subject}\u201d "
-                           f"({announcement.audience.describe()})",
+                           ",".join(audience.values),
+                           f"Announcement \u201c{announcement.subject}\u201d to "
+                           f"{audience_label(series, audience.kind, audience.values)}",
                            audience_estimate(announcement.audience.kind,
                                              announcement.audience.values, counts),
                            cancellable=announcement.id))
@@ -133,6 +135,24 @@ def audience_estimate(kind: str, values: tuple[str, ...], counts: SeriesCounts) 
     if kind == "sessions":
         return sum(counts.session_registered(s) for s in values)
     return None
+
+
+def audience_label(series: Series, kind: str, values: tuple[str, ...]) -> str:
+    """Whom an announcement is for, in words ("everyone registered", "those registered for
+    <title>"), as the compose form's choices name them."""
+    titles = ", ".join(_title(series, v) for v in values)
+    if kind == "all":
+        return "everyone registered"
+    if kind == "sessions":
+        return f"those registered for {titles}"
+    if kind == "interest":
+        item = next((c for c in series.coming if c.id in values), None)
+        return f"those who asked to hear about {item.title if item else titles}"
+    if kind == "attended":
+        return f"those who attended {titles}"
+    if kind == "absent":
+        return f"those registered for {titles} but absent"
+    return titles or kind
 
 
 def due_view(due: Due, series_zone: str, viewer_zone: str) -> dict[str, Any]:
@@ -185,10 +205,24 @@ def registrant_row(series: Series, registration: Registration,
         "time_zone": r.registrant.time_zone or series.time_zone,
         "status": status_of(r), "opted_in": r.opted_in, "whole_series": r.whole_series,
         "sessions": r.sessions_in(ids), "consent": consent_summary(r.consent),
+        "session_labels": [session_label(series, s) for s in r.sessions_in(ids)],
         "interests": sorted(r.interests), "attended": [s for s in ids if s in r.attended],
+        "attended_labels": [session_label(series, s) for s in ids if s in r.attended],
         "suppressed": suppressed, "reminders_off": r.reminders_off,
         "announcements_off": r.announcements_off,
     }
+
+
+def session_label(series: Series, session_id: str) -> dict[str, str]:
+    """A session as a person recognises it: its date in the series' zone, short ("26 Oct")
+    for lists and whole ("Thu 26 Oct 2023") for one person's page, and its title; with the
+    id for those who know the series by its ids."""
+    session = series.session(session_id)
+    if session is None:
+        return {"id": session_id, "date": "", "day": "", "title": session_id}
+    local = session.start.astimezone(series.zone)
+    return {"id": session_id, "date": f"{local.day} {local:%b}", "day": day(local),
+            "title": session.title}
 
 
 def status_of(registration: Registration) -> str:
@@ -206,8 +240,22 @@ def consent_summary(consent: str) -> str:
     except ValueError:
         return ""
     if not isinstance(given, dict):
-        return str(given)[:200]
-    return "; ".join(f"{k}: {v}" for k, v in sorted(given.items()))[:300]
+        return _consent_value(given)[:200]
+    return "; ".join(f"{k.replace('_', ' ')}: {_consent_value(v)}"
+                     for k, v in sorted(given.items()))[:300]
+
+
+def _consent_value(value: object) -> str:
+    """A stored consent value as people read it: yes or no, not True or False."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "":
+        return "not given"
+    if isinstance(value, list):
+        return ", ".join(_consent_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_consent_value(v)}" for k, v in sorted(value.items()))
+    return str(value)
 
 
 def mail_rows(series: Series, records: Iterable[MailRecord], zone: str) -> list[dict[str, Any]]:
@@ -230,11 +278,81 @@ def audit_row(entry: Mapping[str, Any], names: Mapping[str, str], zone: str
     request: Mapping[str, Any] = kept if isinstance(kept, dict) else {}
     name = names.get(who) or str(request.get("by") or "")
     path = str(request.get("path", ""))
-    return {"who": name or _short_caller(who), "caller": who,
-            "action": str(entry.get("action", "")),
-            "what": _target(path), "when": instant_in(str(entry.get("when", "")), zone),
-            "when_utc": str(entry.get("when", "")), "status": entry.get("status"),
-            "recipients": entry.get("recipients"), "rows": entry.get("rows")}
+    action = str(entry.get("action", ""))
+    body = request.get("body")
+    asked: Mapping[str, Any] = body if isinstance(body, dict) else {}
+    status = entry.get("status")
+    recipients = entry.get("recipients")
+    described = describe_action(action, asked, _target(path), recipients, zone)
+    return {"who": name or _short_caller(who), "caller": who, "action": action,
+            "what": _target(path), "label": described.label, "detail": described.detail,
+            "when": instant_in(str(entry.get("when", "")), zone),
+            "when_utc": str(entry.get("when", "")), "status": status,
+            "result": result_label(status, action), "recipients": recipients,
+            "emailed": described.emailed, "rows": entry.get("rows")}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionWords:
+    """An audited action as an organiser reads it: what was done, on what, and whom it
+    emailed ("" when the entry says nothing of that)."""
+
+    label: str
+    detail: str = ""
+    emailed: str = ""
+
+
+ACTION_LABELS = {
+    "push_series": "Series published", "update_session": "Session changed",
+    "cancel_session": "Session cancelled", "record_attendance": "Attendance recorded",
+    "cancel_announcement": "Scheduled announcement cancelled",
+    "follow_up": "Follow-up sent", "export_registrants": "Export of the registrants started",
+    "download_export": "Export of the registrants downloaded",
+    "cancel_registrant": "Registration cancelled", "erase_registrant": "Registrant's data erased",
+    "lift_suppression": "Suppressed address allowed again"}
+
+
+def describe_action(action: str, asked: Mapping[str, Any], target: str,
+                    recipients: object, zone: str) -> ActionWords:
+    """The words for one audit entry. An announcement says whether it was a test copy to
+    the organiser, one scheduled for later, or one sent, from what was asked."""
+    emailed = str(recipients) if isinstance(recipients, int) else ""
+    if action == "announce":
+        subject = str(asked.get("subject") or "")
+        quoted = f"\u201c{subject[:120]}\u201d" if subject else ""
+        if asked.get("test_to"):
+            return ActionWords("Test copy of an announcement", quoted,
+                               "only the organiser (a test copy)")
+        if recipients is None and asked.get("send_at"):
+            when = instant_in(str(asked["send_at"]), zone)
+            return ActionWords("Announcement scheduled", f"{quoted} for {when}".strip(),
+                               "none yet")
+        return ActionWords("Announcement sent", quoted, emailed)
+    label = ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
+    kind, _, rest = target.partition("/")
+    on = rest.split("/")[0] if kind in ("sessions", "registrants") else ""
+    if kind == "registrants":
+        on = f"registrant {on[:8]}\u2026"
+    if action in ("update_session", "cancel_session") and asked.get("quiet"):
+        return ActionWords(f"{label} quietly", on, emailed or "nobody (quiet)")
+    return ActionWords(label, on, emailed)
+
+
+def result_label(status: object, action: str = "") -> str:
+    """An HTTP status as a word: done, accepted (carried on in the background), refused."""
+    if not isinstance(status, int):
+        return "\u2014"
+    if status == 202:
+        return "started" if action == "export_registrants" else "accepted"
+    if status == 200 and action == "announce":
+        return "already taken on: nothing more sent"
+    if status < 300:
+        return "done"
+    if status == 404:
+        return "not found"
+    if status < 500:
+        return "refused"
+    return "failed"
 
 
 def csv_cell(value: object) -> str:

@@ -71,6 +71,8 @@ def identity_from_claims(claims: Mapping[str, Any]) -> OrganiserIdentity:
     subject = str(claims.get("sub") or "")
     if not subject:
         raise SignatureError("the session names no account: sign in again")
+    if claims.get("token_use", "id") != "id":  # API Gateway's authorizer lets access tokens by
+        raise SignatureError("send the ID token, not the access token")
     roles: dict[str, Role] = {}
     for group in groups_of(claims.get(GROUPS_CLAIM)):
         parsed = parse_group(group)
@@ -79,8 +81,10 @@ def identity_from_claims(claims: Mapping[str, Any]) -> OrganiserIdentity:
         series_id, role = parsed
         if _RANK[role] > _RANK.get(roles.get(series_id, ""), 0):
             roles[series_id] = role
+    verified = str(claims.get("email_verified", "")).lower() == "true"
     return OrganiserIdentity(subject=subject, name=str(claims.get("name") or ""),
-                             email=str(claims.get("email") or ""), roles=roles)
+                             email=str(claims.get("email") or "") if verified else "",
+                             roles=roles)
 
 
 def groups_of(value: Any) -> list[str]:

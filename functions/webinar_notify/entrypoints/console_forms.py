@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..core.console_views import moment_in
 from ..core.errors import PayloadError
 from ..core.series import Series
 
@@ -122,6 +123,16 @@ def session_form(series: Series, session_id: str) -> dict[str, str]:
     return {"start": f"{session.start.astimezone(series.zone):%Y-%m-%dT%H:%M}",
             "duration_minutes": str(int(session.duration.total_seconds() // 60)),
             "title": session.title, "join_url": session.join_url or "", "quiet": ""}
+
+
+def moment_words(value: str, series: Series) -> str:
+    """A form's local date and time in words in the series' zone ("Tue 5 Mar 2024 16:00
+    CET"), so nobody reads 03/05 as the wrong month; "" when it is not a date and time."""
+    try:
+        return moment_in(_local_moment(value, series, "start"), series.time_zone) \
+            if value.strip() else ""
+    except (PayloadError, ValueError, OverflowError):
+        return ""
 
 
 def session_values(form: Mapping[str, str], series: Series, session_id: str) -> dict[str, str]:

@@ -27,7 +27,7 @@ from aws_lambda_powertools.shared.cookies import Cookie
 
 from ..bootstrap import find_templates, services
 from ..core import console_session, edge
-from ..core.console_views import moment_in
+from ..core.console_views import KIND_LABELS, moment_in
 from ..core.errors import InvalidInputError, PayloadError, SignatureError
 from ..core.organiser_access import (
     AccessDenied,
@@ -191,7 +191,8 @@ def job_page(series_id: str, job_id: str) -> Response[str]:
     def page(visit: Visit, views: ConsoleViews) -> Response[str]:
         model = {"series": views.overview(views.series(series_id))["series"],
                  "job": job_state(series_id, job_id)}
-        return _html(200, _series_page("job.html", visit, model, "registrants"))
+        return _html(200, _series_page("job.html", visit, model, "registrants",
+                                       heading="Export of the registrants"))
     return _series_visit(series_id, "viewer", page, job_id=job_id)
 
 
@@ -470,6 +471,7 @@ def _compose(visit: Visit, views: ConsoleViews, series_id: str, form: Mapping[st
     return _html(status, _series_page(
         "compose.html", visit, {"series": timeline["series"]}, "compose",
         form=forms.compose_values(form, series), audiences=forms.audience_choices(series),
+        send_at_words=forms.moment_words(form.get("send_at", ""), series),
         people=people, preview=preview, scheduled=scheduled, errors=errors or [],
         notice=notice))
 
@@ -482,18 +484,27 @@ def _session(visit: Visit, series_id: str, session_id: str, form: Mapping[str, s
     session = series.session(session_id)
     if session is None:
         raise _NotFound("no such session in this series")
+    values = forms.session_values(form, series, session_id)
+    current = forms.session_form(series, session_id)
+    chosen = values.get("start", "")
     return _html(status, _series_page(
-        "session.html", visit, {"series": views.overview(series)["series"]}, "overview",
+        "session.html", visit, {"series": views.overview(series)["series"]}, "session",
+        heading=f"Session {session.id}: {session.title}",
         session={"id": session.id, "title": session.title, "status": session.status,
-                 "cancelled": session.cancelled},
-        form=forms.session_values(form, series, session_id), dry=dry,
+                 "cancelled": session.cancelled,
+                 "took_place": session.end <= services().clock.now(),
+                 "starts": moment_in(session.start, series.time_zone),
+                 "minutes": int(session.duration.total_seconds() // 60)},
+        chosen_start=forms.moment_words(chosen, series) if chosen != current["start"] else "",
+        form=values, dry=dry,
         cancelling=cancelling, errors=errors or [], notice=notice, zone=series.time_zone))
 
 
 def _dry(result: OrganiserResult) -> dict[str, Any]:
     assert isinstance(result, ChangePreview)
     return {"outcome": result.outcome, "recipients": result.recipients, "quiet": result.quiet,
-            "notices": [{"kind": n.kind, "session": n.session, "recipients": n.recipients,
+            "notices": [{"kind": n.kind, "kind_label": f"{KIND_LABELS.get(n.kind, n.kind)} email",
+                         "session": n.session, "recipients": n.recipients,
                          "subject": n.subject, "text": n.text, "html": n.html}
                         for n in result.notices]}
 
@@ -652,11 +663,13 @@ def _render(template: str, visit: Visit | None, **context: Any) -> str:
 
 
 def _series_page(template: str, visit: Visit, model: dict[str, Any], nav: str,
-                 **context: Any) -> str:
+                 heading: str = "", **context: Any) -> str:
+    """A page of one series, headed ``heading`` or "<nav item>: <series title>"; ``nav`` is
+    the navigation item marked current (none matches "session": a session is no overview)."""
     series_id = model["series"]["id"]
     return _render(template, visit, **model, nav=nav,
                    can_edit=visit.identity.can_edit(series_id),
-                   title=f"{_TITLES[nav]}: {model['series']['title']}",
+                   title=heading or f"{_TITLES[nav]}: {model['series']['title']}",
                    base_url=f"{CONSOLE}/series/{series_id}", **context)
 
 

@@ -159,7 +159,8 @@ class ConsoleViews:
         recipients = estimate if estimate is not None else \
             organiser.count(series, AnnouncementTask(announcement))
         return {"subject": email.subject, "html": email.html, "text": email.text,
-                "recipients": recipients, "audience": audience.describe(),
+                "recipients": recipients,
+                "audience": views.audience_label(series, audience.kind, audience.values),
                 "shown_as": shown_as}
 
     def _rows(self, series: Series, page: list[Registration]) -> list[dict[str, Any]]:
