@@ -138,3 +138,74 @@ def test_a_change_made_during_a_run_is_not_hidden_by_its_stale_plan(harness: Har
     harness.runtime.tick()
     harness.runtime.drain()
     assert sum(e["kind"] == "announcement" for e in harness.outbox.entries()) == 3
+
+
+class DiesAtProgress:
+    """Run B's schedule store: B dies (its container is stopped) at its n-th progress write,
+    leaving its claim live, with its own fence, mid-way through the fan-out."""
+
+    def __init__(self, inner: ScheduleStore, at_progress: int) -> None:
+        self.inner = inner
+        self.at_progress = at_progress
+        self.progressed = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+        if name != "progress":
+            return method
+
+        def progress(*args: Any, **kwargs: Any) -> Any:
+            self.progressed += 1
+            if self.progressed == self.at_progress:
+                raise RuntimeError("run B was stopped")
+            return method(*args, **kwargs)
+        return progress
+
+
+def test_an_overrun_run_cannot_write_over_a_successor_that_is_still_fanning_out(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A is slowed before its first progress write; meanwhile B takes the slot over, gets two
+    pages further and is stopped with its lease still live. A's write must be refused by the
+    fence (the state alone says "fanning" for both), and A must stop there."""
+    addresses = harness.register_many(7)
+    harness.clock.set(S1 - timedelta(days=1))
+    services = bootstrap.services()
+    queue = services.scheduler.queue
+    real_send, queued = queue.send, Counter[str]()
+
+    def counting_send(jobs: Any, delay_seconds: int = 0) -> None:
+        queued.update(job.registrant_id for job in jobs)
+        real_send(jobs, delay_seconds)
+
+    monkeypatch.setattr(queue, "send", counting_send)
+
+    def run(store: Any) -> Any:
+        return Scheduler(services.store, store, queue, services.scheduler.secrets,
+                         harness.clock, ScheduleSettings(lease=LEASE, page_size=PAGE)).run()
+
+    def successor_stopped_mid_way() -> None:
+        harness.clock.advance(LEASE + timedelta(seconds=1))
+        assert run(DiesAtProgress(services.organiser.schedule, 3)).failed == [SERIES_ID]
+
+    class BeforeProgress(SlowStore):
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(self.inner, name)
+            if name != "progress" or self.calls:
+                return method
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                self.calls += 1
+                self.interrupt()
+                return method(*args, **kwargs)
+            return call
+
+    report_a = run(BeforeProgress(services.organiser.schedule, 0, successor_stopped_mid_way))
+
+    held = harness.runtime.schedule.decisions(SERIES_ID)[SLOT]
+    assert report_a.overtaken == 1  # A found its write refused and stopped
+    assert (held.state, held.enqueued, held.fence) == ("fanning", 2 * PAGE, 2)  # B's, kept
+    assert sum(queued.values()) == PAGE + 3 * PAGE  # A's first page, B's three: nothing more
+    harness.clock.advance(LEASE + timedelta(seconds=1))  # B's lease runs out
+    assert harness.runtime.tick()["enqueued"] == len(addresses) - 2 * PAGE  # from B's cursor
+    assert reminders(harness) == Counter(dict.fromkeys(addresses, 1))
+    assert harness.runtime.schedule.decisions(SERIES_ID)[SLOT].enqueued == len(addresses)
