@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from conftest import ROOT, Harness
+from conftest import ROOT, Harness, without
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.server import LocalKey, LocalServer
 
@@ -32,7 +32,7 @@ def browser() -> Iterator[object]:
     """Debian's chromium; tests that need it are skipped without it (the header checks, which
     only fetch pages, still run)."""
     if not (CHROMIUM and DRIVER):
-        pytest.skip("needs Debian's chromium and chromium-driver (scripts/check installs them "
+        without("needs Debian's chromium and chromium-driver (scripts/check installs them "
                     "as root)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

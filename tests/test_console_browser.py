@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, without
 from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.registration import Registration
 from webinar_notify.local.demo_state import CarryOnClock, demo_scenario, replay
@@ -80,7 +80,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """``serve --demo``'s state: the demo replayed to the middle of the series, the clock
     running on from there, an editor's account, the API on a local port."""
     if not (CHROMIUM and DRIVER):
-        pytest.skip("needs Debian's chromium and chromium-driver (scripts/check installs them "
+        without("needs Debian's chromium and chromium-driver (scripts/check installs them "
                     "as root)")
     from webinar_notify.local.accounts import add_organiser
 
@@ -374,7 +374,7 @@ CONSOLE_PAGES: dict[str, Callable[[Demo], str]] = {
 def test_axe_finds_no_serious_violation_on_any_console_page(demo: Demo, driver: Any,
                                                             width: str) -> None:
     if not AXE.is_file():
-        pytest.skip("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
+        without("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
     driver.set_window_size(*WIDTHS[width])
     driver.delete_all_cookies()
     driver.get(demo.url("sign-in"))
@@ -395,7 +395,7 @@ def test_axe_finds_no_serious_violation_on_any_console_page(demo: Demo, driver: 
 def test_the_axe_check_finds_what_it_should(demo: Demo, driver: Any) -> None:
     """The check above can fail: a page with an unlabelled field and grey-on-white text."""
     if not AXE.is_file():
-        pytest.skip("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
+        without("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
     driver.get(demo.url("sign-in"))
     driver.execute_script(
         "const main = document.querySelector('main');"

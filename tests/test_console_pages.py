@@ -267,6 +267,31 @@ def test_pages_show_sessions_consent_and_links_in_words(editor: Browser,
     assert "Emails sent <span" in overview and "this session only" in overview
 
 
+def test_unmatched_zoom_attendance_shows_on_the_overview_only_when_there_is_some(
+        editor: Browser, harness: Harness) -> None:
+    assert 'id="attendance-unmatched"' not in editor.get(f"{BASE}/").text
+    for _ in range(3):
+        harness.runtime.store.count_unmatched_attendance(SERIES_ID)
+    overview = editor.get(f"{BASE}/").text
+    assert "Attendance from Zoom that matched no session: 3." in overview
+    assert "docs/providers/zoom.md" in overview
+
+
+def test_every_console_router_answers_through_the_api(harness: Harness) -> None:
+    """Each console module's router is included, so each sees the request it answers."""
+    from webinar_notify.entrypoints import api, console_pages
+
+    assert all(r.api_resolver is api.app for r in console_pages.ROUTERS)
+    editor = sign_in(harness)
+    for path in ("/console", f"{BASE}/", f"{BASE}/compose", f"{BASE}/sessions/s1",
+                 f"{BASE}/jobs/20231020-100000-0000000000"):
+        answer = editor.get(path)
+        assert answer.status in (200, 404), path
+        assert answer.content_type.startswith("text/html"), path
+    signed_out = editor.post("/console/sign-out", {"csrf": _csrf(editor.pages[0])})
+    assert signed_out.status == 303 and signed_out.headers["Location"] == "/console/sign-in"
+
+
 def test_registrants_search_and_pages_with_a_cursor(editor: Browser, harness: Harness) -> None:
     _store_registrations(harness, 60)
     harness.register(email="heidi@example.dk", name="Heidi Rønde", event_id="evt-heidi",
@@ -393,11 +418,80 @@ def test_sending_an_announcement_now_reaches_each_registrant_once(editor: Browse
     first = editor.post(f"{BASE}/compose", fields)
     again = editor.post(f"{BASE}/compose", fields)  # a double submit: the same key
     assert first.status == again.status == 200
-    assert "Sending: 2 emails queued." in first.text
+    assert "Sending to about 2 people." in first.text
     (sent,) = _rows(editor.get(f"{BASE}/audit").text, "audit")
     assert sent[2:] == ["Announcement sent \u201cWelcome\u201d", "accepted", "2"]
     for address in ("person0@example.org", "person1@example.org"):
         assert len(sent_to(harness, address, "announcement")) == 1
+
+
+def test_an_announcement_sent_now_is_followed_on_its_job_page_to_the_end(
+        editor: Browser, harness: Harness) -> None:
+    harness.register_many(2)
+    page = editor.get(f"{BASE}/compose")
+    sent = editor.post(f"{BASE}/compose", editor.form(
+        page.text, action="send", subject="Welcome", audience="all", body_markdown="Hi.",
+        send="now"))
+    link = re.search(r'<a href="([^"]+)" id="notice-link">Follow its progress</a>', sent.text)
+    assert link and link.group(1).startswith(f"{BASE}/jobs/"), sent.text
+    job = link.group(1)
+    waiting = editor.get(job)
+    assert waiting.status == 200
+    assert "Sending the announcement: 0 emails queued (of about 2)." in waiting.text
+    assert "<h1>Sending an announcement</h1>" in waiting.text
+    harness.runtime.drain()  # the job function fans it out; the sender sends
+    done = editor.get(job)
+    assert done.status == 200 and "Sent to 2 people." in done.text
+    assert 'id="download"' not in done.text and "job.js" not in done.text
+    progress = editor.get(f"{job}/progress")
+    assert progress.status == 200
+    assert (progress.body["kind"], progress.body["state"], progress.body["done"]) == \
+        ("fan_out", "done", 2)
+    assert progress.body["summary"] == "Sent to 2 people." and "link" not in progress.body
+    refused = editor.get(f"{job}/download")
+    assert refused.status == 400 and "no file to download" in refused.text
+    assert refused.content_type.startswith("text/html")
+    assert "downloaded" not in editor.get(f"{BASE}/audit").text
+
+
+def test_an_export_not_finished_cannot_be_downloaded(editor: Browser,
+                                                     harness: Harness) -> None:
+    harness.register_many(1)
+    page = editor.get(f"{BASE}/registrants")
+    form = page.text[page.text.index('action="' + BASE + '/exports"'):]
+    job = editor.post(f"{BASE}/exports", editor.form(form)).headers["Location"]
+    early = editor.get(f"{job}/download")
+    assert early.status == 400 and "not finished yet" in early.text
+    assert "downloaded" not in editor.get(f"{BASE}/audit").text
+
+
+def test_announcements_counted_as_they_go_say_so_when_sent_or_scheduled(
+        editor: Browser, harness: Harness) -> None:
+    from datetime import UTC, datetime
+
+    addresses = harness.register_many(2)
+    harness.clock.set(datetime(2023, 10, 27, 9, 0, tzinfo=UTC))  # after s1
+    recorded = harness.runtime.organiser(f"/organiser/series/{SERIES_ID}/sessions/s1/attendance",
+                                         {"emails": addresses[:1]}, idempotency_key="att")
+    assert recorded.status == 200, recorded.body
+    page = editor.get(f"{BASE}/compose")
+    now = editor.post(f"{BASE}/compose", editor.form(
+        page.text, action="send", subject="Thanks", audience="attended:s1",
+        body_markdown="Thank you for coming.", send="now"))
+    assert now.status == 200, _error_text(now.text)
+    assert "Sending (how many is counted as it goes)." in now.text
+    assert 'id="notice-link"' in now.text and "None" not in "".join(_text(now.text))
+    later = editor.post(f"{BASE}/compose", editor.form(
+        now.text, action="send", subject="Slides", audience="attended:s1",
+        body_markdown="The slides.", send="later", send_at="2023-10-30T10:00"))
+    assert later.status == 200, _error_text(later.text)
+    assert "Scheduled for Mon 30 Oct 2023 10:00 CET; how many it reaches is counted when " \
+        "it goes." in later.text
+    assert 'id="notice-link"' not in later.text
+    everyone = editor.post(f"{BASE}/compose", editor.form(
+        later.text, action="send", subject="Room", audience="all",
+        body_markdown="Room.", send="later", send_at="2023-10-30T11:00"))
+    assert "it would reach about 2 people now." in everyone.text
 
 
 # -- session changes ----------------------------------------------------------------------------
@@ -599,6 +693,12 @@ def _store_registrations(harness: Harness, count: int) -> None:
             frozenset(), whole_series=True), harness.clock.now())
 
 
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
 def _compose_fields(fields: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in fields.items()
             if k in ("subject", "body_markdown", "audience", "send", "send_at", "preview_as")}
@@ -664,3 +764,23 @@ def _signed_by_moto(claims: dict[str, Any]) -> str:
     key = jwt.PyJWK(keys["keys"][0] if "keys" in keys else keys)
     return jwt.encode(claims, key.key, algorithm="RS256",
                       headers={"kid": key.key_id or "dummy"})
+
+
+def test_a_second_preview_confirmed_after_another_change_is_refused(
+        editor: Browser, harness: Harness) -> None:
+    """Two organisers preview moves of s2 at the same time; the first confirms. The second
+    confirm must not silently undo the first move, nor email anybody."""
+    harness.register_many(2)
+    page = editor.get(f"{BASE}/sessions/s2")
+    fields = editor.form(page.text, action="preview")
+    first = editor.form(editor.post(f"{BASE}/sessions/s2",
+                                    fields | {"start": "2023-11-06T17:00"}).text)
+    second = editor.form(editor.post(f"{BASE}/sessions/s2",
+                                     fields | {"start": "2023-11-06T18:00"}).text)
+    assert first["revision"] == second["revision"]
+    assert editor.post(f"{BASE}/sessions/s2", first).status == 200
+    late = editor.post(f"{BASE}/sessions/s2", second)
+    assert late.status == 409 and "look at it again" in unescape(late.text)
+    series = harness.runtime.store.get_series(SERIES_ID)
+    assert series is not None and series.session("s2").start.hour == 17  # type: ignore[union-attr]
+    assert len(sent_to(harness, "person0@example.org", "update")) == 1

@@ -3,7 +3,7 @@ cost that does not grow with the series."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -11,18 +11,25 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import SERIES_FILE, SERIES_ID, Harness, registration_body
 from webinar_notify import cli
 from webinar_notify.adapters.dynamo import StaleWriteError
+from webinar_notify.adapters.ledger import DynamoLedger
+from webinar_notify.adapters.mailer import delivery_tag
 from webinar_notify.adapters.read_model import encode_cursor
+from webinar_notify.adapters.store import DynamoStore
 from webinar_notify.core.counts import tally
 from webinar_notify.core.errors import PayloadError
+from webinar_notify.core.jobs import EmailJob
 from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local import aws_calls
 from webinar_notify.local.scenario import load_series_file
+from webinar_notify.local.ses_events import ses_event
 from webinar_notify.services.counts_repair import recount, repair_counts
+from webinar_notify.services.feedback import Feedback
 
 KEY = "local-development-only"
 
@@ -111,10 +118,16 @@ def test_repair_finds_and_fixes_a_broken_counter_and_leaves_the_rest(
         harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
     harness.register("ada@example.com", "Ada", "e1")
     harness.register("grace@example.org", "Grace", "e2", sessions=["s2"])
+    harness.runtime.drain()  # their confirmations, counted as sent
     dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
     table = harness.runtime.resources.table
     store = harness.runtime.store
     shard_zero = store.registration_counters(SERIES_ID)[0].get("registered", 0)
+    dynamodb.update_item(TableName=table, Key={"pk": {"S": f"COUNTS#{SERIES_ID}#0"},
+                                               "sk": {"S": "MAIL"}},
+                         UpdateExpression="ADD #sent :five",
+                         ExpressionAttributeNames={"#sent": "confirmation|s2|sent"},
+                         ExpressionAttributeValues={":five": {"N": "5"}})
     shard_key = {"pk": {"S": f"COUNTS#{SERIES_ID}#0"}, "sk": {"S": "REGISTRATIONS"}}
     dynamodb.update_item(  # a broken counter, a counter of nothing, and something else
         TableName=table, Key=shard_key,
@@ -129,9 +142,12 @@ def test_repair_finds_and_fixes_a_broken_counter_and_leaves_the_rest(
                      "--region", "eu-west-1"]) == 0
     out = capsys.readouterr().out
     assert f"registered: {broken} -> 2" in out and "session:s9: 3 -> 0" in out
+    assert "mail confirmation|s2|sent: 6 -> 1" in out and "3 counter(s) repaired" in out
     counts = store.counts(SERIES_ID)
     assert (counts.registered, counts.session_registered("s2"), counts.per_session) == \
         (2, 2, {"s2": 1})
+    assert (counts.mail_count("sent", "confirmation", "s2"), counts.mail_count("sent")) == \
+        (1, 2)
     assert repair_counts(store, SERIES_ID) == {}  # nothing left to fix
     item = dynamodb.get_item(TableName=table, Key=shard_key)["Item"]
     assert item["note"] == {"S": "kept"}
@@ -227,3 +243,108 @@ def test_pages_and_search_visit_everyone_once_and_refuse_a_forged_cursor(
 
 def _cursor_of(series_id: str, sort_key: str) -> str:
     return encode_cursor(series_id, sort_key)
+
+
+class _Conflicting:
+    """The moto client, except that the next ``times`` calls of ``operation`` for which
+    ``when`` holds are refused as DynamoDB refuses a write that meets a transaction (nothing
+    applied)."""
+
+    def __init__(self, client: Any, operation: str, times: int,
+                 when: Callable[[dict[str, Any]], bool] = lambda request: True) -> None:
+        self.client, self.operation, self.left, self.when = client, operation, times, when
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.client, name)
+        if name != self.operation:
+            return real
+
+        def call(**request: Any) -> Any:
+            if self.left and self.when(request):
+                self.left -= 1
+                self.refused += 1
+                raise _conflict(name, request)
+            return real(**request)
+        return call
+
+
+def _conflict(operation: str, request: dict[str, Any]) -> ClientError:
+    if operation == "transact_write_items":  # cancelled: another transaction held an item
+        reasons = [{"Code": "None"}] * (len(request["TransactItems"]) - 1)
+        return ClientError({"Error": {"Code": "TransactionCanceledException",
+                                      "Message": "Transaction cancelled"},
+                            "CancellationReasons": [*reasons, {
+                                "Code": "TransactionConflict",
+                                "Message": "Transaction is ongoing for the item"}]},
+                           operation)
+    return ClientError({"Error": {"Code": "TransactionConflictException",
+                                  "Message": "Transaction is ongoing for the item"}}, operation)
+
+
+def _job(i: int) -> EmailJob:
+    address = f"person{i}@example.org"
+    return EmailJob(kind="reminder", series_id=SERIES_ID, series_revision=1,
+                    registrant_id=registrant_id(KEY, SERIES_ID, address),
+                    recipient=Registrant(address, "", "Europe/Brussels"), session_ids=("s1",),
+                    key=f"reminder#{SERIES_ID}#s1#{i}")
+
+
+@pytest.mark.parametrize("conflicts", [1, 2])
+def test_a_sent_count_refused_by_a_feedback_transaction_is_added_again(
+        harness: Harness, conflicts: int) -> None:
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    table = harness.runtime.resources.table
+    adds = _Conflicting(client, "update_item", conflicts,
+                        lambda request: request["UpdateExpression"].startswith("ADD"))
+    ledger = DynamoLedger(adds, table)  # type: ignore[arg-type]
+    for i in range(3):
+        job = _job(i)
+        assert ledger.claim(job.key, harness.clock.now(), timedelta(minutes=5)) == "claimed"
+        ledger.complete(job, harness.clock.now(), f"ses-{i}")
+    assert adds.refused == conflicts
+    assert harness.runtime.store.counts(SERIES_ID).mail_count("sent", "reminder", "s1") == 3
+
+
+def test_a_delivery_event_meeting_conflicts_is_recorded_once_or_reported_lost(
+        harness: Harness) -> None:
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    table = harness.runtime.resources.table
+    ledger = DynamoLedger(client, table)
+    for i in range(2):
+        job = _job(i)
+        ledger.claim(job.key, harness.clock.now(), timedelta(minutes=5))
+        ledger.complete(job, harness.clock.now(), f"ses-{i}")
+
+    busy = _Conflicting(client, "transact_write_items", 4)  # more than the old 3 attempts
+    update = DynamoStore(busy, table).record_delivery(  # type: ignore[arg-type]
+        _job(0).key, "delivered", "t1", "")
+    assert (update.outcome, busy.refused) == ("recorded", 4)
+    store = harness.runtime.store
+    assert store.counts(SERIES_ID).mail_count("delivered") == 1
+
+    always = _Conflicting(client, "transact_write_items", 1_000)
+    feedback = Feedback(DynamoStore(always, table),  # type: ignore[arg-type]
+                        harness.runtime.services.feedback.secrets, harness.clock)
+    event = ses_event({"tags": {"kind": "reminder", "series": SERIES_ID,
+                                "delivery": delivery_tag(_job(1).key)},
+                       "to": "person1@example.org"},
+                      "Delivery", at=harness.clock.now())
+    assert feedback.handle(event) == {"deliveries": 1, "lost_events": 1}
+    counts = store.counts(SERIES_ID)
+    assert (counts.mail_count("delivered"), counts.mail_count("sent")) == (1, 2)
+    assert [m.delivery for m in store.registrant_mail(SERIES_ID, _job(1).registrant_id)] == [""]
+
+
+def test_a_registration_meeting_another_transaction_on_its_shard_is_written_once(
+        harness: Harness) -> None:
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    busy = _Conflicting(client, "transact_write_items", 2)
+    store = DynamoStore(busy, harness.runtime.resources.table)  # type: ignore[arg-type]
+    for i in range(3):
+        store.put_registration(Registration(
+            SERIES_ID, registrant_id(KEY, SERIES_ID, f"person{i}@example.org"),
+            Registrant(f"person{i}@example.org", f"Person {i}", "Europe/Brussels"),
+            frozenset({"s1"}), whole_series=False), harness.clock.now())
+    assert busy.refused == 2
+    assert _kept(harness)["sessions"] == {"s1": 3}

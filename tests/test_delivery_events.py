@@ -12,7 +12,7 @@ import pytest
 
 from conftest import SERIES_ID, Harness
 from webinar_notify.adapters.mailer import OutgoingMessage, delivery_key_of, delivery_tag
-from webinar_notify.core.jobs import delivery_key
+from webinar_notify.core.jobs import ORGANISER_COPY, delivery_key
 from webinar_notify.core.text import registrant_id, suppression_id
 from webinar_notify.local.events import LocalContext
 from webinar_notify.local.ses_events import EventType, ses_event, sns_delivery
@@ -106,6 +106,24 @@ def test_a_series_cannot_lift_a_suppression_it_did_not_cause(harness: Harness) -
     assert store.lift_suppression("another-series", sid) is False
     assert store.suppressed([sid]) == {sid}
     assert store.suppressions(SERIES_ID, None, 50)[0][0].reason == "complaint"
+
+
+def test_an_organisers_test_copy_and_its_bounce_leave_the_series_counts_as_they_were(
+        harness: Harness) -> None:
+    _sent(harness)
+    store = harness.runtime.store
+    before = store.counts(SERIES_ID)
+    answer = harness.runtime.organiser(f"/organiser/series/{SERIES_ID}/announcements", {
+        "id": "course", "subject": "The course", "body_markdown": "Soon.",
+        "audience": {"all": True}, "test_to": "organiser@example.org"}, "course-test-1")
+    assert answer.status == 202, answer.body
+    harness.runtime.drain()
+    [copy] = [e for e in harness.outbox.entries() if e["to"] == "organiser@example.org"]
+    assert _feedback(_event(copy, "Bounce", harness)) == {"hard_bounces": 1}
+    assert store.counts(SERIES_ID) == before
+    assert (before.mail_count("sent"), before.rate("bounced")) == (4, 0.0)
+    [shown] = store.registrant_mail(SERIES_ID, ORGANISER_COPY)  # its state is still kept
+    assert (shown.kind, shown.delivery) == ("announcement", "bounced")
 
 
 def test_each_event_sets_the_state_and_a_later_word_never_hides_a_worse_one(

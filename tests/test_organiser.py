@@ -504,3 +504,26 @@ def test_dry_runs_of_a_cancellation_and_a_push_change_nothing(harness: Harness,
     act(harness, "/sessions/s6/cancel", {}, "cancel")
     assert sorted(str(e["to"]) for e, _ in sent(harness, "cancellation")) == sorted(
         [*addresses, "s6-only@example.org"])
+
+
+def test_a_change_confirmed_after_another_one_is_refused_and_sends_nothing(
+        harness: Harness) -> None:
+    """Two organisers preview moves of s4; the first confirms. The second confirm carries
+    the revision its dry run showed, and must not silently undo the first move."""
+    harness.register_many(2, sessions=["s4"])
+    first = act(harness, "/sessions/s4", {"start": "2024-01-09T16:00:00+01:00",
+                                          "dry_run": True}, "dry-1")
+    second = act(harness, "/sessions/s4", {"start": "2024-01-09T17:00:00+01:00",
+                                           "dry_run": True}, "dry-2")
+    assert first["revision"] == second["revision"]
+    done = act(harness, "/sessions/s4", {"start": "2024-01-09T16:00:00+01:00",
+                                         "revision": first["revision"]}, "go-1")
+    assert done["http"] == 200 and done["recipients"] == 2
+    late = act(harness, "/sessions/s4", {"start": "2024-01-09T17:00:00+01:00",
+                                         "revision": second["revision"]}, "go-2")
+    assert late["http"] == 409 and "look at it again" in late["error"]
+    series = harness.runtime.store.get_series(SERIES_ID)
+    assert series is not None and series.session("s4").start.hour == 16  # type: ignore[union-attr]
+    assert len(sent(harness, "update")) == 2  # the first move's updates only
+    bad = act(harness, "/sessions/s4", {"title": "x", "revision": "7"}, "go-3")
+    assert bad["http"] == 400 and "revision" in bad["error"]

@@ -176,3 +176,22 @@ def test_a_fan_out_held_by_another_run_is_followed_until_that_run_lets_go(
     assert jobs.job(SERIES_ID, answer.body["job"]).done == 3
     harness.runtime.drain()
     assert sum(e["kind"] == "announcement" for e in harness.outbox.entries()) == 3
+
+
+def test_a_step_delivered_twice_at_once_goes_on_as_one_chain(harness: Harness) -> None:
+    """SQS delivers at least once: two copies of one step run side by side. Both may write
+    the part, but only the first to hand on makes the next step; the file has every row
+    once."""
+    harness.register_many(23)
+    exports = MemoryExports(min_part_bytes=150)
+    jobs, queue = jobs_on(harness, exports, JobSettings(page_size=3, part_bytes=150))
+    job = jobs.start_export("cognito:organiser", SERIES_ID)
+    first = Continuation.from_json(queue.take() or "")
+    past = harness.clock.now() - timedelta(seconds=1)  # one part per step
+    one, two = jobs.step(first, past), jobs.step(first, past)
+    assert one is not None and two is None  # the copy's chain ends here
+    queue.send(one)
+    run_to_end(jobs, queue, deadline_in=-timedelta(seconds=1))
+    done = jobs.job(SERIES_ID, job.job_id)
+    ids = exported_ids(exports.read(done.result_key))
+    assert done.state == "done" and len(ids) == 23 == len(set(ids))

@@ -24,11 +24,11 @@ from webinar_notify.adapters.memory_store import (
     MemoryScheduleStore,
     MemoryStore,
 )
-from webinar_notify.adapters.read_model import encode_cursor
+from webinar_notify.adapters.read_model import SuppressedElsewhereError, encode_cursor
 from webinar_notify.adapters.schedule_store import DynamoScheduleStore, ScheduleStore
 from webinar_notify.adapters.store import DynamoStore, Store
 from webinar_notify.core.errors import PayloadError
-from webinar_notify.core.jobs import EmailJob
+from webinar_notify.core.jobs import ORGANISER_COPY, EmailJob
 from webinar_notify.core.organiser_jobs import OrganiserJob
 from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.text import registrant_id, suppression_id
@@ -237,6 +237,42 @@ def test_suppressions_are_global_listed_per_series_and_lifted_only_there(
         store.lift_suppression(SERIES_ID, "not-an-id")
 
 
+@pytest.mark.parametrize("reason", ["bounce", "complaint"])
+def test_only_the_series_whose_mail_caused_a_suppression_may_lift_it(
+        backend: Backend, reason: str) -> None:
+    store = backend.store
+    sid = suppression_id(KEY, "both@example.org")
+    store.suppress(sid, reason, NOW, SERIES_ID)  # this series' mail first,
+    store.suppress(sid, reason, NOW + timedelta(days=1), "another-series")  # then another's
+    assert [s.suppression_id for s in store.suppressions(SERIES_ID, None, 50)[0]] == [sid]
+
+    with pytest.raises(SuppressedElsewhereError, match="another series' mail"):
+        store.lift_suppression(SERIES_ID, sid)
+    assert store.suppressed([sid]) == {sid}  # nothing changed
+    assert [s.suppression_id for s in store.suppressions(SERIES_ID, None, 50)[0]] == [sid]
+
+    assert store.lift_suppression("another-series", sid) is True
+    assert store.suppressed([sid]) == set()
+    assert store.lift_suppression(SERIES_ID, sid) is True  # its own entry, left behind
+    assert store.suppressions(SERIES_ID, None, 50)[0] == []
+    store.suppress(sid, reason, NOW + timedelta(days=2), "")  # cause unknown: kept as it was
+    assert store.lift_suppression(SERIES_ID, sid) is False
+
+
+def test_a_suppression_stored_before_its_cause_was_recorded_is_lifted_by_its_series(
+        moto_dynamodb: Any) -> None:
+    table = _table_as_in_the_template(moto_dynamodb)
+    store = DynamoStore(moto_dynamodb, table)
+    sid = suppression_id(KEY, "older@example.org")
+    for pk, sk in ((f"SUPPRESSED#{sid}", "SUPPRESSED"),
+                   (f"SERIES#{SERIES_ID}", f"SUPPRESSED#{sid}")):
+        moto_dynamodb.put_item(TableName=table, Item={
+            "pk": {"S": pk}, "sk": {"S": sk}, "reason": {"S": "bounce"},
+            "since": {"S": NOW.isoformat()}})
+    assert store.lift_suppression(SERIES_ID, sid) is True
+    assert store.suppressed([sid]) == set()
+
+
 def test_erasure_leaves_a_tombstone_and_takes_the_person_off_the_counts(
         backend: Backend) -> None:
     store = backend.store
@@ -304,6 +340,56 @@ def test_mail_records_are_newest_first_and_delivery_states_count_once(
             counts.mail_count("complained"), counts.mail_count("delivered")) == (3, 2, 1, 1)
 
 
+def test_a_test_copy_and_its_bounce_leave_the_series_counts_as_they_were(
+        backend: Backend) -> None:
+    store, ledger = backend.store, backend.ledger
+    job = _email(1, "reminder", "s1")
+    ledger.claim(job.key, NOW, timedelta(minutes=5))
+    ledger.complete(job, NOW, "ses-id")
+    before = store.counts(SERIES_ID)
+    copy = replace(_email(2, "announcement", "s1"), registrant_id=ORGANISER_COPY,
+                   session_ids=(), key="announcement-copy")
+    assert ledger.claim(copy.key, NOW, timedelta(minutes=5)) == "claimed"
+    ledger.complete(copy, NOW, "ses-copy")
+    assert store.record_delivery(copy.key, "bounced", "t1", "Permanent/General").outcome \
+        == "recorded"
+    assert store.counts(SERIES_ID) == before
+    assert before.mail_count("sent") == 1
+    assert ledger.claim(copy.key, NOW + timedelta(hours=1), timedelta(minutes=5)) == "sent"
+    [shown] = store.registrant_mail(SERIES_ID, ORGANISER_COPY)
+    assert (shown.kind, shown.delivery) == ("announcement", "bounced")
+
+
+def test_the_mail_counters_are_repaired_from_the_ledger(backend: Backend) -> None:
+    store, ledger = backend.store, backend.ledger
+    jobs = [_email(i, "reminder", "s1") for i in range(6)]
+    jobs.append(replace(_email(7, "announcement", "s1"), registrant_id=ORGANISER_COPY,
+                        session_ids=(), key="announcement-copy"))
+    for job in jobs:
+        ledger.claim(job.key, NOW, timedelta(minutes=5))
+        ledger.complete(job, NOW, "ses-id")
+    store.record_delivery(jobs[0].key, "delivered", "t1", "")
+    store.record_delivery(jobs[0].key, "complained", "t2", "abuse")
+    store.record_delivery(jobs[-1].key, "bounced", "t3", "")
+    assert repair_counts(store, SERIES_ID) == {}
+
+    stored = store.mail_counters(SERIES_ID)
+    shard = next(s for s, c in stored.items() if c.get("reminder|s1|sent"))
+    wrong = {**stored[shard], "reminder|s1|sent": 40, "reminder|s1|bounced": 2}
+    store.replace_mail_counters(SERIES_ID, shard, stored[shard], wrong)
+    broken = 40 - stored[shard]["reminder|s1|sent"] + 6
+    assert store.counts(SERIES_ID).mail_count("sent") == broken
+
+    assert repair_counts(store, SERIES_ID) == {"mail reminder|s1|bounced": (2, 0),
+                                               "mail reminder|s1|sent": (broken, 6)}
+    counts = store.counts(SERIES_ID)
+    assert {state: counts.mail_count(state) for state in
+            ("sent", "delivered", "complained", "bounced")} == \
+        {"sent": 6, "delivered": 1, "complained": 1, "bounced": 0}
+    with pytest.raises(StaleWriteError):  # "was" is not what is stored
+        store.replace_mail_counters(SERIES_ID, shard, wrong, stored[shard])
+
+
 def test_events_and_attendance_are_remembered(backend: Backend) -> None:
     store = backend.store
     assert not store.event_seen(SERIES_ID, "zoom", "e1")
@@ -313,6 +399,10 @@ def test_events_and_attendance_are_remembered(backend: Backend) -> None:
     assert not store.attendance_known(SERIES_ID, "s1")
     store.mark_attendance_known(SERIES_ID, "s1")
     assert store.attendance_known(SERIES_ID, "s1") and not store.attendance_known(SERIES_ID, "s2")
+    assert store.counts(SERIES_ID).attendance_unmatched == 0
+    store.count_unmatched_attendance(SERIES_ID)
+    store.count_unmatched_attendance(SERIES_ID)
+    assert store.counts(SERIES_ID).attendance_unmatched == 2
 
 
 def test_schedule_claims_are_fenced_and_plans_generational(backend: Backend) -> None:

@@ -25,6 +25,7 @@ class JobStore(Protocol):
     def update(self, series_id: str, job_id: str, now: datetime, *, state: JobState,
                done: int, result_key: str = "", error: str = "") -> bool: ...
     def recent(self, series_id: str, limit: int) -> list[OrganiserJob]: ...
+    def hand_on(self, series_id: str, job_id: str, step: int) -> bool: ...
 
 
 class DynamoJobStore:
@@ -37,7 +38,7 @@ class DynamoJobStore:
             **key(f"SERIES#{job.series_id}", f"JOB#{job.job_id}"), "kind": {"S": job.kind},
             "state": {"S": job.state}, "requested_by": {"S": job.requested_by},
             "created_at": {"S": job.created_at}, "updated_at": {"S": job.created_at},
-            "done": {"N": "0"},
+            "done": {"N": "0"}, "step_no": {"N": "0"},
             "expires_at": {"N": str(int((now + JOB_TTL).timestamp()))}}
         if job.total is not None:
             item["total"] = {"N": str(job.total)}
@@ -68,6 +69,24 @@ class DynamoJobStore:
                     ":failed": {"S": "failed"}})
         except ClientError as error_:
             if is_condition_failure(error_):
+                return False
+            raise
+        return True
+
+    def hand_on(self, series_id: str, job_id: str, step: int) -> bool:
+        """Step ``step`` ends and the next may begin: True for the first to say so. A
+        message SQS delivered twice runs twice at once, and each copy would hand on a chain
+        of its own: only one chain goes on (a step retried after a crash was never handed
+        on, so its retry still may)."""
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=key(f"SERIES#{series_id}", f"JOB#{job_id}"),
+                UpdateExpression="SET step_no = :next",
+                ConditionExpression="step_no = :step",
+                ExpressionAttributeValues={":step": {"N": str(step)},
+                                           ":next": {"N": str(step + 1)}})
+        except ClientError as error:
+            if is_condition_failure(error):
                 return False
             raise
         return True

@@ -7,7 +7,9 @@ the sender died before marking it sent; the email is then sent again after the l
 
 Marking it sent also records what the console shows of it (series, registrant, kind,
 sessions, time: no address) under the `Mail` index; then the email is counted on one of the
-series' mail counter shards (a plain ADD: it never conflicts with other senders):
+series' mail counter shards (a plain ADD: it never conflicts with other senders; one that
+meets a feedback transaction on the shard is sent again, see ``conflicts.py``). An organiser's
+test copy is kept on the ledger, so it never goes out twice, and counted nowhere:
 
     DELIVERY#<key>           / DELIVERY   the email's state; mail_pk, mail_sk for the index
     COUNTS#<series>#<shard>  / MAIL       "<kind>|<session or ->|<state>" -> n
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from botocore.exceptions import ClientError
 
-from ..core.counts import count_shard, mail_attribute
-from ..core.jobs import EmailJob
+from ..core.counts import count_shard, counted_session, mail_attribute
+from ..core.jobs import ORGANISER_COPY, EmailJob
+from .conflicts import error_code, is_conflict_only, is_write_conflict, pause
 from .dynamo import is_condition_failure, key
 
 if TYPE_CHECKING:
@@ -30,16 +33,12 @@ if TYPE_CHECKING:
 
 ClaimResult = Literal["claimed", "sent", "busy"]
 LEDGER_TTL = timedelta(days=400)  # outlives any series: a resent email is worse than a row
-CONFLICT_ATTEMPTS = 3  # SES events of one email racing each other
+COUNT_ATTEMPTS = 5  # a counter ADD refused because a feedback transaction held the shard
+CONFLICT_ATTEMPTS = 5  # SES events of one email racing each other, or other emails' events
 
 
 def counter_key(series_id: str, delivery_key: str) -> dict[str, Any]:
     return key(f"COUNTS#{series_id}#{count_shard(delivery_key)}", "MAIL")
-
-
-def counted_session(session_ids: tuple[str, ...] | list[str]) -> str:
-    """The session an email is counted under: its one session, or "" (several, or none)."""
-    return session_ids[0] if len(session_ids) == 1 else ""
 
 
 class Ledger(Protocol):
@@ -75,8 +74,9 @@ class DynamoLedger:
 
     def complete(self, job: EmailJob, now: datetime, message_id: str) -> None:
         """Sent: the state and what the console shows of the email; then +1 on its counter.
-        Should the count fail after the state was written, the email stays sent (and is
-        never sent twice): a count short by one beats a duplicate email."""
+        Should the count fail after the state was written (beyond the retries of a
+        conflict), the email stays sent (and is never sent twice): a count short by one beats
+        a duplicate email. An organiser's test copy is not counted."""
         sent_at = now.isoformat()
         ledger: dict[str, Any] = {
             "TableName": self.table, "Key": key(f"DELIVERY#{job.key}", "DELIVERY"),
@@ -97,7 +97,20 @@ class DynamoLedger:
                 "#n": mail_attribute(job.kind, counted_session(job.session_ids), "sent")},
             "ExpressionAttributeValues": {":one": {"N": "1"}}}
         self.client.update_item(**ledger)
-        self.client.update_item(**counter)
+        if job.registrant_id != ORGANISER_COPY:
+            self._add(counter)
+
+    def _add(self, counter: dict[str, Any]) -> None:
+        """The counter's ADD; refused while a transaction holds the shard (not applied), so
+        sent again after a pause."""
+        for attempt in range(COUNT_ATTEMPTS):
+            try:
+                self.client.update_item(**counter)
+                return
+            except ClientError as error:
+                if not is_write_conflict(error) or attempt == COUNT_ATTEMPTS - 1:
+                    raise
+            pause(attempt)
 
     def release(self, delivery_key: str) -> None:
         """Give a claim back after a failure before SES accepted the email."""
@@ -136,6 +149,8 @@ class MemoryLedger:
             "kind": job.kind, "sessions": list(job.session_ids),
             "mail_pk": f"MAIL#{job.series_id}",
             "mail_sk": f"{job.registrant_id}#{sent_at}#{job.kind}"}
+        if job.registrant_id == ORGANISER_COPY:
+            return
         shard = self.counters.setdefault((job.series_id, count_shard(job.key)), {})
         name = mail_attribute(job.kind, counted_session(job.session_ids), "sent")
         shard[name] = shard.get(name, 0) + 1
@@ -145,7 +160,8 @@ class MemoryLedger:
             del self.items[delivery_key]
 
 
-DeliveryOutcome = Literal["recorded", "duplicate", "unknown"]
+# "lost": it kept meeting other writes on the email or its counter shard and was given up
+DeliveryOutcome = Literal["recorded", "duplicate", "unknown", "lost"]
 # Which state an email shows when SES said several things: a later word never hides a worse
 # one (a "delivered" arriving after its complaint keeps showing the complaint).
 STATE_RANK = {"sent": 0, "delayed": 1, "soft_bounced": 2, "delivered": 3, "rejected": 4,
@@ -161,7 +177,8 @@ class DeliveryUpdate:
 class DeliveryStateWrites:
     """SES's word about one email, on its ledger item and the series' mail counters (mixed
     into the DynamoDB store, which the feedback function holds): each state counts at most
-    once per email, and only for an email this ledger sent."""
+    once per email, and only for an email this ledger sent; an organiser's test copy keeps
+    its state and is counted nowhere."""
 
     client: DynamoDBClient
     table: str
@@ -170,7 +187,7 @@ class DeliveryStateWrites:
                         detail: str) -> DeliveryUpdate:
         item_key = key(f"DELIVERY#{delivery_key}", "DELIVERY")
         series_id = ""
-        for _ in range(CONFLICT_ATTEMPTS):
+        for attempt in range(CONFLICT_ATTEMPTS):
             item = self.client.get_item(TableName=self.table, Key=item_key,
                                         ConsistentRead=True).get("Item")
             if not item or "series" not in item or item.get("state", {}).get("S") != "sent":
@@ -182,7 +199,8 @@ class DeliveryStateWrites:
             writes: list[Any] = [{"Update": _state_update(
                 self.table, item_key, state, at, detail,
                 show=STATE_RANK.get(state, 0) >= STATE_RANK.get(shown, -1), shown=shown)}]
-            if state != "sent":  # the sender counted it sent already
+            counted = item.get("registrant", {}).get("S") != ORGANISER_COPY
+            if state != "sent" and counted:  # the sender counted it sent already
                 sessions = [v["S"] for v in item.get("sessions", {}).get("L", [])]
                 writes.append({"Update": {
                     "TableName": self.table, "Key": counter_key(series_id, delivery_key),
@@ -193,10 +211,17 @@ class DeliveryStateWrites:
             try:
                 self.client.transact_write_items(TransactItems=writes)
                 return DeliveryUpdate("recorded", series_id)
-            except ClientError as error:  # another event of this email got there first
-                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
                     raise
-        return DeliveryUpdate("duplicate", series_id)
+                if is_conflict_only(error):  # another transaction held the item or shard
+                    pause(attempt)
+                # else another event of this email got there first: read it again
+        item = self.client.get_item(TableName=self.table, Key=item_key,
+                                    ConsistentRead=True).get("Item") or {}
+        if state in item.get("events", {}).get("SS", []):  # it got there in the end
+            return DeliveryUpdate("duplicate", series_id)
+        return DeliveryUpdate("lost", series_id)
 
 
 def _state_update(table: str, item_key: dict[str, Any], state: str, at: str, detail: str,

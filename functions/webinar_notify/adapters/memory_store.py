@@ -23,23 +23,27 @@ from typing import Any
 from ..core.counts import (
     COUNT_SHARDS,
     MailRecord,
+    SentMail,
     SeriesCounts,
     SuppressionRecord,
     count_shard,
+    counted_session,
     mail_attribute,
     parse_mail_attribute,
     tally,
 )
 from ..core.errors import PayloadError
+from ..core.jobs import ORGANISER_COPY
 from ..core.organiser_jobs import JobState, OrganiserJob
 from ..core.registration import Registration
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
 from .dynamo import StaleWriteError
-from .ledger import STATE_RANK, DeliveryUpdate, MemoryLedger, counted_session
+from .ledger import STATE_RANK, DeliveryUpdate, MemoryLedger
 from .read_model import (
     SEARCH_PAGE,
     SEARCH_READS,
+    SuppressedElsewhereError,
     _named_registrant,
     check_limit,
     decode_cursor,
@@ -70,6 +74,7 @@ class MemoryStore:
         self.tombstones: dict[tuple[str, str], int] = {}
         self.events: set[tuple[str, str, str]] = set()
         self.suppressed_ids: dict[str, tuple[str, str]] = {}  # id -> (reason, since)
+        self.suppression_cause: dict[str, str] = {}  # id -> the series whose mail caused it
         self.series_suppressed: dict[str, dict[str, tuple[str, str]]] = {}
         self.attendance: set[tuple[str, str]] = set()
         self.unmatched_attendance: dict[str, int] = {}
@@ -174,6 +179,39 @@ class MemoryStore:
         for name in names:
             stored[name] = now.get(name, 0)
 
+    def mail_counters(self, series_id: str) -> dict[int, dict[str, int]]:
+        return {shard: {n: v for n, v in self.ledger.counters.get((series_id, shard), {}).items()
+                        if parse_mail_attribute(n)}
+                for shard in range(COUNT_SHARDS)}
+
+    def replace_mail_counters(self, series_id: str, shard: int, was: dict[str, int],
+                              now: dict[str, int]) -> None:
+        """A repair: StaleWriteError if any counter moved since ``was`` was read."""
+        names = set(was) | set(now)
+        stored = self.ledger.counters.setdefault((series_id, shard), {})
+        if any(stored.get(n) != was.get(n) for n in names):
+            raise StaleWriteError
+        for name in names:
+            stored[name] = now.get(name, 0)
+
+    def sent_mail_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
+                       ) -> tuple[list[SentMail], dict[str, Any] | None]:
+        """The series' sent emails in index order; the cursor holds the last index key."""
+        after = str(cursor.get("mail_sk", "")) if cursor else ""
+        mine = sorted((str(item["mail_sk"]), delivery_key, item)
+                      for delivery_key, item in self.ledger.items.items()
+                      if item.get("mail_pk") == f"MAIL#{series_id}")
+        if cursor:
+            mine = mine[bisect.bisect_right([sk for sk, _, _ in mine], after):]
+        page = mine[:limit]
+        return ([SentMail(delivery_key=k, registrant_id=str(item.get("registrant", "")),
+                          kind=str(item.get("kind", "")),
+                          session_ids=tuple(item.get("sessions", ())),
+                          states=frozenset(item.get("events", set()))
+                          | ({item["delivery"]} if item.get("delivery") else set()))
+                 for _, k, item in page],
+                {"mail_sk": page[-1][0]} if len(mine) > limit else None)
+
     def counts(self, series_id: str) -> SeriesCounts:
         registrations: dict[str, int] = {}
         mail: dict[tuple[str, str, str], int] = {}
@@ -184,7 +222,8 @@ class MemoryStore:
                 parsed = parse_mail_attribute(name)
                 if parsed:
                     mail[parsed] = mail.get(parsed, 0) + n
-        return SeriesCounts.from_counters(registrations, mail)
+        return SeriesCounts.from_counters(
+            registrations, mail, attendance_unmatched=self.unmatched_attendance.get(series_id, 0))
 
     # ---- the console's reads ------------------------------------------------------------
     def registrations_matching(self, series_id: str, query: str, cursor: str | None,
@@ -248,8 +287,11 @@ class MemoryStore:
         listed = self.series_suppressed.get(series_id, {})
         if suppression_id not in listed:
             return False
+        if self.suppression_cause.get(suppression_id, series_id) != series_id:
+            raise SuppressedElsewhereError
         del listed[suppression_id]
         self.suppressed_ids.pop(suppression_id, None)
+        self.suppression_cause.pop(suppression_id, None)
         return True
 
     # ---- suppression, events, attendance, delivery --------------------------------------
@@ -260,6 +302,7 @@ class MemoryStore:
                  series_id: str = "") -> None:
         self.suppressed_ids[suppression_id] = (reason, now.isoformat())
         if series_id:
+            self.suppression_cause[suppression_id] = series_id
             self.series_suppressed.setdefault(series_id, {})[suppression_id] = \
                 (reason, now.isoformat())
 
@@ -291,7 +334,7 @@ class MemoryStore:
         seen.add(state)
         if STATE_RANK.get(state, 0) >= STATE_RANK.get(item.get("delivery", ""), -1):
             item.update(delivery=state, delivery_at=at, delivery_detail=detail)
-        if state != "sent":
+        if state != "sent" and item.get("registrant") != ORGANISER_COPY:
             shard = self.ledger.counters.setdefault((series_id, count_shard(delivery_key)), {})
             name = mail_attribute(item.get("kind", ""),
                                   counted_session(list(item.get("sessions", []))), state)
@@ -470,6 +513,7 @@ class MemoryJobStore:
 
     def __init__(self) -> None:
         self.jobs: dict[tuple[str, str], OrganiserJob] = {}
+        self.steps: dict[tuple[str, str], int] = {}
 
     def create(self, job: OrganiserJob, now: datetime) -> None:
         if (job.series_id, job.job_id) in self.jobs:
@@ -493,3 +537,11 @@ class MemoryJobStore:
         mine = sorted((j for (s, _), j in self.jobs.items() if s == series_id),
                       key=lambda j: j.job_id, reverse=True)
         return mine[:limit]
+
+    def hand_on(self, series_id: str, job_id: str, step: int) -> bool:
+        """As DynamoJobStore.hand_on: only the first copy of a step hands on."""
+        steps = self.steps.setdefault((series_id, job_id), 0)
+        if steps != step:
+            return False
+        self.steps[(series_id, job_id)] = step + 1
+        return True

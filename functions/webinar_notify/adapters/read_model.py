@@ -22,9 +22,10 @@ from ..core.counts import (
     SuppressionRecord,
     parse_mail_attribute,
 )
-from ..core.errors import PayloadError
+from ..core.errors import InvalidInputError, PayloadError, RetryableError
 from ..core.registration import Registration
 from ..core.text import registrant_id
+from .conflicts import error_code, is_conflict_only, pause
 from .dynamo import key
 from .registration_counts import counters_of, registration_shard_key
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 SEARCH_READS = 4  # Query pages one search may read to fill a page of matches
 SEARCH_PAGE = 200  # items per such Query page (each well under DynamoDB's 1 MB)
 MAX_PAGE = 500
+LIFT_ATTEMPTS = 3
 _KEY_PART = re.compile(r"[A-Za-z0-9_.:+#-]{1,128}")
 _REGISTRANT_ID = re.compile(r"r[0-9a-f]{31}")
 _SUPPRESSION_ID = re.compile(r"[0-9a-f]{32}")
@@ -51,8 +53,24 @@ class ReadModelPort(Protocol):
     def lift_suppression(self, series_id: str, suppression_id: str) -> bool: ...
 
 
+class SuppressedElsewhereError(InvalidInputError):
+    """The address is on this series' list, but the suppression now in force was caused by
+    another series' mail: only that series may lift it."""
+
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__("this address was suppressed because of another series' mail; "
+                         "only that series' editors can allow it again")
+
+
 def mail_shard_key(series_id: str, shard: int) -> dict[str, Any]:
     return key(f"COUNTS#{series_id}#{shard}", "MAIL")
+
+
+def series_counts_key(series_id: str) -> dict[str, Any]:
+    """The series' other counts (today: attendance that matched none of its sessions)."""
+    return key(f"SERIES#{series_id}", "COUNTS")
 
 
 def encode_cursor(series_id: str, sort_key: str) -> str:
@@ -101,13 +119,17 @@ class ReadModel:
         raise NotImplementedError  # the store knows its item format
 
     def counts(self, series_id: str) -> SeriesCounts:
-        """The kept counters: every registration and mail counter shard in one BatchGetItem."""
+        """The kept counters: every registration and mail counter shard and the series' other
+        counts in one BatchGetItem."""
         keys = [maker(series_id, s) for s in range(COUNT_SHARDS)
                 for maker in (registration_shard_key, mail_shard_key)]
         registrations: dict[str, int] = {}
         mail: dict[tuple[str, str, str], int] = {}
-        for item in self._batch_get(keys):
-            if item["sk"]["S"] == "MAIL":
+        unmatched = 0
+        for item in self._batch_get([*keys, series_counts_key(series_id)]):
+            if item["sk"]["S"] == "COUNTS":
+                unmatched = int(item.get("attendance_unmatched", {}).get("N", "0"))
+            elif item["sk"]["S"] == "MAIL":
                 for name, value in item.items():
                     parsed = parse_mail_attribute(name)
                     if parsed and "N" in value:
@@ -115,7 +137,7 @@ class ReadModel:
             else:
                 for name, n in counters_of(item).items():
                     registrations[name] = registrations.get(name, 0) + n
-        return SeriesCounts.from_counters(registrations, mail)
+        return SeriesCounts.from_counters(registrations, mail, attendance_unmatched=unmatched)
 
     def registrations_matching(self, series_id: str, query: str, cursor: str | None,
                                limit: int, *, registrant_key: str = ""
@@ -195,21 +217,41 @@ class ReadModel:
 
     def lift_suppression(self, series_id: str, suppression_id: str) -> bool:
         """Mail this address again (on its owner's request): the series' entry and the global
-        one go together. False, changing nothing, when this series never suppressed it."""
+        one go together. False, changing nothing, when this series never suppressed it;
+        SuppressedElsewhereError, changing nothing, when the suppression in force was caused
+        by another series' mail (an item stored before the cause was recorded has none, and
+        the series listing it may lift it)."""
         if not _SUPPRESSION_ID.fullmatch(suppression_id):
             raise PayloadError("suppression: not a suppression id")
-        try:
-            self.client.transact_write_items(TransactItems=[
-                {"Delete": {"TableName": self.table,
-                            "Key": key(f"SERIES#{series_id}", f"SUPPRESSED#{suppression_id}"),
-                            "ConditionExpression": "attribute_exists(pk)"}},
-                {"Delete": {"TableName": self.table,
-                            "Key": key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED")}}])
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                return False
-            raise
-        return True
+        listed = key(f"SERIES#{series_id}", f"SUPPRESSED#{suppression_id}")
+        writes: list[Any] = [
+            {"Delete": {"TableName": self.table, "Key": listed,
+                        "ConditionExpression": "attribute_exists(pk)"}},
+            {"Delete": {"TableName": self.table,
+                        "Key": key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"),
+                        "ConditionExpression": "attribute_not_exists(caused_by) OR "
+                                               "caused_by = :series",
+                        "ExpressionAttributeValues": {":series": {"S": series_id}}}}]
+        for attempt in range(LIFT_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=writes)
+                return True
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                if not is_conflict_only(error):
+                    reasons = [str(r.get("Code")) for r in
+                               error.response.get("CancellationReasons") or []]
+                    if reasons[:1] == ["ConditionalCheckFailed"] or \
+                            (not reasons and not self._listed(listed)):
+                        return False
+                    raise SuppressedElsewhereError from None
+            pause(attempt)
+        raise RetryableError("the suppression is being changed right now; try again")
+
+    def _listed(self, item_key: dict[str, Any]) -> bool:
+        return "Item" in self.client.get_item(TableName=self.table, Key=item_key,
+                                              ConsistentRead=True)
 
     def _direct(self, series_id: str, wanted: str) -> list[Registration]:
         """The registration with this id, if stored."""

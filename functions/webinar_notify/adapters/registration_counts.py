@@ -28,6 +28,25 @@ def counters_of(item: dict[str, Any]) -> dict[str, int]:
             if "N" in value and is_tally_key(name)}
 
 
+def replace_counters(client: DynamoDBClient, table: str, item_key: dict[str, Any],
+                     was: dict[str, int], now: dict[str, int]) -> None:
+    """Set a counter item's counters from ``was`` to ``now`` in one conditional update;
+    StaleWriteError if any of them moved since ``was`` was read. Other attributes stay."""
+    names = sorted(set(was) | set(now))
+    if not names:
+        return
+    values = {f":n{i}": {"N": str(now.get(n, 0))} for i, n in enumerate(names)}
+    values |= {f":w{i}": {"N": str(was[n])} for i, n in enumerate(names) if n in was}
+    conditions = [f"#c{i} = :w{i}" if n in was else f"attribute_not_exists(#c{i})"
+                  for i, n in enumerate(names)]
+    conditional(lambda: client.update_item(
+        TableName=table, Key=item_key,
+        UpdateExpression="SET " + ", ".join(f"#c{i} = :n{i}" for i in range(len(names))),
+        ConditionExpression=" AND ".join(conditions),
+        ExpressionAttributeNames={f"#c{i}": n for i, n in enumerate(names)},
+        ExpressionAttributeValues=values))
+
+
 class RegistrationCounts:
     client: DynamoDBClient
     table: str
@@ -49,19 +68,8 @@ class RegistrationCounts:
                                       now: dict[str, int]) -> None:
         """Move one shard's counters from ``was`` to ``now`` (a repair); StaleWriteError if
         any of them moved since ``was`` was read."""
-        names = sorted(set(was) | set(now))
-        if not names:
-            return
-        values = {f":n{i}": {"N": str(now.get(n, 0))} for i, n in enumerate(names)}
-        values |= {f":w{i}": {"N": str(was[n])} for i, n in enumerate(names) if n in was}
-        conditions = [f"#c{i} = :w{i}" if n in was else f"attribute_not_exists(#c{i})"
-                      for i, n in enumerate(names)]
-        conditional(lambda: self.client.update_item(
-            TableName=self.table, Key=registration_shard_key(series_id, shard),
-            UpdateExpression="SET " + ", ".join(f"#c{i} = :n{i}" for i in range(len(names))),
-            ConditionExpression=" AND ".join(conditions),
-            ExpressionAttributeNames={f"#c{i}": n for i, n in enumerate(names)},
-            ExpressionAttributeValues=values))
+        replace_counters(self.client, self.table, registration_shard_key(series_id, shard),
+                         was, now)
 
     def _counts_update(self, series_id: str, registrant_id: str, before: frozenset[str],
                        after: frozenset[str]) -> dict[str, Any] | None:

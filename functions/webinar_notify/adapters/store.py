@@ -8,8 +8,10 @@ Keys (``pk`` / ``sk``):
                                           so no older event can bring it back (TTL 400 days)
     COUNTS#<id>#<n> / REGISTRATIONS       the registration counters, moved in the same
                                           transaction as each write (registration_counts.py)
-    SUPPRESSED#<sid> / SUPPRESSED         an address that bounced or complained (every series)
-    SERIES#<id> / SUPPRESSED#<sid>        ... and the series whose email it was
+    SUPPRESSED#<sid> / SUPPRESSED         an address that bounced or complained (every series),
+                                          with the series whose email caused it (caused_by)
+    SERIES#<id> / SUPPRESSED#<sid>        ... listed under that series
+    SERIES#<id> / COUNTS                  attendance that matched no session
 The delivery ledger and the mail counters live in the same table (see ``ledger.py``); the
 read side the console uses is in ``read_model.py``.
 """
@@ -24,12 +26,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from ..core.counts import tally
+from ..core.counts import SentMail, tally
 from ..core.registration import Registrant, Registration
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
+from .conflicts import is_conflict_only, pause
 from .dynamo import StaleWriteError, conditional, key
 from .ledger import DeliveryStateWrites, DeliveryUpdate
+from .mail_counts import MailCounts
 from .read_model import ReadModel, ReadModelPort
 from .registration_counts import RegistrationCounts
 
@@ -41,6 +45,7 @@ TOMBSTONE_TTL = timedelta(days=400)  # beyond any provider's retries and any ser
 # and only its event id tells it apart.
 EVENT_TTL = TOMBSTONE_TTL
 ERASE_ATTEMPTS = 3
+TRANSACT_ATTEMPTS = 4  # a transaction that met another one on a counter shard, sent again
 
 
 class Store(ReadModelPort, Protocol):
@@ -64,11 +69,16 @@ class Store(ReadModelPort, Protocol):
     def registration_counters(self, series_id: str) -> dict[int, dict[str, int]]: ...
     def replace_registration_counters(self, series_id: str, shard: int, was: dict[str, int],
                                       now: dict[str, int]) -> None: ...
+    def mail_counters(self, series_id: str) -> dict[int, dict[str, int]]: ...
+    def replace_mail_counters(self, series_id: str, shard: int, was: dict[str, int],
+                              now: dict[str, int]) -> None: ...
+    def sent_mail_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
+                       ) -> tuple[list[SentMail], dict[str, Any] | None]: ...
     def attendance_known(self, series_id: str, session_id: str) -> bool: ...
     def mark_event(self, series_id: str, provider: str, event_id: str, now: datetime) -> None: ...
 
 
-class DynamoStore(ReadModel, RegistrationCounts, DeliveryStateWrites):
+class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client = client
         self.table = table
@@ -175,10 +185,18 @@ class DynamoStore(ReadModel, RegistrationCounts, DeliveryStateWrites):
     def suppress(self, suppression_id: str, reason: str, now: datetime,
                  series_id: str = "") -> None:
         """Never mail this address again, in any series; with the series whose email it
-        was, listed there too (for its organisers' delivery page)."""
+        was, listed there too (for its organisers' delivery page), and recorded as its cause:
+        only that series may lift it. A later bounce in another series makes that one the
+        cause; one whose series is not known keeps the cause recorded before."""
         details = {"reason": {"S": reason}, "since": {"S": now.isoformat()}}
-        self.client.put_item(TableName=self.table, Item={
-            **key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"), **details})
+        values = {":reason": details["reason"], ":since": details["since"]}
+        if series_id:
+            values[":cause"] = {"S": series_id}
+        self.client.update_item(
+            TableName=self.table, Key=key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"),
+            UpdateExpression="SET reason = :reason, since = :since"
+                             + (", caused_by = :cause" if series_id else ""),
+            ExpressionAttributeValues=values)
         if series_id:
             self.client.put_item(TableName=self.table, Item={
                 **key(f"SERIES#{series_id}", f"SUPPRESSED#{suppression_id}"), **details})
@@ -214,14 +232,21 @@ class DynamoStore(ReadModel, RegistrationCounts, DeliveryStateWrites):
         self._transact(writes + ([moved] if moved else []))
 
     def _transact(self, writes: list[Any]) -> None:
-        """One transaction; a failed condition (or a concurrent transaction on the same items)
-        cancels it as a whole: StaleWriteError, read again and retry."""
-        try:
-            self.client.transact_write_items(TransactItems=writes)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                raise StaleWriteError from None
-            raise
+        """One transaction; a failed condition cancels it as a whole: StaleWriteError, read
+        again and retry. One cancelled only because another transaction held an item (two
+        registrations on one counter shard) is sent again after a jittered pause, and after
+        a few such pauses is a StaleWriteError too."""
+        for attempt in range(TRANSACT_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=writes)
+                return
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != \
+                        "TransactionCanceledException":
+                    raise
+                if not is_conflict_only(error) or attempt == TRANSACT_ATTEMPTS - 1:
+                    raise StaleWriteError from None
+            pause(attempt)
 
     def erased_at(self, series_id: str, registrant_id: str) -> int | None:
         """When this person's data was erased from the series (unix seconds), if it was."""

@@ -398,3 +398,48 @@ def instant_in(text: str, zone: str) -> str:
 def _title(series: Series, session_id: str) -> str:
     session = series.session(session_id)
     return session.title if session else session_id
+
+
+def job_summary(job: Mapping[str, Any]) -> str:
+    """A job's progress in words, the same on its page, in its script and in the read API:
+    an export counts rows, a fan-out (an announcement sent now) the emails it has queued."""
+    done, total, state = int(job.get("done") or 0), job.get("total"), job.get("state")
+    if job.get("kind") == "fan_out":
+        if state == "done":
+            return f"Sent to {people(done)}."
+        if state == "failed":
+            return f"Following the announcement stopped: {job.get('error') or 'no reason'}."
+        about = f" (of about {total})" if total else ""
+        return f"Sending the announcement: {done} {'email' if done == 1 else 'emails'} " \
+            f"queued{about}."
+    if state == "done":
+        size = f" ({round(int(job['bytes']) / 1024, 1)} KB)" if "bytes" in job else ""
+        return f"Ready: {done} {'registrant' if done == 1 else 'registrants'}, one row " \
+            f"each{size}."
+    if state == "failed":
+        return f"The export failed: {job.get('error') or 'no reason'}."
+    about = f" of about {total}" if total else ""
+    return f"{'Waiting to start' if state == 'queued' else 'Writing'}: {done}{about} rows so far."
+
+
+def announced_words(body: Mapping[str, Any], zone: str) -> str:
+    """What the compose page says once an announcement is taken on (the answer's body): to
+    about how many it goes, from the kept counts, or that it is counted as it goes."""
+    state = body.get("status")
+    if state == "scheduled":
+        when = moment_in(datetime.fromisoformat(str(body["send_at"])), zone)
+        reach = body.get("recipients_now")
+        return f"Scheduled for {when}; " + (
+            f"it would reach about {people(reach)} now." if isinstance(reach, int)
+            else "how many it reaches is counted when it goes.")
+    if state == "sending":
+        reach = body.get("recipients")
+        return f"Sending to about {people(reach)}." if isinstance(reach, int) \
+            else "Sending (how many is counted as it goes)."
+    if state == "exists":
+        return "This announcement was already taken on; nothing more was sent."
+    return "Done."
+
+
+def people(count: int) -> str:
+    return f"{count} {'person' if count == 1 else 'people'}"

@@ -47,6 +47,11 @@ def is_tally_key(name: str) -> bool:
     return name in TALLY_KEYS or name.startswith(SESSION_PREFIX)
 
 
+def counted_session(session_ids: tuple[str, ...] | list[str]) -> str:
+    """The session an email is counted under: its one session, or "" (several, or none)."""
+    return session_ids[0] if len(session_ids) == 1 else ""
+
+
 def mail_attribute(kind: str, session: str, state: str) -> str:
     """The mail counter's attribute for one email of this kind about this session."""
     return f"{kind}|{session or '-'}|{state}"
@@ -68,10 +73,12 @@ class SeriesCounts:
     whole_series: int = 0
     per_session: Mapping[str, int] = field(default_factory=dict)  # session-only registrants
     mail: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    attendance_unmatched: int = 0  # attendance reported for no session of the series
 
     @classmethod
     def from_counters(cls, registrations: Mapping[str, int],
-                      mail: Mapping[tuple[str, str, str], int]) -> SeriesCounts:
+                      mail: Mapping[tuple[str, str, str], int],
+                      attendance_unmatched: int = 0) -> SeriesCounts:
         return cls(registered=registrations.get("registered", 0),
                    awaiting_opt_in=registrations.get("awaiting_opt_in", 0),
                    cancelled=registrations.get("cancelled", 0),
@@ -79,7 +86,8 @@ class SeriesCounts:
                    per_session={k.removeprefix(SESSION_PREFIX): n
                                 for k, n in registrations.items()
                                 if k.startswith(SESSION_PREFIX) and n},
-                   mail={k: n for k, n in mail.items() if n})
+                   mail={k: n for k, n in mail.items() if n},
+                   attendance_unmatched=attendance_unmatched)
 
     def session_registered(self, session_id: str) -> int:
         """Everyone this session's emails go to: whole-series registrants and its own."""
@@ -95,6 +103,23 @@ class SeriesCounts:
         complaints at 0.1 %); 0.0 while nothing was sent."""
         sent = self.mail_count("sent")
         return self.mail_count(state) / sent if sent else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SentMail:
+    """An email the ledger marks sent, as a recount of the mail counters sees it."""
+
+    delivery_key: str
+    registrant_id: str
+    kind: str
+    session_ids: tuple[str, ...]
+    states: frozenset[str]  # what SES said of it, each state once
+
+    def counters(self) -> frozenset[str]:
+        """The mail counter attributes it adds 1 to: "sent", and each state SES reported."""
+        session = counted_session(self.session_ids)
+        return frozenset(mail_attribute(self.kind, session, state)
+                         for state in {"sent", *self.states} if state in MAIL_STATES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,9 @@ from .registration import Registrant
 EmailKind = Literal["confirmation", "reminder", "update", "cancellation", "announcement"]
 KINDS: tuple[EmailKind, ...] = ("confirmation", "reminder", "update", "cancellation",
                                 "announcement")
+# The registrant id of an organiser's previews and test copies: no registrant, so never
+# counted in the series' mail figures (its ledger item still keeps it from going out twice).
+ORGANISER_COPY = "organiser-copy"
 
 
 @dataclass(frozen=True, slots=True)

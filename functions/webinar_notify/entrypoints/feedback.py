@@ -18,7 +18,8 @@ tracer = Tracer()
 metrics = Metrics()
 _METRICS = {"hard_bounces": "HardBounces", "soft_bounces": "SoftBounces",
             "complaints": "Complaints", "deliveries": "Deliveries", "delays": "Delays",
-            "rejects": "Rejects", "unknown_delivery": "UnknownDeliveryTags"}
+            "rejects": "Rejects", "unknown_delivery": "UnknownDeliveryTags",
+            "lost_events": "LostDeliveryEvents"}
 
 
 @logger.inject_lambda_context

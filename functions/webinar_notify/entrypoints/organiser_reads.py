@@ -19,9 +19,9 @@ from ..bootstrap import services
 from ..core import edge
 from ..core.errors import PayloadError, SignatureError
 from ..core.organiser_access import OrganiserIdentity, identity_from_claims, require
-from ..core.organiser_jobs import job_view
 from ..core.series import Series
-from ..services.console_views import ConsoleViews
+from ..services.console_exports import jobs_from
+from ..services.console_views import ConsoleViews, views_from
 
 metrics = Metrics()  # the same metric set as the API's handler, which flushes it
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
@@ -43,9 +43,7 @@ def _read(series_id: str, view: Callable[[ConsoleViews, Series, OrganiserIdentit
     for name, value in {"series_id": series_id, **ids}.items():
         edge.check_id(value, name.replace("_", " "))
     require(identity, series_id, "viewer")
-    s = services()
-    views = ConsoleViews(s.store, s.organiser.schedule, s.organiser.audit, s.organiser.secrets,
-                         s.clock)
+    views = views_from(services())
     body = view(views, views.series(series_id), identity)
     return _json(200, body)
 
@@ -103,6 +101,14 @@ def audit(series_id: str) -> Response[str]:
                                                           _query("cursor"), _limit(50)))
 
 
+@router.get(f"{SERIES}/jobs/<job_id>")
+def job(series_id: str, job_id: str) -> Response[str]:
+    """A job's progress (``summary`` says it in words); once an export is done, a link to it
+    that works for five minutes, handed out (and audited) as the console's download is."""
+    return _read(series_id, lambda _v, _s, i: jobs_from(services()).state_with_link(
+        series_id, job_id, i.caller, i.name, router.current_event.path), job_id=job_id)
+
+
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
     metrics.add_metric(name="OrganiserReads", unit=MetricUnit.Count, value=1)
     return Response(status, "application/json", json.dumps(body, ensure_ascii=False))
@@ -110,20 +116,3 @@ def _json(status: int, body: dict[str, Any]) -> Response[str]:
 
 def include(app: APIGatewayHttpResolver) -> None:
     app.include_router(router)
-
-
-@router.get(f"{SERIES}/jobs/<job_id>")
-def job(series_id: str, job_id: str) -> Response[str]:
-    """A job's progress; once an export is done, a link to it that works for five minutes."""
-    return _read(series_id, lambda _v, _s, _i: job_state(series_id, job_id), job_id=job_id)
-
-
-def job_state(series_id: str, job_id: str) -> dict[str, Any]:
-    jobs = services().jobs
-    found = jobs.job(series_id, job_id)
-    if found.state != "done":
-        return job_view(found)
-    exports = services().exports
-    view = job_view(found, exports.size(found.result_key))
-    view["link"] = exports.link(found.result_key, f"{series_id}-registrants.csv")
-    return view

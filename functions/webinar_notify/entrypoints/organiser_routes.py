@@ -87,7 +87,8 @@ def http_answer(result: OrganiserResult) -> Answer:
                 "notices": [{"kind": n.kind, "session": n.session, "recipients": n.recipients,
                              "subject": n.subject, "text": n.text, "html": n.html}
                             for n in result.notices],
-                "recipients": result.recipients, "quiet": result.quiet})
+                "recipients": result.recipients, "quiet": result.quiet,
+                "revision": result.revision})
         case Preview():
             return Answer(200, {"recipients": result.recipients, "subject": result.subject,
                                 "audience": result.audience, "html": result.html,
@@ -126,9 +127,11 @@ def push(series_id: str) -> Response[str]:
 @router.post(f"{SERIES}/sessions/<session_id>")
 def change_session(series_id: str, session_id: str) -> Response[str]:
     def run(o: Organiser, b: dict[str, Any]) -> OrganiserResult:
-        quiet, dry_run = bool(b.pop("quiet", False)), _dry_run(b)
+        quiet, dry_run, revision = bool(b.pop("quiet", False)), _dry_run(b), _revision(b)
         b.pop("dry_run", None)
-        return o.change_session(series_id, session_id, b, quiet, dry_run=dry_run)
+        b.pop("revision", None)
+        return o.change_session(series_id, session_id, b, quiet, dry_run=dry_run,
+                                expected_revision=revision)
     return _act("update_session", series_id, run, session_id=session_id)
 
 
@@ -136,7 +139,8 @@ def change_session(series_id: str, session_id: str) -> Response[str]:
 def cancel_session(series_id: str, session_id: str) -> Response[str]:
     return _act("cancel_session", series_id,
                 lambda o, b: o.cancel_session(series_id, session_id, bool(b.get("quiet")),
-                                              dry_run=_dry_run(b)),
+                                              dry_run=_dry_run(b),
+                                              expected_revision=_revision(b)),
                 session_id=session_id)
 
 
@@ -146,6 +150,16 @@ def _dry_run(body: dict[str, Any]) -> bool:
     value = body.get("dry_run", False)
     if not isinstance(value, bool):
         raise PayloadError("dry_run: expected true or false")
+    return value
+
+
+def _revision(body: dict[str, Any]) -> int | None:
+    """``"revision": N``, the series revision a dry run showed: act only if it is still so."""
+    value = body.get("revision")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PayloadError("revision: expected the series revision a dry run answered")
     return value
 
 

@@ -17,6 +17,7 @@ from ..core.compose import Links, compose
 from ..core.console_views import audience_estimate
 from ..core.errors import NotFoundError, PayloadError
 from ..core.follow_ups import follow_up_announcements
+from ..core.jobs import ORGANISER_COPY as ORGANISER_COPY  # still importable from here
 from ..core.jobs import EmailJob, delivery_key
 from ..core.mime import Email
 from ..core.registration import Registrant
@@ -145,7 +146,6 @@ class Announcing:
 
 
 PREVIEW_LINKS = Links(manage="#your-registration", unsubscribe="#unsubscribe")
-ORGANISER_COPY = "organiser-copy"  # the registrant id of previews and test copies
 
 
 def reach(store: Store, secrets: Secrets, series: Series, task: Task) -> int:

@@ -66,6 +66,7 @@ class ChangePreview:
     changed_sessions: tuple[str, ...] = ()
     notices: tuple[NoticePreview, ...] = ()
     quiet: bool = False
+    revision: int = 0  # the stored revision it was worked out from: confirm against it
 
     @property
     def recipients(self) -> int:

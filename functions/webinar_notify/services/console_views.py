@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ..adapters.audit import Audit
@@ -31,6 +31,9 @@ from ..core.series import Series
 from ..core.tasks import AnnouncementTask, task_from_doc
 from ..core.text import is_time_zone, suppression_id
 from .announcing import ORGANISER_COPY, Announcing, organiser_recipient, preview_email
+
+if TYPE_CHECKING:
+    from ..bootstrap import Services
 
 PAGE_SIZE = 50
 AUDIT_PAGE = 50
@@ -65,6 +68,7 @@ class ConsoleViews:
             "totals": {"registered": counts.registered, "awaiting_opt_in": counts.awaiting_opt_in,
                        "cancelled": counts.cancelled, "whole_series": counts.whole_series},
             "next_due": [views.due_view(d, series.time_zone, zone) for d in ahead[:10]],
+            "attendance_unmatched": counts.attendance_unmatched,
         }
 
     def registrants(self, series: Series, query: str = "", cursor: str | None = None,
@@ -73,8 +77,9 @@ class ConsoleViews:
         query = query.strip()
         if len(query) > 200:
             raise PayloadError("q: at most 200 characters")
-        page, next_cursor = self.store.registrations_matching(series.id, query, cursor or None,
-                                                              limit)
+        page, next_cursor = self.store.registrations_matching(
+            series.id, query, cursor or None, limit,
+            registrant_key=self.secrets.registrant_key())
         return {"series": _series_head(series), "q": query, "cursor": cursor or "",
                 "next_cursor": next_cursor or "", "registrants": self._rows(series, page)}
 
@@ -174,6 +179,14 @@ class ConsoleViews:
         settled = {k for k, d in decisions.items() if d.state != "fanning"}
         stored = [task_from_doc(doc) for doc in self.schedule.tasks(series.id).values()]
         return views.upcoming(series, slots(series), stored, settled, counts, now)
+
+
+def views_from(services: Services) -> ConsoleViews:
+    """The console's views over these services: the one way the pages and the read API get
+    them (the services are built once per container, the views are a few references)."""
+    organiser = services.organiser
+    return ConsoleViews(services.store, organiser.schedule, organiser.audit, organiser.secrets,
+                        services.clock)
 
 
 def viewer_zone_or_series(series: Series, zone: str) -> str:

@@ -3,8 +3,10 @@
 Every event names its email by the ``delivery`` tag the sender put on it (the ledger key), so
 the email's delivery state and the series' mail counters follow it: sent, delivered, delayed,
 soft or hard bounced, complained, rejected. An event whose tag names no email this ledger sent
-changes neither, and is counted. Hard bounces and complaints also suppress the address for
-every series (only a keyed hash of it is kept), listed under the series whose email it was.
+changes neither, and is counted; so is one given up after meeting other writes again and
+again (``lost_events``: the email's state and the counters miss it). Hard bounces and
+complaints also suppress the address for every series (only a keyed hash of it is kept),
+listed under the series whose email it was.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class Feedback:
             counts["unknown_delivery"] += 1
         elif update.outcome == "duplicate":
             counts["duplicate_events"] += 1
+        elif update.outcome == "lost":
+            counts["lost_events"] += 1
         return update.series_id
 
     def _suppress(self, address: str, reason: str, series_id: str) -> None:

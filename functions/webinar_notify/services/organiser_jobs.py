@@ -108,29 +108,34 @@ class OrganiserJobs:
         if not work.upload_id:
             work = replace(work, upload_id=self.exports.begin(object_key,
                                                               "text/csv; charset=utf-8"))
-        buffer = UTF8_BOM + self.rows(series, None) if not work.parts else ""
+        data = (UTF8_BOM + self.rows(series, None)).encode() if not work.parts else b""
         cursor, pending, uploaded = work.cursor, 0, False
         while hard_deadline is None or self.clock.now() < hard_deadline:
             page, cursor = self.store.registrations_page(series.id, cursor,
                                                          self.settings.page_size)
-            buffer += self.rows(series, page)
+            data += self.rows(series, page).encode("utf-8")
             pending += len(page)
-            data = buffer.encode("utf-8")
             if cursor is None:
                 self._finish(work, object_key, data, pending)
                 return None
             if len(data) >= self.settings.part_bytes:
                 work = self._upload(work, object_key, data, pending, cursor)
-                buffer, pending, uploaded = "", 0, True
+                data, pending, uploaded = b"", 0, True
                 if self.clock.now() >= deadline:
                     break
         if uploaded:
-            return replace(work, steps=work.steps + 1, extra={})
+            return self._hand_on(replace(work, extra={}))
         stalls = int(work.extra.get("stalls", "0")) + 1
         if stalls >= self.settings.max_stalls:
             self.fail(work, "a step could not fill one part in its time")
             return None
-        return replace(work, steps=work.steps + 1, extra={"stalls": str(stalls)})
+        return self._hand_on(replace(work, extra={"stalls": str(stalls)}))
+
+    def _hand_on(self, work: Continuation) -> Continuation | None:
+        """The next step, unless another copy of this step has handed on already."""
+        if not self.jobs.hand_on(work.series_id, work.job_id, work.steps):
+            return None
+        return replace(work, steps=work.steps + 1)
 
     def _fan_out_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
         job = self.jobs.get(work.series_id, work.job_id)

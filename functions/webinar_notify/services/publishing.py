@@ -59,17 +59,20 @@ class Publishing:
         return self._publish(stored, incoming, quiet)
 
     def change_session(self, series_id: str, session_id: str, fields: Mapping[str, object],
-                       quiet: bool, dry_run: bool = False) -> Published | ChangePreview:
-        """One session's fields changed, checked as a typed SessionChange."""
-        stored = self._stored(series_id)
+                       quiet: bool, dry_run: bool = False,
+                       expected_revision: int | None = None) -> Published | ChangePreview:
+        """One session's fields changed, checked as a typed SessionChange; with
+        ``expected_revision`` (the one a dry run was shown), only if nothing changed since."""
+        stored = self._stored(series_id, expected_revision)
         changed = read_session_change(stored, session_id, fields).apply(stored)
         if dry_run:
             return self._rehearse(stored, changed, quiet)
         return self._publish(stored, changed, quiet)
 
     def cancel_session(self, series_id: str, session_id: str, quiet: bool,
-                       dry_run: bool = False) -> Published | ChangePreview:
-        stored = self._stored(series_id)
+                       dry_run: bool = False,
+                       expected_revision: int | None = None) -> Published | ChangePreview:
+        stored = self._stored(series_id, expected_revision)
         cancelled = SessionChange.cancellation(session_id).apply(stored)
         if dry_run:
             return self._rehearse(stored, cancelled, quiet)
@@ -79,10 +82,16 @@ class Publishing:
         """Create the series, or update it to this content."""
         return self._publish(self.store.get_series(incoming.id), incoming, quiet)
 
-    def _stored(self, series_id: str) -> Series:
+    def _stored(self, series_id: str, expected_revision: int | None = None) -> Series:
         stored = self.store.get_series(series_id)
         if stored is None:
             raise NotFoundError(f"unknown series {series_id[:80]!r}")
+        if expected_revision is not None and expected_revision != stored.revision:
+            # Two organisers previewed a change; the second confirm must not silently undo
+            # the first: they look again at what is stored now.
+            raise ConflictError(f"the series changed since this change was previewed "
+                                f"(revision {expected_revision}, now {stored.revision}); "
+                                "look at it again before you confirm")
         return stored
 
     def _rehearse(self, stored: Series | None, incoming: Series, quiet: bool) -> ChangePreview:
@@ -90,12 +99,13 @@ class Publishing:
         now = self.clock.now()
         merged = merge_series(stored, incoming, now)
         if stored is not None and merged is stored:
-            return ChangePreview("unchanged", quiet=quiet)
+            return ChangePreview("unchanged", quiet=quiet, revision=stored.revision)
         notices = session_notices(stored, merged, now) if stored and not quiet else []
         changed = tuple(s.id for s in merged.sessions
                         if stored is None or stored.session(s.id) != s)
         return ChangePreview("created" if stored is None else "updated", changed,
-                             tuple(self._notice_preview(merged, n) for n in notices), quiet)
+                             tuple(self._notice_preview(merged, n) for n in notices), quiet,
+                             stored.revision if stored else 0)
 
     def _notice_preview(self, series: Series, notice: Notice) -> NoticePreview:
         """A notice's reach now, and the email as a registrant of its session would get it."""

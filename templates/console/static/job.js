@@ -1,6 +1,7 @@
-// While an export runs, ask the server how far it got every two seconds and say so in the
-// page's status region; when it is done, load the page again to show the download. Without
-// this script the page's "Check again" link does the same.
+// While a job runs (an export, or an announcement being sent), ask the server how far it got
+// every two seconds and say so in the page's status region, in the server's own words; when
+// it is done, load the page again (an export's download). Without this script the page's
+// "Check again" link does the same.
 (function () {
   "use strict";
   var job = document.getElementById("job");
@@ -22,11 +23,10 @@
           window.location.reload();
           return;
         }
-        say("Writing: " + state.done + (state.total ? " of about " + state.total : "") +
-            " rows so far.");
+        say(state.summary);
         window.setTimeout(poll, 2000);
       })
-      .catch(function () { say("Could not ask how far the export got; use Check again."); });
+      .catch(function () { say("Could not ask how far the job got; use Check again."); });
   }
 
   window.setTimeout(poll, 1000);
