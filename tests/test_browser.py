@@ -262,7 +262,7 @@ def test_the_pages_render_under_their_policy_and_erase_takes_two_presses_at_375_
 
 def test_a_cross_site_form_posted_by_the_browser_is_refused(
         harness: Harness, site: str, browser: object) -> None:
-    """Another site (localhost is another site than 127.0.0.1) holding a manage link and a
+    """Another site (127.0.0.2 is another site than 127.0.0.1) holding a manage link and a
     fresh confirmation value posts "erase" from its own page: refused, nothing erased."""
     from selenium.webdriver.common.by import By
 
@@ -286,11 +286,11 @@ def test_a_cross_site_form_posted_by_the_browser_is_refused(
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    evil = HTTPServer(("127.0.0.1", 0), Evil)
+    evil = HTTPServer(("127.0.0.2", 0), Evil)
     threading.Thread(target=evil.serve_forever, daemon=True).start()
     try:
         driver = browser
-        driver.get(f"http://localhost:{evil.server_address[1]}/")  # type: ignore[attr-defined]
+        driver.get(f"http://127.0.0.2:{evil.server_address[1]}/")  # type: ignore[attr-defined]
         driver.find_element(By.XPATH, "//button").click()  # type: ignore[attr-defined]
         _wait_for(driver, "its own page")
     finally:
