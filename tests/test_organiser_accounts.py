@@ -214,3 +214,29 @@ def test_cognito_sign_in_calls_need_no_iam_permission_and_admin_calls_do() -> No
     assert need.action == "cognito-idp:AdminCreateUser"
     assert need.resources == ("arn:aws:cognito-idp:eu-west-1:123456789012:userpool/"
                               "eu-west-1_abc",)
+
+
+def test_organisers_add_against_a_local_serve_makes_an_account_that_signs_in(
+        harness: Harness, api: list[str], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The same account code as on AWS, on serve's own (moto) user pool."""
+    from webinar_notify.cli import main
+
+    base = api[1]
+    command = ["organisers", "add", "nadia@example.org", "--name", "Nadia Naidoo",
+               "--series", SERIES_ID, "--role", "viewer", "--api", base]
+    assert main(command) == 0
+    printed = capsys.readouterr().out
+    assert "console account: nadia@example.org" in printed and "viewer of" in printed
+    password = printed.split("password: ")[1].split()[0]
+    signed_in = harness.runtime.services.accounts.sign_in("nadia@example.org", password)
+    assert signed_in.id_token is not None
+    claims = harness.runtime.services.verifier.verify(signed_in.id_token)
+    assert identity_from_claims(claims).roles == {SERIES_ID: "viewer"}
+
+    assert main([*command[:-1], "https://abc.execute-api.eu-west-1.amazonaws.com"]) == 2
+    with pytest.raises(SystemExit):  # argparse refuses an unknown role
+        main([*command[:7], "--role", "owner", "--api", base])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-key")
+    assert main(command) == 2  # the server checks the signature
+    assert "403" in capsys.readouterr().err

@@ -109,9 +109,11 @@ def add_commands(commands: Any) -> None:
     add.add_argument("--role", required=True, choices=ROLES,
                      help="viewer: sees the series; editor: also acts on it")
     add.add_argument("--name", default="", help="how the console greets them")
-    add.add_argument("--user-pool-id", required=True,
-                     help="the stack's OrganiserUserPoolId output")
-    add.add_argument("--region", help="default: from the user pool id")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument("--user-pool-id", help="on AWS: the stack's OrganiserUserPoolId output")
+    where.add_argument("--api", help="a local `webinar-notify serve`, e.g. "
+                                     "http://127.0.0.1:8000 (signed with the key it prints)")
+    add.add_argument("--region", help="default: from the user pool id (or serve's region)")
     add.set_defaults(run=_organisers_add)
 
 
@@ -207,7 +209,11 @@ def _announce(args: argparse.Namespace) -> int:
 
 
 def _organisers_add(args: argparse.Namespace) -> int:
-    """On AWS, with the operator's credentials: the account, the group, the membership."""
+    """On AWS, with the operator's credentials: the account, the group, the membership.
+    With ``--api``, the same on a local ``serve`` (its moto user pool), which answers with a
+    password for the new account."""
+    if args.api:
+        return _local_organiser(args)
     import boto3
     from botocore.exceptions import NoCredentialsError
 
@@ -223,6 +229,40 @@ def _organisers_add(args: argparse.Namespace) -> int:
         raise InvalidInputError("no AWS credentials found (set AWS_PROFILE or "
                                 "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)") from None
     print(describe_added(added, args.series, args.role))
+    return 0
+
+
+def _local_organiser(args: argparse.Namespace) -> int:
+    import boto3
+
+    from .local.sigv4 import sign
+
+    if not args.api.startswith(("http://127.0.0.1", "http://localhost")):
+        raise InvalidInputError("--api is for a local `webinar-notify serve` "
+                                "(http://127.0.0.1:PORT); on AWS pass --user-pool-id")
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        raise InvalidInputError("sign with the key pair `serve` prints (AWS_ACCESS_KEY_ID and "
+                                "AWS_SECRET_ACCESS_KEY)")
+    url = args.api.rstrip("/") + "/local/organisers"
+    data = json.dumps({"email": args.email, "name": args.name, "series": args.series,
+                       "role": args.role}).encode()
+    headers = sign(credentials, args.region or "eu-west-1", "POST", url, data,
+                   {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
+    request = urllib.request.Request(url, data=data, method="POST",  # noqa: S310
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode("utf-8", "replace")
+        with contextlib.suppress(ValueError):
+            detail = json.loads(detail).get("error", detail)
+        raise InvalidInputError(f"the local server answered {error.code}: {detail}") from None
+    except urllib.error.URLError as error:
+        raise InvalidInputError(f"no local server at {args.api} ({error.reason})") from None
+    print(f"console account: {answer['email']}  password: {answer['password']}  "
+          f"({answer['role']} of {answer['series']}; local, for this run of serve)")
     return 0
 
 

@@ -37,13 +37,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO, cast
 
 from ..adapters.clock import SystemClock
-from ..core.errors import InvalidInputError
+from ..core import edge
+from ..core.errors import InvalidInputError, PayloadError
+from ..core.organiser_access import ROLES, Role
+from ..core.text import normalise_email
 from . import sigv4
 from .infra import REGION
 from .request_log import describe, log_line, loggable, printable
 from .runtime import HttpAnswer, LocalRuntime
 from .scheduled_runs import EVERY, NAP, ScheduledRuns
 
+LOCAL_ORGANISERS = "/local/organisers"  # only here: `organisers add --api` against `serve`
 MAX_READ_BYTES = 1024 * 1024  # the intake answers 413 above 256 KB; beyond this we stop reading
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
@@ -233,6 +237,9 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str,
             if route.startswith("/webhooks/") and method != "POST":
                 self._json(405, {"error": "webhooks are POSTed"}, {"Allow": "POST"})
                 return
+            if route == LOCAL_ORGANISERS:
+                self._add_organiser(method, body)
+                return
             caller = None
             if route.startswith("/organiser/") and method == "POST":
                 url = f"http://{self.headers.get('Host', '')}{self.path}"
@@ -253,6 +260,31 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str,
             self._answer(self._invoke(method, body, caller, claims))
 
         do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
+
+        def _add_organiser(self, method: str, body: bytes) -> None:
+            """``webinar-notify organisers add --api`` against this server: the same account
+            code as on AWS, on this run's user pool (moto); signed with the local key."""
+            if method != "POST":
+                self._json(405, {"error": "POST an organiser"}, {"Allow": "POST"})
+                return
+            url = f"http://{self.headers.get('Host', '')}{self.path}"
+            refusal = sigv4.check(key.access_key, key.secret_key, method, url, body,
+                                  dict(self.headers.items()), SystemClock().now(),
+                                  region=region, must_sign=("Idempotency-Key",))
+            if refusal:
+                self._json(403, {"error": refusal})
+                return
+            try:
+                wanted = local_organiser_request(body)
+                with invoking:
+                    password = runtime.add_organiser(*wanted)
+            except InvalidInputError as error:
+                self._json(400, {"error": str(error)})
+                return
+            email, name, series_id, role = wanted
+            log_line(out, f"  console account added: {role} of {series_id}")
+            self._json(201, {"email": email, "password": password, "series": series_id,
+                             "role": role, "name": name})
 
         def _body(self) -> bytes | None:
             """The request body, or None when it was refused unread."""
@@ -383,6 +415,28 @@ def _bearer_claims(runtime: LocalRuntime, authorization: str | None) -> dict[str
         return runtime.services.verifier.verify(token)
     except InvalidInputError:
         return None
+
+
+def local_organiser_request(body: bytes) -> tuple[str, str, str, Role]:
+    """The JSON of ``organisers add --api``: email, name, series, role; checked."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        raise PayloadError("the body must be JSON") from None
+    if not isinstance(doc, dict):
+        raise PayloadError("the body must be a JSON object")
+    email, name = doc.get("email"), doc.get("name", "")
+    series_id, role = doc.get("series"), doc.get("role")
+    if not isinstance(email, str) or "@" not in email:
+        raise PayloadError("email: an address")
+    if not isinstance(name, str) or len(name) > 200:
+        raise PayloadError("name: text of at most 200 characters")
+    if not isinstance(series_id, str):
+        raise PayloadError("series: a series id")
+    edge.check_id(series_id, "series id")
+    if role not in ROLES:
+        raise PayloadError(f"role: one of {', '.join(ROLES)}")
+    return normalise_email(email, field="email"), name, series_id, role
 
 
 def _internal_error(out: TextIO, error: Exception) -> HttpAnswer:
