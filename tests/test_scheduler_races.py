@@ -49,6 +49,19 @@ class SlowStore:
         return call
 
 
+def count_queued(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every job put on the send queue from now on, by registrant (duplicates included)."""
+    queue = bootstrap.services().scheduler.queue
+    real_send, queued = queue.send, Counter[str]()
+
+    def counting_send(jobs: Any, delay_seconds: int = 0) -> None:
+        queued.update(job.registrant_id for job in jobs)
+        real_send(jobs, delay_seconds)
+
+    monkeypatch.setattr(queue, "send", counting_send)
+    return queued
+
+
 def reminders(harness: Harness) -> Counter[str]:
     harness.runtime.drain()
     return Counter(str(e["to"]) for e in harness.outbox.entries() if e["kind"] == "reminder")
@@ -70,14 +83,7 @@ def test_a_run_that_overruns_its_lease_cannot_undo_its_successor(
     addresses = harness.register_many(7)
     harness.clock.set(S1 - timedelta(days=1))
 
-    queue = bootstrap.services().scheduler.queue
-    real_send, queued = queue.send, Counter[str]()
-
-    def counting_send(jobs: Any, delay_seconds: int = 0) -> None:
-        queued.update(job.registrant_id for job in jobs)
-        real_send(jobs, delay_seconds)
-
-    monkeypatch.setattr(queue, "send", counting_send)
+    queued = count_queued(monkeypatch)
 
     def successor() -> None:
         harness.clock.advance(LEASE + timedelta(seconds=1))
@@ -96,13 +102,20 @@ def test_a_run_that_overruns_its_lease_cannot_undo_its_successor(
     assert harness.runtime.tick()["enqueued"] == 0  # nothing left over for a third run
 
 
-class PlanStepStore(SlowStore):
-    """Interrupts once, just before run A writes its plan: the last moment a change can slip
-    in between what A read and what A writes."""
+class OnceBefore:
+    """Run A's schedule store: ``interrupt`` runs once, just before A's first call of
+    ``method`` (e.g. its plan's write: the last moment a change can slip in between what A
+    read and what A writes)."""
+
+    def __init__(self, inner: ScheduleStore, method: str, interrupt: Callable[[], None]) -> None:
+        self.inner = inner
+        self.method = method
+        self.interrupt = interrupt
+        self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
-        if name != "set_next_due" or self.calls:
+        if name != self.method or self.calls:
             return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -127,7 +140,7 @@ def test_a_change_made_during_a_run_is_not_hidden_by_its_stale_plan(harness: Har
         assert answer.status == 202, answer.body
 
     services = bootstrap.services()
-    store = PlanStepStore(services.organiser.schedule, 0, organiser_announces)
+    store = OnceBefore(services.organiser.schedule, "set_next_due", organiser_announces)
     Scheduler(services.store, store, services.scheduler.queue,  # type: ignore[arg-type]
               services.scheduler.secrets, harness.clock, ScheduleSettings()).run()
 
@@ -171,13 +184,7 @@ def test_an_overrun_run_cannot_write_over_a_successor_that_is_still_fanning_out(
     harness.clock.set(S1 - timedelta(days=1))
     services = bootstrap.services()
     queue = services.scheduler.queue
-    real_send, queued = queue.send, Counter[str]()
-
-    def counting_send(jobs: Any, delay_seconds: int = 0) -> None:
-        queued.update(job.registrant_id for job in jobs)
-        real_send(jobs, delay_seconds)
-
-    monkeypatch.setattr(queue, "send", counting_send)
+    queued = count_queued(monkeypatch)
 
     def run(store: Any) -> Any:
         return Scheduler(services.store, store, queue, services.scheduler.secrets,
@@ -187,19 +194,8 @@ def test_an_overrun_run_cannot_write_over_a_successor_that_is_still_fanning_out(
         harness.clock.advance(LEASE + timedelta(seconds=1))
         assert run(DiesAtProgress(services.organiser.schedule, 3)).failed == [SERIES_ID]
 
-    class BeforeProgress(SlowStore):
-        def __getattr__(self, name: str) -> Any:
-            method = getattr(self.inner, name)
-            if name != "progress" or self.calls:
-                return method
-
-            def call(*args: Any, **kwargs: Any) -> Any:
-                self.calls += 1
-                self.interrupt()
-                return method(*args, **kwargs)
-            return call
-
-    report_a = run(BeforeProgress(services.organiser.schedule, 0, successor_stopped_mid_way))
+    report_a = run(OnceBefore(services.organiser.schedule, "progress",
+                              successor_stopped_mid_way))
 
     held = harness.runtime.schedule.decisions(SERIES_ID)[SLOT]
     assert report_a.overtaken == 1  # A found its write refused and stopped

@@ -242,13 +242,7 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str,
                 return
             caller = None
             if route.startswith("/organiser/") and method == "POST":
-                url = f"http://{self.headers.get('Host', '')}{self.path}"
-                # API Gateway checks signatures against real time, whatever the virtual clock.
-                refusal = sigv4.check(key.access_key, key.secret_key, method, url, body,
-                                      dict(self.headers.items()), SystemClock().now(),
-                                      region=region, must_sign=("Idempotency-Key",))
-                if refusal:
-                    self._json(403, {"error": refusal})
+                if not self._signed(method, body):
                     return
                 caller = key.arn
             claims = None
@@ -261,18 +255,24 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str,
 
         do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 
-        def _add_organiser(self, method: str, body: bytes) -> None:
-            """``webinar-notify organisers add --api`` against this server: the same account
-            code as on AWS, on this run's user pool (moto); signed with the local key."""
-            if method != "POST":
-                self._json(405, {"error": "POST an organiser"}, {"Allow": "POST"})
-                return
+        def _signed(self, method: str, body: bytes) -> bool:
+            """SigV4 by the local key, as API Gateway's IAM authorizer checks it (against real
+            time, whatever the virtual clock); answers 403 itself when not."""
             url = f"http://{self.headers.get('Host', '')}{self.path}"
             refusal = sigv4.check(key.access_key, key.secret_key, method, url, body,
                                   dict(self.headers.items()), SystemClock().now(),
                                   region=region, must_sign=("Idempotency-Key",))
             if refusal:
                 self._json(403, {"error": refusal})
+            return not refusal
+
+        def _add_organiser(self, method: str, body: bytes) -> None:
+            """``webinar-notify organisers add --api`` against this server: the same account
+            code as on AWS, on this run's user pool (moto); signed with the local key."""
+            if method != "POST":
+                self._json(405, {"error": "POST an organiser"}, {"Allow": "POST"})
+                return
+            if not self._signed(method, body):
                 return
             try:
                 wanted = local_organiser_request(body)
