@@ -534,10 +534,14 @@ def _serious(found: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 
 def _assert_accessible(driver: Any, name: str) -> None:
-    """axe-core on a page in a state only a flow reaches (skipped without axe-core)."""
-    if AXE.is_file():
-        serious = _serious({name: _axe(driver)})
-        assert not serious, "\n".join(serious)
+    """axe-core on a page in a state only a flow reaches (left out without axe-core, but
+    for a run that requires it: the flow itself still runs)."""
+    if not AXE.is_file():
+        if os.environ.get("WEBINAR_NOTIFY_REQUIRE_BROWSER"):
+            pytest.fail("axe-core is missing and this run requires it")
+        return
+    serious = _serious({name: _axe(driver)})
+    assert not serious, "\n".join(serious)
 
 
 def _axe(driver: Any) -> list[dict[str, Any]]:

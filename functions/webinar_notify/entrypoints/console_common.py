@@ -24,6 +24,7 @@ from aws_lambda_powertools.shared.cookies import Cookie
 
 from ..bootstrap import services
 from ..core import console_session, edge
+from ..core.console_views import moment_in
 from ..core.errors import InvalidInputError, SignatureError
 from ..core.organiser_access import (
     AccessDenied,
@@ -184,8 +185,11 @@ def series_page(template: str, seen: Visit, model: dict[str, Any], nav: str,
     """A page of one series, headed ``heading`` or "<nav item>: <series title>"; ``nav`` is
     the navigation item marked current (none matches "session": a session is no overview)."""
     series_id = model["series"]["id"]
+    zone = str(model["series"].get("time_zone") or "UTC")
     return render(template, seen, **model, nav=nav,
                   can_edit=seen.identity.can_edit(series_id),
+                  # the console's own clock: a rehearsal's virtual time shows as such
+                  now_words=moment_in(services().clock.now(), zone),
                   title=heading or f"{_TITLES[nav]}: {model['series']['title']}",
                   base_url=f"{CONSOLE}/series/{series_id}", **context)
 
