@@ -218,8 +218,10 @@ def test_the_registrant_list_and_one_registrants_emails(demo: Demo, signed_in: A
     his = demo.sent(to="soren.norgaard@example.com")
     rows = driver.find_elements(By.CSS_SELECTOR, "#mail tbody tr")
     assert len(rows) == len(his) > 1
-    kinds = sorted(_cell(row, "Email") for row in rows)
+    kinds = sorted(_cell(row, "Email").split()[0] for row in rows)  # "Reminder 1d before"
     assert kinds == sorted(str(e["kind"]).capitalize() for e in his)
+    assert all(_cell(row, "Email").endswith(" before") for row in rows
+               if _cell(row, "Email").startswith("Reminder"))
 
 
 def test_compose_with_live_preview_test_copy_schedule_and_cancel(demo: Demo,

@@ -784,3 +784,21 @@ def test_a_second_preview_confirmed_after_another_change_is_refused(
     series = harness.runtime.store.get_series(SERIES_ID)
     assert series is not None and series.session("s2").start.hour == 17  # type: ignore[union-attr]
     assert len(sent_to(harness, "person0@example.org", "update")) == 1
+
+
+def test_a_registrants_page_is_headed_by_their_name_and_says_which_reminder_they_got(
+        editor: Browser, harness: Harness) -> None:
+    from datetime import UTC, datetime
+
+    harness.register(email="ines@example.pt", name="Inês Antunes", event_id="evt-ines",
+                     sessions=["s1"])
+    s1 = datetime(2023, 10, 26, 13, 0, tzinfo=UTC)
+    for before in (timedelta(days=7), timedelta(days=1)):
+        harness.clock.set(s1 - before + timedelta(minutes=3))  # a run a little after it opened
+        harness.runtime.tick()
+        harness.runtime.drain()
+    page = editor.get(f"{BASE}/registrants/{rid('ines@example.pt')}")
+    assert page.status == 200
+    assert "<h1>Inês Antunes: Challenges in Reirradiation" in unescape(page.text)
+    text = unescape(page.text)
+    assert "Reminder 7d before" in text and "Reminder 1d before" in text

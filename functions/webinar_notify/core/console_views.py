@@ -260,13 +260,28 @@ def _consent_value(value: object) -> str:
 
 def mail_rows(series: Series, records: Iterable[MailRecord], zone: str) -> list[dict[str, Any]]:
     """One registrant's emails, newest first, with what SES said of each."""
-    return [{"kind": m.kind, "kind_label": KIND_LABELS.get(m.kind, m.kind),
+    return [{"kind": m.kind, "kind_label": _mail_label(series, m),
              "sessions": [_title(series, s) for s in m.session_ids],
              "sent_at": m.sent_at, "sent": instant_in(m.sent_at, zone),
              "delivery": m.delivery or "sent",
              "delivery_label": STATE_LABELS.get(m.delivery, m.delivery),
              "delivery_at": instant_in(m.delivery_at, zone) if m.delivery_at else "",
              "detail": m.detail} for m in records]
+
+
+def _mail_label(series: Series, record: MailRecord) -> str:
+    """"Reminder 1d before" rather than "Reminder": the offset whose window held the moment
+    it was sent (the smallest one at least as long as the time that was left)."""
+    label = KIND_LABELS.get(record.kind, record.kind)
+    session = series.session(record.session_ids[0]) if len(record.session_ids) == 1 else None
+    if record.kind != "reminder" or session is None or not record.sent_at:
+        return label
+    try:
+        left = session.start - datetime.fromisoformat(record.sent_at.replace("Z", "+00:00"))
+    except ValueError:
+        return label
+    fitting = [o for o in series.offsets_for(session) if o >= left]
+    return f"{label} {format_duration(min(fitting))} before" if fitting else label
 
 
 def audit_row(entry: Mapping[str, Any], names: Mapping[str, str], zone: str

@@ -210,7 +210,9 @@ def static(name: str) -> Response[str]:
 def _registrant_page(seen: Visit, views: ConsoleViews, series_id: str, registrant_id: str,
                      confirm: str, notice: str = "") -> Response[str]:
     model = views.registrant(views.series(series_id), registrant_id, query("tz"))
+    name = str(model["registrant"].get("name") or "A registrant")
     return html(200, series_page("registrant.html", seen, model, "registrants",
+                                 heading=f"{name}: {model['series']['title']}",
                                  confirm=confirm, notice=notice))
 
 
