@@ -134,3 +134,25 @@ print("imported", len({handlers!r}))
                           env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == f"imported {len(handlers)}"
+
+
+def test_functions_without_the_console_do_not_load_its_sign_in_or_views() -> None:
+    """Every function imports bootstrap: the token checks (PyJWT, cryptography) and the
+    console's views are loaded only where they are used, not at every cold start."""
+    import subprocess
+    import sys
+
+    program = """
+import sys
+import webinar_notify.entrypoints.sender, webinar_notify.entrypoints.scheduler
+import webinar_notify.entrypoints.feedback
+loaded = [m for m in ("jwt", "cryptography", "webinar_notify.adapters.token_verifier",
+                      "webinar_notify.services.console_views") if m in sys.modules]
+print(",".join(loaded) or "none")
+"""
+    env = {"PATH": "/usr/bin:/bin", "POWERTOOLS_TRACE_DISABLED": "true",
+           "AWS_DEFAULT_REGION": "eu-west-1"}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "none"

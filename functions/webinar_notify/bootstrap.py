@@ -31,11 +31,9 @@ from .adapters.rate_limit import RateLimiter
 from .adapters.schedule_store import DynamoScheduleStore, ScheduleStore
 from .adapters.secrets import Secrets, SsmSecrets
 from .adapters.store import DynamoStore, Store
-from .adapters.token_verifier import TokenVerifier, Verifier
 from .core.errors import InvalidInputError
 from .core.organiser_jobs import Continuation
 from .core.render import Renderer
-from .services.console_views import ConsoleViews
 from .services.feedback import Feedback
 from .services.intake import Intake
 from .services.manage import ManagePage
@@ -47,6 +45,11 @@ from .services.sending import Sender, SendSettings, SeriesCache
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_sqs.client import SQSClient
+
+    from .adapters.token_verifier import Verifier
+    from .core.registration import Registration
+    from .core.series import Series
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -79,7 +82,13 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
           exports: Exports | None = None) -> Services:
     renderer = Renderer(templates_dir or find_templates())
     scheduler = Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings())
-    rows = ConsoleViews(store, schedule, audit, secrets, clock).csv_text
+
+    def rows(series: Series, page: list[Registration] | None) -> str:
+        # Imported on use: only the job function writes exports, not every function's start.
+        from .services.console_views import ConsoleViews
+
+        return ConsoleViews(store, schedule, audit, secrets, clock).csv_text(series, page)
+
     job_queue, exports = job_queue or NoJobs(), exports or NoJobs()
     jobs = OrganiserJobs(store, job_store or NoJobs(), exports, job_queue, clock, rows,
                          scheduler=scheduler, schedule=schedule)
@@ -105,14 +114,14 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
 def from_environment(env: Mapping[str, str] = os.environ) -> Services:
     """Real AWS adapters, configured by the variables infra/template.yaml sets."""
     table = env["TABLE_NAME"]
-    dynamodb = boto3.client("dynamodb")
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
     accounts, verifier = console_sign_in(env)
     return build(
         store=DynamoStore(dynamodb, table),
         ledger=DynamoLedger(dynamodb, table),
         schedule=DynamoScheduleStore(dynamodb, table),
         audit=DynamoAudit(dynamodb, table),
-        queue=SqsQueue(boto3.client("sqs"), env["SEND_QUEUE_URL"]),
+        queue=SqsQueue(sqs, env["SEND_QUEUE_URL"]),
         # No SDK retries for SES: a retried call whose first answer was lost sends twice.
         # Throttling and errors go back to SQS, where the ledger guards every retry. Timeouts
         # far below the function's: a hung call then fails that one email, which is retried,
@@ -131,7 +140,7 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         send_rate_per_instance=float(env.get("SES_SEND_RATE", "0"))
         / max(1, int(env.get("SENDER_CONCURRENCY", "1"))),
         accounts=accounts, verifier=verifier,
-        **organiser_jobs(env, dynamodb, table),
+        **organiser_jobs(env, dynamodb, sqs, table),
     )
 
 
@@ -141,15 +150,15 @@ class JobAdapters(TypedDict, total=False):
     exports: Exports
 
 
-def organiser_jobs(env: Mapping[str, str], dynamodb: DynamoDBClient, table: str
-                   ) -> JobAdapters:
+def organiser_jobs(env: Mapping[str, str], dynamodb: DynamoDBClient, sqs: SQSClient,
+                   table: str) -> JobAdapters:
     """The job queue and the export bucket, for the functions the template gives them to (the
     API accepts jobs, the job function carries them out); none elsewhere."""
     queue_url, bucket = env.get("JOB_QUEUE_URL", ""), env.get("EXPORT_BUCKET", "")
     if not queue_url or not bucket:
         return {}
     return {"job_store": DynamoJobStore(dynamodb, table),
-            "job_queue": SqsJobQueue(boto3.client("sqs"), queue_url),
+            "job_queue": SqsJobQueue(sqs, queue_url),
             # Presigned links must be SigV4 (S3 refuses the older signature in new regions).
             "exports": S3Exports(boto3.client("s3", config=Config(signature_version="s3v4")),
                                  bucket)}
@@ -163,6 +172,9 @@ def console_sign_in(env: Mapping[str, str]) -> tuple[Accounts | None, Verifier |
         return None, None
     # A pool id starts with its region (eu-west-1_AbC123): the issuer's region, whatever ours.
     region = pool_id.partition("_")[0] or env.get("AWS_REGION", "")
+    # Imported here: PyJWT and cryptography load only where a console signs organisers in.
+    from .adapters.token_verifier import TokenVerifier
+
     cognito = boto3.client("cognito-idp", region_name=region,
                            config=Config(connect_timeout=3, read_timeout=5,
                                          retries={"total_max_attempts": 2}))
