@@ -50,8 +50,8 @@ from .read_model import (
     encode_cursor,
 )
 from .schedule_store import Decision
+from .store import erase_retrying
 
-ERASE_ATTEMPTS = 3
 _SUPPRESSION_ID = re.compile(r"[0-9a-f]{32}")
 _PAGE_KEY = re.compile(r"REG#[A-Za-z0-9_.:+#-]{1,128}")
 
@@ -137,16 +137,7 @@ class MemoryStore:
     def erase_registration(self, registration: Registration, erased_at: int) -> None:
         """Delete it, keep a tombstone and take it off the counts; a version written
         meanwhile is read and erased."""
-        for _ in range(ERASE_ATTEMPTS):
-            try:
-                self._erase(registration, erased_at)
-                return
-            except StaleWriteError:
-                latest = self.get_registration(registration.series_id,
-                                               registration.registrant_id)
-                registration = latest if latest is not None else \
-                    replace(registration, version=0, counted=frozenset())
-        raise StaleWriteError
+        erase_retrying(self._erase, self.get_registration, registration, erased_at)
 
     def _erase(self, registration: Registration, erased_at: int) -> None:
         series_id, registrant_id = registration.series_id, registration.registrant_id

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +47,22 @@ TOMBSTONE_TTL = timedelta(days=400)  # beyond any provider's retries and any ser
 EVENT_TTL = TOMBSTONE_TTL
 ERASE_ATTEMPTS = 3
 TRANSACT_ATTEMPTS = 4  # a transaction that met another one on a counter shard, sent again
+
+
+def erase_retrying(erase: Callable[[Registration, int], None],
+                   latest: Callable[[str, str], Registration | None],
+                   registration: Registration, erased_at: int) -> None:
+    """One erasure (``erase``), tried again on the version written meanwhile (``latest``);
+    one erased meanwhile still gets its tombstone."""
+    for _ in range(ERASE_ATTEMPTS):
+        try:
+            erase(registration, erased_at)
+            return
+        except StaleWriteError:
+            written = latest(registration.series_id, registration.registrant_id)
+            registration = written if written is not None else \
+                replace(registration, version=0, counted=frozenset())
+    raise StaleWriteError
 
 
 class Store(ReadModelPort, Protocol):
@@ -205,17 +222,7 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         """Erasure: the registration, the only item holding the address, is deleted, and in
         the same transaction a tombstone (registrant id and time, no address) is written and
         the counts lose what it counted. A version written meanwhile is read and erased."""
-        for _ in range(ERASE_ATTEMPTS):
-            try:
-                self._erase(registration, erased_at)
-                return
-            except StaleWriteError:
-                latest = self.get_registration(registration.series_id,
-                                               registration.registrant_id)
-                if latest is None:  # erased meanwhile: the tombstone is still written
-                    latest = replace(registration, version=0, counted=frozenset())
-                registration = latest
-        raise StaleWriteError
+        erase_retrying(self._erase, self.get_registration, registration, erased_at)
 
     def _erase(self, registration: Registration, erased_at: int) -> None:
         series_id, registrant_id = registration.series_id, registration.registrant_id
