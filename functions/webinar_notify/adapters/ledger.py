@@ -27,6 +27,7 @@ from ..core.counts import count_shard, counted_session, mail_attribute
 from ..core.jobs import ORGANISER_COPY, EmailJob
 from .conflicts import error_code, is_conflict_only, is_write_conflict, pause
 from .dynamo import is_condition_failure, key
+from .mail_counts import mail_counter_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -38,7 +39,7 @@ CONFLICT_ATTEMPTS = 5  # SES events of one email racing each other, or other ema
 
 
 def counter_key(series_id: str, delivery_key: str) -> dict[str, Any]:
-    return key(f"COUNTS#{series_id}#{count_shard(delivery_key)}", "MAIL")
+    return mail_counter_key(series_id, count_shard(delivery_key))
 
 
 class Ledger(Protocol):
