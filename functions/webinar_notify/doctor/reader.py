@@ -13,6 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..adapters.conflicts import error_code
 from .snapshot import (
     CONFIGURATION_SET,
     Account,
@@ -82,8 +83,7 @@ def _read(what: str, action: str, read: Callable[[], T]) -> T | ReadFailure:
     try:
         return read()
     except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", "error"))
-        return ReadFailure(what, code, action)
+        return ReadFailure(what, error_code(error) or "error", action)
     except BotoCoreError as error:  # no network, no credentials, an unknown region
         return ReadFailure(what, type(error).__name__ + f" ({error})", action)
 
@@ -115,7 +115,7 @@ def _identity(sesv2: Any, name: str) -> Identity | None:
     try:
         found = sesv2.get_email_identity(EmailIdentity=name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
+        if error_code(error) in _NOT_FOUND:
             return None
         raise
     dkim = found.get("DkimAttributes", {})
@@ -141,7 +141,7 @@ def _configuration_set(sesv2: Any, name: str) -> ConfigurationSet | None:
     try:
         found = sesv2.get_configuration_set(ConfigurationSetName=name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
+        if error_code(error) in _NOT_FOUND:
             return None
         raise
     # Absent means enabled (SES's default); only an explicit false pauses the set.
@@ -153,7 +153,7 @@ def _event_destinations(sesv2: Any, name: str) -> tuple[EventDestination, ...]:
     try:
         found = sesv2.get_configuration_set_event_destinations(ConfigurationSetName=name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
+        if error_code(error) in _NOT_FOUND:
             return ()
         raise
     return tuple(
