@@ -248,8 +248,9 @@ def _ses_cloudformation_models() -> tuple[type, ...]:
     from moto.core.common_models import CloudFormationModel
     from moto.ses.models import ses_backends
 
-    class SesConfigurationSet(CloudFormationModel):
-        __module__ = "moto.ses.stand_in"  # moto files models by the service in their module
+    class Named:
+        """What both models share; a mixin, since moto looks up only the direct subclasses
+        of CloudFormationModel."""
 
         def __init__(self, name: str) -> None:
             self.name = name
@@ -257,6 +258,9 @@ def _ses_cloudformation_models() -> tuple[type, ...]:
         @property
         def physical_resource_id(self) -> str:
             return self.name
+
+    class SesConfigurationSet(Named, CloudFormationModel):
+        __module__ = "moto.ses.stand_in"  # moto files models by the service in their module
 
         @staticmethod
         def cloudformation_name_type() -> str:
@@ -280,15 +284,8 @@ def _ses_cloudformation_models() -> tuple[type, ...]:
                 tags=[], suppression_options={}, vdm_options={})
             return cls(resource_name)
 
-    class SesEventDestination(CloudFormationModel):
+    class SesEventDestination(Named, CloudFormationModel):
         __module__ = "moto.ses.stand_in"
-
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.name
 
         @staticmethod
         def cloudformation_name_type() -> str:
