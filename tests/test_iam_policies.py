@@ -188,7 +188,9 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
                 "REGISTRANT_KEY_PARAMETER": "/webinar-notify/registrant-key",
                 "PUBLIC_BASE_URL": "http://localhost:8000",
                 "JOB_QUEUE_URL": runtime.resources.job_queue_url,
-                "EXPORT_BUCKET": runtime.resources.export_bucket}.items():
+                "EXPORT_BUCKET": runtime.resources.export_bucket,
+                "USER_POOL_ID": runtime.pool.pool_id,
+                "USER_POOL_CLIENT_ID": runtime.pool.client_id}.items():
             patch.setenv(name, value)
         patch.setattr(SystemClock, "now", lambda _self: clock.now())  # the drive's own time
         from webinar_notify.entrypoints import jobs  # noqa: F401 (its container is patched too)
@@ -259,8 +261,26 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
                 "sub": "s-1", "email": "o@example.org", "cognito:groups": [f"{SERIES_ID}.viewer"]})
         assert timeline.status == 200, timeline.body
         _export_through_the_job_function(runtime)
+        _sign_in_with_a_temporary_password(harness)
     stop()
     yield recorded
+
+
+def _sign_in_with_a_temporary_password(harness: Harness) -> None:
+    """The console's sign-in through the API's own Cognito client: the password, then the
+    new one Cognito asks for (the app client's flow, which no role permission authorises)."""
+    boto3.client("cognito-idp", region_name=REGION).admin_create_user(
+        UserPoolId=harness.runtime.pool.pool_id, Username="new@example.org",
+        TemporaryPassword="Temporary-Password-1", MessageAction="SUPPRESS")
+    asked = _form(harness, "/console/sign-in",
+                  urlencode({"username": "new@example.org", "password": "Temporary-Password-1"}))
+    session = re.search(r'name="session" value="([^"]+)"', asked.text)
+    assert asked.status == 200 and session, asked.text
+    chosen = _form(harness, "/console/sign-in", urlencode({
+        "step": "new_password", "username": "new@example.org",
+        "session": html.unescape(session.group(1)), "new_password": "A-Chosen-Password-2",
+        "confirm_password": "A-Chosen-Password-2"}))
+    assert chosen.status in (302, 303), chosen.text
 
 
 def _run_jobs(runtime: Any, remaining_ms: int = 900_000) -> int:
@@ -304,6 +324,7 @@ def test_every_function_was_driven_through_the_real_adapters(drive: Drive) -> No
     assert ("SenderFunction", "sesv2") in services and ("SenderFunction", "ssm") in services
     assert ("ApiFunction", "ssm") in services and ("ApiFunction", "sqs") in services
     assert ("SchedulerFunction", "sqs") in services and ("FeedbackFunction", "ssm") in services
+    assert ("ApiFunction", "cognito-idp") in services
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -507,3 +528,4 @@ def test_the_suite_wide_check_names_a_call_the_role_does_not_allow() -> None:
     assert line.startswith("SenderFunction made dynamodb Scan, which needs dynamodb:Scan on "
                            f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/webinar-notify")
     assert denied_calls([call("GetItem")]) == []
+
