@@ -49,7 +49,7 @@ def job_page(series_id: str, job_id: str) -> Response[str]:
     def page(seen: Visit, views: ConsoleViews) -> Response[str]:
         job = jobs_from(services()).state(series_id, job_id)
         heading, nav = _HEADINGS[job["kind"]]
-        model = {"series": views.overview(views.series(series_id))["series"], "job": job}
+        model = {"series": views.head(views.series(series_id)), "job": job}
         return html(200, series_page("job.html", seen, model, nav, heading=heading))
     return series_visit(series_id, "viewer", page, job_id=job_id)
 

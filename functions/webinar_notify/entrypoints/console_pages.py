@@ -15,6 +15,9 @@ puts the console together (``include``): signing in, composing, sessions and job
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,9 +25,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ..bootstrap import find_templates, services
 from ..core import edge
 from ..core.errors import InvalidInputError, PayloadError
-from ..core.text import normalise_email, suppression_id
+from ..core.series import Series
 from ..services.answers import Answer
-from ..services.console_views import ConsoleViews, zone_choices
+from ..services.console_views import ConsoleViews, views_from, zone_choices
 from ..services.organising import Organiser
 from ..services.registrant_care import (
     RegistrantCancelled,
@@ -77,13 +80,7 @@ def console_root() -> Response[str]:
 @router.get(CONSOLE)
 def home() -> Response[str]:
     def page(seen: Visit) -> Response[str]:
-        store = services().store
-        listed = []
-        for series_id in seen.identity.series_ids:
-            series = store.get_series(series_id)
-            listed.append({"id": series_id, "title": series.title if series else "",
-                           "role": seen.identity.roles[series_id],
-                           "exists": series is not None})
+        listed = views_from(services()).home(seen.identity)
         return html(200, render("home.html", seen, title="Your series", listed=listed))
     return visit(page)
 
@@ -96,12 +93,7 @@ def series_root(series_id: str) -> Response[str]:
 
 @router.get(f"{SERIES}/")
 def overview(series_id: str) -> Response[str]:
-    def page(seen: Visit, views: ConsoleViews) -> Response[str]:
-        series = views.series(series_id)
-        model = views.overview(series, query("tz"))
-        return html(200, series_page("overview.html", seen, model, "overview",
-                                     zones=zone_choices(series, model["viewer_zone"])))
-    return series_visit(series_id, "viewer", page)
+    return _zoned_page(series_id, "overview", ConsoleViews.overview)
 
 
 @router.get(f"{SERIES}/registrants")
@@ -145,12 +137,7 @@ def registrant_action(series_id: str, registrant_id: str) -> Response[str]:
 
 @router.get(f"{SERIES}/timeline")
 def timeline(series_id: str) -> Response[str]:
-    def page(seen: Visit, views: ConsoleViews) -> Response[str]:
-        series = views.series(series_id)
-        model = views.timeline(series, query("tz"))
-        return html(200, series_page("timeline.html", seen, model, "timeline",
-                                     zones=zone_choices(series, model["viewer_zone"])))
-    return series_visit(series_id, "viewer", page)
+    return _zoned_page(series_id, "timeline", ConsoleViews.timeline)
 
 
 @router.get(f"{SERIES}/delivery")
@@ -168,13 +155,12 @@ def lift_suppression(series_id: str) -> Response[str]:
         form = checked_form(seen)
         series = views.series(series_id)
         try:
-            address = normalise_email(form.get("address", ""), field="address")
+            sid = views.suppression_of(form.get("address", ""))
         except InvalidInputError as error:
             model = views.delivery(series)
             return html(400, series_page("delivery.html", seen, model, "delivery",
                                          address=form.get("address", ""),
                                          errors=[forms.error("address", str(error))]))
-        sid = suppression_id(services().organiser.secrets.registrant_key(), address)
         answer = perform(seen, form, "lift_suppression", series_id, {"suppression": sid},
                          lambda o: _care_answer(o.lift_suppression(series_id, sid)))
         lifted = bool(answer.body.get("lifted"))
@@ -205,6 +191,17 @@ def static(name: str) -> Response[str]:
     body = (find_templates() / "console" / "static" / name).read_text("utf-8")
     metrics.add_metric(name="ConsoleFiles", unit=MetricUnit.Count, value=1)
     return Response(200, content_type, body, headers={"Cache-Control": "private, max-age=300"})
+
+
+def _zoned_page(series_id: str, name: str,
+                build: Callable[[ConsoleViews, Series, str], dict[str, Any]]) -> Response[str]:
+    """A page whose times show in a zone the viewer picks (``?tz=``), with the zone menu."""
+    def page(seen: Visit, views: ConsoleViews) -> Response[str]:
+        series = views.series(series_id)
+        model = build(views, series, query("tz"))
+        return html(200, series_page(f"{name}.html", seen, model, name,
+                                     zones=zone_choices(series, model["viewer_zone"])))
+    return series_visit(series_id, "viewer", page)
 
 
 def _registrant_page(seen: Visit, views: ConsoleViews, series_id: str, registrant_id: str,

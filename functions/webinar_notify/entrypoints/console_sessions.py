@@ -95,7 +95,7 @@ def _session(seen: Visit, series_id: str, session_id: str, form: Mapping[str, st
     current = forms.session_form(series, session_id)
     chosen = values.get("start", "")
     return html(status, series_page(
-        "session.html", seen, {"series": views.overview(series)["series"]}, "session",
+        "session.html", seen, {"series": views.head(series)}, "session",
         heading=f"Session {session.id}: {session.title}",
         session={"id": session.id, "title": session.title, "status": session.status,
                  "cancelled": session.cancelled,

@@ -29,11 +29,12 @@ from ..core.registration import Registrant, Registration
 from ..core.schedule import slots
 from ..core.series import Series
 from ..core.tasks import AnnouncementTask, task_from_doc
-from ..core.text import is_time_zone, suppression_id
+from ..core.text import is_time_zone, normalise_email, suppression_id
 from .announcing import ORGANISER_COPY, Announcing, organiser_recipient, preview_email
 
 if TYPE_CHECKING:
     from ..bootstrap import Services
+    from ..core.organiser_access import OrganiserIdentity
 
 PAGE_SIZE = 50
 AUDIT_PAGE = 50
@@ -54,6 +55,25 @@ class ConsoleViews:
         if series is None:
             raise NotFoundError(f"unknown series {series_id[:80]!r}")
         return series
+
+    def home(self, identity: OrganiserIdentity) -> list[dict[str, Any]]:
+        """The series this organiser holds a role on, with titles (blank for one now gone)."""
+        listed = []
+        for series_id in identity.series_ids:
+            series = self.store.get_series(series_id)
+            listed.append({"id": series_id, "title": series.title if series else "",
+                           "role": identity.roles[series_id], "exists": series is not None})
+        return listed
+
+    def suppression_of(self, address: str) -> str:
+        """The suppression id of a typed address (what is stored and audited, never the
+        address itself); an address that is not one is an InvalidInputError."""
+        return suppression_id(self.secrets.registrant_key(),
+                              normalise_email(address, field="address"))
+
+    def head(self, series: Series) -> dict[str, Any]:
+        """The series' header (id, title, zone, sessions): no counts read."""
+        return _series_head(series)
 
     def overview(self, series: Series, viewer_zone: str = "") -> dict[str, Any]:
         """Each session with its times, state and registrations; the next emails due."""
