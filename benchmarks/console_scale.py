@@ -47,7 +47,7 @@ from webinar_notify.core.organiser_jobs import Continuation
 from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local import aws_calls
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 from webinar_notify.services.console_views import PAGE_SIZE, ConsoleViews
 from webinar_notify.services.counts_repair import repair_counts
 from webinar_notify.services.organiser_jobs import JobSettings, OrganiserJobs

@@ -18,7 +18,7 @@ from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.mailer import OutgoingMessage
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 ROOT = Path(__file__).resolve().parents[1]
 S1 = datetime(2023, 10, 26, 13, tzinfo=UTC)

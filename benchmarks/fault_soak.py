@@ -59,7 +59,7 @@ from webinar_notify.adapters.mailer import SesMailer
 from webinar_notify.adapters.memory_queue import MemoryQueue, QueuedMessage
 from webinar_notify.local.events import LocalContext, sqs_event
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fanout import seed  # registrations written straight to the table

@@ -20,7 +20,7 @@ from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.signatures import sign
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 # No test may reach AWS: moto answers everything, and these credentials are fake.
 os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

@@ -19,7 +19,7 @@ from webinar_notify.local import aws_limits
 from webinar_notify.local.aws_limits import attribute_value_size, item_size, message_size
 from webinar_notify.local.infra import REGION, LocalResources, create_resources, verify_sender
 from webinar_notify.local.runtime import LocalSettings, local_runtime
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 TABLE = "webinar-notify"
 PK_AT_LIMIT = "é" * 1024  # 2,048 bytes in UTF-8, in 1,024 characters: bytes are what count

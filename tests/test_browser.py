@@ -154,7 +154,7 @@ def test_every_page_kind_carries_the_security_headers(harness: Harness, site: st
     from dataclasses import replace
 
     from conftest import SERIES_FILE
-    from webinar_notify.local.scenario import load_series_file
+    from webinar_notify.series_files import load_series_file
 
     series = replace(load_series_file(SERIES_FILE), double_opt_in=True)
     harness.runtime.push_series(series)

@@ -26,8 +26,8 @@ from webinar_notify.core.jobs import EmailJob
 from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local import aws_calls
-from webinar_notify.local.scenario import load_series_file
 from webinar_notify.local.ses_events import ses_event
+from webinar_notify.series_files import load_series_file
 from webinar_notify.services.counts_repair import recount, repair_counts
 from webinar_notify.services.feedback import Feedback
 

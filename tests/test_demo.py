@@ -16,8 +16,9 @@ from icalendar import Calendar
 
 from webinar_notify.cli import DEMO_SCENARIO
 from webinar_notify.core.schedule import before
-from webinar_notify.local.scenario import load_scenario, load_series_file
+from webinar_notify.local.scenario import load_scenario
 from webinar_notify.local.simulate import SimulationReport, simulate
+from webinar_notify.series_files import load_series_file
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_SESSIONS = tuple(f"s{i}" for i in range(1, 9))

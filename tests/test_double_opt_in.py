@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from conftest import SERIES_FILE, Harness
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 S1 = datetime(2023, 10, 26, 13, 0, tzinfo=UTC)
 

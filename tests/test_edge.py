@@ -26,7 +26,7 @@ from webinar_notify.core.signatures import sign
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local import aws_calls
 from webinar_notify.local.runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 SECRET = "edge-webhook-secret"
 TOKEN_SECRET = "edge-token-secret"

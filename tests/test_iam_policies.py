@@ -94,8 +94,8 @@ def _link(kind: str) -> str:
 
 def _document() -> dict[str, Any]:
     """The seed series file as the CLI sends it."""
-    from webinar_notify.local.organiser_actions import _json_safe
-    from webinar_notify.local.scenario import read_yaml
+    from webinar_notify.organiser_requests import _json_safe
+    from webinar_notify.series_files import read_yaml
 
     return dict(_json_safe(read_yaml(SERIES_FILE, ValueError)))  # type: ignore[arg-type]
 

@@ -132,7 +132,7 @@ def test_rotated_secrets_are_both_accepted(tmp_path: object) -> None:
     from webinar_notify.adapters.clock import VirtualClock
     from webinar_notify.adapters.outbox import OutboxMailer
     from webinar_notify.local.runtime import LocalSettings, local_runtime
-    from webinar_notify.local.scenario import load_series_file
+    from webinar_notify.series_files import load_series_file
 
     clock = VirtualClock(START)
     settings = LocalSettings(webhook_secrets={"generic": "old-secret\nnew-secret"})

@@ -18,7 +18,7 @@ from webinar_notify.core.signatures import sign
 from webinar_notify.local import aws_limits
 from webinar_notify.local.events import LocalContext, http_api_event, sqs_event
 from webinar_notify.local.infra import LocalResources, create_resources, verify_sender
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 
 @pytest.fixture

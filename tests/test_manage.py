@@ -337,8 +337,8 @@ def test_a_suppressed_address_gets_no_cancel(harness: Harness) -> None:
 def test_after_a_session_moved_the_cancel_carries_the_sequence_of_the_update(
         harness: Harness, tmp_path: Path) -> None:
     from conftest import ROOT
-    from webinar_notify.local.organiser_actions import _json_safe
-    from webinar_notify.local.scenario import read_yaml
+    from webinar_notify.organiser_requests import _json_safe
+    from webinar_notify.series_files import read_yaml
 
     harness.register(sessions=["s4"])
     path = _manage_path(harness)

@@ -276,8 +276,8 @@ def test_an_organiser_body_that_is_not_utf_8_gets_a_400(harness: Harness) -> Non
 
 
 def _yaml(path: Path) -> dict[str, Any]:
-    from webinar_notify.local.organiser_actions import _json_safe
-    from webinar_notify.local.scenario import read_yaml
+    from webinar_notify.organiser_requests import _json_safe
+    from webinar_notify.series_files import read_yaml
 
     return dict(_json_safe(read_yaml(path, ValueError)))  # type: ignore[arg-type]
 
@@ -418,7 +418,8 @@ def test_the_local_signature_check_covers_the_body() -> None:
 
     from botocore.credentials import Credentials
 
-    from webinar_notify.local.sigv4 import sign, verify
+    from webinar_notify.local.sigv4 import verify
+    from webinar_notify.request_signing import sign
 
     url = "http://127.0.0.1:8000/organiser/series/x/push"
     now = datetime.now(UTC)

@@ -22,7 +22,7 @@ from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import LocalSettings, local_runtime
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 SECRET = "provider-secret"
 FORMS = {

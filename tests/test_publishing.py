@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from conftest import SERIES_FILE, Harness
 from webinar_notify.core.series import Series
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 from webinar_notify.services.answers import Published
 
 

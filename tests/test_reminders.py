@@ -12,7 +12,7 @@ import pytest
 from conftest import SERIES_FILE, Harness
 from webinar_notify import bootstrap
 from webinar_notify.core.text import suppression_id
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 from webinar_notify.services.scheduling import ScheduleSettings
 
 S1 = datetime(2023, 10, 26, 13, 0, tzinfo=UTC)  # s1 starts: 15:00 CEST

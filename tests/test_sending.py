@@ -22,7 +22,7 @@ from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.jobs import EmailJob
 from webinar_notify.core.registration import Registrant
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 
 class FlakyMailer:

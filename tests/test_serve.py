@@ -46,10 +46,11 @@ from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.signatures import sign
 from webinar_notify.local.demo_state import CarryOnClock
 from webinar_notify.local.runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
-from webinar_notify.local.scenario import HttpStep, load_series_file
+from webinar_notify.local.scenario import HttpStep
 from webinar_notify.local.scheduled_runs import ScheduledRuns
 from webinar_notify.local.server import MAX_HEADER_BYTES, LocalKey, LocalServer
-from webinar_notify.local.sigv4 import sign as sigv4_sign
+from webinar_notify.request_signing import sign as sigv4_sign
+from webinar_notify.series_files import load_series_file
 
 KEY = LocalKey("LOCALORGANISER", "local-organiser-secret")
 SESSION_S4 = f"/organiser/series/{SERIES_ID}/sessions/s4"

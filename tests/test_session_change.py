@@ -10,7 +10,7 @@ import pytest
 from conftest import SERIES_FILE
 from webinar_notify.core.errors import NotFoundError, PayloadError, SeriesFileError
 from webinar_notify.core.session_change import SessionChange, read_session_change
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 SERIES = load_series_file(SERIES_FILE)
 

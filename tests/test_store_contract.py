@@ -34,7 +34,7 @@ from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.text import registrant_id, suppression_id
 from webinar_notify.local import aws_limits
 from webinar_notify.local.infra import REGION, load_template
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 from webinar_notify.services.counts_repair import recount, repair_counts
 
 KEY = "local-development-only"

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SERIES_FILE
 from webinar_notify.core.providers.zoom import OCCURRENCE_TOLERANCE, occurrence_session
-from webinar_notify.local.scenario import load_series_file
+from webinar_notify.series_files import load_series_file
 
 SERIES = load_series_file(SERIES_FILE)
 S1 = datetime(2023, 10, 26, 13, 0, tzinfo=UTC)  # 15:00 CEST

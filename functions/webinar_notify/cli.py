@@ -137,7 +137,7 @@ def _counts_repair(args: argparse.Namespace) -> int:
 
 
 def _series_check(args: argparse.Namespace) -> int:
-    from .local.scenario import load_series_file
+    from .series_files import load_series_file
 
     series = load_series_file(args.file)
     print(f"{series.id}: {series.title}")
@@ -149,7 +149,7 @@ def _series_check(args: argparse.Namespace) -> int:
 
 
 def _series_push(args: argparse.Namespace) -> int:
-    from .local.scenario import load_series_file
+    from .series_files import load_series_file
 
     args.series = load_series_file(args.file).id  # a bad file fails here, naming the field
     return organiser_cli.push(args)
@@ -184,8 +184,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .local.demo_state import CarryOnClock, demo_scenario, replay
     from .local.infra import REGION
     from .local.runtime import LocalSettings, local_runtime
-    from .local.scenario import load_series_file
     from .local.server import LocalKey, LocalServer
+    from .series_files import load_series_file
 
     webhook_secret = args.secret if args.secret is not None else secrets.token_hex(16)
     organiser_secret = args.organiser_secret if args.organiser_secret is not None \

@@ -28,7 +28,7 @@ from typing import Any
 
 from .core.errors import InvalidInputError
 from .core.organiser_access import ROLES
-from .local.organiser_actions import to_request
+from .organiser_requests import to_request
 
 RETRIES = 3
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
@@ -235,7 +235,7 @@ def _organisers_add(args: argparse.Namespace) -> int:
 def _local_organiser(args: argparse.Namespace) -> int:
     import boto3
 
-    from .local.sigv4 import sign
+    from .request_signing import sign
 
     if not args.api.startswith(("http://127.0.0.1", "http://localhost")):
         raise InvalidInputError("--api is for a local `webinar-notify serve` "
@@ -310,7 +310,7 @@ def _request(args: argparse.Namespace, action: dict[str, Any]) -> dict[str, Any]
     """POST one action, signed; a 4xx or 5xx becomes one clear error line."""
     import boto3
 
-    from .local.sigv4 import sign
+    from .request_signing import sign
 
     path, body = to_request(action, args.series, Path.cwd())
     url = args.api.rstrip("/") + path

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidInputError, SignatureError
 from ..core.signatures import sign, verify
-from .organiser_actions import to_request
+from ..organiser_requests import to_request
 from .runtime import LocalRuntime
 from .scenario import HttpStep, Scenario, Step, load_scenario
 

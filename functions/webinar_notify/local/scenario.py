@@ -7,14 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core.errors import InvalidInputError
 from ..core.series import Series
-from ..core.series_document import parse_series
+from ..organiser_requests import ACTIONS as ORGANISER_ACTIONS
+from ..series_files import load_series_file, read_yaml
 
-ORGANISER_ACTIONS = ("update_session", "cancel_session", "push_series", "announce",
-                     "cancel_announcement", "record_attendance", "follow_up")
 SCENARIO_FIELDS = {"series", "start", "until", "secrets", "token_secret", "steps", "description"}
 
 
@@ -53,15 +50,6 @@ class Scenario:
     base: Path = Path()  # the scenario's folder: files in organiser steps are relative to it
 
 
-def load_series_file(path: Path) -> Series:
-    """Read and validate a series YAML file."""
-    data = read_yaml(path, InvalidInputError)
-    try:
-        return parse_series(data)
-    except InvalidInputError as error:
-        raise InvalidInputError(f"{path}: {error}") from None
-
-
 def load_scenario(path: Path) -> Scenario:
     data = read_yaml(path, ScenarioError)
     if not isinstance(data, dict):
@@ -86,18 +74,6 @@ def load_scenario(path: Path) -> Scenario:
                          key=lambda step: step.at))
     return Scenario(series=series, start=start, until=until, secrets=dict(secrets),
                     steps=steps, token_secret=data.get("token_secret"), base=base)
-
-
-def read_yaml(path: Path, error: type[InvalidInputError]) -> Any:
-    """A YAML file's content, or one clear error (never a traceback) for any reading problem."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as problem:
-        raise error(f"{path}: cannot read ({problem.strerror})") from None
-    except UnicodeDecodeError:
-        raise error(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as problem:
-        raise error(f"{path}: not valid YAML ({_first_line(problem)})") from None
 
 
 def _step(data: Any, path: str, base: Path) -> Step:
@@ -147,6 +123,3 @@ def _instant(value: Any, field: str) -> datetime:
         raise ScenarioError(f"{field}: give the offset (Z for UTC)")
     return moment.astimezone(UTC)
 
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__

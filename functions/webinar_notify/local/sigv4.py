@@ -1,5 +1,5 @@
-"""SigV4 for organiser requests: signing (the CLI) and checking (the local API stands in for
-API Gateway's IAM authorizer, with one local key pair).
+"""SigV4 checking of organiser requests: the local API stands in for API Gateway's IAM
+authorizer, with one local key pair (signing is ``request_signing``).
 
 The check refuses what API Gateway refuses: a credential scoped to another region or another
 service than ``execute-api``, a stale ``X-Amz-Date``, a body other than the one signed. The local
@@ -19,23 +19,14 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-SERVICE = "execute-api"
+from ..request_signing import SERVICE
+
 LOCAL_REGION = "eu-west-1"  # local/infra.REGION, without importing the whole stack
 MAX_SKEW = timedelta(minutes=5)
 _AUTHORIZATION = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
     r"(?P<service>[^/]+)/aws4_request, ?SignedHeaders=(?P<headers>[a-z0-9;-]+), ?"
     r"Signature=(?P<signature>[0-9a-f]{64})")
-
-
-def sign(credentials: Credentials, region: str, method: str, url: str, body: bytes,
-         headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers of a SigV4-signed request, as API Gateway's IAM authorizer expects them.
-
-    Every header passed in is signed (Idempotency-Key and Content-Type included)."""
-    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
-    SigV4Auth(credentials, SERVICE, region).add_auth(request)
-    return dict(request.headers.items())
 
 
 def check(access_key: str, secret_key: str, method: str, url: str, body: bytes,

@@ -12,7 +12,7 @@ from ..adapters.clock import VirtualClock
 from ..adapters.outbox import OutboxMailer
 from ..core.errors import InvalidInputError
 from ..core.text import registrant_id
-from .organiser_actions import to_request
+from ..organiser_requests import to_request
 from .runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
 from .scenario import HttpStep, Scenario, Step
 

@@ -17,9 +17,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import InvalidInputError
-from .scenario import ORGANISER_ACTIONS as ACTIONS
-from .scenario import read_yaml
+from .core.errors import InvalidInputError
+from .series_files import read_yaml
+
+ACTIONS = ("update_session", "cancel_session", "push_series", "announce",
+           "cancel_announcement", "record_attendance", "follow_up")
 
 
 def to_request(action: dict[str, Any], series_id: str, base: Path) -> tuple[str, dict[str, Any]]:
