@@ -10,11 +10,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import pytest
 from icalendar import Calendar
 
 from conftest import SERIES_ID, Harness
 from webinar_notify import bootstrap
 from webinar_notify.core.text import suppression_id
+from webinar_notify.services import announcing
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIES = "/organiser/series/reirradiation-2023"
@@ -469,10 +471,47 @@ def test_a_dry_run_of_a_move_counts_exactly_whom_the_move_then_emails(harness: H
 
     real = act(harness, "/sessions/s4", {"start": "2024-01-09T16:00:00+01:00"}, "move-s4")
 
-    assert real["http"] == 200 and real["recipients"] == dry["recipients"]
+    # Sent by a job, about so many from the kept counts (the suppressed address is in them)
+    assert real["http"] == 200 and real["recipients"] == 4 and real["job"]
     updates = Counter(str(e["to"]) for e, _ in sent(harness, "update"))
-    assert updates == Counter({a: 1 for a in addresses})
+    assert updates == Counter({a: 1 for a in addresses})  # exactly the dry run's three
+    job = harness.runtime.services.jobs.job(SERIES_ID, real["job"])
+    assert (job.state, job.done) == ("done", dry["recipients"])
     assert sent(harness, "update")[0][1]["Subject"] == notice["subject"]
+
+
+def test_previews_count_in_a_bounded_number_of_reads_and_say_when_they_estimate(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request must not grow with the audience: counting one by one stops after
+    COUNT_PAGES pages; a notice is then "about" the kept count, an interest list "at least"."""
+    harness.register_many(5, sessions=["s4"], interests=["estro24-pre-meeting"])
+    monkeypatch.setattr(announcing, "COUNT_PAGE_SIZE", 1)
+    pages: list[object] = []
+    store = harness.runtime.store
+    reading = store.registrations_page
+    monkeypatch.setattr(store, "registrations_page",
+                        lambda *a, **k: pages.append(a) or reading(*a, **k))
+
+    dry = act(harness, "/sessions/s4", {"start": "2024-01-09T16:00:00+01:00", "dry_run": True},
+              "bounded-move")
+    assert len(pages) == announcing.COUNT_PAGES  # 4 pages of one, not all 5
+    assert (dry["recipients"], dry["recipients_bound"]) == (5, "about")
+    assert [(n["recipients"], n["recipients_bound"]) for n in dry["notices"]] == [(5, "about")]
+
+    pages.clear()
+    monkeypatch.setattr(announcing, "COUNT_PAGE_SIZE", 2)
+    monkeypatch.setattr(announcing, "COUNT_PAGES", 1)
+    preview = act(harness, "/announcements", {
+        "id": "glasgow", "subject": "Glasgow", "body_markdown": "Soon.",
+        "audience": {"interest": "estro24-pre-meeting"}, "dry_run": True}, "bounded-preview")
+    assert len(pages) == 1
+    assert (preview["recipients"], preview["recipients_bound"]) == (2, "at least")
+
+    monkeypatch.setattr(announcing, "COUNT_PAGE_SIZE", 500)
+    exact = act(harness, "/announcements", {
+        "id": "glasgow", "subject": "Glasgow", "body_markdown": "Soon.",
+        "audience": {"interest": "estro24-pre-meeting"}, "dry_run": True}, "exact-preview")
+    assert (exact["recipients"], exact["recipients_bound"]) == (5, "exact")
 
 
 def test_dry_runs_of_a_cancellation_and_a_push_change_nothing(harness: Harness,

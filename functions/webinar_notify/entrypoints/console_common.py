@@ -167,6 +167,14 @@ def series_url(series_id: str, page: str, **params: str) -> str:
     return f"{CONSOLE}/series/{series_id}/{page}" + (f"?{urlencode(params)}" if params else "")
 
 
+def job_link(series_id: str, answer: Answer) -> dict[str, str] | None:
+    """Where to follow what an action handed to a job (a fan-out sending mail now)."""
+    job = answer.body.get("job")
+    if not isinstance(job, str) or not job:
+        return None
+    return {"href": series_url(series_id, f"jobs/{job}"), "text": "Follow its progress"}
+
+
 def render(template: str, seen: Visit | None, **context: Any) -> str:
     base: dict[str, Any] = {
         "signed_in": seen is not None,

@@ -12,7 +12,6 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from ..bootstrap import services
 from ..core.console_views import announced_words
 from ..core.errors import InvalidInputError, PayloadError
-from ..services.answers import Answer
 from ..services.console_views import ConsoleViews
 from . import console_forms as forms
 from .console_common import (
@@ -20,10 +19,10 @@ from .console_common import (
     Visit,
     checked_form,
     html,
+    job_link,
     json_answer,
     perform,
     series_page,
-    series_url,
     series_visit,
 )
 from .organiser_routes import http_answer
@@ -66,7 +65,7 @@ def compose_action(series_id: str) -> Response[str]:
                             notice="A test copy is on its way to your own address.")
         return _compose(seen, views, series_id, forms.blank_compose(),
                         notice=announced_words(answer.body, series.time_zone),
-                        notice_link=_job_link(series_id, answer))
+                        notice_link=job_link(series_id, answer))
     return series_visit(series_id, "editor", act)
 
 
@@ -97,14 +96,6 @@ def cancel_announcement(series_id: str, announcement_id: str) -> Response[str]:
             str(answer.body.get("error", "Not cancelled."))
         return _compose(seen, views, series_id, forms.blank_compose(), notice=notice)
     return series_visit(series_id, "editor", act, announcement_id=announcement_id)
-
-
-def _job_link(series_id: str, answer: Answer) -> dict[str, str] | None:
-    """Where to follow an announcement sent now: its fan-out job's page."""
-    job = answer.body.get("job")
-    if answer.body.get("status") != "sending" or not isinstance(job, str) or not job:
-        return None
-    return {"href": series_url(series_id, f"jobs/{job}"), "text": "Follow its progress"}
 
 
 def _compose(seen: Visit, views: ConsoleViews, series_id: str, form: Mapping[str, str],

@@ -21,6 +21,7 @@ from .console_common import (
     Visit,
     checked_form,
     html,
+    job_link,
     perform,
     series_page,
     series_visit,
@@ -66,7 +67,8 @@ def session_action(series_id: str, session_id: str) -> Response[str]:
                                                        expected_revision=revision)))
             return _session(seen, series_id, session_id,
                             forms.session_form(views.series(series_id), session_id), None,
-                            views, notice=_published_notice(answer))
+                            views, notice=_published_notice(answer),
+                            notice_link=job_link(series_id, answer))
         if action in ("cancel_preview", "cancel_confirm"):
             if action == "cancel_preview":
                 dry = organiser.cancel_session(series_id, session_id, quiet, dry_run=True)
@@ -78,7 +80,8 @@ def session_action(series_id: str, session_id: str) -> Response[str]:
                                  series_id, session_id, quiet, expected_revision=revision)))
             return _session(seen, series_id, session_id,
                             forms.session_form(views.series(series_id), session_id), None,
-                            views, notice=_published_notice(answer))
+                            views, notice=_published_notice(answer),
+                            notice_link=job_link(series_id, answer))
         raise PayloadError("unknown action")
     return series_visit(series_id, "editor", act, session_id=session_id)
 
@@ -86,7 +89,8 @@ def session_action(series_id: str, session_id: str) -> Response[str]:
 def _session(seen: Visit, series_id: str, session_id: str, form: Mapping[str, str],
              dry: dict[str, Any] | None, views: ConsoleViews, status: int = 200,
              errors: list[dict[str, str]] | None = None, notice: str = "",
-             cancelling: bool = False) -> Response[str]:
+             cancelling: bool = False,
+             notice_link: dict[str, str] | None = None) -> Response[str]:
     series = views.series(series_id)
     session = series.session(session_id)
     if session is None:
@@ -104,7 +108,8 @@ def _session(seen: Visit, series_id: str, session_id: str, form: Mapping[str, st
                  "minutes": int(session.duration.total_seconds() // 60)},
         chosen_start=forms.moment_words(chosen, series) if chosen != current["start"] else "",
         form=values, dry=dry,
-        cancelling=cancelling, errors=errors or [], notice=notice, zone=series.time_zone))
+        cancelling=cancelling, errors=errors or [], notice=notice, notice_link=notice_link,
+        zone=series.time_zone))
 
 
 def _previewed_revision(form: Mapping[str, str]) -> int | None:
@@ -121,9 +126,10 @@ def _previewed_revision(form: Mapping[str, str]) -> int | None:
 def _dry(result: OrganiserResult) -> dict[str, Any]:
     assert isinstance(result, ChangePreview)
     return {"outcome": result.outcome, "recipients": result.recipients, "quiet": result.quiet,
-            "revision": result.revision,
+            "revision": result.revision, "about": result.bound != "exact",
             "notices": [{"kind": n.kind, "kind_label": f"{KIND_LABELS.get(n.kind, n.kind)} email",
                          "session": n.session, "recipients": n.recipients,
+                         "about": n.bound != "exact",
                          "subject": n.subject, "text": n.text, "html": n.html}
                         for n in result.notices]}
 
@@ -135,4 +141,5 @@ def _published_notice(answer: Answer) -> str:
     if body.get("quiet"):
         return "Saved quietly: nobody was emailed."
     sent = int(body.get("recipients") or 0)
-    return f"Saved. The update is on its way to {sent} {'person' if sent == 1 else 'people'}."
+    return (f"Saved. The update is on its way to about {sent} "
+            f"{'person' if sent == 1 else 'people'}.")

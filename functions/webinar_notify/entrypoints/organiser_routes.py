@@ -79,18 +79,21 @@ def http_answer(result: OrganiserResult) -> Answer:
                 "outcome": result.outcome, "revision": result.revision,
                 "changed_sessions": list(result.changed_sessions),
                 "notices": list(result.notices), "recipients": result.recipients,
-                "quiet": result.quiet})
+                "quiet": result.quiet, **({"job": result.job} if result.job else {})})
         case ChangePreview():
             return Answer(200, {
                 "dry_run": True, "outcome": result.outcome,
                 "changed_sessions": list(result.changed_sessions),
                 "notices": [{"kind": n.kind, "session": n.session, "recipients": n.recipients,
-                             "subject": n.subject, "text": n.text, "html": n.html}
+                             "recipients_bound": n.bound, "subject": n.subject,
+                             "text": n.text, "html": n.html}
                             for n in result.notices],
-                "recipients": result.recipients, "quiet": result.quiet,
+                "recipients": result.recipients, "recipients_bound": result.bound,
+                "quiet": result.quiet,
                 "revision": result.revision})
         case Preview():
-            return Answer(200, {"recipients": result.recipients, "subject": result.subject,
+            return Answer(200, {"recipients": result.recipients,
+                                "recipients_bound": result.bound, "subject": result.subject,
                                 "audience": result.audience, "html": result.html,
                                 "text": result.text})
         case Announced():

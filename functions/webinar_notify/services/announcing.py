@@ -4,7 +4,7 @@ first, cancellable until they go."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..adapters.clock import Clock
@@ -29,13 +29,12 @@ from .answers import (
     Announced,
     AnnouncementCancelled,
     ConflictError,
+    CountBound,
     FollowedUp,
     Preview,
 )
 from .organiser_jobs import OrganiserJobs
 from .scheduling import Scheduler, plan_series
-
-SEND_NOW_BUDGET = timedelta(seconds=5)  # session notices fan out inline this long at most
 
 
 class Announcing:
@@ -57,9 +56,9 @@ class Announcing:
         if doc.get("dry_run"):
             preview = preview_email(series, _preview_job(series, announcement), now,
                                     self.renderer, announcement)
-            return Preview(self.count(series, AnnouncementTask(announcement)),
-                           announcement.subject, announcement.audience.describe(),
-                           preview.html, preview.text)
+            recipients, bound = self.count(series, AnnouncementTask(announcement))
+            return Preview(recipients, announcement.subject, announcement.audience.describe(),
+                           preview.html, preview.text, bound)
         if doc.get("test_to"):
             address = normalise_email(doc["test_to"], field="test_to")
             self.queue.send([_preview_job(series, announcement, address, now)])
@@ -91,11 +90,15 @@ class Announcing:
         plan_series(self.schedule, self.store, series.id, self.clock.now())
         return AnnouncementCancelled(announcement_id)
 
-    def count(self, series: Series, task: AnnouncementTask) -> int:
-        """How many people the announcement would reach now (suppressed ones not counted):
-        from the kept counts where they tell (everyone, sessions), else counted exactly."""
+    def count(self, series: Series, task: AnnouncementTask) -> tuple[int, CountBound]:
+        """How many people the announcement would reach now, in a bounded number of reads:
+        from the kept counts where they tell (everyone, sessions: about, an upper bound), else
+        counted one by one (suppressed ones not counted) up to COUNT_PAGES pages."""
         about = self.estimate(series, task.announcement)
-        return about if about is not None else reach(self.store, self.secrets, series, task)
+        if about is not None:
+            return about, "about"
+        counted, complete = reach(self.store, self.secrets, series, task, COUNT_PAGES)
+        return counted, "exact" if complete else "at least"
 
     def estimate(self, series: Series, announcement: Announcement) -> int | None:
         """About how many people an announcement reaches, from the kept counts in one read:
@@ -148,17 +151,27 @@ class Announcing:
 PREVIEW_LINKS = Links(manage="#your-registration", unsubscribe="#unsubscribe")
 
 
-def reach(store: Store, secrets: Secrets, series: Series, task: Task) -> int:
+COUNT_PAGES = 4  # a preview counts at most this many pages of registrations one by one
+COUNT_PAGE_SIZE = 500
+
+
+def reach(store: Store, secrets: Secrets, series: Series, task: Task,
+          pages: int | None = None) -> tuple[int, bool]:
     """How many people a task (an announcement, a session notice) would reach now: the
-    scheduler's fan-out rules (``task.wants``, then the suppression list), sending nothing."""
-    key, cursor, total = secrets.registrant_key(), None, 0
+    scheduler's fan-out rules (``task.wants``, then the suppression list), sending nothing.
+    With ``pages``, it stops after that many pages (a request must not grow with the
+    audience): the count so far, and whether it is complete."""
+    key, cursor, total, read = secrets.registrant_key(), None, 0, 0
     while True:
-        page, cursor = store.registrations_page(series.id, cursor, 500)
+        page, cursor = store.registrations_page(series.id, cursor, COUNT_PAGE_SIZE)
         wanted = [suppression_id(key, r.registrant.email) for r in page
                   if task.wants(r, series)]
         total += len(wanted) - len(store.suppressed(wanted) if wanted else ())
+        read += 1
         if cursor is None:
-            return total
+            return total, True
+        if pages is not None and read >= pages:
+            return total, False
 
 
 def preview_email(series: Series, job: EmailJob, now: datetime, renderer: Renderer,

@@ -12,6 +12,10 @@ from ..core.errors import InvalidInputError
 from ..core.organiser_jobs import OrganiserJob
 
 PublishOutcome = Literal["created", "updated", "unchanged"]
+# How a count of recipients was made: one by one to the end ("exact"), from the kept counts
+# (about: an upper bound, since opt-outs and suppressions drop out when it goes), or one by
+# one until a request's budget ran out ("at least").
+CountBound = Literal["exact", "about", "at least"]
 AnnouncementState = Literal["test sent", "exists", "sending", "scheduled"]
 
 
@@ -31,8 +35,9 @@ class Published:
     revision: int
     changed_sessions: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()  # task keys, e.g. "notice#s4#1"
-    recipients: int = 0  # emails queued at once; the scheduler sends any rest
+    recipients: int = 0  # about how many the notices reach (kept counts): a job sends them
     quiet: bool = False
+    job: str = ""  # the fan-out job sending the notices, whose progress can be followed
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class Preview:
     audience: str
     html: str
     text: str
+    bound: CountBound = "exact"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ class NoticePreview:
     subject: str
     text: str
     html: str
+    bound: CountBound = "exact"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,11 @@ class ChangePreview:
     def recipients(self) -> int:
         """Emails the change would send now (a person told of two sessions counts twice)."""
         return sum(n.recipients for n in self.notices)
+
+    @property
+    def bound(self) -> CountBound:
+        """"exact" when every notice was counted one by one; else "about" the sum."""
+        return "exact" if all(n.bound == "exact" for n in self.notices) else "about"
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,10 +181,10 @@ class ConsoleViews:
         counts = self.store.counts(series.id)
         audience = announcement.audience
         estimate = views.audience_estimate(audience.kind, audience.values, counts)
-        recipients = estimate if estimate is not None else \
+        recipients, bound = (estimate, "about") if estimate is not None else \
             organiser.count(series, AnnouncementTask(announcement))
         return {"subject": email.subject, "html": email.html, "text": email.text,
-                "recipients": recipients,
+                "recipients": recipients, "bound": bound,
                 "audience": views.audience_label(series, audience.kind, audience.values),
                 "shown_as": shown_as}
 

@@ -3,7 +3,8 @@
 
 Publishing the same content twice changes nothing. A session whose calendar-visible fields
 changed gets SEQUENCE + 1 and a new DTSTAMP; unless quiet, the notices those changes owe their
-registrants are stored with the series in one transaction and sent at once.
+registrants are stored with the series in one transaction and sent at once by a fan-out job
+(the request does not grow with the audience; the scheduler carries on what the job leaves).
 
 A dry run works the change out the same way and stores and sends nothing: which notices it
 would bring, how many people each would reach now (the scheduler's rules), and how one reads.
@@ -27,14 +28,15 @@ from ..core.series_merge import merge_series
 from ..core.session_change import SessionChange, read_session_change
 from ..core.tasks import Notice, session_notices, task_doc
 from .announcing import (
+    COUNT_PAGES,
     ORGANISER_COPY,
-    SEND_NOW_BUDGET,
     organiser_recipient,
     preview_email,
     reach,
 )
 from .answers import ChangePreview, ConflictError, NoticePreview, Published
-from .scheduling import Scheduler, plan_series
+from .organiser_jobs import OrganiserJobs
+from .scheduling import plan_series
 
 
 class Publishing:
@@ -42,7 +44,7 @@ class Publishing:
 
     store: Store
     schedule: ScheduleStore
-    scheduler: Scheduler
+    jobs: OrganiserJobs
     secrets: Secrets
     clock: Clock
     renderer: Renderer
@@ -108,14 +110,26 @@ class Publishing:
                              stored.revision if stored else 0)
 
     def _notice_preview(self, series: Series, notice: Notice) -> NoticePreview:
-        """A notice's reach now, and the email as a registrant of its session would get it."""
+        """A notice's reach now, and the email as a registrant of its session would get it.
+        Counted one by one up to COUNT_PAGES pages; beyond, about so many from the kept
+        counts (the request does not grow with the audience)."""
         sample = Registration(series.id, ORGANISER_COPY, organiser_recipient(series),
                               frozenset({notice.session_id}), whole_series=False)
         email = preview_email(series, notice.job(sample, series), self.clock.now(),
                               self.renderer)
+        counted, complete = reach(self.store, self.secrets, series, notice, COUNT_PAGES)
+        if complete:
+            return NoticePreview(notice.kind, notice.session_id, counted, email.subject,
+                                 email.text, email.html)
         return NoticePreview(notice.kind, notice.session_id,
-                             reach(self.store, self.secrets, series, notice),
-                             email.subject, email.text, email.html)
+                             max(counted, self._notice_estimate(series, notice)),
+                             email.subject, email.text, email.html, bound="about")
+
+    def _notice_estimate(self, series: Series, notice: Notice) -> int:
+        """Whom a notice reaches, from the kept counts: an upper bound."""
+        counts = self.store.counts(series.id)
+        return counts.whole_series if notice.kind == "new_session" \
+            else counts.session_registered(notice.session_id)
 
     def _publish(self, stored: Series | None, incoming: Series, quiet: bool) -> Published:
         now = self.clock.now()
@@ -129,12 +143,13 @@ class Publishing:
                                   tasks={n.key: task_doc(n) for n in notices})
         except StaleWriteError:
             raise ConflictError("the series changed meanwhile; fetch it and try again") from None
-        # The index first: if this function dies while sending, the scheduler carries on.
+        # The index first: if the job never runs, the scheduler still sends the notices.
         plan_series(self.schedule, self.store, merged.id, now)
-        sent = self.scheduler.run(deadline=now + SEND_NOW_BUDGET, only=merged.id) \
+        about = sum(self._notice_estimate(merged, n) for n in notices)
+        job = self.jobs.start_fan_out(merged.id, tuple(n.key for n in notices), about) \
             if notices else None
         changed = tuple(s.id for s in merged.sessions
                         if stored is None or stored.session(s.id) != s)
         return Published("created" if stored is None else "updated", merged.revision,
-                         changed, tuple(n.key for n in notices),
-                         sent.enqueued if sent else 0, quiet)
+                         changed, tuple(n.key for n in notices), about, quiet,
+                         job.job_id if job else "")
