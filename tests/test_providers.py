@@ -344,8 +344,8 @@ def test_eventbrite_orders_are_read_from_its_api_host_only(forms: Harness) -> No
                                  {}, body).status == 401  # no token in the URL
     answer = forms.runtime.request("POST", path, {}, body)
     assert answer.status == 202, answer.body
-    assert fetched == [("https://www.eventbriteapi.com/v3/orders/5126713099/", SECRET,
-                        "www.eventbriteapi.com")]
+    assert fetched == [("https://www.eventbriteapi.com/v3/orders/5126713099/"
+                        "?expand=attendees,answers", SECRET, "www.eventbriteapi.com")]
     stored = _registration(forms, "zoe@example.ie")
     assert stored.registrant.full_name == "Zoë O'Brien-Łukasik" and stored.whole_series
     assert "Dear Zoë O'Brien-Łukasik," in _confirmation_text(forms, "zoe@example.ie")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from .durations import parse_duration
 from .edge import ID_PATTERN
-from .errors import InvalidInputError, SeriesFileError
+from .errors import InvalidInputError, PayloadError, SeriesFileError
+from .text import is_time_zone, language_tag
 
 _SLUG = re.compile(ID_PATTERN)
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
@@ -118,12 +119,19 @@ def utc_instant(value: object) -> datetime:
     return moment.astimezone(UTC)
 
 
-FORM_KEYS = {"email", "full_name", "time_zone", "sessions", "choices", "consent", "interests",
-             "webinars"}
+FORM_KEYS = {"email", "full_name", "time_zone", "sessions", "choices", "language", "consent",
+             "interests", "webinars"}
+QUESTION_KEYS = {"question", "values"}
+CONSENT_WORDS = {"yes": True, "no": False, "true": True, "false": False}
 
 
-def form_mappings(value: object) -> dict[str, dict[str, Any]]:
-    """``forms: {provider: {email: <answer key>, full_name: ..., ...}}`` (docs/providers/)."""
+def form_mappings(value: object, session_ids: Collection[str] | None = None,
+                  coming_ids: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+    """``forms: {provider: {email: <answer key>, full_name: ..., ...}}`` (docs/providers/).
+
+    With the series' session and coming-item ids, every session and item a mapping points at
+    must be one of them; every zone must be one we know and every language tag well formed.
+    """
     if not isinstance(value, dict):
         raise ValueError("expected a mapping of provider to its answer mapping")
     for provider, mapping in value.items():
@@ -132,10 +140,117 @@ def form_mappings(value: object) -> dict[str, dict[str, Any]]:
         unknown = sorted(set(mapping) - FORM_KEYS)
         if unknown:
             raise ValueError(f"{provider}.{unknown[0]}: unknown field")
-        for name in ("choices", "interests", "webinars"):
+        for name in ("choices", "webinars"):
             if name in mapping and not isinstance(mapping[name], dict):
                 raise ValueError(f"{provider}.{name}: expected a mapping")
+        _answer_keys(mapping, str(provider))
+        checks: dict[str, Callable[[object], str]] = {
+            "time_zone": _zone_value, "sessions": _session_value(session_ids),
+            "language": _language_value, "consent": _consent_value}
+        for name, check in checks.items():
+            if name in mapping:
+                _question(mapping[name], f"{provider}.{name}", check)
+        for label, target in (mapping.get("choices") or {}).items():
+            _checked(_session_value(session_ids), target, f"{provider}.choices.{label}")
+        if "interests" in mapping:
+            _interests(mapping["interests"], f"{provider}.interests", coming_ids)
     return {str(k): dict(v) for k, v in value.items()}
+
+
+def _answer_keys(mapping: dict[str, Any], path: str) -> None:
+    if "email" in mapping and not _is_key(mapping["email"]):
+        raise ValueError(f"{path}.email: expected the answer key (text)")
+    name = mapping.get("full_name")
+    if name is not None and not (_is_key(name) or (
+            isinstance(name, list) and name and all(_is_key(n) for n in name))):
+        raise ValueError(f"{path}.full_name: expected an answer key or a list of them")
+
+
+def _is_key(value: object) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and str(value) != ""
+
+
+def _question(spec: object, path: str, check: Callable[[object], str]) -> None:
+    """An answer key, or ``{question: <key>, values: {<option label or id>: <value>}}``."""
+    if _is_key(spec):
+        return
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path}: expected an answer key or {{question: <key>, values: "
+                         "{<option>: <value>}}")
+    unknown = sorted(str(k) for k in set(spec) - QUESTION_KEYS)
+    if unknown:
+        raise ValueError(f"{path}.{unknown[0]}: unknown field (expected question and values)")
+    if not _is_key(spec.get("question")):
+        raise ValueError(f"{path}.question: expected the answer key (text)")
+    values = spec.get("values", {})
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}.values: expected a mapping of option label or id to a value")
+    for option, target in values.items():
+        if not isinstance(option, str | int) or isinstance(option, bool):
+            raise ValueError(f"{path}.values.{option}: an option must be text; put it in "
+                             f"quotes (YAML reads a bare {option} as {option!r})")
+        _checked(check, target, f"{path}.values.{option}")
+
+
+def _checked(check: Callable[[object], str], target: object, path: str) -> None:
+    try:
+        check(target)
+    except (ValueError, InvalidInputError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def _zone_value(target: object) -> str:
+    if target is None or (isinstance(target, str) and is_time_zone(target)):
+        return ""  # null: the series' zone
+    raise ValueError(f"{str(target)[:40]!r} is not a time zone such as Europe/Brussels")
+
+
+def _language_value(target: object) -> str:
+    if target is None:
+        return ""  # null: the series' language
+    try:
+        return language_tag(target)
+    except PayloadError:
+        raise ValueError(f"{str(target)[:40]!r} is not a language tag such as fr or pt-BR") \
+            from None
+
+
+def _consent_value(target: object) -> str:
+    if isinstance(target, bool) or (isinstance(target, str)
+                                    and target.strip().lower() in CONSENT_WORDS):
+        return ""
+    raise ValueError("expected yes or no")
+
+
+def _session_value(session_ids: Collection[str] | None) -> Callable[[object], str]:
+    def check(target: object) -> str:
+        if not isinstance(target, str) or not target:
+            raise ValueError("expected a session id, or \"*\" for the whole series")
+        if target != "*" and session_ids is not None and target not in session_ids:
+            raise ValueError(f"{target[:40]!r} is not a session of this series")
+        return target
+    return check
+
+
+def _interests(spec: object, path: str, coming_ids: Collection[str] | None) -> None:
+    """``{answer: item}`` or ``{question: <key>, values: {<option>: <item or null>}}``."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path}: expected a mapping")
+
+    def item(target: object, *, blank_ok: bool) -> str:
+        if target is None and blank_ok:
+            return ""  # an option that stands for no coming item
+        if not isinstance(target, str) or not target:
+            raise ValueError("expected a coming-item id")
+        if coming_ids is not None and target not in coming_ids:
+            raise ValueError(f"{target[:40]!r} is not a coming item of this series")
+        return target
+
+    if "question" in spec:
+        _question(spec, path, lambda t: item(t, blank_ok=True))
+        return
+    for key, target in spec.items():
+        _checked(lambda t: item(t, blank_ok=False), target, f"{path}.{key}")
 
 
 def boolean(value: object) -> bool:

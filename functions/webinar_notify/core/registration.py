@@ -15,6 +15,7 @@ class Registrant:
     full_name: str
     time_zone: str  # a valid IANA zone; "" in an event that gave none (the series' zone then)
     join_url: str | None = None  # a personal join link (e.g. Zoom's) wins over the series' one
+    language: str = ""  # a BCP 47 tag such as fr-BE; "" in an event that gave none
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ def _merged_registrant(existing: Registration | None, event: RegistrationEvent,
         full_name=given.full_name or (before.full_name if before else ""),
         time_zone=given.time_zone or (before.time_zone if before else "") or default_zone,
         join_url=None,  # personal links are kept per session: Registration.join_urls
+        language=given.language or (before.language if before else ""),
     )
 
 

@@ -82,7 +82,8 @@ def parse_series(data: object) -> Series:
         uid_domain=r.convert("uid_domain", hostname, default=""),
         reminder_offsets=r.convert("reminders", offsets, default=DEFAULT_REMINDER_OFFSETS),
         double_opt_in=r.convert("double_opt_in", boolean, default=False),
-        forms=r.convert("forms", form_mappings, default={}),
+        forms=r.convert("forms", lambda v: form_mappings(
+            v, {s.id for s in sessions}, {c.id for c in coming}), default={}),
         revision=r.convert("revision", non_negative, default=0),
     )
 

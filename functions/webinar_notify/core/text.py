@@ -15,6 +15,43 @@ MAX_EMAIL_LENGTH = 254
 
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
 _DOMAIN_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# BCP 47 in its common shape: language[-script][-region][-variant...] (RFC 5646 §2.1).
+_LANGUAGE_TAG = re.compile(
+    r"(?P<language>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?"
+    r"(?:-(?P<region>[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?P<variants>(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*)")
+MAX_LANGUAGE_TAG_LENGTH = 35
+
+
+def nfc(text: str) -> str:
+    """Text in Unicode NFC, so "José" typed with a combining accent equals the precomposed one."""
+    return unicodedata.normalize("NFC", text)
+
+
+def folded(text: str) -> str:
+    """A label as compared loosely: NFC, case-folded, runs of white space as one space."""
+    return " ".join(nfc(text).casefold().split())
+
+
+def language_tag(raw: object, *, field: str = "language") -> str:
+    """A well-formed BCP 47 tag in its usual case (``fr-be`` → ``fr-BE``), or a PayloadError.
+
+    Only the form is checked, not that the language exists: a two- or three-letter language,
+    then an optional script, region and variants (so "English" is refused, not read as a
+    tag); ``_`` is read as ``-`` (locale names such as ``pt_BR``).
+    """
+    text = raw.strip().replace("_", "-") if isinstance(raw, str) else ""
+    match = _LANGUAGE_TAG.fullmatch(text) if len(text) <= MAX_LANGUAGE_TAG_LENGTH else None
+    if match is None:
+        raise PayloadError(f"{field}: {str(raw)[:40]!r} is not a language tag such as fr or "
+                           "pt-BR")
+    parts = [match["language"].lower()]
+    if match["script"]:
+        parts.append(match["script"].title())
+    if match["region"]:
+        parts.append(match["region"].upper())
+    parts += [v.lower() for v in match["variants"].split("-") if v]
+    return "-".join(parts)
 
 
 def clean_name(raw: object, *, field: str = "full_name", limit: int = MAX_NAME_LENGTH) -> str:
@@ -28,7 +65,7 @@ def clean_name(raw: object, *, field: str = "full_name", limit: int = MAX_NAME_L
         return ""
     if not isinstance(raw, str):
         raise PayloadError(f"{field} must be a string")
-    kept = [" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in raw]
+    kept = [" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in nfc(raw)]
     name = " ".join("".join(kept).split())
     return name[:limit].strip()
 

@@ -131,7 +131,8 @@ class ManagePage:
             today=self.clock.now().date())
         r = registration
         return {"series": series.id, "email": r.registrant.email, "name": r.registrant.full_name,
-                "time_zone": r.registrant.time_zone, "status": r.status,
+                "time_zone": r.registrant.time_zone, "language": r.registrant.language,
+                "status": r.status,
                 "sessions": r.sessions_in([s.id for s in series.sessions]),
                 "whole_series": r.whole_series, "interests": sorted(r.interests),
                 "attended": sorted(r.attended), "registered_at": r.since,

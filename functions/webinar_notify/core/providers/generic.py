@@ -10,7 +10,7 @@ from ..errors import PayloadError
 from ..registration import Registrant, RegistrationAction, RegistrationEvent
 from ..series import Series
 from ..signatures import verify
-from ..text import clean_name, is_time_zone, normalise_email
+from ..text import clean_name, is_time_zone, language_tag, nfc, normalise_email
 
 _ACTIONS: dict[str, RegistrationAction] = {
     "registration.created": "created",
@@ -42,9 +42,10 @@ class GenericProvider:
         data = _object(doc.get("data"), "data")
         person = _object(data.get("registrant"), "data.registrant")
         registrant = Registrant(
-            email=normalise_email(person.get("email"), field="data.registrant.email"),
+            email=normalise_email(_nfc(person.get("email")), field="data.registrant.email"),
             full_name=clean_name(person.get("full_name"), field="data.registrant.full_name"),
             time_zone=_zone_or_blank(person.get("time_zone")),
+            language=_language(person.get("language")),
         )
         consent = data.get("consent", {})
         if not isinstance(consent, dict):
@@ -72,9 +73,20 @@ def _object(value: object, path: str) -> dict[str, Any]:
     return cast(dict[str, Any], value)
 
 
+def _nfc(value: object) -> object:
+    return nfc(value) if isinstance(value, str) else value
+
+
 def _zone_or_blank(value: object) -> str:
     """The registrant's IANA zone when it is one we know; "" (the series' zone) otherwise."""
     return value if isinstance(value, str) and is_time_zone(value) else ""
+
+
+def _language(value: object) -> str:
+    """An optional BCP 47 tag (``fr-BE``); a malformed one is a 400, none is ""."""
+    if value is None or value == "":
+        return ""
+    return language_tag(value, field="data.registrant.language")
 
 
 def _interests(value: object, series: Series) -> tuple[str, ...]:

@@ -3,7 +3,9 @@ with ``x-zm-request-timestamp`` (300 s window).
 
     endpoint.url_validation       answered with plainToken and encryptedToken; nothing stored
     webinar.registration_created  a registrant, with their personal join_url, for the session
-                                  the webinar id is mapped to (forms: zoom: webinars:)
+                                  the webinar id is mapped to (forms: zoom: webinars:); the
+                                  answers to custom questions (``custom_questions``) are
+                                  mapped by title like any form's
     webinar.participant_joined    attendance, for attendee and absentee follow-ups
 
 The webinar's own ``timezone`` is the host's, never the registrant's: it is not used.
@@ -72,8 +74,9 @@ class ZoomProvider:
             return DirectAnswer(200, {"status": "ignored", "reason": "webinar not mapped"})
         if event == "webinar.registration_created":
             person = webinar.get("registrant") or {}
-            answers = {"email": person.get("email"), "first_name": person.get("first_name"),
-                       "last_name": person.get("last_name")}
+            if not isinstance(person, dict):
+                raise PayloadError("payload.object.registrant must be an object")
+            answers = registrant_answers(person)
             if not person.get("id"):
                 raise PayloadError("payload.object.registrant.id is missing")
             return mapped_event(
@@ -91,6 +94,21 @@ class ZoomProvider:
                 series, _moment(webinar.get("start_time")), _moment(participant.get("join_time")))
             return Attendance(session, str(participant["email"]))
         return DirectAnswer(200, {"status": "ignored", "event": str(event)[:60]})
+
+
+def registrant_answers(person: Mapping[str, Any]) -> dict[str, Any]:
+    """A registrant's answers: each custom question by its title (``[{title, value}]``), and
+    Zoom's own fields (email, first_name, last_name, city, org, ...) under their names, which
+    win over a custom question of the same title."""
+    answers: dict[str, Any] = {}
+    questions = person.get("custom_questions")
+    for question in questions if isinstance(questions, list) else []:
+        if isinstance(question, dict) and isinstance(question.get("title"), str):
+            answers.setdefault(question["title"].strip(), question.get("value"))
+    for key, value in person.items():
+        if isinstance(value, str | int | float) and key not in ("join_url", "custom_questions"):
+            answers[str(key)] = value
+    return answers
 
 
 def _session(series: Series, webinar_id: object) -> tuple[str, ...] | None:
