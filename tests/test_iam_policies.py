@@ -234,7 +234,7 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
             "audience": {"all": True}, "send_at": (clock.now() + timedelta(hours=1)).isoformat()},
             "a2")
         assert later.status < 300, later.body
-        assert _run_jobs(runtime) == 1  # the announcement sent now: its fan-out job
+        assert _run_jobs(runtime) == 2  # the session change and the announcement sent now
         runtime.drain()
         clock.advance(timedelta(hours=1, minutes=5))
         runtime.tick()
@@ -261,6 +261,8 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
                 "sub": "s-1", "email": "o@example.org", "cognito:groups": [f"{SERIES_ID}.viewer"]})
         assert timeline.status == 200, timeline.body
         _export_through_the_job_function(runtime)
+        clock.set(START.replace(day=27))  # after session s1
+        _attendance_through_the_job_function(runtime)
         _sign_in_with_a_temporary_password(harness)
     stop()
     yield recorded
@@ -316,6 +318,16 @@ def _export_through_the_job_function(runtime: Any) -> None:
                                         "cognito:groups": [f"{SERIES_ID}.viewer"]})
     assert state.body["state"] == "done", state.body
     assert state.body["link"].startswith("https://webinar-notify-exports.s3.")
+
+
+def _attendance_through_the_job_function(runtime: Any) -> None:
+    """An attendance import: the API stores the list of ids, the job function reads it."""
+    accepted = runtime.organiser(f"/organiser/series/{SERIES_ID}/sessions/s1/attendance",
+                                 {"emails": ["ada@example.com", "nobody@example.net"]}, "att1")
+    assert accepted.status == 202, accepted.body
+    assert _run_jobs(runtime) == 1
+    done = bootstrap.services().jobs.job(SERIES_ID, accepted.body["job"])
+    assert (done.state, done.total) == ("done", 2), done
 
 
 def test_every_function_was_driven_through_the_real_adapters(drive: Drive) -> None:

@@ -214,7 +214,8 @@ def test_attendees_and_absentees(harness: Harness) -> None:
         "id": "thanks", "subject": "Thanks", "body_markdown": "Recording: …",
         "audience": {"attended": "s1"}}, "too-early")
     assert refused["http"] == 400 and "not known" in refused["error"]
-    act(harness, "/sessions/s1/attendance", {"emails": addresses[:3]}, "attendance")
+    imported = act(harness, "/sessions/s1/attendance", {"emails": addresses[:3]}, "attendance")
+    assert (imported["http"], imported["kind"], imported["total"]) == (202, "attendance", 3)
     act(harness, "/announcements", {"id": "missed", "subject": "We missed you",
                                     "body_markdown": "The recording is online.",
                                     "audience": {"absent": "s1"}}, "absent")

@@ -3,7 +3,8 @@
 An export is a multipart upload: each job step uploads what it wrote as one part (S3 wants
 at least 5 MiB for every part but the last), so no step holds the whole file. The organiser
 gets a presigned link that works for a few minutes; the bucket itself is private and forgets
-exports after a day (its lifecycle rule).
+exports after a day (its lifecycle rule). An attendance import keeps its list of registrant
+ids there too, as one small object under ``imports/``, for the job to read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ LINK_SECONDS = 300
 
 
 class Exports(Protocol):
+    def put(self, object_key: str, data: bytes, content_type: str) -> None: ...
     def begin(self, object_key: str, content_type: str) -> str: ...
     def put_part(self, object_key: str, upload_id: str, number: int, data: bytes) -> str: ...
     def complete(self, object_key: str, upload_id: str,
@@ -32,6 +34,11 @@ class S3Exports:
     def __init__(self, client: S3Client, bucket: str) -> None:
         self.client = client
         self.bucket = bucket
+
+    def put(self, object_key: str, data: bytes, content_type: str) -> None:
+        """One whole object (an import's list: a few MB at most)."""
+        self.client.put_object(Bucket=self.bucket, Key=object_key, Body=data,
+                               ContentType=content_type)
 
     def begin(self, object_key: str, content_type: str) -> str:
         return self.client.create_multipart_upload(
@@ -72,6 +79,9 @@ class MemoryExports:
         self.min_part_bytes = min_part_bytes
         self.uploads: dict[str, dict[int, bytes]] = {}
         self.objects: dict[str, bytes] = {}
+
+    def put(self, object_key: str, data: bytes, content_type: str) -> None:
+        self.objects[object_key] = bytes(data)
 
     def begin(self, object_key: str, content_type: str) -> str:
         upload_id = f"upload-{len(self.uploads) + 1}"

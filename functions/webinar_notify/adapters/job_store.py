@@ -1,6 +1,7 @@
 """Organiser jobs on record, in the same table:
 
-    SERIES#<id> / JOB#<job id>   kind, state, progress, result; kept 30 days (TTL)
+    SERIES#<id> / JOB#<job id>   kind, state, progress, result; kept 30 days (TTL); an
+                                 attendance import also its session and its two counts
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class JobStore(Protocol):
     def create(self, job: OrganiserJob, now: datetime) -> None: ...
     def get(self, series_id: str, job_id: str) -> OrganiserJob | None: ...
     def update(self, series_id: str, job_id: str, now: datetime, *, state: JobState,
-               done: int, result_key: str = "", error: str = "") -> bool: ...
+               done: int, result_key: str = "", error: str = "",
+               recorded: int | None = None, not_registered: int | None = None) -> bool: ...
     def recent(self, series_id: str, limit: int) -> list[OrganiserJob]: ...
     def hand_on(self, series_id: str, job_id: str, step: int) -> bool: ...
 
@@ -42,6 +44,8 @@ class DynamoJobStore:
             "expires_at": {"N": str(int((now + JOB_TTL).timestamp()))}}
         if job.total is not None:
             item["total"] = {"N": str(job.total)}
+        if job.session_id:
+            item["session"] = {"S": job.session_id}
         self.client.put_item(TableName=self.table, Item=item,
                              ConditionExpression="attribute_not_exists(pk)")
 
@@ -51,14 +55,20 @@ class DynamoJobStore:
         return _job(dict(item)) if item else None
 
     def update(self, series_id: str, job_id: str, now: datetime, *, state: JobState,
-               done: int, result_key: str = "", error: str = "") -> bool:
-        """Record progress; a finished job is never changed again (False then), so a step
-        that is delivered twice cannot undo the end."""
+               done: int, result_key: str = "", error: str = "",
+               recorded: int | None = None, not_registered: int | None = None) -> bool:
+        """Record progress (an attendance import's counts too, when given); a finished job is
+        never changed again (False then), so a step that is delivered twice cannot undo the
+        end."""
+        counts = {name: value for name, value in (("recorded", recorded),
+                                                   ("not_registered", not_registered))
+                  if value is not None}
         try:
             self.client.update_item(
                 TableName=self.table, Key=key(f"SERIES#{series_id}", f"JOB#{job_id}"),
                 UpdateExpression="SET #state = :state, done = :done, updated_at = :now, "
-                                 "result_key = :result, #error = :error",
+                                 "result_key = :result, #error = :error"
+                                 + "".join(f", {name} = :{name}" for name in counts),
                 ConditionExpression="attribute_exists(pk) AND NOT #state IN (:done_state, "
                                     ":failed)",
                 ExpressionAttributeNames={"#state": "state", "#error": "error"},
@@ -66,7 +76,8 @@ class DynamoJobStore:
                     ":state": {"S": state}, ":done": {"N": str(done)},
                     ":now": {"S": now.isoformat()}, ":result": {"S": result_key},
                     ":error": {"S": error[:300]}, ":done_state": {"S": "done"},
-                    ":failed": {"S": "failed"}})
+                    ":failed": {"S": "failed"},
+                    **{f":{name}": {"N": str(value)} for name, value in counts.items()}})
         except ClientError as error_:
             if is_condition_failure(error_):
                 return False
@@ -110,4 +121,7 @@ def _job(item: dict[str, Any]) -> OrganiserJob:
         done=int(item.get("done", {}).get("N", "0")),
         total=int(item["total"]["N"]) if "total" in item else None,
         result_key=item.get("result_key", {}).get("S", ""),
-        error=item.get("error", {}).get("S", ""))
+        error=item.get("error", {}).get("S", ""),
+        session_id=item.get("session", {}).get("S", ""),
+        recorded=int(item.get("recorded", {}).get("N", "0")),
+        not_registered=int(item.get("not_registered", {}).get("N", "0")))

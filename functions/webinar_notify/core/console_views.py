@@ -319,7 +319,7 @@ class ActionWords:
 
 ACTION_LABELS = {
     "push_series": "Series published", "update_session": "Session changed",
-    "cancel_session": "Session cancelled", "record_attendance": "Attendance recorded",
+    "cancel_session": "Session cancelled", "record_attendance": "Attendance import started",
     "cancel_announcement": "Scheduled announcement cancelled",
     "follow_up": "Follow-up sent", "export_registrants": "Export of the registrants started",
     "download_export": "Export of the registrants downloaded",
@@ -419,6 +419,8 @@ def job_summary(job: Mapping[str, Any]) -> str:
     """A job's progress in words, the same on its page, in its script and in the read API:
     an export counts rows, a fan-out (an announcement sent now) the emails it has queued."""
     done, total, state = int(job.get("done") or 0), job.get("total"), job.get("state")
+    if job.get("kind") == "attendance":
+        return _attendance_summary(job, done, total)
     if job.get("kind") == "fan_out":
         if state == "done":
             return f"Sent to {people(done)}."
@@ -435,6 +437,21 @@ def job_summary(job: Mapping[str, Any]) -> str:
         return f"The export failed: {job.get('error') or 'no reason'}."
     about = f" of about {total}" if total else ""
     return f"{'Waiting to start' if state == 'queued' else 'Writing'}: {done}{about} rows so far."
+
+
+def _attendance_summary(job: Mapping[str, Any], done: int, total: object) -> str:
+    """An attendance import counts addresses: looked up so far, then how many matched."""
+    state, session = job.get("state"), job.get("session") or "the session"
+    if state == "done":
+        recorded, missing = int(job.get("recorded") or 0), int(job.get("not_registered") or 0)
+        return f"Attendance of {session} recorded: {people(recorded)} attended; " \
+            f"{missing} {'address' if missing == 1 else 'addresses'} matched no registration."
+    if state == "failed":
+        return f"The attendance import failed: {job.get('error') or 'no reason'}."
+    if state == "queued":
+        return f"Waiting to start: attendance of {session}, {total or 0} addresses."
+    return f"Recording attendance of {session}: {done} of {total or 0} addresses looked up " \
+        "so far."
 
 
 def announced_words(body: Mapping[str, Any], zone: str) -> str:

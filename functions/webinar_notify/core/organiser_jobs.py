@@ -9,6 +9,7 @@ at the end, where the result is.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,14 @@ from typing import Any, Literal, get_args
 
 from .errors import PayloadError
 
-JobKind = Literal["registrants_csv", "fan_out"]
+# An attendance import: at most this many addresses in one request, whose body is at most this
+# big (under Lambda's 6 MB request payload, with room for the event around it). A longer list
+# goes in parts: each import adds to the attendance already recorded.
+MAX_ATTENDANCE_ADDRESSES = 100_000
+MAX_ATTENDANCE_BODY_BYTES = 5 * 1024 * 1024
+_REGISTRANT_ID = re.compile(r"r[0-9a-f]{31}")
+
+JobKind = Literal["registrants_csv", "fan_out", "attendance"]
 JobState = Literal["queued", "running", "done", "failed"]
 JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 
@@ -30,10 +38,13 @@ class OrganiserJob:
     requested_by: str  # the caller, as audited
     created_at: str
     updated_at: str = ""
-    done: int = 0  # rows written so far (an export), emails queued so far (a fan-out)
+    done: int = 0  # rows written (an export), emails queued (a fan-out), addresses looked up
     total: int | None = None  # about how many there will be (from the kept counts)
     result_key: str = ""  # where the result is kept (an export's object key)
     error: str = ""
+    session_id: str = ""  # the session an attendance import is for
+    recorded: int = 0  # an attendance import: addresses that matched a registration so far
+    not_registered: int = 0  # ... and addresses that matched none
 
     @property
     def finished(self) -> bool:
@@ -97,6 +108,10 @@ def job_view(job: OrganiserJob, size: int | None = None) -> dict[str, Any]:
                             "updated_at": job.updated_at, "error": job.error}
     if job.total:
         view["percent"] = min(100, round(100 * job.done / job.total))
+    if job.kind == "attendance":  # its counts only once final: no script reads a partial 0
+        view["session"] = job.session_id
+        if job.state == "done":
+            view |= {"recorded": job.recorded, "not_registered": job.not_registered}
     if size is not None:
         view["bytes"] = size
     return view
@@ -104,3 +119,24 @@ def job_view(job: OrganiserJob, size: int | None = None) -> dict[str, Any]:
 
 def export_key(series_id: str, job_id: str) -> str:
     return f"exports/{series_id}/{job_id}.csv"
+
+
+def import_key(series_id: str, job_id: str) -> str:
+    """Where an attendance import keeps its list of registrant ids (never an address)."""
+    return f"imports/{series_id}/{job_id}.txt"
+
+
+def encode_ids(registrant_ids: list[str]) -> bytes:
+    """An import's list as stored: one registrant id a line."""
+    return "".join(f"{rid}\n" for rid in registrant_ids).encode("ascii")
+
+
+def decode_ids(data: bytes) -> list[str]:
+    """The stored list back; PayloadError if any line is not a registrant id."""
+    try:
+        ids = data.decode("ascii").splitlines()
+    except UnicodeDecodeError:
+        raise PayloadError("the stored list is not a list of registrant ids") from None
+    if not all(_REGISTRANT_ID.fullmatch(rid) for rid in ids):
+        raise PayloadError("the stored list is not a list of registrant ids")
+    return ids

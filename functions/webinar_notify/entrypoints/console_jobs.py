@@ -1,6 +1,7 @@
 """Jobs on the console: starting the registrant export, a job's page (an export's progress
-and download, or an announcement's fan-out and how many it was sent to), the progress its
-script asks for, and the download, which the service records in the audit trail."""
+and download, an announcement's fan-out and how many it was sent to, or an attendance
+import and how many matched), the progress its script asks for, and the download, which the
+service records in the audit trail."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from .organiser_routes import http_answer
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 _HEADINGS = {"registrants_csv": ("Export of the registrants", "registrants"),
-             "fan_out": ("Sending an announcement", "compose")}
+             "fan_out": ("Sending an announcement", "compose"),
+             "attendance": ("Attendance of a session", "overview")}
 
 
 @router.post(f"{SERIES}/exports")

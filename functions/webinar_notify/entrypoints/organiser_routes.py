@@ -14,13 +14,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
 from ..core import edge
-from ..core.errors import PayloadError, SignatureError
-from ..core.organiser_jobs import OrganiserJob, job_view
+from ..core.errors import PayloadError, PayloadTooLargeError, SignatureError
+from ..core.organiser_jobs import MAX_ATTENDANCE_BODY_BYTES, OrganiserJob, job_view
 from ..services.answers import (
     Announced,
     AnnouncementCancelled,
     Answer,
-    AttendanceRecorded,
     ChangePreview,
     FollowedUp,
     OrganiserResult,
@@ -103,9 +102,6 @@ def http_answer(result: OrganiserResult) -> Answer:
                                 "recipients": result.recipients})
         case AnnouncementCancelled():
             return Answer(200, {"status": "cancelled", "id": result.id})
-        case AttendanceRecorded():
-            return Answer(200, {"session": result.session, "recorded": result.recorded,
-                                "not_registered": result.not_registered})
         case OrganiserJob():
             return Answer(202, {"job": result.job_id, **job_view(result)})
     assert_never(result)
@@ -168,8 +164,14 @@ def _revision(body: dict[str, Any]) -> int | None:
 
 @router.post(f"{SERIES}/sessions/<session_id>/attendance")
 def attendance(series_id: str, session_id: str) -> Response[str]:
+    """Who attended, as an import job: 202 at once with the job, then follow the job."""
+    caller = _iam_caller()
+    if len(raw_body(router.current_event)) > MAX_ATTENDANCE_BODY_BYTES:
+        raise PayloadTooLargeError(f"body is larger than {MAX_ATTENDANCE_BODY_BYTES} bytes; "
+                                   "send the list in parts")
     return _act("record_attendance", series_id,
-                lambda o, b: o.record_attendance(series_id, session_id, b.get("emails")),
+                lambda o, b: o.record_attendance(caller, series_id, session_id,
+                                                 b.get("emails")),
                 session_id=session_id)
 
 

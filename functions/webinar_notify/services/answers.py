@@ -116,15 +116,8 @@ class AnnouncementCancelled:
     id: str
 
 
-@dataclass(frozen=True, slots=True)
-class AttendanceRecorded:
-    session: str
-    recorded: int
-    not_registered: int
-
-
 OrganiserResult = (Published | ChangePreview | Preview | Announced | FollowedUp
-                   | AnnouncementCancelled | AttendanceRecorded | OrganiserJob)
+                   | AnnouncementCancelled | OrganiserJob)
 
 
 class ConflictError(InvalidInputError):

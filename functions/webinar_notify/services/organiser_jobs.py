@@ -8,6 +8,12 @@
   its time is up; the scheduler's own cursor, lease and fence carry the fan-out across steps
   (and across the regular runs, which may take part), and the job reports how many emails the
   tracked tasks have queued until they are settled.
+- An attendance import: the request stores the list as registrant ids (keyed hashes, never an
+  address) in one object; each step marks attendance for the next ids in the list, batch by
+  batch, until its time is up, and hands on the position it reached with the counts so far.
+  The counts say whether each id matched a registration, not whether this step changed it,
+  so a step run again from the same position counts the same; at the end the session's
+  attendance is marked known (only then can an "attended" or "absent" audience be used).
 """
 
 from __future__ import annotations
@@ -17,13 +23,22 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..adapters.clock import Clock
+from ..adapters.dynamo import StaleWriteError
 from ..adapters.exports import MIN_PART_BYTES, Exports
 from ..adapters.job_queue import JobQueue
 from ..adapters.job_store import JobStore
 from ..adapters.schedule_store import ScheduleStore
 from ..adapters.store import Store
-from ..core.errors import NotFoundError
-from ..core.organiser_jobs import Continuation, OrganiserJob, export_key, new_job_id
+from ..core.errors import NotFoundError, PayloadError
+from ..core.organiser_jobs import (
+    Continuation,
+    OrganiserJob,
+    decode_ids,
+    encode_ids,
+    export_key,
+    import_key,
+    new_job_id,
+)
 from ..core.registration import Registration
 from ..core.series import Series
 from .scheduling import Scheduler
@@ -43,6 +58,8 @@ class JobSettings:
     # following it; the scheduler's regular runs carry the fan-out on regardless.
     fan_out_wait_seconds: int = 30
     max_fan_out_waits: int = 20
+    attendance_batch: int = 200  # ids an import looks up between two progress records
+    write_attempts: int = 5  # a registration written meanwhile by another: read it again
 
 
 class OrganiserJobs:
@@ -84,6 +101,19 @@ class OrganiserJobs:
                                      extra={"tasks": ",".join(task_keys)}))
         return job
 
+    def start_attendance(self, caller: str, series_id: str, session_id: str,
+                         registrant_ids: list[str]) -> OrganiserJob:
+        """Accept an attendance import: the ids as one object, one record and one message,
+        whatever the list's length."""
+        now = self.clock.now()
+        job = OrganiserJob(series_id, new_job_id(now), "attendance", "queued", caller,
+                           now.isoformat(), total=len(registrant_ids), session_id=session_id)
+        self.exports.put(import_key(series_id, job.job_id), encode_ids(registrant_ids),
+                         "text/plain; charset=us-ascii")
+        self.jobs.create(job, now)
+        self.queue.send(Continuation(series_id, job.job_id, job.kind))
+        return job
+
     def job(self, series_id: str, job_id: str) -> OrganiserJob:
         found = self.jobs.get(series_id, job_id)
         if found is None:
@@ -97,6 +127,8 @@ class OrganiserJobs:
         continuation still to do, or None when the job has ended."""
         if work.kind == "fan_out":
             return self._fan_out_step(work, deadline)
+        if work.kind == "attendance":
+            return self._attendance_step(work, deadline)
         job = self.jobs.get(work.series_id, work.job_id)
         series = self.store.get_series(work.series_id)
         if job is None or job.finished:
@@ -160,6 +192,62 @@ class OrganiserJobs:
             return None
         return replace(work, rows=queued, steps=work.steps + 1,
                        extra={**work.extra, "waits": str(waits)})
+
+    def _attendance_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
+        """Mark attendance for the ids from the position ``work.rows`` on, a batch at a time,
+        until ``deadline`` has passed (one batch at least), then hand the rest on."""
+        job = self.jobs.get(work.series_id, work.job_id)
+        if job is None or job.finished:
+            return None  # a step delivered again after the end
+        if self.store.get_series(work.series_id) is None:
+            self.fail(work, "the series no longer exists")
+            return None
+        try:
+            ids = decode_ids(self.exports.read(import_key(work.series_id, work.job_id)))
+        except PayloadError as error:
+            self.fail(work, str(error))
+            return None
+        position = work.rows
+        recorded = int(work.extra.get("recorded", "0"))
+        not_registered = int(work.extra.get("not_registered", "0"))
+        while True:
+            batch = ids[position:position + self.settings.attendance_batch]
+            for rid in batch:
+                if self._attended(work.series_id, rid, job.session_id):
+                    recorded += 1
+                else:
+                    not_registered += 1
+            position += len(batch)
+            work = replace(work, rows=position, extra={
+                "recorded": str(recorded), "not_registered": str(not_registered)})
+            if position >= len(ids):
+                self.store.mark_attendance_known(work.series_id, job.session_id)
+                self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
+                                 done=position, recorded=recorded,
+                                 not_registered=not_registered)
+                return None
+            self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="running",
+                             done=position, recorded=recorded, not_registered=not_registered)
+            if self.clock.now() >= deadline:
+                return self._hand_on(work)
+
+    def _attended(self, series_id: str, rid: str, session_id: str) -> bool:
+        """Mark one registration as having attended: False if the id matches none. Already
+        marked counts as matched, so that looking an id up twice gives the same answer."""
+        for _attempt in range(self.settings.write_attempts):
+            registration = self.store.get_registration(series_id, rid)
+            if registration is None:
+                return False
+            if session_id in registration.attended:
+                return True
+            try:
+                self.store.put_registration(
+                    replace(registration, attended=registration.attended | {session_id}),
+                    self.clock.now())
+                return True
+            except StaleWriteError:
+                continue  # written meanwhile (a webhook, a Zoom join): read it again
+        raise StaleWriteError  # the step fails and SQS delivers it again
 
     def fan_out_delay(self, work: Continuation) -> int:
         """Seconds before the next step: none while it makes progress."""

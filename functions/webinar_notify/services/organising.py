@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import replace
 
 from ..adapters.audit import Audit
 from ..adapters.clock import Clock
@@ -19,10 +18,11 @@ from ..adapters.schedule_store import ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.errors import NotFoundError, PayloadError
+from ..core.organiser_jobs import MAX_ATTENDANCE_ADDRESSES, OrganiserJob
 from ..core.render import Renderer
 from ..core.text import registrant_id
 from .announcing import Announcing
-from .answers import Answer, AttendanceRecorded, ConflictError, KeyReusedError
+from .answers import Answer, ConflictError, KeyReusedError
 from .organiser_jobs import OrganiserJobs
 from .publishing import Publishing
 from .registrant_care import RegistrantCare
@@ -77,8 +77,12 @@ class Organiser(Publishing, Announcing, RegistrantCare):
         return answer
 
     # -- attendance ------------------------------------------------------------------------
-    def record_attendance(self, series_id: str, session_id: str,
-                          emails: object) -> AttendanceRecorded:
+    def record_attendance(self, caller: str, series_id: str, session_id: str,
+                          emails: object) -> OrganiserJob:
+        """Accept who attended a session that has taken place, as a job: the request checks
+        the list and turns each address into its registrant id (an address listed twice
+        counts once); the job records attendance and then counts who matched a registration.
+        Nothing here grows with the list but checking and hashing it."""
         series = self._series(series_id)
         session = series.session(session_id)
         if session is None:
@@ -87,17 +91,15 @@ class Organiser(Publishing, Announcing, RegistrantCare):
             raise PayloadError(f"{session_id!r} has not taken place yet")
         if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
             raise PayloadError("emails: expected a list of addresses")
-        key, recorded = self.secrets.registrant_key(), 0
-        for email in emails:
-            rid = registrant_id(key, series.id, email.strip())
-            registration = self.store.get_registration(series.id, rid)
-            if registration is not None and session_id not in registration.attended:
-                self.store.put_registration(
-                    replace(registration, attended=registration.attended | {session_id}),
-                    self.clock.now())
-                recorded += 1
-        self.store.mark_attendance_known(series.id, session_id)
-        return AttendanceRecorded(session_id, recorded, len(emails) - recorded)
+        if len(emails) > MAX_ATTENDANCE_ADDRESSES:
+            raise PayloadError(f"emails: at most {MAX_ATTENDANCE_ADDRESSES} addresses in one "
+                               "import; send a longer list in parts (each adds to the last)")
+        blank = next((i for i, e in enumerate(emails) if not e.strip()), None)
+        if blank is not None:
+            raise PayloadError(f"emails[{blank}]: empty; expected an address")
+        key = self.secrets.registrant_key()
+        ids = list(dict.fromkeys(registrant_id(key, series.id, e.strip()) for e in emails))
+        return self.jobs.start_attendance(caller, series.id, session_id, ids)
 
 
 def _without_addresses(request: object) -> object:
