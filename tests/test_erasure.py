@@ -8,16 +8,20 @@ from datetime import timedelta
 
 import boto3
 
-from conftest import WEBHOOK, Harness, registration_body
+from conftest import SERIES_ID, WEBHOOK, Harness, registration_body
 from webinar_notify.core.signatures import sign
 
 ADDRESS = "erase.me@example.org"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
-def _erase_on_the_manage_page(harness: Harness) -> None:
+def _manage_path(harness: Harness) -> str:
+    return harness.link(r"http://localhost:8000(/manage/\S+)", to=ADDRESS)
+
+
+def _erase_on_the_manage_page(harness: Harness, path: str = "") -> None:
     """The two presses a person makes: "Delete my data", then "Yes, delete my data"."""
-    path = harness.link(r"http://localhost:8000(/manage/\S+)", to=ADDRESS)
+    path = path or _manage_path(harness)
     asked = harness.runtime.request("POST", path, FORM, b"action=erase")
     match = re.search(r'name="confirm" value="([^"]+)"', asked.text)
     assert asked.status == 200 and match
@@ -118,3 +122,23 @@ def test_erasing_one_series_leaves_other_people_alone(harness: Harness) -> None:
                             sessions=["s2"])
     assert late.status == 202
     assert harness.registration("keep@example.org") is not None
+
+
+def test_a_reminder_queued_before_an_erasure_is_withdrawn(harness: Harness) -> None:
+    """Minutes (or, deferred, hours) pass between queueing and sending: a reminder already on
+    the queue when the person erases their data is not sent; the others' are."""
+    harness.register(email=ADDRESS, name="Erase Me", event_id="evt-q", sessions=["s1"])
+    harness.register(email="stays@example.org", name="Stays", event_id="evt-s", sessions=["s1"])
+    manage = _manage_path(harness)  # from the confirmation
+    series = harness.runtime.store.get_series(SERIES_ID)
+    assert series is not None
+    harness.clock.set(series.sessions[0].start - timedelta(days=7))
+    harness.runtime.tick()  # the 7-day reminders are queued, not yet sent
+    assert harness.queued() == 2
+    _erase_on_the_manage_page(harness, manage)
+
+    harness.runtime.drain()
+
+    reminded = [str(e["to"]) for e in harness.outbox.entries() if e["kind"] == "reminder"]
+    assert reminded == ["stays@example.org"]
+    assert ADDRESS not in _table_text(harness).lower()  # and claiming it wrote no ledger item

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, TypedDict
 import boto3
 from botocore.config import Config
 
+from . import kit
 from .adapters.accounts import Accounts, CognitoAccounts
 from .adapters.audit import Audit, DynamoAudit
 from .adapters.clock import Clock, SystemClock
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
     from .adapters.token_verifier import Verifier
     from .core.registration import Registration
     from .core.series import Series
-
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,7 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
         intake=Intake(store, queue, secrets, clock, fetcher=fetcher),
         sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
                       SendSettings(public_base_url=public_base_url, lease=lease), queue,
-                      RateLimiter(send_rate_per_instance), schedule, suppressions=store),
+                      RateLimiter(send_rate_per_instance), schedule, recipients=store),
         manage=ManagePage(store, secrets, renderer, clock, queue),
         scheduler=scheduler,
         organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer,
@@ -218,11 +217,8 @@ class NoJobs:
 
 
 def find_templates() -> Path:
-    """templates/ beside the package in a Lambda artifact, or at the top of a checkout."""
-    for candidate in (PACKAGE_DIR.parent / "templates", PACKAGE_DIR.parents[1] / "templates"):
-        if (candidate / "confirmation.html").exists():
-            return candidate
-    raise FileNotFoundError("templates/ not found; set TEMPLATES_DIR")
+    """The email and page templates: ``TEMPLATES_DIR`` on Lambda, else the kit's (see kit.py)."""
+    return kit.templates()
 
 
 _installed: Services | None = None

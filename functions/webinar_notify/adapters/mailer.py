@@ -30,6 +30,7 @@ class OutgoingMessage:
     session_ids: tuple[str, ...]
     subject: str
     delivery_key: str = ""  # the ledger's key: SES's events name the email by it
+    announcement: str = ""  # the announcement an email of that kind carries (its id)
 
     def tags(self) -> dict[str, str]:
         """The message tags SES puts on every event about this email (no address)."""

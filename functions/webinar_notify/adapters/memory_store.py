@@ -36,6 +36,7 @@ from ..core.errors import PayloadError
 from ..core.jobs import ORGANISER_COPY
 from ..core.organiser_jobs import JobState, OrganiserJob
 from ..core.registration import Registration
+from ..core.send_check import Recipient
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
 from .dynamo import StaleWriteError
@@ -152,6 +153,12 @@ class MemoryStore:
 
     def erased_at(self, series_id: str, registrant_id: str) -> int | None:
         return self.tombstones.get((series_id, registrant_id))
+
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str
+                  ) -> Recipient:
+        return Recipient(suppression_id in self.suppressed_ids,
+                         self.get_registration(series_id, registrant_id),
+                         (series_id, registrant_id) in self.tombstones)
 
     # ---- kept counters ------------------------------------------------------------------
     def registration_counters(self, series_id: str) -> dict[int, dict[str, int]]:
@@ -515,13 +522,15 @@ class MemoryJobStore:
         return self.jobs.get((series_id, job_id))
 
     def update(self, series_id: str, job_id: str, now: datetime, *, state: JobState,
-               done: int, result_key: str = "", error: str = "") -> bool:
+               done: int, result_key: str = "", error: str = "",
+               recorded: int | None = None, not_registered: int | None = None) -> bool:
         job = self.jobs.get((series_id, job_id))
         if job is None or job.finished:
             return False
-        self.jobs[(series_id, job_id)] = replace(job, state=state, done=done,
-                                                 updated_at=now.isoformat(),
-                                                 result_key=result_key, error=error[:300])
+        self.jobs[(series_id, job_id)] = replace(
+            job, state=state, done=done, updated_at=now.isoformat(), result_key=result_key,
+            error=error[:300], recorded=job.recorded if recorded is None else recorded,
+            not_registered=job.not_registered if not_registered is None else not_registered)
         return True
 
     def recent(self, series_id: str, limit: int) -> list[OrganiserJob]:

@@ -1,7 +1,8 @@
 """What goes on the send queue: one email to one person, with a deterministic key.
 
-A job carries everything the sender needs about the recipient, so sending costs no read of
-the registration; the series is read once per container and revision.
+A job carries everything the sender needs to write the email; just before sending, the sender
+reads only whether it is still wanted (core/send_check.py), in one request; the series is read
+once per container and revision.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ metrics = Metrics()
 _OUTCOME_METRICS = {"sent": "EmailsSent", "duplicate": "EmailsDuplicateSkipped",
                     "deferred": "EmailsDeferred", "retrying": "EmailsRetried",
                     "expired": "EmailsExpired", "skipped": "EmailsSkippedStale",
-                    "suppressed": "EmailsSuppressed"}
+                    "suppressed": "EmailsSuppressed", "withdrawn": "EmailsWithdrawn"}
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

@@ -1,7 +1,9 @@
 """Sending one queued email: check suppression, claim it in the ledger, compose it, hand it
 to the mailer.
 
-An address that bounced or complained since the job was queued gets nothing. Redelivered or
+An address that bounced or complained since the job was queued gets nothing, nor does a person
+who erased their data, cancelled or opted out of that kind of email since (core/send_check.py):
+both are read in the one request made before the claim. Redelivered or
 duplicated jobs find their key already sent and send nothing. A failure before the mailer
 accepted the email gives the claim back and puts the job back on the queue with a growing
 delay, as SES throttling or another sender holding the claim do, so a passing fault never uses
@@ -16,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..adapters.clock import Clock
 from ..adapters.ledger import Ledger
@@ -38,12 +40,13 @@ from ..core.errors import (
 )
 from ..core.jobs import EmailJob
 from ..core.render import Renderer
+from ..core.send_check import Recipient, withdrawn
 from ..core.series import Series
 from ..core.tasks import announcement_from_doc
-from .suppression import SuppressionList, is_suppressed
+from ..core.text import suppression_id
 
 SendOutcome = Literal["sent", "duplicate", "deferred", "retrying", "expired", "skipped",
-                      "suppressed"]
+                      "suppressed", "withdrawn"]
 # Throttling, a held claim and failures before SES accepted share one budget of retries on the
 # queue (about 75 minutes of growing delays); then the message fails for real, and after the
 # queue's 5 receives it is dead-lettered.
@@ -89,13 +92,20 @@ class SeriesCache:
         return series
 
 
+class Recipients(Protocol):
+    """What the sender reads about a recipient just before sending (one request)."""
+
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str
+                  ) -> Recipient: ...
+
+
 class Sender:
     def __init__(self, ledger: Ledger, series: SeriesCache, mailer: Mailer, renderer: Renderer,
                  secrets: Secrets, clock: Clock, settings: SendSettings, queue: SendQueue,
                  limiter: RateLimiter, schedule: ScheduleStore,
-                 suppressions: SuppressionList) -> None:
+                 recipients: Recipients) -> None:
         self.schedule = schedule
-        self.suppressions = suppressions
+        self.recipients = recipients
         self._announcements: dict[tuple[str, str], Announcement] = {}
         self.ledger = ledger
         self.series = series
@@ -113,8 +123,13 @@ class Sender:
         if not_after and now >= datetime.fromisoformat(not_after):
             return Delivery("expired")  # e.g. a 1-hour reminder held up past the start
         try:
-            if self._suppressed(job):  # bounced or complained since the job was queued
+            recipient = self.recipients.recipient(
+                job.series_id, job.registrant_id,
+                suppression_id(self.secrets.registrant_key(), job.recipient.email))
+            if recipient.suppressed:  # bounced or complained since the job was queued
                 return Delivery("suppressed")
+            if withdrawn(job, recipient):  # erased, cancelled or opted out since
+                return Delivery("withdrawn")
             claim = self.ledger.claim(job.key, now, self.settings.lease)
         except WebinarNotifyError:
             raise
@@ -149,11 +164,6 @@ class Sender:
         self._defer(job, self.settings.retry_delay)
         return Delivery("retrying", type(error).__name__)
 
-    def _suppressed(self, job: EmailJob) -> bool:
-        """One read per email, before the claim, so a suppressed job writes nothing. Organisers'
-        test copies are checked too: a bounce hurts the sender's reputation all the same."""
-        return is_suppressed(self.suppressions, self.secrets, job.recipient.email)
-
     def _defer(self, job: EmailJob, base: timedelta) -> Literal["deferred"]:
         """Back on the queue later as a new message (with its own receive count), backing off
         exponentially with a spread per email, so a throttled burst does not come back all at
@@ -169,12 +179,14 @@ class Sender:
 
     def _message(self, job: EmailJob) -> OutgoingMessage:
         series = self.series.get(job.series_id, job.series_revision)
+        announcement = self._announcement(job)
         email = compose(series, job, now=self.clock.now(), renderer=self.renderer,
-                        links=self._links(job, series), announcement=self._announcement(job))
+                        links=self._links(job, series), announcement=announcement)
         return OutgoingMessage(raw=mime.build(email), sender=series.sender.email,
                                to=job.recipient.email, kind=job.kind, series_id=job.series_id,
                                session_ids=job.session_ids, subject=email.subject,
-                               delivery_key=job.key)
+                               delivery_key=job.key,
+                               announcement=announcement.id if announcement else "")
 
     def _announcement(self, job: EmailJob) -> Announcement | None:
         """An announcement's text, read once per container (it never changes once stored)."""
