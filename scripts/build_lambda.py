@@ -34,11 +34,17 @@ def main() -> None:
                     "--platform", PLATFORM, "--implementation", "cp",
                     "--python-version", PYTHON_VERSION, "--only-binary=:all:",
                     *project["dependencies"]], check=True)
-    shutil.copytree(ROOT / "functions" / "webinar_notify", OUT / "webinar_notify",
-                    ignore=shutil.ignore_patterns(*LEFT_OUT))
-    shutil.copytree(ROOT / "templates", OUT / "templates")
+    copy_code(OUT)
     check_handlers(OUT)
     print(f"built {OUT} for python{PYTHON_VERSION} on {PLATFORM}")
+
+
+def copy_code(out: Path) -> None:
+    """The package without what only a laptop runs, and templates/ beside it, where the
+    template's TEMPLATES_DIR (/var/task/templates) points."""
+    shutil.copytree(ROOT / "functions" / "webinar_notify", out / "webinar_notify",
+                    ignore=shutil.ignore_patterns(*LEFT_OUT))
+    shutil.copytree(ROOT / "templates", out / "templates")
 
 
 def check_handlers(out: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -65,18 +66,20 @@ def test_sign_prints_a_header_the_intake_accepts(tmp_path: Path,
     assert verify(header, body.read_bytes(), ["s3cret"], 1700000000) == 1700000000
 
 
-def test_demo_prints_where_to_look(tmp_path: Path) -> None:
-    result = run("demo", "--outbox", str(tmp_path / "outbox"))
-    assert result.returncode == 0, result.stderr
-    assert "7 requests, 96 emails, 0 in the dead-letter queue" in result.stdout
-    assert f"open in a browser: {tmp_path / 'outbox' / 'index.html'}" in result.stdout
+def test_series_push_without_an_api_is_a_clear_error(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from webinar_notify import organiser_cli
 
-
-def test_series_push_without_an_api_is_a_clear_error(tmp_path: Path) -> None:
-    result = run("series", "push", str(ROOT / "series" / "reirradiation-2023.yaml"),
-                 "--api", "http://127.0.0.1:9", "--region", "eu-west-1")
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    waits: list[float] = []
+    # The retries' pauses, without pausing (only this module's view of time changes).
+    monkeypatch.setattr(organiser_cli, "time", SimpleNamespace(sleep=waits.append))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
+    code = main(["series", "push", str(ROOT / "series" / "reirradiation-2023.yaml"),
+                 "--api", "http://127.0.0.1:9", "--region", "eu-west-1"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(waits) == organiser_cli.RETRIES - 1
+    assert err.startswith("error: cannot reach http://127.0.0.1:9") and "Traceback" not in err
 
 
 def test_serve_refuses_an_empty_secret_and_a_taken_port_in_one_line() -> None:
@@ -93,3 +96,43 @@ def test_serve_refuses_an_empty_secret_and_a_taken_port_in_one_line() -> None:
         assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert "in use" in busy.stderr
     assert "must not be empty" in empty.stderr
+
+
+# Runs the command in this process, then names every module of the rehearsal kit (local/) or
+# of moto that it loaded, whatever the command's outcome.
+_LOADED_AFTER = """
+import sys
+from webinar_notify.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    print("loaded:", sorted(m for m in sys.modules if m.split(".")[0] == "moto"
+                            or m.startswith("webinar_notify.local")))
+raise SystemExit(code)
+"""
+
+
+@pytest.mark.parametrize(("args", "status", "says"), [
+    (("series", "check", "SERIES"), 0, "s8"),
+    (("series", "push", "SERIES", "--api", "https://a1b2c3.execute-api.eu-west-1.amazonaws.com"),
+     2, "no AWS credentials"),
+    (("session", "cancel", "reirradiation-2023", "s4", "--api",
+      "https://a1b2c3.execute-api.eu-west-1.amazonaws.com"), 2, "no AWS credentials"),
+    (("organisers", "add", "ana@example.org", "--series", "reirradiation-2023", "--role",
+      "viewer", "--api", "http://127.0.0.1:9"), 2, "sign with the key pair"),
+    (("announce", "--help"), 0, "--audience"),
+])
+def test_the_organiser_commands_load_nothing_of_the_rehearsal_kit(
+        args: tuple[str, ...], status: int, says: str) -> None:
+    """What an organiser runs against the stack never loads local/ or moto: a wheel without
+    them, or with them broken, still publishes series and sends announcements."""
+    series = str(ROOT / "series" / "reirradiation-2023.yaml")
+    env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/nonexistent",
+           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_AFTER, *(series if a == "SERIES" else a for a in args)],
+        capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert done.returncode == status, done.stderr
+    assert says in done.stdout + done.stderr
+    assert "loaded: []" in done.stdout.splitlines()
+    assert "Traceback" not in done.stderr

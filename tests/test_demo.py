@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from webinar_notify.cli import DEMO_SCENARIO
 from webinar_notify.core.schedule import before
+from webinar_notify.local.demo_state import DEMO_SCENARIO
 from webinar_notify.local.scenario import load_scenario
 from webinar_notify.local.simulate import SimulationReport, simulate
 from webinar_notify.series_files import load_series_file

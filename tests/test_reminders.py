@@ -208,7 +208,7 @@ def test_skipping_idle_ticks_changes_nothing(tmp_path: object) -> None:
     import io
     from pathlib import Path
 
-    from webinar_notify.cli import DEMO_SCENARIO
+    from webinar_notify.local.demo_state import DEMO_SCENARIO
     from webinar_notify.local.scenario import load_scenario
     from webinar_notify.local.simulate import simulate
 

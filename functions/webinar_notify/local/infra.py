@@ -1,5 +1,6 @@
 """AWS resources built from infra/template.yaml itself, so local runs and tests use exactly the
-table keys and queue settings that get deployed."""
+table keys and queue settings that get deployed. The template's path is passed in; by default
+it is the kit's (the checkout's infra/template.yaml, or the copy an installed package carries)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Any
 import boto3
 import yaml
 
-from ..bootstrap import PACKAGE_DIR
+from .. import kit
 
-TEMPLATE = PACKAGE_DIR.parents[1] / "infra" / "template.yaml"
+TEMPLATE = kit.sam_template()  # the default wherever a path is not passed
 REGION = "eu-west-1"
 
 
@@ -32,8 +33,8 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
+def load_template(path: Path | None = None) -> dict[str, Any]:
+    with (path or TEMPLATE).open(encoding="utf-8") as handle:
         return dict(yaml.load(handle, Loader=_CloudFormationLoader))  # noqa: S506 (safe subclass)
 
 
@@ -47,9 +48,11 @@ class LocalResources:
     export_bucket: str = ""
 
 
-def create_resources(template: dict[str, Any] | None = None) -> LocalResources:
-    """Create the table and queues on the current (moto) endpoint, as the template says."""
-    resources = (template or load_template())["Resources"]
+def create_resources(template: dict[str, Any] | None = None,
+                     template_path: Path | None = None) -> LocalResources:
+    """Create the table and queues on the current (moto) endpoint, as the template says
+    (``template``, already read, or the file at ``template_path``; default: the kit's)."""
+    resources = (template or load_template(template_path))["Resources"]
     table = resources["Table"]["Properties"]
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     dynamodb.create_table(
