@@ -717,3 +717,33 @@ def test_shutdown_waits_for_the_run_in_progress_and_joins_the_thread(
 
     assert stopped_mid_run and not runs.alive
     assert "waiting for the run in progress" in site.log.getvalue()
+
+
+def test_serve_answers_eventbrite_orders_from_a_file_of_api_answers(tmp_path: Path) -> None:
+    """`serve --provider-answers`: an Eventbrite webhook is read through the API stand-in."""
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(
+        '"https://www.eventbriteapi.com/v3/orders/5126713099/":\n'
+        f'  file: {ROOT / "scenarios" / "rehearsal" / "eventbrite-order-5126713099.json"}\n',
+        encoding="utf-8")
+    (tmp_path / "outbox").mkdir()
+    process = _start_serve(tmp_path / "outbox", "--series",
+                           str(ROOT / "scenarios" / "rehearsal" / "contouring-2023.yaml"),
+                           "--provider-answers", str(answers))
+    try:
+        printed = _printed(process)
+        secret = printed["webhook secret"]
+        body = json.dumps({"config": {"action": "order.placed"}, "api_url":
+                           "https://www.eventbriteapi.com/v3/orders/5126713099/"}).encode()
+        url = f"{printed['base']}/webhooks/eventbrite/contouring-2023"
+        accepted = _post(f"{url}?token={secret}", body, {"Content-Type": "application/json"})
+        unknown = _post(f"{url}?token={secret}", body.replace(b"5126713099", b"42"),
+                        {"Content-Type": "application/json"})
+        forged = _post(f"{url}?token=wrong", body, {"Content-Type": "application/json"})
+    finally:
+        stops = _stopped(process)
+    assert accepted[0] in (200, 202) and accepted[1].get("registrant"), accepted
+    assert unknown[0] == 400 and "404" in unknown[1]["error"], unknown  # not in the answers
+    assert forged[0] == 401
+    assert printed["eventbrite"] == "POST"
+    assert [code for code, _, _ in stops] == [0]

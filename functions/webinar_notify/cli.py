@@ -15,15 +15,12 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import doctor, organiser_cli
+from . import doctor, kit, organiser_cli
 from .core.errors import InvalidInputError, WebinarNotifyError
 from .core.signatures import sign
 
 if TYPE_CHECKING:
     from .local.runtime import LocalRuntime
-
-DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.yaml"
-DEFAULT_SERIES = Path(__file__).resolve().parents[2] / "series" / "sandbox.yaml"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,8 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="default: 8000 (0: any free port)")
     serve.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     serve.add_argument("--series", type=Path, default=None,
-                       help="series file to serve (default: series/sandbox.yaml, whose "
-                            "sessions are ahead, so registrations get confirmations)")
+                       help="series file to serve (default: the sandbox series shipped with "
+                            "webinar-notify, series/sandbox.yaml in a checkout, whose sessions "
+                            "are ahead, so registrations get confirmations)")
     serve.add_argument("--demo", action="store_true",
                        help="serve the seed series with the demo's registrants and emails, "
                             "replayed to the middle of the series (15 Jan 2024); the clock "
@@ -107,6 +105,10 @@ def _parser() -> argparse.ArgumentParser:
                        "test form already holds (default: a new random one)")
     serve.add_argument("--organiser-secret", help="the secret key of the local organiser key "
                        "pair, e.g. for a script (default: a new random one)")
+    serve.add_argument("--provider-answers", type=Path, default=None, metavar="FILE",
+                       help="what Eventbrite's API would answer, by order URL (YAML, as a "
+                            "scenario's provider_api: see docs/rehearsal.md); Eventbrite "
+                            "webhooks are then accepted with ?token=<the webhook secret>")
     serve.add_argument("--region", default=None,
                        help="the region organiser requests must be signed for "
                             "(default: eu-west-1, the local stack's)")
@@ -162,14 +164,16 @@ def _simulate(args: argparse.Namespace) -> int:
     report = simulate(load_scenario(args.scenario), args.outbox, sys.stdout,
                       every_tick=getattr(args, "every_tick", False))
     print(f"\n{report.requests} requests, {report.emails} emails, "
-          f"{report.dead_letters} in the dead-letter queue")
+          f"{report.dead_letters} in the dead-letter queue"
+          + (f", {report.step_errors} step(s) not played as written (see above)"
+             if report.step_errors else ""))
     print(f"outbox:  {report.outbox.resolve()}")
     print(f"open in a browser: {report.index.resolve()}")
-    return 0 if report.dead_letters == 0 else 1
+    return 0 if report.dead_letters == 0 and report.step_errors == 0 else 1
 
 
 def _demo(args: argparse.Namespace) -> int:
-    args.scenario = DEMO_SCENARIO
+    args.scenario = kit.demo_scenario()
     return _simulate(args)
 
 
@@ -183,6 +187,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .adapters.outbox import OutboxMailer
     from .local.demo_state import CarryOnClock, demo_scenario, replay
     from .local.infra import REGION
+    from .local.provider_api import load_answers
     from .local.runtime import LocalSettings, local_runtime
     from .local.server import LocalKey, LocalServer
     from .series_files import load_series_file
@@ -195,8 +200,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo and args.series is not None:
         raise InvalidInputError("--demo serves the seed series of the demo; leave out --series")
     region = args.region or REGION
+    provider_api = load_answers(args.provider_answers) if args.provider_answers else {}
     scenario = demo_scenario() if args.demo else None
-    series = scenario.series if scenario else load_series_file(args.series or DEFAULT_SERIES)
+    series = scenario.series if scenario else load_series_file(args.series or kit.sandbox_series())
     key = LocalKey("LOCALORGANISER", organiser_secret)
     demo_clock = CarryOnClock(scenario.start) if scenario else None
     clock: Clock = demo_clock or SystemClock()
@@ -204,9 +210,13 @@ def _serve(args: argparse.Namespace) -> int:
         _empty_outbox(args.outbox)
     with LocalServer((args.host, args.port), sys.stdout) as server:
         base = f"http://{args.host}:{server.server_address[1]}"
-        settings = LocalSettings(webhook_secrets={"generic": webhook_secret},
+        webhook_secrets = {"generic": webhook_secret}
+        if provider_api:  # Eventbrite: the token in its webhook URL, and its API's stand-in
+            webhook_secrets |= {"eventbrite": webhook_secret, "eventbrite-oauth": "local"}
+        settings = LocalSettings(webhook_secrets=webhook_secrets,
                                  token_secret=secrets.token_hex(32),
-                                 registrant_key=secrets.token_hex(32), public_base_url=base)
+                                 registrant_key=secrets.token_hex(32), public_base_url=base,
+                                 provider_api=provider_api)
         mailer = OutboxMailer(args.outbox, clock)
         with local_runtime(clock, mailer, settings) as runtime:
             if scenario is not None and demo_clock is not None:
@@ -220,6 +230,10 @@ def _serve(args: argparse.Namespace) -> int:
             else:
                 runtime.push_series(series)
             print(f"series {series.id}: POST {base}/webhooks/generic/{series.id}")
+            if provider_api:
+                print(f"eventbrite:        POST {base}/webhooks/eventbrite/{series.id}"
+                      f"?token={webhook_secret} ({len(provider_api)} order(s) answered "
+                      "from --provider-answers)")
             if all(s.end <= clock.now() for s in series.sessions):
                 print(f"note: every session of {series.id} has taken place, so registrations "
                       "are stored but confirm nothing; pass --series with a file whose sessions "

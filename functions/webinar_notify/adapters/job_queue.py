@@ -37,3 +37,7 @@ class MemoryJobQueue:
 
     def take(self) -> str | None:
         return self.waiting.popleft() if self.waiting else None
+
+    def look(self) -> tuple[str, ...]:
+        """The waiting messages' bodies, in order, left waiting."""
+        return tuple(self.waiting)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ..core.jobs import EmailJob
@@ -77,3 +77,13 @@ class MemoryQueue:
 
     def next_visible(self) -> datetime | None:
         return min((m.visible_at for m in self.waiting), default=None)
+
+    def look(self) -> tuple[QueuedMessage, ...]:
+        """Copies of the waiting messages, in queue order, without receiving them: receive
+        counts, visibility and the request count stay as they were (SQS has no such call;
+        it is the local runner's view of the queue)."""
+        return tuple(replace(message) for message in self.waiting)
+
+    def look_dead(self) -> tuple[QueuedMessage, ...]:
+        """Copies of the messages in the dead-letter list, as ``look`` gives the waiting."""
+        return tuple(replace(message) for message in self.dead)

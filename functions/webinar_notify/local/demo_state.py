@@ -14,15 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from .. import kit
 from ..core.errors import InvalidInputError, SignatureError
 from ..core.signatures import sign, verify
 from ..organiser_requests import to_request
 from .runtime import LocalRuntime
-from .scenario import HttpStep, Scenario, Step, load_scenario
+from .scenario import HttpStep, OrganiserStep, Scenario, Step, load_scenario
 
-DEMO_SCENARIO = Path(__file__).resolve().parents[3] / "scenarios" / "demo.yaml"
+DEMO_SCENARIO = kit.demo_scenario()
 DEMO_MOMENT = datetime(2024, 1, 15, 8, 0, tzinfo=UTC)
 TICK = timedelta(minutes=5)
 _WEBHOOK = re.compile(r"^/webhooks/(?P<provider>[a-z0-9-]+)/")
@@ -117,8 +117,11 @@ def _perform(runtime: LocalRuntime, scenario: Scenario, step: Step, number: int)
     if isinstance(step, HttpStep):
         runtime.request(step.method, step.path, step.headers, step.body)
         return
+    if not isinstance(step, OrganiserStep):
+        return  # the demo holds requests and organiser actions only
     try:
-        path, body = to_request(step.action, scenario.series.id, scenario.base)
+        path, body = to_request(step.action, step.series_id or scenario.series.id,
+                                scenario.base)
     except InvalidInputError:
         return  # the scenario's own mistake: simulate shows it; the demo state goes without
     runtime.organiser(path, body, idempotency_key=f"demo-step-{number}")

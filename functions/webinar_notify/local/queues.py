@@ -3,10 +3,14 @@
 Both hand the sender handler the same SQS-shaped records and apply the outcome as the SQS
 event source does: successes deleted, failures back in the queue, and after maxReceiveCount
 receives a message goes to the dead-letter queue.
+
+Both also let the runner look at what waits in the queue and its dead-letter queue without
+receiving it (``look``, ``look_dead``): a state dump must not change what it shows.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,6 +19,16 @@ from ..adapters.queue import SendQueue, SqsQueue
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A message as it waits: its body, how often it was received, and (in virtual time, for
+    the in-memory queue) when it becomes visible."""
+
+    body: str
+    receives: int
+    visible_at: datetime | None = None
 
 
 class LocalQueue(Protocol):
@@ -27,6 +41,8 @@ class LocalQueue(Protocol):
     def next_visible(self) -> datetime | None: ...
     def depth(self) -> int: ...
     def send_raw(self, body: str) -> None: ...
+    def look(self) -> list[Waiting]: ...
+    def look_dead(self) -> list[Waiting]: ...
 
 
 class InMemory:
@@ -60,6 +76,12 @@ class InMemory:
     def send_raw(self, body: str) -> None:
         self.queue.send_bodies([body])
 
+    def look(self) -> list[Waiting]:
+        return [Waiting(m.body, m.receives, m.visible_at) for m in self.queue.look()]
+
+    def look_dead(self) -> list[Waiting]:
+        return [Waiting(m.body, m.receives, m.visible_at) for m in self.queue.look_dead()]
+
 
 class MotoSqs:
     """moto's SQS: exact SQS behaviour, but slow for deep queues and delays in real time."""
@@ -92,9 +114,7 @@ class MotoSqs:
         return int(attributes["ApproximateNumberOfMessages"])
 
     def dead_bodies(self) -> list[str]:
-        answer = self.client.receive_message(QueueUrl=self.dead_letter_url,
-                                             MaxNumberOfMessages=10, VisibilityTimeout=0)
-        return [m["Body"] for m in answer.get("Messages", [])]
+        return [m.body for m in self.look_dead()]
 
     def next_visible(self) -> datetime | None:
         return None
@@ -106,3 +126,20 @@ class MotoSqs:
 
     def send_raw(self, body: str) -> None:
         self.client.send_message(QueueUrl=self.url, MessageBody=body)
+
+    def look(self) -> list[Waiting]:
+        return self._moto_messages(self.url)
+
+    def look_dead(self) -> list[Waiting]:
+        return self._moto_messages(self.dead_letter_url)
+
+    def _moto_messages(self, url: str) -> list[Waiting]:
+        """Every message moto holds for this queue, read from moto's own model: any
+        ReceiveMessage, even with a zero visibility timeout, would count a receive and could
+        move a message to the dead-letter queue. Their times are moto's wall clock, not the
+        virtual one, so none is given."""
+        from moto.sqs.models import sqs_backends
+
+        account, name = url.rstrip("/").split("/")[-2:]  # .../<account>/<queue name>
+        queue = sqs_backends[account][self.client.meta.region_name].get_queue(name)
+        return [Waiting(m.body, m.approximate_receive_count) for m in list(queue._messages)]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import boto3
@@ -37,7 +38,9 @@ from . import aws_calls, aws_limits
 from .accounts import LocalPool, OnDemandPool, add_organiser
 from .events import LocalContext, http_api_event, scheduled_event, sqs_event
 from .infra import REGION, LocalResources, create_resources, verify_sender
+from .provider_api import LocalFetcher, ProviderAnswer
 from .queues import InMemory, LocalQueue, MotoSqs
+from .ses_events import sns_delivery
 
 LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
@@ -74,6 +77,11 @@ class LocalSettings:
     public_base_url: str = "http://localhost:8000"
     quiet: bool = True  # no metrics and only warnings in the output
     queue: Literal["memory", "sqs"] = "memory"  # moto's SQS is exact but slow at depth
+    # What a provider's API answers (Eventbrite's orders), by URL: see provider_api.py.
+    provider_api: Mapping[str, ProviderAnswer] = field(default_factory=dict)
+    # The SAM template the local resources are built from (default: the one installed with
+    # the package, or the checkout's in an editable install: kit.sam_template()).
+    sam_template: Path | None = None
 
 
 class LocalRuntime:
@@ -93,6 +101,7 @@ class LocalRuntime:
             QueueUrl=resources.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.quiet = settings.quiet
         self.jobs = MemoryJobQueue()  # organiser jobs' continuations, run by drain()
+        self.fetcher = LocalFetcher(settings.provider_api)  # the provider APIs' stand-in
         self.queue: LocalQueue = (
             InMemory(MemoryQueue(clock, resources.max_receive_count))
             if settings.queue == "memory"
@@ -103,7 +112,7 @@ class LocalRuntime:
             queue=self.queue.port, mailer=mailer,
             secrets=StaticSecrets(settings.webhook_secrets, settings.token_secret,
                                   settings.registrant_key),
-            clock=clock, public_base_url=settings.public_base_url,
+            clock=clock, public_base_url=settings.public_base_url, fetcher=self.fetcher,
             accounts=self.sign_in, verifier=self.sign_in,
             job_store=DynamoJobStore(dynamodb, resources.table), job_queue=self.jobs,
             exports=LocalExports(boto3.client("s3", region_name=REGION),
@@ -163,6 +172,13 @@ class LocalRuntime:
 
         return self._invoke(scheduler.lambda_handler, scheduled_event(self.clock.now()),
                             LocalContext("webinar-notify-scheduler", timeout_ms=300_000))
+
+    def feedback(self, *events: Mapping[str, Any]) -> dict[str, Any]:
+        """SES events (see ses_events.py) as SNS delivers them to the feedback function."""
+        from ..entrypoints import feedback
+
+        return self._invoke(feedback.lambda_handler, sns_delivery(*events),
+                            LocalContext("webinar-notify-feedback"))
 
     def next_wakeup(self) -> datetime | None:
         """The earliest moment anything is due: a reminder slot, or a delayed message."""
@@ -241,7 +257,8 @@ def local_runtime(clock: Clock, mailer: Mailer | Callable[[], Mailer],
     try:
         with mock_aws(), aws_limits.enforced():
             resolved = mailer if hasattr(mailer, "send") else mailer()
-            yield LocalRuntime(create_resources(), clock, resolved, settings)
+            yield LocalRuntime(create_resources(template_path=settings.sam_template), clock,
+                               resolved, settings)
     finally:
         bootstrap.install(None)
         for name, value in saved.items():

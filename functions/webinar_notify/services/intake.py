@@ -16,11 +16,11 @@ from ..adapters.queue import SendQueue
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.errors import (
+    InvalidInputError,
     NotFoundError,
     PayloadError,
     PayloadTooLargeError,
     RetryableError,
-    SignatureError,
 )
 from ..core.jobs import EmailJob, delivery_key
 from ..core.providers import (
@@ -116,9 +116,13 @@ class Intake:
     def _fetched(self, series: Series, provider: Provider, pointer: FetchFirst
                  ) -> RegistrationEvent:
         """The data the delivery points at, read with the organiser's token for the provider."""
+        if self.fetcher is None or not isinstance(provider, EventbriteProvider):
+            raise InvalidInputError(f"this deployment cannot read {provider.name}'s API "
+                                    "(no fetcher is configured)")
         tokens = self.secrets.webhook_secrets(series.id, f"{provider.name}-oauth")
-        if not tokens or self.fetcher is None or not isinstance(provider, EventbriteProvider):
-            raise SignatureError(f"no {provider.name} API token is configured for this series")
+        if not tokens:
+            raise InvalidInputError(f"no `{provider.name}-oauth` secret for series {series.id}: "
+                                    f"the order cannot be read from {provider.name}'s API")
         order = self.fetcher.get_json(pointer.url, tokens[0], pointer.allowed_host)
         return _shaped(provider.name, lambda: provider.parse_fetched(order, series))
 
