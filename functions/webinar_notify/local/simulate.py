@@ -260,7 +260,7 @@ class _Timeline:
             _counts(body) or answer.content_type.partition(";")[0]
         who = f" {body['registrant']}" if "registrant" in body else ""
         who = who or (f" {played.who}" if played.who else "")
-        reach = f" ({body['recipients']} recipients)" if "recipients" in body else ""
+        reach = f" ({_reach(body)})" if body.get("recipients") is not None else ""
         note = f"  ({step.note})" if step.note else ""
         self.line(step.at, f"{played.label} -> {answer.status} {detail}{who}{reach}{note}")
 
@@ -291,3 +291,11 @@ def _counts(body: dict[str, Any]) -> str:
     """The feedback function's totals, as ``hard_bounces=1``."""
     return " ".join(f"{k}={v}" for k, v in sorted(body.items())
                     if isinstance(v, int) and not isinstance(v, bool) and v)
+
+
+def _reach(body: dict[str, Any]) -> str:
+    """How many an organiser action reaches, as its answer counted them: exactly (a dry run
+    counted one by one), or about so many (kept counts; a job sends them)."""
+    bound = body.get("recipients_bound", "about" if not body.get("dry_run") else "exact")
+    prefix = "" if bound == "exact" else f"{bound} "
+    return f"{prefix}{body['recipients']} recipients"
