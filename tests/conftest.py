@@ -78,6 +78,22 @@ class Harness:
         assert match, text
         return match.group(1)
 
+    def manage_path(self, to: str | None = None) -> str:
+        """The manage page's path from the first email (to this address)."""
+        return self.link(r"http://localhost:8000(/manage/\S+)", to=to)
+
+    def erase(self, to: str, path: str = "") -> None:
+        """The two presses a person makes on their manage page: "Delete my data", then
+        "Yes, delete my data" (``path``: a manage path read earlier)."""
+        path = path or self.manage_path(to)
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        asked = self.runtime.request("POST", path, form, b"action=erase")
+        match = re.search(r'name="confirm" value="([^"]+)"', asked.text)
+        assert asked.status == 200 and match
+        erased = self.runtime.request(
+            "POST", path, form, f"action=erase_confirmed&confirm={match.group(1)}".encode())
+        assert erased.status == 200 and "Your data is deleted" in erased.text
+
     def registration(self, address: str) -> Any:
         rid = registrant_id("local-development-only", SERIES_ID, address)
         return self.runtime.store.get_registration(SERIES_ID, rid)

@@ -3,7 +3,6 @@ person back or mails them; only a registration made after the erasure does."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import boto3
@@ -12,22 +11,6 @@ from conftest import SERIES_ID, WEBHOOK, Harness, registration_body
 from webinar_notify.core.signatures import sign
 
 ADDRESS = "erase.me@example.org"
-FORM = {"content-type": "application/x-www-form-urlencoded"}
-
-
-def _manage_path(harness: Harness) -> str:
-    return harness.link(r"http://localhost:8000(/manage/\S+)", to=ADDRESS)
-
-
-def _erase_on_the_manage_page(harness: Harness, path: str = "") -> None:
-    """The two presses a person makes: "Delete my data", then "Yes, delete my data"."""
-    path = path or _manage_path(harness)
-    asked = harness.runtime.request("POST", path, FORM, b"action=erase")
-    match = re.search(r'name="confirm" value="([^"]+)"', asked.text)
-    assert asked.status == 200 and match
-    erased = harness.runtime.request(
-        "POST", path, FORM, f"action=erase_confirmed&confirm={match.group(1)}".encode())
-    assert erased.status == 200 and "Your data is deleted" in erased.text
 
 
 def _table_text(harness: Harness) -> str:
@@ -51,7 +34,7 @@ def test_a_replay_or_an_older_event_cannot_bring_an_erased_person_back(
     assert harness.runtime.request("POST", WEBHOOK, signed, body).status == 202
     assert _mails_to(harness) == ["confirmation"]
     harness.clock.advance(timedelta(minutes=2))
-    _erase_on_the_manage_page(harness)
+    harness.erase(ADDRESS)
     assert harness.registration(ADDRESS) is None
     dump = _table_text(harness)
     assert "erase.me" not in dump.lower() and "Erase Me" not in dump
@@ -106,7 +89,7 @@ def test_the_erasure_moment_is_after_everything_applied_even_with_a_fast_clock(
     ahead = harness.clock.now() + timedelta(minutes=3)
     body = registration_body(ADDRESS, "Erase Me", "evt-ahead", created=ahead)
     assert harness.post(body).status == 202
-    _erase_on_the_manage_page(harness)
+    harness.erase(ADDRESS)
     retry = harness.post(registration_body(ADDRESS, "Erase Me", "evt-ahead-retry",
                                            created=ahead))
     assert (retry.status, retry.body["status"]) == (200, "ignored")
@@ -117,7 +100,7 @@ def test_the_erasure_moment_is_after_everything_applied_even_with_a_fast_clock(
 def test_erasing_one_series_leaves_other_people_alone(harness: Harness) -> None:
     harness.post(registration_body(ADDRESS, "Erase Me", "evt-e", created=harness.clock.now()))
     harness.register(email="keep@example.org", name="Keep", event_id="evt-k")
-    _erase_on_the_manage_page(harness)
+    harness.erase(ADDRESS)
     late = harness.register(email="keep@example.org", name="Keep", event_id="evt-k2",
                             sessions=["s2"])
     assert late.status == 202
@@ -129,13 +112,13 @@ def test_a_reminder_queued_before_an_erasure_is_withdrawn(harness: Harness) -> N
     the queue when the person erases their data is not sent; the others' are."""
     harness.register(email=ADDRESS, name="Erase Me", event_id="evt-q", sessions=["s1"])
     harness.register(email="stays@example.org", name="Stays", event_id="evt-s", sessions=["s1"])
-    manage = _manage_path(harness)  # from the confirmation
+    manage = harness.manage_path(ADDRESS)  # from the confirmation
     series = harness.runtime.store.get_series(SERIES_ID)
     assert series is not None
     harness.clock.set(series.sessions[0].start - timedelta(days=7))
     harness.runtime.tick()  # the 7-day reminders are queued, not yet sent
     assert harness.queued() == 2
-    _erase_on_the_manage_page(harness, manage)
+    harness.erase(ADDRESS, manage)
 
     harness.runtime.drain()
 

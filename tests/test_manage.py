@@ -10,14 +10,10 @@ from pathlib import Path
 from conftest import Harness
 
 
-def _manage_path(harness: Harness, to: str | None = None) -> str:
-    return harness.link(r"http://localhost:8000(/manage/\S+)", to=to)
-
-
 def test_the_link_shows_the_registration_and_changes_nothing(harness: Harness) -> None:
     harness.register(name="Ada <b>Lovelace</b>", time_zone="America/Toronto",
                      sessions=["s1", "s5"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     before = harness.items("REG#")
 
     page = harness.runtime.request("GET", path, {}, b"")
@@ -34,7 +30,7 @@ def test_the_link_shows_the_registration_and_changes_nothing(harness: Harness) -
 
 def test_a_tampered_or_foreign_token_is_refused(harness: Harness) -> None:
     harness.register()
-    path = _manage_path(harness)
+    path = harness.manage_path()
     series_id, token = path.split("/")[2:4]
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     for bad in (f"/manage/{series_id}/{tampered}", f"/manage/other-series/{token}",
@@ -62,7 +58,7 @@ def _post(harness: Harness, path: str, form: str) -> str:
 
 def test_adding_and_dropping_sessions_from_the_page(harness: Harness) -> None:
     harness.register(sessions=["s1"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     added = _post(harness, path, "action=add&session=s2")
     assert "Added" in added
     entries = harness.outbox.entries()
@@ -80,7 +76,7 @@ def test_erasure_leaves_no_copy_of_the_address_in_the_table(harness: Harness) ->
     harness.register(email="erase.me@example.org", name="Erase Me", event_id="evt-e",
                      interests=["estro24-pre-meeting"])
     harness.register(email="keep@example.org", name="Keep", event_id="evt-k")
-    path = _manage_path(harness, "erase.me@example.org")
+    path = harness.manage_path("erase.me@example.org")
     asked = _post(harness, path, "action=erase")
     assert "This cannot be undone" in asked
     assert _registration_count(harness) == 2  # nothing gone before the second press
@@ -98,7 +94,7 @@ def test_links_in_emails_expire_a_year_after_the_last_session(harness: Harness) 
     from datetime import UTC, datetime
 
     harness.register()
-    path = _manage_path(harness)
+    path = harness.manage_path()
     harness.clock.set(datetime(2025, 5, 23, 12, 0, tzinfo=UTC))  # s8 + 365 days: still valid
     assert harness.runtime.request("GET", path, {}, b"").status == 200
     harness.clock.set(datetime(2025, 5, 25, 12, 0, tzinfo=UTC))
@@ -116,7 +112,7 @@ def _registration_count(harness: Harness) -> int:
 
 def test_a_tampered_token_cannot_erase_or_change_anything(harness: Harness) -> None:
     harness.register()
-    path = _manage_path(harness)
+    path = harness.manage_path()
     rid_part, day, signature = path.rsplit("/", 1)[1].split(".")
     forged = path.rsplit("/", 1)[0] + f"/{rid_part}.{day}.{'A' * len(signature)}"
     for form in ("action=erase_confirmed", "action=cancel", "action=add&session=s2"):
@@ -131,7 +127,7 @@ def test_adding_a_session_sends_nothing_to_a_suppressed_address(harness: Harness
     from webinar_notify.core.text import suppression_id
 
     harness.register(sessions=["s1"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     harness.runtime.store.suppress(suppression_id("local-development-only", "ada@example.com"),
                                    "bounce", harness.clock.now())
     _post(harness, path, "action=add&session=s2")
@@ -147,7 +143,7 @@ CROSS_SITE = ({**FORM, "origin": "https://evil.example", "sec-fetch-site": "cros
 
 def test_a_cross_site_post_is_refused_and_changes_nothing(harness: Harness) -> None:
     harness.register(sessions=["s1", "s2"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     confirm = confirm_value(_post(harness, path, "action=erase"))
     before = harness.items("REG#")
     for headers in CROSS_SITE:
@@ -169,7 +165,7 @@ def test_a_browser_form_with_origin_null_passes_on_sec_fetch_site(harness: Harne
     """With Referrer-Policy: no-referrer a browser's own form posts "Origin: null"; its
     Sec-Fetch-Site says same-origin, and that is what is trusted."""
     harness.register(sessions=["s1", "s2"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     headers = {**FORM, "origin": "null", "sec-fetch-site": "same-origin"}
     answer = harness.runtime.request("POST", path, headers, b"action=drop&session=s1")
     assert answer.status == 200 and "Dropped." in answer.text
@@ -177,7 +173,7 @@ def test_a_browser_form_with_origin_null_passes_on_sec_fetch_site(harness: Harne
 
 def test_odd_bodies_are_refused_and_change_nothing(harness: Harness) -> None:
     harness.register(sessions=["s1", "s2"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     before = harness.items("REG#")
     for headers, body, status in (
             ({"content-type": "text/plain"}, b"action=cancel", 415),
@@ -197,8 +193,8 @@ def test_erasure_needs_the_fresh_value_of_its_own_confirmation(harness: Harness)
 
     harness.register(email="ada@example.com", event_id="evt-a")
     harness.register(email="bob@example.org", event_id="evt-b")
-    path = _manage_path(harness, "ada@example.com")
-    bob_path = _manage_path(harness, "bob@example.org")
+    path = harness.manage_path("ada@example.com")
+    bob_path = harness.manage_path("bob@example.org")
     bobs = confirm_value(_post(harness, bob_path, "action=erase"))
     asked = _post(harness, path, "action=erase")
     value = confirm_value(asked)
@@ -226,7 +222,7 @@ def test_a_token_without_an_expiry_is_refused(harness: Harness) -> None:
     from webinar_notify.core import tokens
 
     harness.register()
-    path = _manage_path(harness)
+    path = harness.manage_path()
     rid = path.rsplit("/", 1)[1].split(".")[0]
     signature = tokens._signature("local-development-only", "manage", "reirradiation-2023",
                                   rid, "-")
@@ -270,7 +266,7 @@ def test_dropping_a_session_sends_a_cancel_with_the_invitations_uid_and_sequence
     from datetime import timedelta
 
     harness.register(sessions=["s1", "s2"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     [confirmation] = _sent(harness, "confirmation")
     invited = {uid: sequence for method, uid, _status, sequence in
                _calendar(harness, confirmation) if method == "REQUEST"}
@@ -304,7 +300,7 @@ def test_cancelling_everything_cancels_each_session_still_ahead(harness: Harness
     from datetime import UTC, datetime
 
     harness.register(sessions=["s1", "s2", "s3"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     harness.clock.set(datetime(2023, 11, 1, 12, 0, tzinfo=UTC))  # s1 (26 Oct) is over
     page = _post(harness, path, "action=cancel")
     assert "An email that takes the sessions out of your calendar" in page
@@ -326,7 +322,7 @@ def test_a_suppressed_address_gets_no_cancel(harness: Harness) -> None:
     from webinar_notify.core.text import suppression_id
 
     harness.register(sessions=["s1", "s2"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     harness.runtime.store.suppress(suppression_id("local-development-only", "ada@example.com"),
                                    "bounce", harness.clock.now())
     page = _post(harness, path, "action=drop&session=s1")
@@ -341,7 +337,7 @@ def test_after_a_session_moved_the_cancel_carries_the_sequence_of_the_update(
     from webinar_notify.series_files import read_yaml
 
     harness.register(sessions=["s4"])
-    path = _manage_path(harness)
+    path = harness.manage_path()
     moved = tmp_path / "series.yaml"
     moved.write_text((ROOT / "series" / "reirradiation-2023.yaml").read_text().replace(
         'start: "2024-01-09T15:00"', 'start: "2024-01-09T16:00"'))

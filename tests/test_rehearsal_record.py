@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from webinar_notify.series_files import load_series_file
 
 ADDRESS = "Erase.Me@Example.org"  # as typed; stored and mailed with the domain lower-cased
 DELIVERED = "Erase.Me@example.org"
-FORM = {"content-type": "application/x-www-form-urlencoded"}
 KEY = "local-development-only"  # the local registrant key, which keys the suppression hash
 
 
@@ -116,17 +114,6 @@ def test_binary_is_base64_with_a_marker_and_a_refused_step_keeps_its_error() -> 
 
 # ---- state.json ---------------------------------------------------------------------------
 
-def _erase_on_the_manage_page(harness: Harness) -> None:
-    """The two presses a person makes: "Delete my data", then "Yes, delete my data"."""
-    path = harness.link(r"http://localhost:8000(/manage/\S+)", to=DELIVERED)
-    asked = harness.runtime.request("POST", path, FORM, b"action=erase")
-    match = re.search(r'name="confirm" value="([^"]+)"', asked.text)
-    assert asked.status == 200 and match
-    erased = harness.runtime.request(
-        "POST", path, FORM, f"action=erase_confirmed&confirm={match.group(1)}".encode())
-    assert erased.status == 200 and "Your data is deleted" in erased.text
-
-
 def test_a_registrant_is_in_the_state_and_after_erasing_themselves_nowhere(
         harness: Harness) -> None:
     harness.register(email=ADDRESS, name="Erase Me", sessions=["s1", "s2"])
@@ -138,7 +125,7 @@ def test_a_registrant_is_in_the_state_and_after_erasing_themselves_nowhere(
     assert ADDRESS.lower() in json.dumps(registrations).lower()
 
     harness.clock.advance(timedelta(minutes=2))
-    _erase_on_the_manage_page(harness)
+    harness.erase(DELIVERED)
     after_text = _state_text(harness)
     assert ADDRESS.lower() not in after_text.lower()
     assert "erase.me" not in after_text.lower() and "Erase Me" not in after_text
