@@ -352,3 +352,26 @@ def test_after_a_session_moved_the_cancel_carries_the_sequence_of_the_update(
     _post(harness, path, "action=drop&session=s4")
     [dropped] = _sent(harness, "cancellation")
     assert _calendar(harness, dropped) == [("CANCEL", uid, "CANCELLED", sequence)]
+
+
+def test_a_session_update_queued_before_the_person_dropped_it_is_withdrawn(
+        harness: Harness) -> None:
+    """The manage page's drop sends a calendar cancellation; the "new time" notice already on
+    the queue must not follow it and put the event back in the calendar."""
+    harness.register(sessions=["s1", "s2"])
+    path = harness.manage_path()
+    answer = harness.runtime.organiser(
+        "/organiser/series/reirradiation-2023/sessions/s1",
+        {"start": "2023-10-26T16:00:00+02:00"}, idempotency_key="move-s1")
+    assert answer.status == 200 and answer.body["job"]
+    harness.runtime.run_jobs()  # the notice is queued, not yet sent
+    assert harness.queued() == 1
+    dropped = harness.runtime.request("POST", path,
+                                      {"content-type": "application/x-www-form-urlencoded"},
+                                      b"action=drop&session=s1")
+    assert dropped.status == 200
+
+    harness.runtime.drain()
+
+    kinds = [str(e["kind"]) for e in harness.outbox.entries()]
+    assert kinds == ["confirmation", "cancellation"]  # the drop's cancellation; no update

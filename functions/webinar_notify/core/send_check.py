@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .announcements import Announcement
 from .jobs import ORGANISER_COPY, EmailJob
 from .registration import Registration
+from .series import Series
+from .tasks import in_audience
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,20 +26,33 @@ class Recipient:
     erased: bool  # a tombstone: the person erased their data in this series
 
 
-def withdrawn(job: EmailJob, recipient: Recipient) -> bool:
-    """True when the person no longer wants this email: erased (and not registered again),
-    or, for reminders and announcements, cancelled, the session dropped, or opted out.
-    Confirmations, updates and cancellations still go: they tell of a change the person
-    made or must know of."""
+def withdrawn(job: EmailJob, recipient: Recipient, series: Series,
+              announcement: Announcement | None) -> bool:
+    """True when the person no longer wants this email, by the rules that queued it, applied
+    to the registration as it is now: anything to a person who erased their data (and did not
+    register again); a reminder after a cancellation, an opt-out, or the session dropped or
+    cancelled; a session's update after the person left it (a new session's offer: after
+    they cancelled); an announcement after an opt-out or once they are out of its audience.
+    Confirmations and cancellations still go: they tell of a change."""
     if job.registrant_id == ORGANISER_COPY:
         return False
     registration = recipient.registration
     if registration is None:
         return recipient.erased
     if job.kind == "reminder":
-        return registration.status != "active" or registration.reminders_off or not any(
-            registration.whole_series or s in registration.session_ids
-            for s in job.session_ids)
+        scheduled = [s.id for s in series.sessions if not s.cancelled]
+        return registration.reminders_off or not _holds(registration, job, scheduled)
+    if job.kind == "update":
+        if job.extra.get("notice") == "new_session":
+            return registration.status != "active" or not registration.whole_series
+        return not _holds(registration, job, [s.id for s in series.sessions])
     if job.kind == "announcement":
-        return registration.status != "active" or registration.announcements_off
+        return registration.announcements_off or (
+            announcement is not None and not in_audience(registration, announcement, series))
     return False
+
+
+def _holds(registration: Registration, job: EmailJob, session_ids: list[str]) -> bool:
+    """Still registered (and active) for a session the email is about."""
+    held = registration.sessions_in(session_ids)
+    return any(s in held for s in job.session_ids)

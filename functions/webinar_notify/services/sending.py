@@ -128,8 +128,10 @@ class Sender:
                 suppression_id(self.secrets.registrant_key(), job.recipient.email))
             if recipient.suppressed:  # bounced or complained since the job was queued
                 return Delivery("suppressed")
-            if withdrawn(job, recipient):  # erased, cancelled or opted out since
-                return Delivery("withdrawn")
+            if recipient.registration is not None or recipient.erased:
+                series = self.series.get(job.series_id, job.series_revision)
+                if withdrawn(job, recipient, series, self._announcement(job)):
+                    return Delivery("withdrawn")  # erased, cancelled or opted out since
             claim = self.ledger.claim(job.key, now, self.settings.lease)
         except WebinarNotifyError:
             raise
