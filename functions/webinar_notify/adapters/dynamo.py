@@ -7,6 +7,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..core.errors import RetryableError
+from .conflicts import pause
+
+BATCH_GET_ATTEMPTS = 6  # rounds for keys DynamoDB left unprocessed (throttling), with pauses
+
 
 class StaleWriteError(Exception):
     """A conditional write lost: someone else wrote the item first; read again and retry."""
@@ -28,3 +33,24 @@ def conditional(write: Callable[[], object]) -> None:
 
 def is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def batch_get(client: Any, table: str, keys: list[dict[str, Any]], *,
+              consistent: bool = True, projection: str = "") -> list[dict[str, Any]]:
+    """Every item found of at most 100 keys, in as few BatchGetItem requests as DynamoDB
+    allows: keys it leaves unprocessed (throttling) are asked again after a pause with jitter,
+    a few times, then a RetryableError (the caller's retry, not a spin until the timeout)."""
+    found: list[dict[str, Any]] = []
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        request: dict[str, Any] = {"Keys": keys, "ConsistentRead": consistent}
+        if projection:
+            request["ProjectionExpression"] = projection
+        answer = client.batch_get_item(RequestItems={table: request})
+        found += [dict(item) for item in answer["Responses"].get(table, [])]
+        unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
+        keys = list(unprocessed.get(table, {}).get("Keys", []))
+        if not keys:
+            return found
+        pause(attempt)
+    raise RetryableError(f"DynamoDB left {len(keys)} key(s) unread after "
+                         f"{BATCH_GET_ATTEMPTS} attempts (throttled)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..core.counts import COUNT_SHARDS, SentMail, parse_mail_attribute
+from .dynamo import batch_get
 from .registration_counts import replace_counters
 
 if TYPE_CHECKING:
@@ -28,15 +29,10 @@ class MailCounts:
         """The mail counters as stored, per shard (one BatchGetItem)."""
         found: dict[int, dict[str, int]] = {shard: {} for shard in range(COUNT_SHARDS)}
         keys = [mail_counter_key(series_id, s) for s in range(COUNT_SHARDS)]
-        while keys:
-            answer = self.client.batch_get_item(RequestItems={self.table: {
-                "Keys": keys, "ConsistentRead": True}})
-            for item in answer["Responses"].get(self.table, []):
-                found[int(item["pk"]["S"].rpartition("#")[2])] = {
-                    name: int(value["N"]) for name, value in item.items()
-                    if "N" in value and parse_mail_attribute(name)}
-            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
-            keys = list(unprocessed.get(self.table, {}).get("Keys", []))
+        for item in batch_get(self.client, self.table, keys):
+            found[int(item["pk"]["S"].rpartition("#")[2])] = {
+                name: int(value["N"]) for name, value in item.items()
+                if "N" in value and parse_mail_attribute(name)}
         return found
 
     def replace_mail_counters(self, series_id: str, shard: int, was: dict[str, int],

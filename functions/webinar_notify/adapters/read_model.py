@@ -26,7 +26,7 @@ from ..core.errors import InvalidInputError, PayloadError, RetryableError
 from ..core.registration import Registration
 from ..core.text import registrant_id
 from .conflicts import error_code, is_conflict_only, pause
-from .dynamo import key
+from .dynamo import batch_get, key
 from .registration_counts import counters_of, registration_shard_key
 
 if TYPE_CHECKING:
@@ -268,11 +268,4 @@ class ReadModel:
         return dict(self.client.query(**page))
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        while keys:
-            answer = self.client.batch_get_item(RequestItems={self.table: {
-                "Keys": keys, "ConsistentRead": True}})
-            found += [dict(i) for i in answer["Responses"].get(self.table, [])]
-            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
-            keys = list(unprocessed.get(self.table, {}).get("Keys", []))
-        return found
+        return batch_get(self.client, self.table, keys)

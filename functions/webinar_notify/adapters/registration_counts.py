@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..core.counts import COUNT_SHARDS, count_shard, is_tally_key
-from .dynamo import conditional, key
+from .dynamo import batch_get, conditional, key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -55,13 +55,8 @@ class RegistrationCounts:
         """The registration counters as stored, per shard (one BatchGetItem)."""
         found: dict[int, dict[str, int]] = {shard: {} for shard in range(COUNT_SHARDS)}
         keys = [registration_shard_key(series_id, s) for s in range(COUNT_SHARDS)]
-        while keys:
-            answer = self.client.batch_get_item(RequestItems={self.table: {
-                "Keys": keys, "ConsistentRead": True}})
-            for item in answer["Responses"].get(self.table, []):
-                found[int(item["pk"]["S"].rpartition("#")[2])] = counters_of(dict(item))
-            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
-            keys = list(unprocessed.get(self.table, {}).get("Keys", []))
+        for item in batch_get(self.client, self.table, keys):
+            found[int(item["pk"]["S"].rpartition("#")[2])] = counters_of(item)
         return found
 
     def replace_registration_counters(self, series_id: str, shard: int, was: dict[str, int],

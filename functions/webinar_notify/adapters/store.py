@@ -33,7 +33,7 @@ from ..core.send_check import Recipient
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
 from .conflicts import is_conflict_only, pause
-from .dynamo import StaleWriteError, conditional, key
+from .dynamo import StaleWriteError, batch_get, conditional, key
 from .ledger import DeliveryStateWrites, DeliveryUpdate
 from .mail_counts import MailCounts
 from .read_model import ReadModel, ReadModelPort
@@ -192,16 +192,11 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
     def suppressed(self, suppression_ids: list[str]) -> set[str]:
         """Which of these addresses (by suppression id) must never be mailed again."""
         found: set[str] = set()
-        for start in range(0, len(suppression_ids), 100):
-            keys = [key(f"SUPPRESSED#{sid}", "SUPPRESSED")
-                    for sid in dict.fromkeys(suppression_ids[start:start + 100])]
-            while keys:
-                answer = self.client.batch_get_item(RequestItems={self.table: {
-                    "Keys": keys, "ProjectionExpression": "pk"}})
-                found.update(item["pk"]["S"].removeprefix("SUPPRESSED#")
-                             for item in answer["Responses"].get(self.table, []))
-                unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
-                keys = list(unprocessed.get(self.table, {}).get("Keys", []))
+        unique = list(dict.fromkeys(suppression_ids))
+        for start in range(0, len(unique), 100):
+            keys = [key(f"SUPPRESSED#{sid}", "SUPPRESSED") for sid in unique[start:start + 100]]
+            found.update(item["pk"]["S"].removeprefix("SUPPRESSED#") for item in batch_get(
+                self.client, self.table, keys, consistent=False, projection="pk"))
         return found
 
     def suppress(self, suppression_id: str, reason: str, now: datetime,
@@ -267,15 +262,8 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         wanted = {"suppressed": key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"),
                   "registration": key(f"SERIES#{series_id}", f"REG#{registrant_id}"),
                   "erased": key(f"SERIES#{series_id}", f"ERASED#{registrant_id}")}
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        keys = list(wanted.values())
-        while keys:
-            answer = self.client.batch_get_item(RequestItems={self.table: {
-                "Keys": keys}})
-            for got in answer["Responses"].get(self.table, []):
-                found[(got["pk"]["S"], got["sk"]["S"])] = dict(got)
-            unprocessed: dict[str, Any] = dict(answer.get("UnprocessedKeys") or {})
-            keys = list(unprocessed.get(self.table, {}).get("Keys", []))
+        found = {(got["pk"]["S"], got["sk"]["S"]): got for got in batch_get(
+            self.client, self.table, list(wanted.values()), consistent=False)}
 
         def read(name: str) -> dict[str, Any] | None:
             return found.get((wanted[name]["pk"]["S"], wanted[name]["sk"]["S"]))

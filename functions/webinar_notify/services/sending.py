@@ -133,6 +133,8 @@ class Sender:
                 if withdrawn(job, recipient, series, self._announcement(job)):
                     return Delivery("withdrawn")  # erased, cancelled or opted out since
             claim = self.ledger.claim(job.key, now, self.settings.lease)
+        except RetryableError as error:  # e.g. DynamoDB throttled the read: try later
+            return self._retry(job, error)
         except WebinarNotifyError:
             raise
         except Exception as error:  # DynamoDB failing: a claim it may have made will expire
