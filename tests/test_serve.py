@@ -381,6 +381,29 @@ def test_the_cli_asks_before_it_emails_people_and_sends_only_on_yes(
     assert _kinds(harness, "update") == sorted(addresses)  # once each, after the --yes
 
 
+def test_the_cli_says_about_when_a_large_audience_was_not_counted_one_by_one(
+        harness: Harness, site: Site, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from webinar_notify.cli import main
+    from webinar_notify.services import announcing
+
+    harness.register_many(3, sessions=["s4"])
+    monkeypatch.setattr(announcing, "COUNT_PAGE_SIZE", 1)  # 4 pages of one: counting stops
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", KEY.secret_key)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    harness.register_many(2, prefix="more", sessions=["s4"])
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    monkeypatch.setattr("builtins.input", lambda q: "n")
+
+    main(["session", "update", SERIES_ID, "s4", "--start", "2024-01-09T16:00:00+01:00",
+          "--api", site.base, "--region", "eu-west-1"])
+
+    out = capsys.readouterr().out
+    assert "This will email about 5 people: update of s4" in out
+    assert "update of s4, to about 5: " in out
+
+
 def test_no_link_token_reaches_the_request_log(harness: Harness, site: Site) -> None:
     harness.register(sessions=["s5"])
     manage = harness.link(r"http://localhost:8000(/manage/\S+)")

@@ -155,11 +155,11 @@ def _confirmed_call(args: argparse.Namespace, action: dict[str, Any]) -> int:
     if total == 0:
         return _call(args, action)
     what = ", ".join(f"{n['kind']} of {n['session']}" for n in notices)
-    people = f"{total} {'person' if total == 1 else 'people'}"
+    people = f"{_bound(preview)}{total} {'person' if total == 1 else 'people'}"
     print(f"This will email {people}: {what}")
     for notice in notices:
-        print(f"  {notice['kind']} of {notice['session']}, to {notice['recipients']}: "
-              f"{notice['subject']!r}")
+        print(f"  {notice['kind']} of {notice['session']}, to {_bound(notice)}"
+              f"{notice['recipients']}: {notice['subject']!r}")
     if not args.yes:
         if not sys.stdin.isatty():
             raise InvalidInputError(f"this change would email {people} and there is no "
@@ -168,6 +168,13 @@ def _confirmed_call(args: argparse.Namespace, action: dict[str, Any]) -> int:
             print("not sent")
             return 1
     return _call(args, action)
+
+
+def _bound(counted: dict[str, Any]) -> str:
+    """"about " or "at least " before a count the API did not make one by one (a large
+    audience: from the kept counts, or counting stopped); nothing before an exact one."""
+    bound = counted.get("recipients_bound", "exact")
+    return "" if bound == "exact" else f"{bound} "
 
 
 def _agreed(question: str) -> bool:
@@ -190,7 +197,8 @@ def _announce(args: argparse.Namespace) -> int:
               **({"send_at": args.send_at} if args.send_at else {})}
     preview = _request(args, action | {"dry_run": True})
     count = preview.get("recipients", "?")
-    print(f"{count} recipient{'' if count == 1 else 's'} ({preview.get('audience', '')})")
+    print(f"{_bound(preview)}{count} recipient{'' if count == 1 else 's'} "
+          f"({preview.get('audience', '')})")
     if args.preview:
         args.preview.write_text(str(preview.get("html", "")), encoding="utf-8")
         print(f"preview written to {args.preview.resolve()}")
