@@ -521,10 +521,16 @@ def test_moving_a_session_shows_the_count_and_email_then_sends_once(editor: Brow
     assert confirm["action"] == "confirm" and confirm["start"] == "2023-11-06T17:00"
     done = editor.post(f"{BASE}/sessions/s2", confirm)
     assert done.status == 200 and "on its way to about 3 people" in done.text
+    job_link = re.search(r'href="([^"]+/jobs/[^"]+)" id="notice-link"', done.text)
+    assert job_link is not None
     again = editor.post(f"{BASE}/sessions/s2", confirm)
     assert again.status == 200
     for i in range(3):
         assert len(sent_to(harness, f"person{i}@example.org", "update")) == 1
+    job = editor.get(job_link[1])
+    assert job.status == 200 and "Sending the change to session s2" in job.text
+    assert f'href="{BASE}/sessions/s2">Back to the session' in job.text
+    assert "Each person is sent one email" in job.text and "announcement" not in job.text
     for i in range(2):
         assert sent_to(harness, f"s3only{i}@example.org", "update") == []
     audit = editor.get(f"{BASE}/audit")

@@ -42,7 +42,7 @@ class OrganiserJob:
     total: int | None = None  # about how many there will be (from the kept counts)
     result_key: str = ""  # where the result is kept (an export's object key)
     error: str = ""
-    session_id: str = ""  # the session an attendance import is for
+    session_id: str = ""  # the session an attendance import (or a change's notices) is for
     recorded: int = 0  # an attendance import: addresses that matched a registration so far
     not_registered: int = 0  # ... and addresses that matched none
 
@@ -108,8 +108,9 @@ def job_view(job: OrganiserJob, size: int | None = None) -> dict[str, Any]:
                             "updated_at": job.updated_at, "error": job.error}
     if job.total:
         view["percent"] = min(100, round(100 * job.done / job.total))
-    if job.kind == "attendance":  # its counts only once final: no script reads a partial 0
+    if job.session_id:  # an attendance import's session, or the session a change is about
         view["session"] = job.session_id
+    if job.kind == "attendance":  # its counts only once final: no script reads a partial 0
         if job.state == "done":
             view |= {"recorded": job.recorded, "not_registered": job.not_registered}
     if size is not None:

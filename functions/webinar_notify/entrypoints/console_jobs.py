@@ -51,6 +51,8 @@ def job_page(series_id: str, job_id: str) -> Response[str]:
     def page(seen: Visit, views: ConsoleViews) -> Response[str]:
         job = jobs_from(services()).state(series_id, job_id)
         heading, nav = _HEADINGS[job["kind"]]
+        if job["kind"] == "fan_out" and job.get("session"):  # a session change's notices
+            heading, nav = f"Sending the change to session {job['session']}", "overview"
         model = {"series": views.head(views.series(series_id)), "job": job}
         return html(200, series_page("job.html", seen, model, nav, heading=heading))
     return series_visit(series_id, "viewer", page, job_id=job_id)

@@ -91,11 +91,12 @@ class OrganiserJobs:
         return job
 
     def start_fan_out(self, series_id: str, task_keys: tuple[str, ...], total: int | None,
-                      caller: str = "") -> OrganiserJob:
-        """Send tasks that are due now (an announcement): one record and one message."""
+                      caller: str = "", session_id: str = "") -> OrganiserJob:
+        """Send tasks that are due now (an announcement, or the notices of a change to
+        ``session_id``): one record and one message."""
         now = self.clock.now()
         job = OrganiserJob(series_id, new_job_id(now), "fan_out", "queued", caller,
-                           now.isoformat(), total=total)
+                           now.isoformat(), total=total, session_id=session_id)
         self.jobs.create(job, now)
         self.queue.send(Continuation(series_id, job.job_id, job.kind,
                                      extra={"tasks": ",".join(task_keys)}))

@@ -146,7 +146,9 @@ class Publishing:
         # The index first: if the job never runs, the scheduler still sends the notices.
         plan_series(self.schedule, self.store, merged.id, now)
         about = sum(self._notice_estimate(merged, n) for n in notices)
-        job = self.jobs.start_fan_out(merged.id, tuple(n.key for n in notices), about) \
+        sessions = {n.session_id for n in notices}
+        job = self.jobs.start_fan_out(merged.id, tuple(n.key for n in notices), about,
+                                      session_id=sessions.pop() if len(sessions) == 1 else "") \
             if notices else None
         changed = tuple(s.id for s in merged.sessions
                         if stored is None or stored.session(s.id) != s)
