@@ -212,3 +212,22 @@ def test_bad_attendance_input_gets_a_clear_4xx_and_stores_nothing(harness: Harne
     assert harness.items("JOB#") == [] and imports_stored(harness) == []
     assert harness.runtime.jobs.take() is None
     assert not harness.runtime.store.attendance_known(SERIES_ID, "s1")
+
+
+def test_an_import_whose_list_expired_before_the_job_ran_fails_saying_so(
+        harness: Harness) -> None:
+    """The bucket's lifecycle removes the list after a day; a job that waited longer (a
+    backlog, a redrive) fails at once with the reason, not after SQS's retries."""
+    harness.register_many(2, sessions=["s1"])
+    harness.clock.set(AFTER_S1)
+    answer = import_list(harness, ["person0@example.org"])
+    assert answer.status == 202
+    boto3.client("s3", region_name=REGION).delete_object(
+        Bucket=harness.runtime.resources.export_bucket,
+        Key=import_key(SERIES_ID, answer.body["job"]))
+
+    harness.runtime.drain()
+
+    job = bootstrap.services().jobs.job(SERIES_ID, answer.body["job"])
+    assert job.state == "failed" and "gone" in job.error
+    assert not harness.runtime.store.attendance_known(SERIES_ID, "s1")

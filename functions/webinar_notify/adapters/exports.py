@@ -12,6 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from botocore.exceptions import ClientError
+
+from ..core.errors import PayloadError
+from .conflicts import error_code
+
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
@@ -68,7 +73,14 @@ class S3Exports:
                     "ResponseContentDisposition": f'attachment; filename="{filename}"'}))
 
     def read(self, object_key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=object_key)["Body"].read()
+        """An object's bytes; a PayloadError when it is gone (the bucket's one-day lifecycle:
+        a job that waited longer), which no retry can bring back."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=object_key)["Body"].read()
+        except ClientError as error:
+            if error_code(error) in ("NoSuchKey", "404"):
+                raise PayloadError("the file is gone (kept one day): send it again") from None
+            raise
 
 
 class MemoryExports:
@@ -109,6 +121,8 @@ class MemoryExports:
         return None  # no link: the console hands the file over itself
 
     def read(self, object_key: str) -> bytes:
+        if object_key not in self.objects:
+            raise PayloadError("the file is gone (kept one day): send it again")
         return self.objects[object_key]
 
 

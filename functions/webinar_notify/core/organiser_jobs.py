@@ -110,9 +110,8 @@ def job_view(job: OrganiserJob, size: int | None = None) -> dict[str, Any]:
         view["percent"] = min(100, round(100 * job.done / job.total))
     if job.session_id:  # an attendance import's session, or the session a change is about
         view["session"] = job.session_id
-    if job.kind == "attendance":  # its counts only once final: no script reads a partial 0
-        if job.state == "done":
-            view |= {"recorded": job.recorded, "not_registered": job.not_registered}
+    if job.kind == "attendance" and job.state == "done":  # its counts only once final
+        view |= {"recorded": job.recorded, "not_registered": job.not_registered}
     if size is not None:
         view["bytes"] = size
     return view
