@@ -321,13 +321,20 @@ def _export_through_the_job_function(runtime: Any) -> None:
 
 
 def _attendance_through_the_job_function(runtime: Any) -> None:
-    """An attendance import: the API stores the list of ids, the job function reads it."""
+    """An attendance import: the API stores the list of ids, the job function reads it. Ada
+    is registered (the drive erased bounce@, not her); nobody@ never registered."""
+    from webinar_notify.core.text import registrant_id
+
     accepted = runtime.organiser(f"/organiser/series/{SERIES_ID}/sessions/s1/attendance",
                                  {"emails": ["ada@example.com", "nobody@example.net"]}, "att1")
     assert accepted.status == 202, accepted.body
     assert _run_jobs(runtime) == 1
     done = bootstrap.services().jobs.job(SERIES_ID, accepted.body["job"])
     assert (done.state, done.total) == ("done", 2), done
+    assert (done.recorded, done.not_registered) == (1, 1), done
+    ada = bootstrap.services().store.get_registration(
+        SERIES_ID, registrant_id(KEY, SERIES_ID, "ada@example.com"))
+    assert ada is not None and "s1" in ada.attended
 
 
 def test_every_function_was_driven_through_the_real_adapters(drive: Drive) -> None:

@@ -93,6 +93,35 @@ def test_the_wheel_carries_the_code_and_the_kit_and_nothing_else(sources: Path, 
                 or "conftest" in n]
 
 
+def _left_out_of(manifest: str) -> list[str]:
+    """The kit's paths an sdist built with this MANIFEST.in text would lack: a folder needs
+    a `graft` line, a file an `include` line."""
+    grafted: set[str] = set()
+    included: set[str] = set()
+    for line in manifest.splitlines():
+        words = [] if line.lstrip().startswith("#") else line.split()
+        if words[:1] == ["graft"]:
+            grafted.update(w.rstrip("/") for w in words[1:])
+        elif words[:1] == ["include"]:
+            included.update(words[1:])
+    return [path for path in kit.FILES
+            if path not in (grafted if (ROOT / path).is_dir() else included)]
+
+
+def test_the_manifest_names_every_kit_file_so_the_two_lists_cannot_drift() -> None:
+    """No build: setup.py copies kit.FILES into a wheel, and a wheel built from an sdist has
+    only what MANIFEST.in put there."""
+    manifest = (ROOT / "MANIFEST.in").read_text(encoding="utf-8")
+    assert all((ROOT / path).exists() for path in kit.FILES)
+    assert _left_out_of(manifest) == []
+    lines = manifest.splitlines()
+    for number, line in enumerate(lines):  # the check sees each line go
+        named = {path for path in kit.FILES if path in line.split()[1:]}
+        if named:
+            without = "\n".join(lines[:number] + lines[number + 1:])
+            assert named <= set(_left_out_of(without)), line
+
+
 @dataclass(frozen=True)
 class Installed:
     command: Path  # the console script pip wrote
