@@ -56,7 +56,7 @@ def main() -> None:
     def bare_render(i: int) -> object:
         job = jobs[i]
         context = _context(series, job, links, _sessions(series, job.session_ids), now)
-        return renderer.render_pair("confirmation", context | {"subject": "s"})
+        return renderer.render_pair("confirmation", context | {"subject": "s", "opt_in_url": ""})
 
     def whole_email(i: int) -> object:
         return mime.build(compose(series, jobs[i], now=now, renderer=renderer, links=links))
