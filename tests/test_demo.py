@@ -6,6 +6,7 @@ import email
 import email.policy
 import io
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -61,7 +62,7 @@ def test_toronto_sees_both_zones_on_each_sessions_own_date(
                       if e["to"] == "marie.tremblay@example.com"]
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    for body in (text, html):
+    for body in (text, re.sub(r"<[^>]+>", "", html)):  # the HTML keeps times on one line
         assert "26 Oct 2023 09:00 EDT (15:00 CEST)" in body
         assert "6 Nov 2023 09:00 EST (15:00 CET)" in body
         assert "10:30 EST (16:30 CET)" in body  # s5 runs to 16:30 in Brussels
@@ -156,4 +157,4 @@ def test_a_late_registration_is_told_how_soon_the_session_starts(
     [(_, message)] = [(e, m) for e, m in _confirmations(report.outbox)
                       if e["to"] == "joao.conceicao@example.org"]
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Thu 26 Oct 2023 10:00 UTC-3 (15:00 CEST) (starts in 17 hours)" in text
+    assert "Thu 26 Oct 2023 10:00 UTC-3 (15:00 CEST) (starts in 16 hours 40 minutes)" in text

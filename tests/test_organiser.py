@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -77,7 +78,7 @@ def test_moving_s4_sends_one_update_with_the_same_uid_and_a_higher_sequence(
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Was: Tue 9 Jan 2024 15:00 CET" in text and "Now: Tue 9 Jan 2024 16:00 CET" in text
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert "<del>Tue 9 Jan 2024 15:00 CET" in html
+    assert re.search(r"<del>(<[^>]+>)*Tue 9 Jan 2024 15:00 CET", html)
 
     # Its reminders follow the new time: none at the old moments, one each at the new ones.
     new_start = S4 + timedelta(hours=1)
@@ -467,7 +468,7 @@ def test_a_dry_run_of_a_move_counts_exactly_whom_the_move_then_emails(harness: H
         "subject": "New time: Challenges in Accumulating Doses"}
     assert "Was: Tue 9 Jan 2024 15:00 CET" in notice["text"]
     assert "Now: Tue 9 Jan 2024 16:00 CET" in notice["text"]
-    assert "<del>Tue 9 Jan 2024 15:00 CET" in notice["html"]
+    assert re.search(r"<del>(<[^>]+>)*Tue 9 Jan 2024 15:00 CET", notice["html"])
     assert dry["recipients"] == 3
 
     real = act(harness, "/sessions/s4", {"start": "2024-01-09T16:00:00+01:00"}, "move-s4")

@@ -23,6 +23,7 @@ from webinar_notify.core.registration import (
     RegistrationEvent,
     apply_event,
 )
+from webinar_notify.core.schedule import until
 from webinar_notify.core.series import Series
 from webinar_notify.core.series_document import parse_series
 from webinar_notify.core.text import clean_name, normalise_email, registrant_id
@@ -114,6 +115,37 @@ def test_describe_accepts_utc_instants() -> None:
     start = datetime(2023, 10, 26, 13, tzinfo=UTC)
     when = describe(start, start + timedelta(hours=1), "Europe/London", SERIES_ZONE)
     assert when.starts == "Thu 26 Oct 2023 14:00 BST (15:00 CEST)"
+
+
+@pytest.mark.parametrize(("ahead", "said"), [
+    (timedelta(days=7), "in 7 days"),
+    (timedelta(days=6, hours=23, minutes=55), "in 6 days 23 hours"),
+    (timedelta(hours=36), "in 1 day 12 hours"),
+    (timedelta(hours=35, minutes=59), "in 35 hours 59 minutes"),
+    (timedelta(hours=24), "in 24 hours"),
+    (timedelta(hours=16, minutes=40), "in 16 hours 40 minutes"),
+    (timedelta(hours=16, minutes=59, seconds=59), "in 16 hours 59 minutes"),
+    (timedelta(hours=1), "in 1 hour"),
+    (timedelta(minutes=59, seconds=30), "in 59 minutes"),
+    (timedelta(minutes=1), "in 1 minute"),
+    (timedelta(seconds=20), "in less than a minute"),
+    (timedelta(0), "now"),
+    (timedelta(minutes=-5), "now"),
+])
+def test_until_rounds_down_and_never_overstates(ahead: timedelta, said: str) -> None:
+    now = datetime(2023, 10, 25, 20, 20, tzinfo=UTC)
+    assert until(now + ahead, now) == said
+
+
+def test_until_is_never_more_than_the_time_left() -> None:
+    now = datetime(2023, 10, 1, tzinfo=UTC)
+    units = {"day": 86400, "days": 86400, "hour": 3600, "hours": 3600, "minute": 60,
+             "minutes": 60}
+    for seconds in range(61, 9 * 86400, 3907):
+        words = until(now + timedelta(seconds=seconds), now).split()[1:]
+        said = sum(int(n) * units[u] for n, u in zip(words[::2], words[1::2], strict=True))
+        assert 0 <= seconds - said < (3600 if seconds >= 36 * 3600 else 60), (seconds, words)
+
 
 
 # --- clean_name -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from markdown_it import MarkdownIt
 
 from .edge import ID_PATTERN
 from .errors import PayloadError
+from .plain_text import markdown_to_text
 from .series import Series
 
 AudienceKind = Literal["all", "sessions", "interest", "attended", "absent"]
@@ -45,6 +46,10 @@ class Announcement:
 
     def html(self) -> str:
         return str(_MARKDOWN.render(self.body_markdown))
+
+    def text(self) -> str:
+        """The plain-text part: the same Markdown read as text ("text (url)", no markers)."""
+        return markdown_to_text(self.body_markdown)
 
     def to_doc(self) -> dict[str, Any]:
         return {"id": self.id, "subject": self.subject, "body_markdown": self.body_markdown,

@@ -2,7 +2,12 @@
 
 The UID is derived from the series and session ids, times are UTC, the ORGANIZER is the
 sender and the one ATTENDEE is the recipient. The part every recipient shares is built once
-per session revision (``functools.lru_cache``); only the ATTENDEE line is made per email.
+per session revision (``functools.lru_cache``); only the DTSTAMP and ATTENDEE lines are made
+per email.
+
+DTSTAMP is when this iTIP object was created (RFC 5545 section 3.8.7.2: with a METHOD, the
+moment the instance was made), so an email's entry carries the moment it was composed; when
+the session last changed is LAST-MODIFIED, and SEQUENCE alone orders the revisions.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ Method = Literal["REQUEST", "CANCEL"]
 PRODID = "-//webinar-notify//webinar-notify 0.1//EN"
 _MAILTO_SAFE = "!$'()*+,;=.-_~"
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_STAMP_PLACEHOLDER = "DTSTAMP:20000101T000000Z\r\n"  # the cached part's stamp, replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +39,13 @@ class CalendarPart:
 
 
 def session_invite(series: Series, session: Session, attendee_email: str, attendee_name: str,
-                   *, join_url: str | None = None, method: Method = "REQUEST") -> CalendarPart:
-    """The .ics for one session and one recipient."""
+                   *, stamp: datetime, join_url: str | None = None,
+                   method: Method = "REQUEST") -> CalendarPart:
+    """The .ics for one session and one recipient, made at ``stamp`` (the sender's clock)."""
     shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
                               session, join_url or session.join_url, method)
     line = _attendee_line(attendee_email, attendee_name)
-    text = shared.replace("END:VEVENT\r\n", line + "END:VEVENT\r\n", 1)
+    text = _stamped(shared, stamp).replace("END:VEVENT\r\n", line + "END:VEVENT\r\n", 1)
     return CalendarPart(method=method, filename=f"{series.id}-{session.id}.ics",
                         content=text.encode("utf-8"))
 
@@ -52,7 +59,7 @@ def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: S
     calendar.add("method", method)
     event = Event.new(
         uid=uid,
-        stamp=session.updated_at or _EPOCH,
+        stamp=_EPOCH,  # the placeholder _stamped replaces
         start=session.start.astimezone(UTC),
         end=session.end.astimezone(UTC),
         summary=session.title,
@@ -65,14 +72,24 @@ def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: S
         url=join_url,
     )
     event.add("transp", "OPAQUE")
+    if session.updated_at is not None:
+        event.add("last-modified", session.updated_at.astimezone(UTC))
     calendar.add_component(event)
     return str(calendar.to_ical().decode("utf-8"))
+
+
+def _stamped(shared: str, stamp: datetime) -> str:
+    return shared.replace(_STAMP_PLACEHOLDER,
+                          f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}\r\n", 1)
 
 
 def personal_feed(series: Series, sessions: list[Session],
                   links: Mapping[str, str | None] | None = None) -> bytes:
     """One calendar with every session a person registered for, for a calendar app to
-    subscribe to: it follows changes and cancellations (same UIDs) without any email."""
+    subscribe to: it follows changes and cancellations (same UIDs) without any email.
+
+    Each event's DTSTAMP is its session's revision time, not the request's: the feed is the
+    same object until the series or the registration changes, which its ETag promises."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -82,7 +99,7 @@ def personal_feed(series: Series, sessions: list[Session],
         link = (links or {}).get(session.id) or session.join_url
         shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
                                   session, link, "REQUEST")
-        event = Calendar.from_ical(shared).events[0]
+        event = Calendar.from_ical(_stamped(shared, session.updated_at or _EPOCH)).events[0]
         calendar.add_component(event)
     return bytes(calendar.to_ical())
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
@@ -67,7 +68,7 @@ def _confirmation(series: Series, job: EmailJob, now: datetime, renderer: Render
         "subject": subject, "opt_in_url": links.opt_in if needs_opt_in else ""})
     recipient = job.recipient
     calendars = [
-        session_invite(series, session, recipient.email, recipient.full_name,
+        session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
                        join_url=personal_link(job, session.id))
         for session in sessions
     ]
@@ -87,7 +88,7 @@ def _reminder(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
     unsubscribe = links.unsubscribe_for("all")
     text, html = renderer.render_pair("reminder", context | {"subject": subject,
                                                              "unsubscribe": unsubscribe})
-    invite = session_invite(series, session, recipient.email, recipient.full_name,
+    invite = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
                             join_url=recipient.join_url)
     return _email(series, job, now, subject, text, html,
                   attachments=[Attachment(invite.filename, "application/ics", invite.content)],
@@ -104,14 +105,15 @@ def _update(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
         old = describe(datetime.fromisoformat(job.extra["previous_start"]),
                        datetime.fromisoformat(job.extra["previous_end"]),
                        recipient.time_zone, series.time_zone)
-        previous = {"starts": old.starts, "ends": old.ends}
+        previous = {"starts": old.starts, "ends": old.ends, "starts_local": old.starts_local,
+                    "starts_series": old.starts_series}
     is_new = job.extra.get("notice") == "new_session"
     context = _context(series, job, links, [session], now) | {
         "session": view, "previous": previous, "new_session": is_new}
     subject = (f"New session: {session.title}" if is_new else
                f"New time: {session.title}" if previous else f"Updated: {session.title}")
     text, html = renderer.render_pair("update", context | {"subject": subject})
-    invite = session_invite(series, session, recipient.email, recipient.full_name,
+    invite = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
                             join_url=recipient.join_url)
     return _email(series, job, now, subject, text, html, calendars=[invite])
 
@@ -128,7 +130,7 @@ def _cancellation(series: Series, job: EmailJob, now: datetime, renderer: Render
     context = _context(series, job, links, [], now) | {"session": view}
     subject = f"Cancelled: {session.title}"
     text, html = renderer.render_pair("cancellation", context | {"subject": subject})
-    cancel = session_invite(series, session, recipient.email, recipient.full_name,
+    cancel = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
                             method="CANCEL")
     return _email(series, job, now, subject, text, html, calendars=[cancel])
 
@@ -146,7 +148,8 @@ def _dropped(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
                else f"Dropped: {len(sessions)} sessions of {series.title}")
     text, html = renderer.render_pair("dropped", _context(series, job, links, [], now) | {
         "dropped": views, "subject": subject})
-    cancels = [session_invite(series, s, recipient.email, recipient.full_name, method="CANCEL")
+    cancels = [session_invite(series, s, recipient.email, recipient.full_name, stamp=now,
+                              method="CANCEL")
                for s in sessions]
     return _email(series, job, now, subject, text, html, calendars=cancels)
 
@@ -154,13 +157,25 @@ def _dropped(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
 def _announcement(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
                   links: Links, announcement: Announcement) -> Email:
     unsubscribe = links.unsubscribe_for("announcements")
+    body_text = announcement.text()
     context = _context(series, job, links, [], now) | {
         "body_html": Markup(announcement.html()),  # noqa: S704 (CommonMark, raw HTML off)
-        "body_text": announcement.body_markdown, "subject": announcement.subject,
-        "unsubscribe": unsubscribe}
+        "body_text": body_text, "preheader_text": preheader(body_text),
+        "subject": announcement.subject, "unsubscribe": unsubscribe}
     text, html = renderer.render_pair("announcement", context)
     return _email(series, job, now, announcement.subject, text, html,
                   headers=unsubscribe_headers(series, unsubscribe))
+
+
+@lru_cache(maxsize=256)
+def preheader(text: str, limit: int = 110) -> str:
+    """The first words of a plain text, on one line, cut at a word: what an inbox shows
+    first. Heading rules and list or quote marks are left out."""
+    lines = [line.strip().removeprefix("- ").removeprefix("> ") for line in text.splitlines()]
+    words = " ".join(" ".join(line for line in lines if line.strip("=-")).split())
+    if len(words) <= limit:
+        return words
+    return words[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def _one_session(series: Series, job: EmailJob) -> Session:
@@ -220,6 +235,8 @@ def session_view(series: Series, session: Session, reader_zone: str,
         "title": session.title,
         "description": session.description,
         "starts": when.starts,
+        "starts_local": when.starts_local,  # the HTML keeps each part on one line
+        "starts_series": when.starts_series,
         "ends": when.ends,
         "minutes": when.minutes,
         "shows_series_time": when.shows_series_time,

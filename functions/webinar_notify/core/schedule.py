@@ -107,18 +107,26 @@ def wants_reminder(registration: Registration, slot: Slot, session_ids: list[str
 
 
 def until(start: datetime, now: datetime) -> str:
-    """How long until a start, as people say it: "in 7 days", "in 1 hour", "in 25 minutes"."""
-    minutes = round((start - now).total_seconds() / 60)
-    if minutes <= 0:
+    """How long until a start, never more than it is: rounded down, in at most two units;
+    days from 36 hours on ("in 7 days", "in 6 days 23 hours"), hours and minutes below
+    ("in 24 hours", "in 16 hours 40 minutes", "in 25 minutes").
+
+    ``now`` is the moment the email is composed; a reader who opens it later has less time
+    than it says, never more, so rounding up ("in 17 hours" for 16 h 40 min) is never right.
+    The email gives the absolute time too, which stays true whenever it is read.
+    """
+    minutes = int((start - now).total_seconds()) // 60
+    if start <= now:
         return "now"
+    if minutes == 0:
+        return "in less than a minute"
     if minutes >= 36 * 60:
-        return _plural(round(minutes / 1440), "day")
-    if minutes >= 90:
-        return _plural(round(minutes / 60), "hour")
-    if minutes >= 55:
-        return "in 1 hour"
-    return _plural(minutes, "minute")
+        days, rest = divmod(minutes, 24 * 60)
+        parts = [(days, "day"), (rest // 60, "hour")]
+    else:
+        parts = [(minutes // 60, "hour"), (minutes % 60, "minute")]
+    return "in " + " ".join(_count(n, unit) for n, unit in parts if n)
 
 
-def _plural(count: int, unit: str) -> str:
-    return f"in {count} {unit}" + ("" if count == 1 else "s")
+def _count(count: int, unit: str) -> str:
+    return f"{count} {unit}" + ("" if count == 1 else "s")

@@ -17,6 +17,8 @@ class SessionTime:
     ends: str  # "10:00 EDT (16:00 CEST)", with the day when it is another one
     minutes: int
     shows_series_time: bool  # False when the reader's clock reads the same as the series' one
+    starts_local: str = ""  # "Thu 26 Oct 2023 09:00 EDT": the reader's part, kept on one line
+    starts_series: str = ""  # "15:00 CEST", or "" when the series' view is left out
 
 
 def zone_label(moment: datetime) -> str:
@@ -45,16 +47,19 @@ def describe(start: datetime, end: datetime, reader_zone: str, series_zone: str)
     reader, home = ZoneInfo(reader_zone), ZoneInfo(series_zone)
     local_start, local_end = start.astimezone(reader), end.astimezone(reader)
     home_start, home_end = start.astimezone(home), end.astimezone(home)
-    starts = f"{day(local_start)} {clock(local_start)}"
+    starts_local = starts = f"{day(local_start)} {clock(local_start)}"
+    starts_series = ""
     ends = _moment_after(local_end, local_start)
     shows_series_time = (_view(local_start), _view(local_end)) != \
         (_view(home_start), _view(home_end))
     if shows_series_time:
-        starts += f" ({_moment_after(home_start, local_start)})"
+        starts_series = _moment_after(home_start, local_start)
+        starts += f" ({starts_series})"
         ends += f" ({_moment_after(home_end, home_start)})"
     minutes = int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
     return SessionTime(starts=starts, ends=ends, minutes=minutes,
-                       shows_series_time=shows_series_time)
+                       shows_series_time=shows_series_time, starts_local=starts_local,
+                       starts_series=starts_series)
 
 
 def _view(moment: datetime) -> tuple[object, ...]:
