@@ -156,3 +156,80 @@ print(",".join(loaded) or "none")
                           env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "none"
+
+
+def _import_handlers(modules: list[str], loaded: tuple[str, ...], **env: str) -> list[str]:
+    """Import handlers in a fresh interpreter with this environment; which of ``loaded`` came
+    with them."""
+    import subprocess
+    import sys
+
+    program = f"""
+import importlib, sys
+for module in {modules!r}:
+    importlib.import_module(module)
+print(",".join(m for m in {loaded!r} if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "eu-west-1",
+                               **env}, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [m for m in done.stdout.strip().split(",") if m]
+
+
+TRACED = ["webinar_notify.entrypoints.sender", "webinar_notify.entrypoints.scheduler",
+          "webinar_notify.entrypoints.feedback", "webinar_notify.entrypoints.jobs"]
+
+
+def test_handlers_pay_nothing_for_tracing_that_is_off() -> None:
+    """Powertools' Tracer() loads the X-Ray SDK even when tracing is off: a handler whose
+    tracing is off (POWERTOOLS_TRACE_DISABLED, or outside Lambda) never imports it."""
+    in_lambda = {"LAMBDA_TASK_ROOT": "/var/task"}
+    assert _import_handlers(TRACED, ("aws_xray_sdk",), POWERTOOLS_TRACE_DISABLED="true",
+                            **in_lambda) == []
+    assert _import_handlers(TRACED, ("aws_xray_sdk",)) == []  # not on Lambda
+    assert _import_handlers(TRACED, ("aws_xray_sdk",), **in_lambda) == ["aws_xray_sdk"]
+
+
+def test_tracing_is_on_where_powertools_would_trace() -> None:
+    from webinar_notify.entrypoints.tracing import tracing_on
+
+    assert tracing_on({"LAMBDA_TASK_ROOT": "/var/task"})
+    assert not tracing_on({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "1"})
+    assert not tracing_on({"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"})
+    assert not tracing_on({})
+
+
+def test_the_scheduler_and_feedback_functions_load_no_renderer() -> None:
+    """Only the functions that render emails or pages load Jinja2, icalendar and markdown-it;
+    the scheduler, feedback and job functions build the renderer's users on first use."""
+    heavy = ("jinja2", "icalendar", "markdown_it", "aws_xray_sdk")
+    for handler in ("scheduler", "feedback", "jobs"):
+        assert _import_handlers([f"webinar_notify.entrypoints.{handler}"], heavy,
+                                POWERTOOLS_TRACE_DISABLED="true") == [], handler
+    # The guard sees what a handler loads: the sender, which renders, loads the renderer.
+    assert {"jinja2", "icalendar"} <= set(_import_handlers(
+        ["webinar_notify.entrypoints.sender"], heavy, POWERTOOLS_TRACE_DISABLED="true"))
+
+
+def test_a_function_makes_its_aws_clients_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wiring from the environment makes no client but SSM's (Powertools' parameter provider
+    touches it at once; every function reads its secrets): the others are made when first
+    called, so a function pays only for the clients it uses."""
+    made: list[str] = []
+    real = boto3.client
+
+    def counted(service: str, *args: object, **kwargs: object) -> object:
+        made.append(service)
+        return real(service, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(bootstrap.boto3, "client", counted)
+    built = bootstrap.from_environment({
+        "TABLE_NAME": "t", "SEND_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
+        "SES_CONFIGURATION_SET": "cs", "WEBHOOK_SECRETS_PATH": "/w",
+        "TOKEN_SECRET_PARAMETER": "/t", "REGISTRANT_KEY_PARAMETER": "/r",
+        "AWS_DEFAULT_REGION": "eu-west-1"})
+    assert made == ["ssm"]
+    assert built.sender.mailer.client.meta.service_model.service_name == "sesv2"  # type: ignore[attr-defined]
+    assert built.sender.mailer.client.meta.config.read_timeout == 15  # type: ignore[attr-defined]
+    assert made == ["ssm", "sesv2"]

@@ -113,6 +113,23 @@ def test_sender_concurrency_and_rate_come_from_the_ses_send_rate_parameters() ->
     assert variables["SENDER_CONCURRENCY"] == {"Ref": "SenderConcurrency"}
 
 
+def test_the_sender_pool_is_sized_from_the_batch_the_event_source_delivers() -> None:
+    """The sender's threads are sized to the batch the queue hands it; batches over 10 need a
+    batching window (Lambda refuses the mapping otherwise); with the defaults, the pool keeps
+    500/s busy and a batch at 14/s fits the function's time."""
+    from webinar_notify.adapters.rate_limit import pool_size
+
+    sender = FUNCTIONS["SenderFunction"]["Properties"]
+    source = RESOURCES["SenderFunctionSendQueue"]["Properties"]
+    assert sender["Environment"]["Variables"]["SENDER_BATCH_SIZE"] == str(source["BatchSize"])
+    assert source["BatchSize"] <= 10 or source["MaximumBatchingWindowInSeconds"] >= 1
+    instances = int(TEMPLATE["Parameters"]["SenderConcurrency"]["Default"])
+    share = 500 / instances
+    assert pool_size(share, source["BatchSize"]) * 10 >= share  # 10 emails/s per thread
+    low = int(TEMPLATE["Parameters"]["SesSendRate"]["Default"]) / instances
+    assert source["BatchSize"] / low <= int(sender["Timeout"]) - 20  # a batch fits its time
+
+
 def test_organiser_routes_need_aws_iam_or_a_cognito_token_and_the_api_enables_both() -> None:
     api = RESOURCES["HttpApi"]["Properties"]
     assert api["Auth"]["EnableIamAuthorizer"] is True

@@ -3,16 +3,20 @@
 Lambda entry points call ``services()``, which builds everything from the environment once
 per container. The local runner and the tests call ``install()`` with adapters of their own
 (moto-backed clients, the outbox mailer, a virtual clock) and then run the same handlers.
+
+The use cases that render (the sender, the organiser, the manage and preferences pages) are
+built on first use, with their imports: the scheduler and the feedback functions never load
+Jinja2 or icalendar at their cold start.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypedDict
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, TypedDict
 
 import boto3
 from botocore.config import Config
@@ -25,24 +29,20 @@ from .adapters.exports import Exports, S3Exports
 from .adapters.fetcher import Fetcher, HttpsFetcher
 from .adapters.job_queue import JobQueue, SqsJobQueue
 from .adapters.job_store import DynamoJobStore, JobStore
+from .adapters.lazy_client import on_first_use
 from .adapters.ledger import DynamoLedger, Ledger
 from .adapters.mailer import Mailer, SesMailer
 from .adapters.queue import SendQueue, SqsQueue
-from .adapters.rate_limit import RateLimiter
+from .adapters.rate_limit import MAX_POOL, RateLimiter, pool_size
 from .adapters.schedule_store import DynamoScheduleStore, ScheduleStore
 from .adapters.secrets import Secrets, SsmSecrets
 from .adapters.store import DynamoStore, Store
 from .core.errors import InvalidInputError
 from .core.organiser_jobs import Continuation
-from .core.render import Renderer
 from .services.feedback import Feedback
 from .services.intake import Intake
-from .services.manage import ManagePage
 from .services.organiser_jobs import OrganiserJobs
-from .services.organising import Organiser
-from .services.preferences import Preferences
 from .services.scheduling import Scheduler, ScheduleSettings
-from .services.sending import Sender, SendSettings, SeriesCache
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -51,35 +51,69 @@ if TYPE_CHECKING:
     from .adapters.token_verifier import Verifier
     from .core.registration import Registration
     from .core.series import Series
+    from .services.manage import ManagePage
+    from .services.organising import Organiser
+    from .services.preferences import Preferences
+    from .services.sending import Sender
 
 
-@dataclass(frozen=True, slots=True)
 class Services:
-    store: Store
-    clock: Clock
-    intake: Intake
+    """Every use case, wired; those that render are built on first use (see above)."""
+
+    def __init__(self, *, store: Store, clock: Clock, intake: Intake, scheduler: Scheduler,
+                 feedback: Feedback, accounts: Accounts, verifier: Verifier,
+                 jobs: OrganiserJobs, job_queue: JobQueue, exports: Exports,
+                 rendering: Callable[[], Rendering]) -> None:
+        self.store = store
+        self.clock = clock
+        self.intake = intake
+        self.scheduler = scheduler
+        self.feedback = feedback
+        self.accounts = accounts  # organisers signing in to the console (Cognito)
+        self.verifier = verifier  # their ID tokens, checked as the API's JWT authorizer does
+        self.jobs = jobs  # organiser work that grows with the audience, run off the request
+        self.job_queue = job_queue
+        self.exports = exports
+        self._rendering = rendering
+
+    @cached_property
+    def sender(self) -> Sender:
+        return self._rendering().sender
+
+    @cached_property
+    def manage(self) -> ManagePage:
+        return self._rendering().manage
+
+    @cached_property
+    def organiser(self) -> Organiser:
+        return self._rendering().organiser
+
+    @cached_property
+    def preferences(self) -> Preferences:
+        return self._rendering().preferences
+
+
+class Rendering(NamedTuple):
+    """The use cases that render emails or pages, built together around one renderer."""
+
     sender: Sender
     manage: ManagePage
-    scheduler: Scheduler
     organiser: Organiser
     preferences: Preferences
-    feedback: Feedback
-    accounts: Accounts  # organisers signing in to the console (Cognito)
-    verifier: Verifier  # their ID tokens, checked as the API's JWT authorizer does
-    jobs: OrganiserJobs  # organiser work that grows with the audience, run off the request
-    job_queue: JobQueue
-    exports: Exports
 
 
 def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit,
           queue: SendQueue,
           mailer: Mailer, secrets: Secrets, clock: Clock, public_base_url: str,
           templates_dir: Path | None = None, lease: timedelta = timedelta(seconds=60),
-          send_rate_per_instance: float = 0.0, fetcher: Fetcher | None = None,
+          send_rate_per_instance: float = 0.0, send_pool: int = 1,
+          fetcher: Fetcher | None = None,
           accounts: Accounts | None = None, verifier: Verifier | None = None,
           job_store: JobStore | None = None, job_queue: JobQueue | None = None,
           exports: Exports | None = None) -> Services:
-    renderer = Renderer(templates_dir or find_templates())
+    """The services on these adapters. ``send_pool``: threads sending a batch; 1 sends one
+    email at a time, as the local runner does, so that its outbox is in the same order on
+    every run."""
     scheduler = Scheduler(store, schedule, queue, secrets, clock, ScheduleSettings())
 
     def rows(series: Series, page: list[Registration] | None) -> str:
@@ -91,19 +125,34 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
     job_queue, exports = job_queue or NoJobs(), exports or NoJobs()
     jobs = OrganiserJobs(store, job_store or NoJobs(), exports, job_queue, clock, rows,
                          scheduler=scheduler, schedule=schedule)
+
+    @cache
+    def rendering() -> Rendering:
+        # Imported here: Jinja2 and icalendar load only in the functions that render.
+        from .core.render import Renderer
+        from .services.manage import ManagePage
+        from .services.organising import Organiser
+        from .services.preferences import Preferences
+        from .services.sending import Sender, SendSettings, SeriesCache
+
+        renderer = Renderer(templates_dir or find_templates())
+        return Rendering(
+            sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
+                          SendSettings(public_base_url=public_base_url, lease=lease), queue,
+                          RateLimiter(send_rate_per_instance), schedule, recipients=store,
+                          pool=send_pool),
+            manage=ManagePage(store, secrets, renderer, clock, queue),
+            organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue,
+                                renderer, jobs),
+            preferences=Preferences(store, secrets, renderer, clock))
+
     return Services(
         store=store,
         clock=clock,
         intake=Intake(store, queue, secrets, clock, fetcher=fetcher),
-        sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
-                      SendSettings(public_base_url=public_base_url, lease=lease), queue,
-                      RateLimiter(send_rate_per_instance), schedule, recipients=store),
-        manage=ManagePage(store, secrets, renderer, clock, queue),
         scheduler=scheduler,
-        organiser=Organiser(store, schedule, scheduler, audit, secrets, clock, queue, renderer,
-                            jobs),
-        preferences=Preferences(store, secrets, renderer, clock),
         feedback=Feedback(store, secrets, clock),
+        rendering=rendering,
         accounts=accounts or NoSignIn(),
         verifier=verifier or NoSignIn(),
         jobs=jobs, job_queue=job_queue, exports=exports,
@@ -111,10 +160,18 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
 
 
 def from_environment(env: Mapping[str, str] = os.environ) -> Services:
-    """Real AWS adapters, configured by the variables infra/template.yaml sets."""
+    """Real AWS adapters, configured by the variables infra/template.yaml sets; each client
+    is made when first used (adapters/lazy_client.py)."""
     table = env["TABLE_NAME"]
-    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    # As many connections as the sender has threads (botocore keeps 10 by default).
+    connections = Config(max_pool_connections=MAX_POOL)
+    dynamodb = on_first_use(lambda: boto3.client("dynamodb", config=connections))
+    sqs = on_first_use(lambda: boto3.client("sqs"))
     accounts, verifier = console_sign_in(env)
+    # Each of at most SENDER_CONCURRENCY instances paces itself to its share of the rate,
+    # with as many threads as that share keeps busy (adapters/rate_limit.py).
+    share = float(env.get("SES_SEND_RATE", "0")) / max(1, int(env.get("SENDER_CONCURRENCY",
+                                                                       "1")))
     return build(
         store=DynamoStore(dynamodb, table),
         ledger=DynamoLedger(dynamodb, table),
@@ -125,19 +182,18 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         # Throttling and errors go back to SQS, where the ledger guards every retry. Timeouts
         # far below the function's: a hung call then fails that one email, which is retried,
         # instead of timing out the invocation and sending its whole batch back.
-        mailer=SesMailer(boto3.client("sesv2", config=Config(
-            retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=15)),
+        mailer=SesMailer(on_first_use(lambda: boto3.client("sesv2", config=connections.merge(
+            Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=15)))),
             env["SES_CONFIGURATION_SET"]),
-        secrets=SsmSecrets(boto3.client("ssm"), env["WEBHOOK_SECRETS_PATH"],
+        secrets=SsmSecrets(on_first_use(lambda: boto3.client("ssm")), env["WEBHOOK_SECRETS_PATH"],
                            env["TOKEN_SECRET_PARAMETER"], env["REGISTRANT_KEY_PARAMETER"]),
         clock=SystemClock(),
         fetcher=HttpsFetcher(),
         public_base_url=env.get("PUBLIC_BASE_URL", ""),  # only the sender links out
         templates_dir=Path(env["TEMPLATES_DIR"]) if env.get("TEMPLATES_DIR") else None,
         lease=timedelta(seconds=int(env.get("SENDER_TIMEOUT_SECONDS", "60"))),
-        # Each of at most SENDER_CONCURRENCY instances paces itself to its share of the rate.
-        send_rate_per_instance=float(env.get("SES_SEND_RATE", "0"))
-        / max(1, int(env.get("SENDER_CONCURRENCY", "1"))),
+        send_rate_per_instance=share,
+        send_pool=pool_size(share, int(env.get("SENDER_BATCH_SIZE", "10"))),
         accounts=accounts, verifier=verifier,
         **organiser_jobs(env, dynamodb, sqs, table),
     )

@@ -7,14 +7,14 @@ import json
 from collections import Counter
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
+from .tracing import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 _METRICS = {"hard_bounces": "HardBounces", "soft_bounces": "SoftBounces",
             "complaints": "Complaints", "deliveries": "Deliveries", "delays": "Delays",
@@ -23,7 +23,7 @@ _METRICS = {"hard_bounces": "HardBounces", "soft_bounces": "SoftBounces",
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     totals: Counter[str] = Counter()

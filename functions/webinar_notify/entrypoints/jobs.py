@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..bootstrap import services
 from ..core.errors import PayloadError
 from ..core.organiser_jobs import Continuation
+from .tracing import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 # After the soft margin's moment, a step stops at its next part (filling one takes seconds);
 # at the hard one it stops even without one, and the next step reads those rows again.
@@ -30,7 +30,7 @@ MAX_RECEIVES = 3  # the queue's maxReceiveCount: the last try marks the job fail
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     jobs = services().jobs

@@ -1,43 +1,56 @@
-"""SQS entry point: send each queued email, reporting partial batch failures."""
+"""SQS entry point: send the batch's emails at once (a bounded pool, services/sending.py),
+reporting partial batch failures record by record."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
 from ..core.jobs import EmailJob
+from ..services.sending import Delivery
+from .tracing import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 # A wholly failed batch is reported record by record like any other: no exception, so no
 # traceback (SES error texts can hold addresses) reaches the logs.
 _OUTCOME_METRICS = {"sent": "EmailsSent", "duplicate": "EmailsDuplicateSkipped",
                     "deferred": "EmailsDeferred", "retrying": "EmailsRetried",
                     "expired": "EmailsExpired", "skipped": "EmailsSkippedStale",
-                    "suppressed": "EmailsSuppressed", "withdrawn": "EmailsWithdrawn"}
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+                    "suppressed": "EmailsSuppressed", "withdrawn": "EmailsWithdrawn",
+                    "handed_back": "EmailsHandedBack"}
 
 
-def send_one(record: SQSRecord) -> str:
-    try:
-        job = EmailJob.from_json(record.body)
-        result = services().sender.deliver(job)
-    except Exception as error:
-        metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
-        logger.warning("email not sent", extra={"message_id": record.message_id,
-                                                "error": type(error).__name__})
-        raise
+def send_batch(records: list[dict[str, Any]], seconds_left: float | None) -> list[str]:
+    """The message ids of the records that failed (SQS delivers those again)."""
+    failed: list[str] = []
+    jobs: list[tuple[str, EmailJob]] = []
+    for record in records:
+        try:
+            jobs.append((record["messageId"], EmailJob.from_json(record["body"])))
+        except Exception as error:  # poison: fails on every receive, then dead-lettered
+            failed.append(_failure(record.get("messageId", ""), error))
+    results = services().sender.deliver_all([job for _id, job in jobs], seconds_left)
+    for (message_id, job), result in zip(jobs, results, strict=True):
+        if isinstance(result, Delivery):
+            _report(job, result)
+        else:
+            failed.append(_failure(message_id, result))
+    return failed
+
+
+def _failure(message_id: str, error: Exception) -> str:
+    metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
+    logger.warning("email not sent", extra={"message_id": message_id,
+                                            "error": type(error).__name__})
+    return message_id
+
+
+def _report(job: EmailJob, result: Delivery) -> None:
     details = {"kind": job.kind, "series": job.series_id, "registrant": job.registrant_id,
                "outcome": result.outcome}
     if result.cause:  # a fault before SES accepted: back on the queue, and worth a look
@@ -45,12 +58,12 @@ def send_one(record: SQSRecord) -> str:
     else:
         logger.info("email handled", extra=details)
     metrics.add_metric(name=_OUTCOME_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
-    return result.outcome
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(process_partial_response(event=event, record_handler=send_one,
-                                         processor=processor, context=context))
+    seconds_left = context.get_remaining_time_in_millis() / 1000
+    failed = send_batch(list(event.get("Records", [])), seconds_left)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

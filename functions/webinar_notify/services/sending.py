@@ -14,8 +14,11 @@ lease and the email is sent again (the one documented duplicate).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -46,7 +49,7 @@ from ..core.tasks import announcement_from_doc
 from ..core.text import suppression_id
 
 SendOutcome = Literal["sent", "duplicate", "deferred", "retrying", "expired", "skipped",
-                      "suppressed", "withdrawn"]
+                      "suppressed", "withdrawn", "handed_back"]
 # Throttling, a held claim and failures before SES accepted share one budget of retries on the
 # queue (about 75 minutes of growing delays); then the message fails for real, and after the
 # queue's 5 receives it is dead-lettered.
@@ -54,6 +57,9 @@ MAX_DEFERRALS = 8
 MAX_DELAY = timedelta(seconds=900)  # SQS's longest delay
 LINKS_LAST = timedelta(days=365)  # after the series' last session
 SERIES_CACHE_SECONDS = 60
+# What an invocation keeps in hand after its last start: one SES call at its read timeout (15 s)
+# and the ledger's write, so no email is cut off by the function's timeout.
+FINISH_SECONDS = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,8 @@ class Sender:
     def __init__(self, ledger: Ledger, series: SeriesCache, mailer: Mailer, renderer: Renderer,
                  secrets: Secrets, clock: Clock, settings: SendSettings, queue: SendQueue,
                  limiter: RateLimiter, schedule: ScheduleStore,
-                 recipients: Recipients) -> None:
+                 recipients: Recipients, pool: int = 1) -> None:
+        self.pool = max(1, pool)  # threads sending one batch at once
         self.schedule = schedule
         self.recipients = recipients
         self._announcements: dict[tuple[str, str], Announcement] = {}
@@ -116,6 +123,42 @@ class Sender:
         self.secrets = secrets
         self.clock = clock
         self.settings = settings
+
+    def deliver_all(self, jobs: Sequence[EmailJob], seconds_left: float | None = None
+                    ) -> list[Delivery | Exception]:
+        """Deliver a batch at once, ``pool`` emails at a time; what became of each job, in
+        order (an exception where ``deliver`` raised, for that record alone to fail). Jobs
+        that could not start within ``seconds_left`` at this instance's rate are handed back
+        to the queue as they are (no deferral counted)."""
+        startable = len(jobs)
+        if seconds_left is not None:
+            slots = self.limiter.slots_within(seconds_left - FINISH_SECONDS)
+            startable = len(jobs) if slots is None else min(len(jobs), slots)
+        now, later = list(jobs[:startable]), list(jobs[startable:])
+        handed_back = self._hand_back(later) if later else []  # for another instance, now
+        results: list[Delivery | Exception] = []
+        if len(now) <= 1 or self.pool == 1:
+            results.extend(self._outcome(job) for job in now)
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.pool, len(now))) as threads:
+                # Each email runs in a copy of the caller's context (which function calls).
+                futures = [threads.submit(contextvars.copy_context().run, self._outcome, job)
+                           for job in now]
+                results.extend(future.result() for future in futures)
+        return results + handed_back
+
+    def _outcome(self, job: EmailJob) -> Delivery | Exception:
+        try:
+            return self.deliver(job)
+        except Exception as error:  # reported for this record; the others go on
+            return error
+
+    def _hand_back(self, jobs: list[EmailJob]) -> list[Delivery | Exception]:
+        try:
+            self.queue.send(jobs)
+        except Exception as error:  # the records stay on the queue and come back
+            return [error] * len(jobs)
+        return [Delivery("handed_back")] * len(jobs)
 
     def deliver(self, job: EmailJob) -> Delivery:
         now = self.clock.now()
