@@ -40,6 +40,7 @@ PAYLOADS = Path(__file__).parent / "payloads"
 SECRET = "form-secret"
 SERIES_ID = "reirradiation-2023"
 TORONTO_S1 = "Thu 26 Oct 2023 09:00 EDT (15:00 CEST)"
+TORONTO_S1_FR = "jeudi 26 octobre 2023 09:00 EDT (15:00 CEST)"  # a French answer reads French
 
 # The series file's `forms:`, as an organiser would write it (docs/providers/).
 FORMS_YAML = """
@@ -194,15 +195,17 @@ class Expected:
     language: str
     consent: dict[str, Any]
     in_text: str = ""  # a line the confirmation must show (a session in the person's zone)
+    hello: str = "Dear"  # how the email greets them, in their language
 
 
 EXPECTED = {
     "typeform": Expected("zoe@example.ca", "Zoë O'Brien-Łukasik", "America/Toronto",
-                         frozenset({"s1", "s2"}), "fr", {"answer": True}, TORONTO_S1),
+                         frozenset({"s1", "s2"}), "fr", {"answer": True}, TORONTO_S1_FR,
+                         "Bonjour"),
     "tally": Expected("siobhan@example.ie", "Siobhán O'Donnell", "America/Toronto",
                       frozenset({"s1", "s5"}), "ga", {"answer": True}, TORONTO_S1),
     "zoom": Expected("renee@example.ca", "Renée D'Aragon", "America/Toronto",
-                     frozenset({"s1"}), "fr-CA", {"answer": True}, TORONTO_S1),
+                     frozenset({"s1"}), "fr-CA", {"answer": True}, TORONTO_S1_FR, "Bonjour"),
     "jotform": Expected("ciaran@example.ie", "Ciarán O'Brien", "America/Toronto",
                         frozenset({"s1", "s5"}), "en-IE", {"answer": True}, TORONTO_S1),
     "msforms": Expected("nguyen@example.vn", "Nguyễn Thị Minh Khai", "Asia/Ho_Chi_Minh",
@@ -213,7 +216,7 @@ EXPECTED = {
                            "Thu 26 Oct 2023 14:00 IST (15:00 CEST)"),
     "generic": Expected("anais@example.be", "Anaïs D'Hondt", "Europe/Brussels",
                         frozenset({"s1", "s5"}), "fr-BE", {"reminders": True},
-                        "Thu 26 Oct 2023 15:00 CEST"),
+                        "jeudi 26 octobre 2023 15:00 CEST", "Bonjour"),
 }
 
 
@@ -256,7 +259,9 @@ def test_each_providers_example_becomes_the_registrant_and_one_confirmation(
     assert entry["kind"] == "confirmation"
     assert message["To"].addresses[0].display_name == want.name
     text = body(message, "plain")
-    assert f"Dear {want.name}," in text and want.in_text in text
+    assert f"{want.hello} {want.name}," in text and want.in_text in text
+    # French answers read French; Irish, Vietnamese (not written yet) and English read English
+    assert message["Content-Language"] == ("fr" if want.language.startswith("fr") else "en")
     assert "&#" not in text and "&#039;" not in body(message, "html")
     if provider == "zoom":
         assert "https://example.zoom.us/w/81234567890?tk=personal-renee" in text
@@ -308,8 +313,8 @@ def _jotform_with(changes: dict[str, Any]) -> bytes:
 def test_a_zoom_custom_question_gives_toronto_times_not_brussels(forms: Harness) -> None:
     assert delivered(forms, "zoom")
     [(_, message)] = sent_to(forms, "renee@example.ca")
-    assert TORONTO_S1 in body(message, "plain")
-    assert "Thu 26 Oct 2023 15:00 CEST\n" not in body(message, "plain")
+    assert TORONTO_S1_FR in body(message, "plain")  # she answered French (fr-CA)
+    assert "jeudi 26 octobre 2023 15:00 CEST\n" not in body(message, "plain")
 
 
 def test_an_eventbrite_order_is_read_with_its_answers_from_the_buyers_ticket() -> None:

@@ -84,7 +84,11 @@ def test_the_wheel_carries_the_code_and_the_kit_and_nothing_else(sources: Path, 
     carried = {n for n in names if ".dist-info/" not in n}
     package = sources / "functions" / "webinar_notify"
     code = {p.relative_to(package.parent).as_posix() for p in package.rglob("*.py")}
-    assert carried == code | _kit_files(sources)
+    catalogs = {p.relative_to(package.parent).as_posix()
+                for p in package.glob("locale/*/LC_MESSAGES/messages.po")}
+    assert len(catalogs) >= 5  # every language but English, the source
+    assert carried == code | catalogs | _kit_files(sources)
+    assert "webinar_notify/locale/fr/LC_MESSAGES/messages.po" in carried
     assert "webinar_notify/kit_files/scenarios/demo.yaml" in carried
     assert "webinar_notify/kit_files/templates/confirmation.html" in carried
     assert not [n for n in names if n.startswith(("tests/", "scenarios/", "series/"))

@@ -5,19 +5,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
-
-from markdown_it import MarkdownIt
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
 
 from .edge import ID_PATTERN
 from .errors import PayloadError
-from .plain_text import markdown_to_text
 from .series import Series
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 AudienceKind = Literal["all", "sessions", "interest", "attended", "absent"]
 _ID = re.compile(ID_PATTERN)
-_MARKDOWN = MarkdownIt("js-default")
-MAX_AHEAD = timedelta(days=366)  # CommonMark with raw HTML off: nothing unescaped gets in
+MAX_AHEAD = timedelta(days=366)
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """CommonMark with raw HTML off: nothing unescaped gets in. Loaded on first use: the
+    functions that only schedule announcements never render them."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("js-default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +54,12 @@ class Announcement:
     send_at: datetime  # UTC; "now" is the moment it was created
 
     def html(self) -> str:
-        return str(_MARKDOWN.render(self.body_markdown))
+        return str(_markdown().render(self.body_markdown))
 
     def text(self) -> str:
         """The plain-text part: the same Markdown read as text ("text (url)", no markers)."""
+        from .plain_text import markdown_to_text  # markdown-it, loaded where emails are made
+
         return markdown_to_text(self.body_markdown)
 
     def to_doc(self) -> dict[str, Any]:

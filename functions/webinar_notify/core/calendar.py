@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from icalendar import STATUS, Calendar, Event, vCalAddress
 
+from . import i18n
 from .series import Contact, Series, Session
 from .text import clean_name
 
@@ -40,10 +41,11 @@ class CalendarPart:
 
 def session_invite(series: Series, session: Session, attendee_email: str, attendee_name: str,
                    *, stamp: datetime, join_url: str | None = None,
-                   method: Method = "REQUEST") -> CalendarPart:
-    """The .ics for one session and one recipient, made at ``stamp`` (the sender's clock)."""
+                   method: Method = "REQUEST", language: str = i18n.SOURCE) -> CalendarPart:
+    """The .ics for one session and one recipient, made at ``stamp`` (the sender's clock);
+    the text we add (description, location) is in ``language``, titles as written."""
     shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
-                              session, join_url or session.join_url, method)
+                              session, join_url or session.join_url, method, language)
     line = _attendee_line(attendee_email, attendee_name)
     text = _stamped(shared, stamp).replace("END:VEVENT\r\n", line + "END:VEVENT\r\n", 1)
     return CalendarPart(method=method, filename=f"{series.id}-{session.id}.ics",
@@ -52,7 +54,8 @@ def session_invite(series: Series, session: Session, attendee_email: str, attend
 
 @lru_cache(maxsize=512)
 def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: Session,
-                     join_url: str | None, method: Method) -> str:
+                     join_url: str | None, method: Method,
+                     language: str = i18n.SOURCE) -> str:
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -67,8 +70,8 @@ def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: S
         status=STATUS.CANCELLED if method == "CANCEL" or session.cancelled
         else STATUS.CONFIRMED,
         organizer=vCalAddress.new(organizer.email, cn=_calendar_name(organizer.name) or None),
-        description=_description(series_title, session, join_url),
-        location=join_url or "Online",
+        description=_description(series_title, session, join_url, language),
+        location=join_url or i18n.tr(language, "Online"),
         url=join_url,
     )
     event.add("transp", "OPAQUE")
@@ -84,7 +87,8 @@ def _stamped(shared: str, stamp: datetime) -> str:
 
 
 def personal_feed(series: Series, sessions: list[Session],
-                  links: Mapping[str, str | None] | None = None) -> bytes:
+                  links: Mapping[str, str | None] | None = None,
+                  language: str = i18n.SOURCE) -> bytes:
     """One calendar with every session a person registered for, for a calendar app to
     subscribe to: it follows changes and cancellations (same UIDs) without any email.
 
@@ -98,18 +102,19 @@ def personal_feed(series: Series, sessions: list[Session],
     for session in sessions:
         link = (links or {}).get(session.id) or session.join_url
         shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
-                                  session, link, "REQUEST")
+                                  session, link, "REQUEST", language)
         event = Calendar.from_ical(_stamped(shared, session.updated_at or _EPOCH)).events[0]
         calendar.add_component(event)
     return bytes(calendar.to_ical())
 
 
-def _description(series_title: str, session: Session, join_url: str | None) -> str:
+def _description(series_title: str, session: Session, join_url: str | None,
+                 language: str) -> str:
     lines = [f"{series_title}: {session.title}"]
     if session.description:
         lines.append(session.description)
-    lines.append(f"Join: {join_url}" if join_url else
-                 "The join link will be sent before the session.")
+    lines.append(i18n.tr(language, "Join: %(url)s", url=join_url) if join_url else
+                 i18n.tr(language, "The join link will be sent before the session."))
     return "\n\n".join(lines)
 
 

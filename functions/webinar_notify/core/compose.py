@@ -1,7 +1,9 @@
 """From a job and the series to a finished email: context, bodies, calendar parts.
 
 Each kind of email is one small function here plus a pair of templates; the sender does not
-know which kind it sends.
+know which kind it sends. Every email is written in the recipient's language when we speak it
+(fr-BE reads French), else in the series' default (core/i18n.py); titles and series text stay
+as the organisers wrote them.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from babel.dates import get_timezone_location
 from markupsafe import Markup
 
+from . import i18n
 from .announcements import Announcement
 from .calendar import session_invite
 from .errors import PayloadError, StaleJobError
+from .i18n import tr, tr_plural
 from .jobs import EmailJob
 from .mime import Attachment, Email
 from .render import Renderer
@@ -58,18 +63,20 @@ def _confirmation(series: Series, job: EmailJob, now: datetime, renderer: Render
                   links: Links) -> Email:
     sessions = _sessions(series, job.session_ids)
     context = _context(series, job, links, sessions, now)
-    subject = f"Registration confirmed: {series.title}"
+    lang = context["language"]
+    subject = tr(lang, "Registration confirmed: %(series)s", series=series.title)
     if len(sessions) == 1:
-        subject = f"Registration confirmed: {sessions[0].title} ({series.title})"
+        subject = tr(lang, "Registration confirmed: %(title)s (%(series)s)",
+                     title=sessions[0].title, series=series.title)
     needs_opt_in = job.extra.get("opt_in") == "needed"
     if needs_opt_in:
-        subject = f"Please confirm your registration: {series.title}"
+        subject = tr(lang, "Please confirm your registration: %(series)s", series=series.title)
     text, html = renderer.render_pair("confirmation", context | {
-        "subject": subject, "opt_in_url": links.opt_in if needs_opt_in else ""})
+        "subject": subject, "opt_in_url": links.opt_in if needs_opt_in else ""}, lang)
     recipient = job.recipient
     calendars = [
         session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
-                       join_url=personal_link(job, session.id))
+                       join_url=personal_link(job, session.id), language=lang)
         for session in sessions
     ]
     return _email(series, job, now, subject, text, html, calendars=calendars)
@@ -80,16 +87,20 @@ def _reminder(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
     session = _one_session(series, job)
     recipient = job.recipient
     ahead = [s for s in _sessions(series, job.also) if s.start > now and s.id != session.id]
+    lang = language_of(series, job)
     context = _context(series, job, links, [session], now) | {
-        "session": session_view(series, session, recipient.time_zone, recipient.join_url, now),
-        "ahead": [session_view(series, s, recipient.time_zone, None, now) for s in ahead],
+        "session": session_view(series, session, recipient.time_zone, recipient.join_url, now,
+                                lang),
+        "ahead": [session_view(series, s, recipient.time_zone, None, now, lang)
+                  for s in ahead],
     }
-    subject = f"Starts {until(session.start, now)}: {session.title}"
+    subject = tr(lang, "Starts %(when)s: %(title)s", when=until(session.start, now, lang),
+                 title=session.title)
     unsubscribe = links.unsubscribe_for("all")
     text, html = renderer.render_pair("reminder", context | {"subject": subject,
-                                                             "unsubscribe": unsubscribe})
+                                                             "unsubscribe": unsubscribe}, lang)
     invite = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
-                            join_url=recipient.join_url)
+                            join_url=recipient.join_url, language=lang)
     return _email(series, job, now, subject, text, html,
                   attachments=[Attachment(invite.filename, "application/ics", invite.content)],
                   headers=unsubscribe_headers(series, unsubscribe))
@@ -99,22 +110,24 @@ def _update(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
             links: Links) -> Email:
     session = _one_session(series, job)
     recipient = job.recipient
-    view = session_view(series, session, recipient.time_zone, recipient.join_url, now)
+    lang = language_of(series, job)
+    view = session_view(series, session, recipient.time_zone, recipient.join_url, now, lang)
     previous = None
     if "previous_start" in job.extra and "previous_end" in job.extra:
         old = describe(datetime.fromisoformat(job.extra["previous_start"]),
                        datetime.fromisoformat(job.extra["previous_end"]),
-                       recipient.time_zone, series.time_zone)
+                       recipient.time_zone, series.time_zone, lang)
         previous = {"starts": old.starts, "ends": old.ends, "starts_local": old.starts_local,
                     "starts_series": old.starts_series}
     is_new = job.extra.get("notice") == "new_session"
     context = _context(series, job, links, [session], now) | {
         "session": view, "previous": previous, "new_session": is_new}
-    subject = (f"New session: {session.title}" if is_new else
-               f"New time: {session.title}" if previous else f"Updated: {session.title}")
-    text, html = renderer.render_pair("update", context | {"subject": subject})
+    subject = (tr(lang, "New session: %(title)s", title=session.title) if is_new else
+               tr(lang, "New time: %(title)s", title=session.title) if previous else
+               tr(lang, "Updated: %(title)s", title=session.title))
+    text, html = renderer.render_pair("update", context | {"subject": subject}, lang)
     invite = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
-                            join_url=recipient.join_url)
+                            join_url=recipient.join_url, language=lang)
     return _email(series, job, now, subject, text, html, calendars=[invite])
 
 
@@ -126,12 +139,13 @@ def _cancellation(series: Series, job: EmailJob, now: datetime, renderer: Render
     if session is None:
         raise StaleJobError("the cancelled session is not in the series")
     recipient = job.recipient
-    view = session_view(series, session, recipient.time_zone, None, now)
+    lang = language_of(series, job)
+    view = session_view(series, session, recipient.time_zone, None, now, lang)
     context = _context(series, job, links, [], now) | {"session": view}
-    subject = f"Cancelled: {session.title}"
-    text, html = renderer.render_pair("cancellation", context | {"subject": subject})
+    subject = tr(lang, "Cancelled: %(title)s", title=session.title)
+    text, html = renderer.render_pair("cancellation", context | {"subject": subject}, lang)
     cancel = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
-                            method="CANCEL")
+                            method="CANCEL", language=lang)
     return _email(series, job, now, subject, text, html, calendars=[cancel])
 
 
@@ -143,13 +157,16 @@ def _dropped(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
     if not sessions:
         raise StaleJobError("the dropped sessions are no longer in the series")
     recipient = job.recipient
-    views = [session_view(series, s, recipient.time_zone, None, now) for s in sessions]
-    subject = (f"Dropped: {sessions[0].title}" if len(sessions) == 1
-               else f"Dropped: {len(sessions)} sessions of {series.title}")
+    lang = language_of(series, job)
+    views = [session_view(series, s, recipient.time_zone, None, now, lang) for s in sessions]
+    subject = (tr(lang, "Dropped: %(title)s", title=sessions[0].title) if len(sessions) == 1
+               else tr_plural(lang, "Dropped: %(num)d session of %(series)s",
+                              "Dropped: %(num)d sessions of %(series)s", len(sessions),
+                              series=series.title))
     text, html = renderer.render_pair("dropped", _context(series, job, links, [], now) | {
-        "dropped": views, "subject": subject})
+        "dropped": views, "subject": subject}, lang)
     cancels = [session_invite(series, s, recipient.email, recipient.full_name, stamp=now,
-                              method="CANCEL")
+                              method="CANCEL", language=lang)
                for s in sessions]
     return _email(series, job, now, subject, text, html, calendars=cancels)
 
@@ -162,7 +179,7 @@ def _announcement(series: Series, job: EmailJob, now: datetime, renderer: Render
         "body_html": Markup(announcement.html()),  # noqa: S704 (CommonMark, raw HTML off)
         "body_text": body_text, "preheader_text": preheader(body_text),
         "subject": announcement.subject, "unsubscribe": unsubscribe}
-    text, html = renderer.render_pair("announcement", context)
+    text, html = renderer.render_pair("announcement", context, context["language"])
     return _email(series, job, now, announcement.subject, text, html,
                   headers=unsubscribe_headers(series, unsubscribe))
 
@@ -203,17 +220,26 @@ def _sessions(series: Series, ids: tuple[str, ...]) -> list[Session]:
 def _context(series: Series, job: EmailJob, links: Links, sessions: list[Session],
              now: datetime) -> dict[str, Any]:
     recipient = job.recipient
-    views = [session_view(series, s, recipient.time_zone, personal_link(job, s.id), now)
+    lang = language_of(series, job)
+    views = [session_view(series, s, recipient.time_zone, personal_link(job, s.id), now, lang)
              for s in sessions]
     return {
+        "language": lang,
         "series": series,
         "name": recipient.full_name,
         "time_zone": recipient.time_zone,
-        "series_city": series.time_zone.rsplit("/", 1)[-1].replace("_", " "),
+        "series_city": city(series.time_zone, lang),
         "series_time_shown": any(v["shows_series_time"] for v in views),
         "sessions": views,
         "links": links,
     }
+
+
+def city(zone: str, language: str) -> str:
+    """The city that names a zone, in the reader's language (Brussels, Bruxelles, Brüssel)."""
+    if language == i18n.SOURCE:
+        return zone.rsplit("/", 1)[-1].replace("_", " ")
+    return get_timezone_location(zone, locale=i18n.locale(language), return_city=True)
 
 
 def personal_link(job: EmailJob, session_id: str) -> str | None:
@@ -225,11 +251,17 @@ def personal_link(job: EmailJob, session_id: str) -> str | None:
     return job.recipient.join_url
 
 
+def language_of(series: Series, job: EmailJob) -> str:
+    """The recipient's language when we write it, else the series' default."""
+    return i18n.choose(job.recipient.language, series.language)
+
+
 def session_view(series: Series, session: Session, reader_zone: str,
-                 personal_join_url: str | None, now: datetime) -> dict[str, Any]:
-    when = describe(session.start, session.end, reader_zone, series.time_zone)
+                 personal_join_url: str | None, now: datetime,
+                 language: str = i18n.SOURCE) -> dict[str, Any]:
+    when = describe(session.start, session.end, reader_zone, series.time_zone, language)
     return {
-        "starts_in": until(session.start, now),
+        "starts_in": until(session.start, now, language),
         "soon": session.start - now < SOON,
         "id": session.id,
         "title": session.title,
@@ -250,7 +282,7 @@ def _email(series: Series, job: EmailJob, now: datetime, subject: str, text: str
     message_id = hashlib.sha256(job.key.encode()).hexdigest()[:32] + "@" + series.uid_host
     return Email(sender=series.sender, to=Contact(job.recipient.email, job.recipient.full_name),
                  reply_to=series.reply_to, subject=subject, text=text, html=html, date=now,
-                 message_id=message_id, **extra)
+                 message_id=message_id, language=language_of(series, job), **extra)
 
 
 _BUILDERS: dict[str, Callable[[Series, EmailJob, datetime, Renderer, Links], Email]] = {

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
+from . import i18n
 from .durations import parse_duration
 from .edge import ID_PATTERN
 from .errors import InvalidInputError, PayloadError, SeriesFileError
@@ -270,6 +271,19 @@ def whole_minutes(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24 * 60:
         raise ValueError("expected whole minutes between 1 and 1440")
     return value
+
+
+def series_language(value: object) -> str:
+    """The series' default language: one we have a catalog for (fr-BE is read as fr)."""
+    try:
+        tag = language_tag(value)
+    except PayloadError:
+        raise ValueError(f"{str(value)[:40]!r} is not a language tag such as fr") from None
+    found = i18n.nearest(tag)
+    if found is None:
+        raise ValueError(f"{tag!r} is not a language we write in; one of "
+                         f"{', '.join(i18n.LANGUAGES)}")
+    return found
 
 
 def non_negative(value: object) -> int:

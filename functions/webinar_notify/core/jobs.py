@@ -41,7 +41,8 @@ class EmailJob:
             "rid": self.registrant_id, "sessions": list(self.session_ids), "key": self.key,
             "also": list(self.also), "extra": self.extra,
             "to": {"email": self.recipient.email, "name": self.recipient.full_name,
-                   "tz": self.recipient.time_zone, "join": self.recipient.join_url},
+                   "tz": self.recipient.time_zone, "join": self.recipient.join_url}
+            | ({"lang": self.recipient.language} if self.recipient.language else {}),
         }, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -56,7 +57,8 @@ class EmailJob:
             return cls(kind=kind, series_id=str(doc["series"]), series_revision=int(doc["rev"]),
                        registrant_id=str(doc["rid"]),
                        recipient=Registrant(email=str(to["email"]), full_name=str(to["name"]),
-                                            time_zone=str(to["tz"]), join_url=to.get("join")),
+                                            time_zone=str(to["tz"]), join_url=to.get("join"),
+                                            language=str(to.get("lang", ""))),
                        session_ids=tuple(str(s) for s in doc["sessions"]), key=str(doc["key"]),
                        also=tuple(str(s) for s in doc.get("also", ())),
                        extra={str(k): str(v) for k, v in doc.get("extra", {}).items()})

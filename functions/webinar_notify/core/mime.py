@@ -30,6 +30,7 @@ from .text import clean_name
 _ATEXT_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
 _Q_SAFE = re.compile(r"[A-Za-z0-9]")
 _HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$")
 CRLF = "\r\n"
 
 
@@ -53,6 +54,7 @@ class Email:
     calendars: Sequence[CalendarPart] = ()  # invitations: iTIP parts with a method
     attachments: Sequence[Attachment] = ()  # plain files, e.g. an .ics to add by hand
     headers: Mapping[str, str] = field(default_factory=dict)
+    language: str = ""  # the language of the bodies (RFC 3282 Content-Language), if known
 
 
 def build(email: Email) -> bytes:
@@ -69,6 +71,10 @@ def build(email: Email) -> bytes:
     ]
     if email.reply_to and email.reply_to.email:
         head.append(("Reply-To", address(email.reply_to)))
+    if email.language:
+        if not _LANGUAGE.match(email.language):
+            raise ValueError(f"bad language tag {email.language[:20]!r}")
+        head.append(("Content-Language", email.language))
     for name, value in email.headers.items():
         if not _HEADER_NAME.match(name):
             raise ValueError(f"bad header name {name!r}")

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
+from babel.lists import format_list
+from babel.units import format_unit
+
+from . import i18n
 from .durations import format_duration
 from .registration import Registration
 from .series import Series
@@ -106,26 +110,33 @@ def wants_reminder(registration: Registration, slot: Slot, session_ids: list[str
             and registration.registered_since(slot.session_id) <= slot.opens.timestamp())
 
 
-def until(start: datetime, now: datetime) -> str:
+def until(start: datetime, now: datetime, language: str = i18n.SOURCE) -> str:
     """How long until a start, never more than it is: rounded down, in at most two units;
     days from 36 hours on ("in 7 days", "in 6 days 23 hours"), hours and minutes below
     ("in 24 hours", "in 16 hours 40 minutes", "in 25 minutes").
 
     ``now`` is the moment the email is composed; a reader who opens it later has less time
     than it says, never more, so rounding up ("in 17 hours" for 16 h 40 min) is never right.
-    The email gives the absolute time too, which stays true whenever it is read.
+    The email gives the absolute time too, which stays true whenever it is read. Other
+    languages get Babel's units and list pattern ("dans 16 heures 40 minutes").
     """
     minutes = int((start - now).total_seconds()) // 60
     if start <= now:
-        return "now"
+        return i18n.tr(language, "now")
     if minutes == 0:
-        return "in less than a minute"
+        return i18n.tr(language, "in less than a minute")
     if minutes >= 36 * 60:
         days, rest = divmod(minutes, 24 * 60)
         parts = [(days, "day"), (rest // 60, "hour")]
     else:
         parts = [(minutes // 60, "hour"), (minutes % 60, "minute")]
-    return "in " + " ".join(_count(n, unit) for n, unit in parts if n)
+    if language == i18n.SOURCE:
+        return "in " + " ".join(_count(n, unit) for n, unit in parts if n)
+    where = i18n.locale(language)
+    amounts = [format_unit(n, f"duration-{unit}", length="long", locale=where)
+               for n, unit in parts if n]
+    return i18n.tr(language, "in %(duration)s",
+                   duration=format_list(amounts, style="unit-narrow", locale=where))
 
 
 def _count(count: int, unit: str) -> str:

@@ -81,6 +81,7 @@ class Series:
     uid_domain: str = ""  # the right-hand side of every calendar UID; fixed once published
     double_opt_in: bool = False  # registrations confirm by a link before reminders or news
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # provider -> answer mapping
+    language: str = "en"  # what a registrant who gave no language we speak reads (core/i18n)
     revision: int = 0  # grows with every stored change; caches key on it
 
     @property

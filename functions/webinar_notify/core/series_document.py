@@ -18,6 +18,7 @@ from .document_fields import (
     local_start,
     non_negative,
     offsets,
+    series_language,
     single_line,
     unique_ids,
     utc_instant,
@@ -41,7 +42,7 @@ _STATUSES: tuple[SessionStatus, ...] = ("scheduled", "cancelled")
 SERIES_FIELDS = {
     "id", "title", "description", "time_zone", "sender", "reply_to", "organisers",
     "endorsements", "topics", "audience", "url", "reminders", "sessions", "coming",
-    "uid_domain", "revision", "double_opt_in", "forms",
+    "uid_domain", "revision", "double_opt_in", "forms", "language",
 }
 SESSION_FIELDS = {
     "id", "title", "start", "duration_minutes", "join_url", "status", "description",
@@ -85,6 +86,7 @@ def parse_series(data: object) -> Series:
         forms=r.convert("forms", lambda v: form_mappings(
             v, {s.id for s in sessions}, {c.id for c in coming}), default={}),
         revision=r.convert("revision", non_negative, default=0),
+        language=r.convert("language", series_language, default="en"),
     )
 
 
@@ -112,6 +114,8 @@ def series_to_document(series: Series) -> dict[str, Any]:
     }
     if series.reply_to:
         doc["reply_to"] = _contact_doc(series.reply_to)
+    if series.language != "en":
+        doc["language"] = series.language
     return doc
 
 

@@ -2,6 +2,10 @@
 
 Every conversion happens at the session's own date, so a Toronto reader sees 09:00 EDT on
 26 Oct 2023 and 09:00 EST on 6 Nov 2023 for the same 15:00 in Brussels.
+
+English keeps its compact form ("Thu 26 Oct 2023 09:00 EDT"); every other language is written
+by Babel in that locale's own words and order ("jeudi 26 octobre 2023 15:00 UTC+2"), with the
+zone's abbreviation where the locale has one and the UTC offset where it has none.
 """
 
 from __future__ import annotations
@@ -9,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_skeleton, format_time, get_timezone_name
+
+from . import i18n
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,29 +41,50 @@ def zone_label(moment: datetime) -> str:
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
-def clock(moment: datetime) -> str:
-    return f"{moment:%H:%M} {zone_label(moment)}"
+def local_zone_label(moment: datetime, language: str) -> str:
+    """The zone as the locale abbreviates it (MESZ in German), else as ``zone_label``."""
+    name = get_timezone_name(moment, width="short", locale=i18n.locale(language))
+    return name if name and name[0] not in "+-" else zone_label(moment)
 
 
-def day(moment: datetime) -> str:
-    return f"{moment:%a} {moment.day} {moment:%b %Y}"
+def clock(moment: datetime, language: str = i18n.SOURCE) -> str:
+    if language == i18n.SOURCE:
+        return f"{moment:%H:%M} {zone_label(moment)}"
+    time = format_time(moment, "HH:mm", locale=i18n.locale(language))
+    return f"{time} {local_zone_label(moment, language)}"
 
 
-def describe(start: datetime, end: datetime, reader_zone: str, series_zone: str) -> SessionTime:
+def day(moment: datetime, language: str = i18n.SOURCE) -> str:
+    """The full date: "Thu 26 Oct 2023", "jeudi 26 octobre 2023", "Donnerstag, 26. Oktober
+    2023"."""
+    if language == i18n.SOURCE:
+        return f"{moment:%a} {moment.day} {moment:%b %Y}"
+    return format_date(moment, "full", locale=i18n.locale(language))
+
+
+def short_day(moment: datetime, language: str = i18n.SOURCE) -> str:
+    """A day next to another date of the same text: "Fri 27 Oct", "ven. 27 oct."."""
+    if language == i18n.SOURCE:
+        return f"{moment:%a} {moment.day} {moment:%b}"
+    return format_skeleton("MMMEd", moment, locale=i18n.locale(language))
+
+
+def describe(start: datetime, end: datetime, reader_zone: str, series_zone: str,
+             language: str = i18n.SOURCE) -> SessionTime:
     """Both views of one session; the series' view is left out when it reads the same
     (Copenhagen and Brussels share CET/CEST, so "15:00 CEST (15:00 CEST)" never appears)."""
     reader, home = ZoneInfo(reader_zone), ZoneInfo(series_zone)
     local_start, local_end = start.astimezone(reader), end.astimezone(reader)
     home_start, home_end = start.astimezone(home), end.astimezone(home)
-    starts_local = starts = f"{day(local_start)} {clock(local_start)}"
+    starts_local = starts = f"{day(local_start, language)} {clock(local_start, language)}"
     starts_series = ""
-    ends = _moment_after(local_end, local_start)
+    ends = _moment_after(local_end, local_start, language)
     shows_series_time = (_view(local_start), _view(local_end)) != \
         (_view(home_start), _view(home_end))
     if shows_series_time:
-        starts_series = _moment_after(home_start, local_start)
+        starts_series = _moment_after(home_start, local_start, language)
         starts += f" ({starts_series})"
-        ends += f" ({_moment_after(home_end, home_start)})"
+        ends += f" ({_moment_after(home_end, home_start, language)})"
     minutes = int((end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
     return SessionTime(starts=starts, ends=ends, minutes=minutes,
                        shows_series_time=shows_series_time, starts_local=starts_local,
@@ -66,8 +95,8 @@ def _view(moment: datetime) -> tuple[object, ...]:
     return moment.date(), moment.time(), zone_label(moment)
 
 
-def _moment_after(moment: datetime, reference: datetime) -> str:
+def _moment_after(moment: datetime, reference: datetime, language: str) -> str:
     """The clock time, with its day in front when that is not the reference's day."""
     if moment.date() == reference.date():
-        return clock(moment)
-    return f"{moment:%a} {moment.day} {moment:%b} {clock(moment)}"
+        return clock(moment, language)
+    return f"{short_day(moment, language)} {clock(moment, language)}"

@@ -4,12 +4,17 @@ Every answer on these paths, pages, feed, data download and every error, leaves 
 ``secured``, the one place that sets the security headers. A POST must come from the page
 itself (or from no browser at all) and carry a form; RFC 8058's one-click unsubscribe is the
 one exception, because mail providers send it from their own servers.
+
+Pages speak the person's stored language, else the browser's ``Accept-Language``, else the
+series' default (the services choose); error pages, which may know no person, speak the
+browser's language. Each answer says its language in ``Content-Language``.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 
 from aws_lambda_powertools import Metrics
@@ -18,7 +23,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
-from ..core import edge
+from ..core import edge, i18n
 from ..core.errors import InvalidInputError, NotFoundError
 from . import page_security
 
@@ -27,16 +32,33 @@ router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 FEED_CACHE = "private, max-age=900"  # calendar apps poll; the ETag makes a repeat a 304
 ONE_CLICK = ("List-Unsubscribe", "One-Click")  # RFC 8058: the body of the one-click POST
 secured = page_security.secured  # the API's handler passes every answer through it
+_PAGE_LANGUAGE = re.compile(r'<html lang="([A-Za-z0-9-]{1,35})"')
+# What a registrant may read on an error page, translated in the catalogs.
+PAGE_ERRORS = (
+    i18n.mark("this link is not valid or has expired; use the link from your latest email"),
+    i18n.mark("link token must be <registrant id>.<expiry day>.<signature> as in the emails; "
+              "check that the whole link was copied"),
+    i18n.mark("this form can only be sent from its own page"),
+    i18n.mark("the form could not be read"),
+    i18n.mark("this confirmation is missing or has expired: press \"Delete my data\" again, "
+              "then confirm within 10 minutes"),
+    i18n.mark("that session cannot be changed any more"),
+    i18n.mark("unknown action"),
+    i18n.mark("scope must be announcements or all"),
+)
 
 
 @router.get("/manage/<series_id>/<token>")
 def manage_page(series_id: str, token: str) -> Response[str]:
-    return _page(lambda: services().manage.render(series_id, token), (series_id, token))
+    return _page(lambda: services().manage.render(series_id, token,
+                                                  accept_language=_accept_language()),
+                 (series_id, token))
 
 
 @router.post("/manage/<series_id>/<token>")
 def manage_action(series_id: str, token: str) -> Response[str]:
-    return _page(lambda: services().manage.act(series_id, token, _same_site_form()),
+    return _page(lambda: services().manage.act(series_id, token, _same_site_form(),
+                                               accept_language=_accept_language()),
                  (series_id, token))
 
 
@@ -56,15 +78,16 @@ def download(series_id: str, token: str) -> Response[str]:
 
 @router.get("/optin/<series_id>/<token>")
 def opt_in_page(series_id: str, token: str) -> Response[str]:
-    return _page(lambda: services().preferences.opt_in_page(series_id, token),
-                 (series_id, token))
+    return _page(lambda: services().preferences.opt_in_page(
+        series_id, token, accept_language=_accept_language()), (series_id, token))
 
 
 @router.post("/optin/<series_id>/<token>")
 def opt_in(series_id: str, token: str) -> Response[str]:
     def confirm() -> str:
         _same_site_form()
-        return services().preferences.opt_in(series_id, token)
+        return services().preferences.opt_in(series_id, token,
+                                             accept_language=_accept_language())
 
     return _page(confirm, (series_id, token))
 
@@ -72,7 +95,8 @@ def opt_in(series_id: str, token: str) -> Response[str]:
 @router.get("/unsubscribe/<series_id>/<token>")
 def unsubscribe_page(series_id: str, token: str) -> Response[str]:
     scope = (router.current_event.query_string_parameters or {}).get("scope", "all")
-    return _page(lambda: services().preferences.page(series_id, token, scope),
+    return _page(lambda: services().preferences.page(series_id, token, scope,
+                                                     accept_language=_accept_language()),
                  (series_id, token))
 
 
@@ -93,10 +117,12 @@ def unsubscribe(series_id: str, token: str) -> Response[str]:
         if form.get("action") == "resubscribe" and not one_click:
             preferences.resubscribe(series_id, token)
             metrics.add_metric(name="Resubscribed", unit=MetricUnit.Count, value=1)
-            return preferences.page(series_id, token, scope, done="resubscribed")
+            return preferences.page(series_id, token, scope, done="resubscribed",
+                                    accept_language=_accept_language())
         preferences.unsubscribe(series_id, token, scope)
         metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
-        return preferences.page(series_id, token, scope, done="unsubscribed")
+        return preferences.page(series_id, token, scope, done="unsubscribed",
+                                accept_language=_accept_language())
 
     return _page(act, (series_id, token))
 
@@ -116,6 +142,10 @@ def calendar_feed(series_id: str, token: str) -> Response[str]:
     if (router.current_event.headers or {}).get("if-none-match") == etag:
         return Response(304, "text/calendar; charset=utf-8", "", headers=cached)
     return Response(200, "text/calendar; charset=utf-8", body.decode("utf-8"), headers=cached)
+
+
+def _accept_language() -> str:
+    return (router.current_event.headers or {}).get("accept-language", "")[:500]
 
 
 def _same_site_form() -> dict[str, str]:
@@ -138,18 +168,24 @@ def _page(render: Callable[[], str], path: tuple[str, str]) -> Response[str]:
         body = render()
     except InvalidInputError as error:
         metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
-        return Response(error.status, "text/html; charset=utf-8", _error_page(str(error)))
+        language = i18n.from_accept_language(_accept_language()) or i18n.SOURCE
+        return Response(error.status, "text/html; charset=utf-8",
+                        _error_page(str(error), language),
+                        headers={"Content-Language": language})
     metrics.add_metric(name="PagesShown", unit=MetricUnit.Count, value=1)
-    return Response(200, "text/html; charset=utf-8", body)
+    found = _PAGE_LANGUAGE.search(body[:400])
+    return Response(200, "text/html; charset=utf-8", body,
+                    headers={"Content-Language": found[1] if found else i18n.SOURCE})
 
 
-def _error_page(message: str) -> str:
-    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+def _error_page(message: str, language: str = i18n.SOURCE) -> str:
+    """The error in the reader's language when the catalogs know it, else as raised."""
+    return (f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            '<title>Webinar series</title></head>'
+            f'<title>{html.escape(i18n.tr(language, "Webinar series"))}</title></head>'
             '<body style="margin:0;padding:24px 16px;font-family:Helvetica,Arial,sans-serif;'
-            f'color:#1f2933;"><p style="max-width:600px;">{html.escape(message)}</p>'
-            '</body></html>\n')
+            'color:#1f2933;"><p style="max-width:600px;">'
+            f'{html.escape(i18n.tr(language, message))}</p></body></html>\n')
 
 
 def include(app: APIGatewayHttpResolver) -> None:

@@ -14,7 +14,7 @@ from ..adapters.clock import Clock
 from ..adapters.queue import SendQueue
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
-from ..core import tokens
+from ..core import i18n, tokens
 from ..core.calendar import personal_feed
 from ..core.compose import session_view
 from ..core.errors import PayloadError
@@ -47,28 +47,36 @@ class ManagePage:
             today=self.clock.now().date())
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         sessions = [s for s in series.sessions if s.id in registered]
-        body = personal_feed(series, sessions,
-                             {s.id: registration.join_url_for(s.id) for s in sessions})
+        body = personal_feed(series, sessions,  # what it adds, in the person's language
+                             {s.id: registration.join_url_for(s.id) for s in sessions},
+                             i18n.choose(registration.registrant.language, series.language))
         return body, f'"{series.revision}-{registration.version}"'
 
-    def render(self, series_id: str, token: str, notice: str = "") -> str:
-        """The page as HTML; NotFoundError for an unknown series or a token not valid for it."""
+    def render(self, series_id: str, token: str, notice: str = "",
+               accept_language: str = "") -> str:
+        """The page as HTML; NotFoundError for an unknown series or a token not valid for it.
+        It speaks the person's language, else their browser's (``Accept-Language``), else the
+        series' default."""
         series, registration = linked_registration(self.store, self.secrets, "manage",
                                                    series_id, token,
             today=self.clock.now().date())
-        return self._page(series, registration, notice, token)
+        return self._page(series, registration, notice, token,
+                          language=_language(series, registration, accept_language))
 
-    def act(self, series_id: str, token: str, form: dict[str, str]) -> str:
+    def act(self, series_id: str, token: str, form: dict[str, str],
+            accept_language: str = "") -> str:
         """A button on the page: drop or add a session, cancel, or erase everything."""
         series, registration = linked_registration(self.store, self.secrets, "manage",
                                                    series_id, token,
             today=self.clock.now().date())
+        lang = _language(series, registration, accept_language)
         action, now = form.get("action", ""), self.clock.now()
         if action == "erase":  # one more press: erasure cannot be undone
             return self._page(series, registration, "", token,
-                              confirm_erase=self._erase_value(series, registration, now))
+                              confirm_erase=self._erase_value(series, registration, now),
+                              language=lang)
         if action == "erase_confirmed":
-            return self._erase(series, registration, form.get("confirm", ""), now)
+            return self._erase(series, registration, form.get("confirm", ""), now, lang)
         if action not in ("drop", "add", "cancel"):
             raise PayloadError("unknown action")
         sessions: tuple[str, ...] | None = None
@@ -94,17 +102,23 @@ class ManagePage:
         queued = bool(jobs) and not self._suppressed(registration)
         if queued:
             self.queue.send(jobs)
-        notices = {"add": "Added: a confirmation with its calendar invitation is on its way.",
-                   "drop": "Dropped.", "cancel": "Your registration is cancelled."}
+        notices = {
+            "add": i18n.tr(lang, "Added: a confirmation with its calendar invitation is on "
+                                 "its way."),
+            "drop": i18n.tr(lang, "Dropped."),
+            "cancel": i18n.tr(lang, "Your registration is cancelled.")}
         notice = notices[action]
         if queued and cancels:
-            notice += (" An email that takes the session out of your calendar is on its way."
-                       if len(cancels[0].session_ids) == 1 else
-                       " An email that takes the sessions out of your calendar is on its way.")
-        return self._page(series, updated, notice, token)
+            notice += " " + (
+                i18n.tr(lang, "An email that takes the session out of your calendar is on its "
+                              "way.")
+                if len(cancels[0].session_ids) == 1 else
+                i18n.tr(lang, "An email that takes the sessions out of your calendar is on its "
+                              "way."))
+        return self._page(series, updated, notice, token, language=lang)
 
     def _erase(self, series: Series, registration: Registration, confirm: str,
-               now: datetime) -> str:
+               now: datetime, language: str) -> str:
         """The second press: only with the value the first press handed out, still fresh.
         The tombstone's moment is after everything applied to the registration, so no
         earlier event (a replay, a late retry) can bring the person back."""
@@ -114,7 +128,8 @@ class ManagePage:
             raise PayloadError("this confirmation is missing or has expired: press "
                                "\"Delete my data\" again, then confirm within 10 minutes")
         erase(self.store, registration, now)
-        return self.renderer.render("erased.html", {"series": series, "subject": series.title})
+        return self.renderer.render("erased.html", {"series": series, "subject": series.title},
+                                    language)
 
     def _erase_value(self, series: Series, registration: Registration, now: datetime) -> str:
         return tokens.confirmation(self.secrets.token_secrets()[0], ERASE_PURPOSE, series.id,
@@ -140,18 +155,22 @@ class ManagePage:
                 "reminders_off": r.reminders_off, "announcements_off": r.announcements_off}
 
     def _page(self, series: Series, registration: Registration, notice: str,
-              token: str, confirm_erase: str = "") -> str:
+              token: str, confirm_erase: str = "", language: str = i18n.SOURCE) -> str:
         now = self.clock.now()
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         zone = registration.registrant.time_zone
         sessions = [
-            session_view(series, s, zone, registration.join_url_for(s.id), now)
+            session_view(series, s, zone, registration.join_url_for(s.id), now, language)
             | {"past": s.end <= now, "cancelled": s.cancelled}
             for s in series.sessions if s.id in registered
         ]
-        addable = [session_view(series, s, zone, None, now) for s in series.sessions
+        addable = [session_view(series, s, zone, None, now, language) for s in series.sessions
                    if s.id not in registered and not s.cancelled and s.end > now]
         return self.renderer.render("manage.html", {
             "series": series, "sessions": sessions, "addable": addable, "time_zone": zone,
             "active": registration.status == "active", "subject": series.title,
-            "notice": notice, "token": token, "confirm_erase": confirm_erase})
+            "notice": notice, "token": token, "confirm_erase": confirm_erase}, language)
+
+
+def _language(series: Series, registration: Registration, accept_language: str) -> str:
+    return i18n.for_page(registration.registrant.language, accept_language, series.language)

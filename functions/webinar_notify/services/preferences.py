@@ -12,6 +12,7 @@ from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
+from ..core import i18n
 from ..core.errors import PayloadError, RetryableError
 from ..core.registration import Registration
 from ..core.render import Renderer
@@ -29,13 +30,16 @@ class Preferences:
         self.renderer = renderer
         self.clock = clock
 
-    def page(self, series_id: str, token: str, scope: str, done: str = "") -> str:
-        """The confirmation page: says what the button will do; changes nothing."""
+    def page(self, series_id: str, token: str, scope: str, done: str = "",
+             accept_language: str = "") -> str:
+        """The confirmation page: says what the button will do; changes nothing. In the
+        person's language, else their browser's, else the series' default."""
         series, registration = self._find(series_id, token)
         return self.renderer.render("unsubscribe.html", {
             "series": series, "subject": series.title, "scope": _scope(scope), "done": done,
             "reminders_off": registration.reminders_off,
-            "announcements_off": registration.announcements_off})
+            "announcements_off": registration.announcements_off},
+            _language(series, registration, accept_language))
 
     def unsubscribe(self, series_id: str, token: str, scope: str) -> Registration:
         """Idempotent: unsubscribing twice leaves the same state."""
@@ -47,17 +51,19 @@ class Preferences:
         return self._update(series_id, token, lambda r: replace(
             r, announcements_off=False, reminders_off=False))
 
-    def opt_in_page(self, series_id: str, token: str, done: bool = False) -> str:
+    def opt_in_page(self, series_id: str, token: str, done: bool = False,
+                    accept_language: str = "") -> str:
         series, registration = linked_registration(self.store, self.secrets, "optin",
                                                    series_id, token,
             today=self.clock.now().date())
         return self.renderer.render("optin.html", {
             "series": series, "subject": series.title,
-            "confirmed": done or registration.opted_in})
+            "confirmed": done or registration.opted_in},
+            _language(series, registration, accept_language))
 
-    def opt_in(self, series_id: str, token: str) -> str:
+    def opt_in(self, series_id: str, token: str, accept_language: str = "") -> str:
         self._update(series_id, token, lambda r: replace(r, opted_in=True), purpose="optin")
-        return self.opt_in_page(series_id, token, done=True)
+        return self.opt_in_page(series_id, token, done=True, accept_language=accept_language)
 
     def _update(self, series_id: str, token: str,
                 change: Callable[[Registration], Registration],
@@ -78,6 +84,10 @@ class Preferences:
     def _find(self, series_id: str, token: str) -> tuple[Series, Registration]:
         return linked_registration(self.store, self.secrets, "unsubscribe", series_id, token,
             today=self.clock.now().date())
+
+
+def _language(series: Series, registration: Registration, accept_language: str) -> str:
+    return i18n.for_page(registration.registrant.language, accept_language, series.language)
 
 
 def _scope(value: str) -> Scope:
