@@ -24,6 +24,7 @@ from webinar_notify.core.signatures import sign
 from webinar_notify.local.events import LocalContext, sqs_event
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
 from webinar_notify.series_files import load_series_file
+from webinar_notify.services import sending
 
 BATCH = 10
 
@@ -174,6 +175,33 @@ def test_what_cannot_start_before_the_timeout_goes_back_on_the_queue(
         runtime.queue.settle(messages, set())
         assert len(outbox.entries()) == 6
         assert runtime.queue.depth() == 4
+        runtime.drain()
+        assert runtime.queue.depth() == 0 and runtime.dead_letters() == 0
+    assert len({str(e["to"]) for e in outbox.entries()}) == BATCH == len(outbox.entries())
+
+
+def test_a_slow_ses_never_runs_the_batch_into_the_timeout(
+        outbox: OutboxMailer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unpaced, every job may start; but when sends are slow, workers stop claiming once the
+    time to finish is reached, and hand the rest back (no deferral, nothing sent twice)."""
+    mailer = OverlapMailer(outbox)
+    monkeypatch.setattr(sending, "FINISH_SECONDS", 0.0)
+    for runtime in _runtime(outbox, mailer):
+        runtime.services.sender.pool = 2
+        _register(runtime, BATCH)
+        messages = runtime.queue.receive()
+        slow = mailer.send
+
+        def slower(message: OutgoingMessage, send: Any = slow) -> str:
+            time.sleep(0.15)
+            return str(send(message))
+
+        mailer.send = slower  # type: ignore[method-assign]
+        assert _invoke(runtime, messages, timeout_ms=400) == []  # 0.4 s for ten 0.17 s sends
+        runtime.queue.settle(messages, set())
+        sent_first = len(outbox.entries())
+        assert 2 <= sent_first < BATCH and runtime.queue.depth() == BATCH - sent_first
+        mailer.send = slow  # type: ignore[method-assign]
         runtime.drain()
         assert runtime.queue.depth() == 0 and runtime.dead_letters() == 0
     assert len({str(e["to"]) for e in outbox.entries()}) == BATCH == len(outbox.entries())

@@ -45,7 +45,9 @@ def test_table_is_encrypted_recoverable_and_keyed_as_the_store_expects() -> None
 def test_send_queue_redrives_to_a_dlq_with_six_times_the_sender_timeout() -> None:
     queue = RESOURCES["SendQueue"]["Properties"]
     sender = FUNCTIONS["SenderFunction"]["Properties"]
-    assert queue["VisibilityTimeout"] == 6 * sender["Timeout"]
+    window = RESOURCES["SenderFunctionSendQueue"]["Properties"].get(
+        "MaximumBatchingWindowInSeconds", 0)
+    assert queue["VisibilityTimeout"] >= 6 * sender["Timeout"] + window
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"GetAtt": "SendDeadLetterQueue.Arn"}
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
     source = RESOURCES["SenderFunctionSendQueue"]["Properties"]

@@ -165,7 +165,11 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
     table = env["TABLE_NAME"]
     # As many connections as the sender has threads (botocore keeps 10 by default).
     connections = Config(max_pool_connections=MAX_POOL)
-    dynamodb = on_first_use(lambda: boto3.client("dynamodb", config=connections))
+    # DynamoDB answers in milliseconds: short timeouts and a bounded retry budget (standard
+    # mode, 3 attempts), so no call can outlast the sender's 20 s margin before its timeout.
+    dynamodb = on_first_use(lambda: boto3.client("dynamodb", config=connections.merge(Config(
+        connect_timeout=2, read_timeout=4, retries={"mode": "standard",
+                                                    "total_max_attempts": 3}))))
     sqs = on_first_use(lambda: boto3.client("sqs"))
     accounts, verifier = console_sign_in(env)
     # Each of at most SENDER_CONCURRENCY instances paces itself to its share of the rate,

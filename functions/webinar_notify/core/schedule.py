@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
+from babel.dates import format_timedelta
 from babel.lists import format_list
 from babel.units import format_unit
 
@@ -133,10 +134,15 @@ def until(start: datetime, now: datetime, language: str = i18n.SOURCE) -> str:
     if language == i18n.SOURCE:
         return "in " + " ".join(_count(n, unit) for n, unit in parts if n)
     where = i18n.locale(language)
-    amounts = [format_unit(n, f"duration-{unit}", length="long", locale=where)
-               for n, unit in parts if n]
-    return i18n.tr(language, "in %(duration)s",
-                   duration=format_list(amounts, style="unit-narrow", locale=where))
+    counted = [(n, unit) for n, unit in parts if n]
+    # The first unit carries the direction in the locale's own relative pattern ("in 7
+    # Tagen", dative, not "in 7 Tage"): a threshold of the count itself keeps Babel on that
+    # unit (7 days never become "1 week"); the second is a plain amount.
+    first, unit = counted[0]
+    head = format_timedelta(timedelta(**{f"{unit}s": first}), threshold=first,
+                            add_direction=True, format="long", locale=where)
+    rest = [format_unit(n, f"duration-{u}", length="long", locale=where) for n, u in counted[1:]]
+    return format_list([head, *rest], style="unit-narrow", locale=where)
 
 
 def _count(count: int, unit: str) -> str:

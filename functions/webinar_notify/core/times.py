@@ -42,9 +42,17 @@ def zone_label(moment: datetime) -> str:
 
 
 def local_zone_label(moment: datetime, language: str) -> str:
-    """The zone as the locale abbreviates it (MESZ in German), else as ``zone_label``."""
+    """The zone as the locale abbreviates it (MESZ in German), else as ``zone_label``.
+
+    Only where the time zone database has letters for the zone: where it has none (Morocco's
+    +01, Riyadh's +03), CLDR may still name the zone's "metazone", whose abbreviation can be
+    another offset (Casablanca at UTC+1 is "WEZ"/"WET", which means UTC+0), so the offset is
+    said instead, as in English."""
+    label = zone_label(moment)
+    if label.startswith("UTC"):
+        return label
     name = get_timezone_name(moment, width="short", locale=i18n.locale(language))
-    return name if name and name[0] not in "+-" else zone_label(moment)
+    return name if name and name[0] not in "+-" else label
 
 
 def clock(moment: datetime, language: str = i18n.SOURCE) -> str:

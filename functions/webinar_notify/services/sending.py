@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -127,27 +128,42 @@ class Sender:
     def deliver_all(self, jobs: Sequence[EmailJob], seconds_left: float | None = None
                     ) -> list[Delivery | Exception]:
         """Deliver a batch at once, ``pool`` emails at a time; what became of each job, in
-        order (an exception where ``deliver`` raised, for that record alone to fail). Jobs
-        that could not start within ``seconds_left`` at this instance's rate are handed back
-        to the queue as they are (no deferral counted)."""
+        order (an exception where ``deliver`` raised, for that record alone to fail).
+
+        With ``seconds_left`` (the invocation's time), jobs that cannot start before
+        FINISH_SECONDS before the end are handed back to the queue as they are (no deferral
+        counted): those the pacer says will not get a slot at once, and, checked again by
+        each worker before it claims one, any that a slow SES or DynamoDB left unstarted, so
+        a batch never runs into the timeout (which would fail it whole and send again what
+        SES accepted but the ledger had not yet recorded)."""
         startable = len(jobs)
+        deadline = None
         if seconds_left is not None:
+            deadline = time.monotonic() + seconds_left - FINISH_SECONDS
             slots = self.limiter.slots_within(seconds_left - FINISH_SECONDS)
             startable = len(jobs) if slots is None else min(len(jobs), slots)
         now, later = list(jobs[:startable]), list(jobs[startable:])
-        handed_back = self._hand_back(later) if later else []  # for another instance, now
-        results: list[Delivery | Exception] = []
+        if len(now) > 1:  # the secrets read once here, not by every thread at once
+            self.secrets.registrant_key()
+            self.secrets.token_secrets()
+        results: list[Delivery | Exception | None]
         if len(now) <= 1 or self.pool == 1:
-            results.extend(self._outcome(job) for job in now)
+            results = [self._outcome(job, deadline) for job in now]
         else:
             with ThreadPoolExecutor(max_workers=min(self.pool, len(now))) as threads:
                 # Each email runs in a copy of the caller's context (which function calls).
-                futures = [threads.submit(contextvars.copy_context().run, self._outcome, job)
-                           for job in now]
-                results.extend(future.result() for future in futures)
-        return results + handed_back
+                futures = [threads.submit(contextvars.copy_context().run, self._outcome, job,
+                                          deadline) for job in now]
+                results = [future.result() for future in futures]
+        late = [job for job, result in zip(now, results, strict=True) if result is None]
+        back = iter(self._hand_back(late + later) if late or later else [])
+        return [result if result is not None else next(back) for result in results] + list(back)
 
-    def _outcome(self, job: EmailJob) -> Delivery | Exception:
+    def _outcome(self, job: EmailJob, deadline: float | None = None
+                 ) -> Delivery | Exception | None:
+        """What became of one job; None when its time to start had passed (hand it back)."""
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
         try:
             return self.deliver(job)
         except Exception as error:  # reported for this record; the others go on
