@@ -75,14 +75,17 @@ def _sent_texts() -> list[str]:
     return [m.raw_data for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages]
 
 
-def _link(kind: str) -> str:
-    """The last personal link of this kind (manage, calendar, unsubscribe) SES was given."""
+def _link(kind: str, to: str = "grace@example.org") -> str:
+    """The last personal link of this kind (manage, calendar, unsubscribe) SES was given for
+    this person (the sender's pool sends a batch in no fixed order)."""
     import email
     import email.policy
 
     found = []
     for raw in _sent_texts():
         message = email.message_from_string(raw, policy=email.policy.default)
+        if to not in str(message.get("To", "")):
+            continue
         texts = [str(message.get("List-Unsubscribe", ""))] + [
             str(part.get_content()) for part in message.walk()  # type: ignore[attr-defined]
             if part.get_content_type() == "text/plain"]

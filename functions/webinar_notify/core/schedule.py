@@ -141,8 +141,8 @@ def until(start: datetime, now: datetime, language: str = i18n.SOURCE) -> str:
     first, unit = counted[0]
     head = format_timedelta(timedelta(**{f"{unit}s": first}), threshold=first,
                             add_direction=True, format="long", locale=where)
-    rest = [format_unit(n, f"duration-{u}", length="long", locale=where) for n, u in counted[1:]]
-    return format_list([head, *rest], style="unit-narrow", locale=where)
+    tail = [format_unit(n, f"duration-{u}", length="long", locale=where) for n, u in counted[1:]]
+    return format_list([head, *tail], style="unit-narrow", locale=where)
 
 
 def _count(count: int, unit: str) -> str:
