@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "lambda"
 PYTHON_VERSION = "3.12"
 PLATFORM = "manylinux2014_aarch64"
+# pip matches each --platform tag exactly, so the newer manylinux tags a wheel may carry are
+# named too (css-inline ships manylinux_2_24 for arm64); the python3.12 runtime's glibc is 2.34.
+PLATFORMS = (PLATFORM, "manylinux_2_24_aarch64", "manylinux_2_28_aarch64",
+             "manylinux_2_34_aarch64")
 # What runs on a laptop, never in a function: the rehearsal kit, the command line, `doctor`.
 # tests/test_lambda_wiring.py imports every handler with these blocked.
 LEFT_OUT = ("__pycache__", "local", "doctor", "cli.py", "organiser_cli.py")
@@ -31,7 +35,8 @@ def main() -> None:
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(OUT),
-                    "--platform", PLATFORM, "--implementation", "cp",
+                    *(arg for tag in PLATFORMS for arg in ("--platform", tag)),
+                    "--implementation", "cp",
                     "--python-version", PYTHON_VERSION, "--only-binary=:all:",
                     *project["dependencies"]], check=True)
     copy_code(OUT)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -46,10 +47,17 @@ Questions in advance to <questions@estro.example> or [the form](https://forms.ex
 """
 
 
+BRAND: dict[str, Any] = {
+    "logo": {"url": "https://brand.example/logo.png", "alt": "Oncology Society"},
+    "accent": "#7a1f5c", "footer": "Oncology Society, the organiser of this series.",
+    "postal_address": "Rue de l'Exemple 1, 1000 Brussels, Belgium"}
+
+
 @cache
-def series() -> Series:
+def series(branded: bool = False) -> Series:
     with (ROOT / "series" / "reirradiation-2023.yaml").open(encoding="utf-8") as handle:
-        return parse_series(yaml.safe_load(handle))
+        document = yaml.safe_load(handle)
+    return parse_series(document | {"brand": BRAND} if branded else document)
 
 
 @cache
@@ -69,29 +77,31 @@ def job(kind: EmailKind, sessions: tuple[str, ...], zone: str = "America/Toronto
                     also=("s1", "s2", "s3"), extra=dict(extra))
 
 
-def announcement_email(body: str, subject: str = "Doors open early") -> Email:
-    s = series()
+def announcement_email(body: str, subject: str = "Doors open early",
+                       branded: bool = False) -> Email:
+    s = series(branded)
     announcement = parse_announcement({"id": "doors", "subject": subject, "body_markdown": body,
                                        "audience": {"all": True}}, s, NOW)
     return compose(s, job("announcement", ()), now=NOW, renderer=renderer(), links=LINKS,
                    announcement=announcement)
 
 
-def follow_up_emails() -> dict[str, Email]:
-    s = series()
+def follow_up_emails(branded: bool = False) -> dict[str, Email]:
+    s = series(branded)
     s1 = s.session("s1")
     assert s1 is not None
     docs = follow_up_announcements(s1, {
         "split": True, "recording_url": "https://video.example/rec/s1",
         "slides_url": "https://estro.example/slides/s1.pdf",
         "survey_url": "https://survey.example/s1"}, renderer())
-    return {doc["id"]: announcement_email(doc["body_markdown"], doc["subject"]) for doc in docs}
+    return {doc["id"]: announcement_email(doc["body_markdown"], doc["subject"], branded)
+            for doc in docs}
 
 
 @cache
-def every_kind() -> dict[str, Email]:
-    """One email of every kind, composed as the sender composes them."""
-    s = series()
+def every_kind(branded: bool = False) -> dict[str, Email]:
+    """One email of every kind, composed as the sender composes them (with BRAND if branded)."""
+    s = series(branded)
     s1 = s.session("s1")
     assert s1 is not None
 
@@ -117,8 +127,8 @@ def every_kind() -> dict[str, Email]:
         "cancellation": made(job("cancellation", ("s2",)), cancelled),
         "dropped": made(job("cancellation", ("s2",), dropped="self")),
         "dropped-several": made(job("cancellation", ("s2", "s3"), dropped="self")),
-        "announcement": announcement_email(ANNOUNCEMENT),
-        **follow_up_emails(),
+        "announcement": announcement_email(ANNOUNCEMENT, branded=branded),
+        **follow_up_emails(branded),
     }
 
 
@@ -310,9 +320,11 @@ def test_plain_text_keeps_long_urls_whole_and_numbers_ordered_lists() -> None:
     assert "3. three\n4. four" in text and "> quoted" in text
 
 
+@pytest.mark.parametrize("branded", [False, True], ids=["ours", "branded"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_text_colour_has_at_least_4_5_to_1_contrast(kind: str) -> None:
-    page = Page(every_kind()[kind].html or "")
+def test_every_text_colour_has_at_least_4_5_to_1_contrast(kind: str, branded: bool) -> None:
+    """Read from the final HTML, after css-inline wrote the stylesheet and the brand into it."""
+    page = Page(every_kind(branded)[kind].html or "")
     checked = 0
     for node in page.nodes:
         if not node.texts or hidden(node):
@@ -324,6 +336,64 @@ def test_every_text_colour_has_at_least_4_5_to_1_contrast(kind: str) -> None:
         assert ratio >= 4.5, f"{''.join(node.texts)[:40]!r}: {colour} on {background} {ratio:.2f}"
         checked += 1
     assert checked > 5
+
+
+def dark_rules(html: str) -> list[tuple[str, dict[str, str]]]:
+    """The (selector, declarations) of the email's prefers-color-scheme: dark block, in order
+    (type and class selectors only, all !important, as base.html writes them)."""
+    block = re.search(r"@media \(prefers-color-scheme: ?dark\)\s*\{(.*?)\}\s*</style>", html,
+                      re.DOTALL)
+    assert block, "no dark mode"
+    rules = []
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", block.group(1)):
+        declarations = {k.strip(): v.replace("!important", "").strip()
+                        for k, _, v in (d.partition(":") for d in body.split(";")) if v}
+        rules += [(selector.strip(), declarations) for selector in selectors.split(",")]
+    return rules
+
+
+def in_dark(node: Node, prop: str, rules: list[tuple[str, dict[str, str]]]) -> str | None:
+    """A property as a dark-mode client sees it: the nearest element that sets it, where a
+    matching dark rule (!important; a class beats a tag, then the later rule) beats its
+    inline style."""
+    for n in ancestry(node):
+        classes = n.attrs.get("class", "").split()
+        matched = [(selector.startswith("."), i, declarations)
+                   for i, (selector, declarations) in enumerate(rules)
+                   if selector == n.tag
+                   or (selector.startswith(".") and selector[1:] in classes)]
+        for _specific, _order, declarations in sorted(matched, reverse=True):
+            if prop in declarations or (prop == "background"
+                                        and "background-color" in declarations):
+                return declarations.get(prop) or declarations["background-color"]
+        if prop == "background":
+            value = n.style.get("background") or n.style.get("background-color") \
+                or n.attrs.get("bgcolor")
+        else:
+            value = n.style.get(prop)
+        if value:
+            return value
+    return None
+
+
+@pytest.mark.parametrize("branded", [False, True], ids=["ours", "branded"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_dark_mode_keeps_every_text_colour_at_4_5_to_1(kind: str, branded: bool) -> None:
+    html = every_kind(branded)[kind].html or ""
+    assert re.search(r'<meta name="color-scheme" content="light dark">', html)
+    rules, page = dark_rules(html), Page(html)
+    checked = 0
+    for node in page.nodes:
+        if not node.texts or hidden(node):
+            continue
+        colour = in_dark(node, "color", rules) or "#000000"
+        background = in_dark(node, "background", rules) or "#ffffff"
+        ratio = contrast(colour, background)
+        assert ratio >= 4.5, f"{''.join(node.texts)[:40]!r}: {colour} on {background} {ratio:.2f}"
+        checked += 1
+    assert checked > 5
+    canvas = next(n for n in page.nodes if n.tag == "body")
+    assert in_dark(canvas, "background", rules) == "#121417"  # dark mode is really dark
 
 
 def test_the_contrast_formula_matches_known_pairs() -> None:

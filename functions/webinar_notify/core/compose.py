@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 
 from babel.dates import get_timezone_location
-from markupsafe import Markup
 
 from . import i18n
 from .announcements import Announcement
@@ -72,7 +71,7 @@ def _confirmation(series: Series, job: EmailJob, now: datetime, renderer: Render
     if needs_opt_in:
         subject = tr(lang, "Please confirm your registration: %(series)s", series=series.title)
     text, html = renderer.render_pair("confirmation", context | {
-        "subject": subject, "opt_in_url": links.opt_in if needs_opt_in else ""}, lang)
+        "subject": subject, "opt_in_url": links.opt_in if needs_opt_in else ""}, lang, series)
     recipient = job.recipient
     calendars = [
         session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
@@ -98,7 +97,8 @@ def _reminder(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
                  title=session.title)
     unsubscribe = links.unsubscribe_for("all")
     text, html = renderer.render_pair("reminder", context | {"subject": subject,
-                                                             "unsubscribe": unsubscribe}, lang)
+                                                             "unsubscribe": unsubscribe},
+                                      lang, series)
     invite = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
                             join_url=recipient.join_url, language=lang)
     return _email(series, job, now, subject, text, html,
@@ -125,7 +125,8 @@ def _update(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
     subject = (tr(lang, "New session: %(title)s", title=session.title) if is_new else
                tr(lang, "New time: %(title)s", title=session.title) if previous else
                tr(lang, "Updated: %(title)s", title=session.title))
-    text, html = renderer.render_pair("update", context | {"subject": subject}, lang)
+    text, html = renderer.render_pair("update", context | {"subject": subject}, lang,
+                                      series)
     invite = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
                             join_url=recipient.join_url, language=lang)
     return _email(series, job, now, subject, text, html, calendars=[invite])
@@ -143,7 +144,8 @@ def _cancellation(series: Series, job: EmailJob, now: datetime, renderer: Render
     view = session_view(series, session, recipient.time_zone, None, now, lang)
     context = _context(series, job, links, [], now) | {"session": view}
     subject = tr(lang, "Cancelled: %(title)s", title=session.title)
-    text, html = renderer.render_pair("cancellation", context | {"subject": subject}, lang)
+    text, html = renderer.render_pair("cancellation", context | {"subject": subject}, lang,
+                                      series)
     cancel = session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
                             method="CANCEL", language=lang)
     return _email(series, job, now, subject, text, html, calendars=[cancel])
@@ -164,7 +166,7 @@ def _dropped(series: Series, job: EmailJob, now: datetime, renderer: Renderer,
                               "Dropped: %(num)d sessions of %(series)s", len(sessions),
                               series=series.title))
     text, html = renderer.render_pair("dropped", _context(series, job, links, [], now) | {
-        "dropped": views, "subject": subject}, lang)
+        "dropped": views, "subject": subject}, lang, series)
     cancels = [session_invite(series, s, recipient.email, recipient.full_name, stamp=now,
                               method="CANCEL", language=lang)
                for s in sessions]
@@ -176,10 +178,10 @@ def _announcement(series: Series, job: EmailJob, now: datetime, renderer: Render
     unsubscribe = links.unsubscribe_for("announcements")
     body_text = announcement.text()
     context = _context(series, job, links, [], now) | {
-        "body_html": Markup(announcement.html()),  # noqa: S704 (CommonMark, raw HTML off)
+        "body_html": renderer.inline(announcement.html(), series),  # CommonMark, raw HTML off
         "body_text": body_text, "preheader_text": preheader(body_text),
         "subject": announcement.subject, "unsubscribe": unsubscribe}
-    text, html = renderer.render_pair("announcement", context, context["language"])
+    text, html = renderer.render_pair("announcement", context, context["language"], series)
     return _email(series, job, now, announcement.subject, text, html,
                   headers=unsubscribe_headers(series, unsubscribe))
 

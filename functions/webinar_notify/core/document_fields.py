@@ -273,6 +273,15 @@ def whole_minutes(value: object) -> int:
     return value
 
 
+def template_folder(value: object) -> str:
+    """The series' template overrides: a folder name under templates/series/ (shipped with the
+    templates, so it is the same locally and in the Lambda artifact)."""
+    if not isinstance(value, str) or not _SLUG.fullmatch(value):
+        raise ValueError("expected a folder name under templates/series/: lower-case letters, "
+                         "digits and hyphens")
+    return value
+
+
 def series_language(value: object) -> str:
     """The series' default language: one we have a catalog for (fr-BE is read as fr)."""
     try:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from .branding import DEFAULT_BRAND, Brand
+
 SessionStatus = Literal["scheduled", "cancelled"]
 DEFAULT_REMINDER_OFFSETS = (timedelta(days=7), timedelta(days=1), timedelta(hours=1))
 
@@ -82,6 +84,8 @@ class Series:
     double_opt_in: bool = False  # registrations confirm by a link before reminders or news
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # provider -> answer mapping
     language: str = "en"  # what a registrant who gave no language we speak reads (core/i18n)
+    brand: Brand = DEFAULT_BRAND  # logo, accent colour, footer (core/branding)
+    templates: str = ""  # a folder under templates/series/ whose templates replace ours
     revision: int = 0  # grows with every stored change; caches key on it
 
     @property

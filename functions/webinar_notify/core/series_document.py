@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .branding import DEFAULT_BRAND, brand_document, parse_brand
 from .document_fields import (
     FieldReader,
     boolean,
@@ -20,6 +21,7 @@ from .document_fields import (
     offsets,
     series_language,
     single_line,
+    template_folder,
     unique_ids,
     utc_instant,
     whole_minutes,
@@ -42,7 +44,7 @@ _STATUSES: tuple[SessionStatus, ...] = ("scheduled", "cancelled")
 SERIES_FIELDS = {
     "id", "title", "description", "time_zone", "sender", "reply_to", "organisers",
     "endorsements", "topics", "audience", "url", "reminders", "sessions", "coming",
-    "uid_domain", "revision", "double_opt_in", "forms", "language",
+    "uid_domain", "revision", "double_opt_in", "forms", "language", "brand", "templates",
 }
 SESSION_FIELDS = {
     "id", "title", "start", "duration_minutes", "join_url", "status", "description",
@@ -87,6 +89,9 @@ def parse_series(data: object) -> Series:
             v, {s.id for s in sessions}, {c.id for c in coming}), default={}),
         revision=r.convert("revision", non_negative, default=0),
         language=r.convert("language", series_language, default="en"),
+        brand=parse_brand(r.data["brand"]) if r.data.get("brand") is not None
+        else DEFAULT_BRAND,
+        templates=r.convert("templates", template_folder, default=""),
     )
 
 
@@ -116,6 +121,10 @@ def series_to_document(series: Series) -> dict[str, Any]:
         doc["reply_to"] = _contact_doc(series.reply_to)
     if series.language != "en":
         doc["language"] = series.language
+    if series.brand != DEFAULT_BRAND:
+        doc["brand"] = brand_document(series.brand)
+    if series.templates:
+        doc["templates"] = series.templates
     return doc
 
 
