@@ -20,6 +20,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from webinar_notify.core.announcements import parse_announcement
+from webinar_notify.core.branding import contrast
 from webinar_notify.core.compose import Links, compose
 from webinar_notify.core.follow_ups import follow_up_announcements
 from webinar_notify.core.jobs import EmailJob, EmailKind, delivery_key
@@ -204,26 +205,18 @@ def hidden(node: Node) -> bool:
 
 def inherited(node: Node, prop: str) -> str | None:
     for n in ancestry(node):
-        if prop == "background":
-            value = n.style.get("background") or n.style.get("background-color") \
-                or n.attrs.get("bgcolor")
-        else:
-            value = n.style.get(prop)
+        value = own_style(n, prop)
         if value:
             return value
     return None
 
 
-def luminance(colour: str) -> float:
-    """WCAG 2.2 relative luminance of a #rrggbb colour."""
-    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast(foreground: str, background: str) -> float:
-    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
+def own_style(n: Node, prop: str) -> str | None:
+    """A property as the element's own inline style (or bgcolor) sets it."""
+    if prop == "background":
+        return n.style.get("background") or n.style.get("background-color") \
+            or n.attrs.get("bgcolor")
+    return n.style.get(prop)
 
 
 @cache
@@ -366,11 +359,7 @@ def in_dark(node: Node, prop: str, rules: list[tuple[str, dict[str, str]]]) -> s
             if prop in declarations or (prop == "background"
                                         and "background-color" in declarations):
                 return declarations.get(prop) or declarations["background-color"]
-        if prop == "background":
-            value = n.style.get("background") or n.style.get("background-color") \
-                or n.attrs.get("bgcolor")
-        else:
-            value = n.style.get(prop)
+        value = own_style(n, prop)
         if value:
             return value
     return None
