@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import Harness
 from test_email_defects import BRAND, KINDS, LINKS, NOW, Page, every_kind, job, series
 from webinar_notify.core.branding import Brand, contrast, parse_brand
 from webinar_notify.core.compose import compose
@@ -179,3 +180,15 @@ def test_a_missing_override_folder_is_a_clear_error(overridden: Renderer) -> Non
     with pytest.raises(SeriesFileError, match="templates: no folder 'gone' under"):
         compose(replace(series(), templates="gone"), job("confirmation", ("s1",)), now=NOW,
                 renderer=overridden, links=LINKS)
+
+
+def test_a_branded_series_pages_wear_its_brand(harness: Harness) -> None:
+    """The manage page of a branded series (like its unsubscribe, opt-in and erased pages, by
+    the same render) shows its logo and colour, not ours."""
+    branded = parse_series(document() | {"brand": BRAND})
+    harness.runtime.push_series(branded)
+    harness.register(sessions=["s1"])
+    manage = harness.runtime.request("GET", harness.manage_path(), {}, b"")
+    assert manage.status == 200
+    assert ACCENT in manage.text and BRAND["logo"]["url"] in manage.text
+    assert OURS not in manage.text

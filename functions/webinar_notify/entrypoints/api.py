@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,9 +19,9 @@ from ..core.providers import PROVIDERS
 from ..services.intake import MAX_BODY_BYTES
 from . import console_pages, organiser_reads, organiser_routes, page_security, public_pages
 from .request_body import raw_body
+from .tracing import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 organiser_routes.include(app)
@@ -81,7 +81,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return page_security.secured(event, app.resolve(event, context))

@@ -129,7 +129,7 @@ class ManagePage:
                                "\"Delete my data\" again, then confirm within 10 minutes")
         erase(self.store, registration, now)
         return self.renderer.render("erased.html", {"series": series, "subject": series.title},
-                                    language)
+                                    language, series)
 
     def _erase_value(self, series: Series, registration: Registration, now: datetime) -> str:
         return tokens.confirmation(self.secrets.token_secrets()[0], ERASE_PURPOSE, series.id,
@@ -169,7 +169,7 @@ class ManagePage:
         return self.renderer.render("manage.html", {
             "series": series, "sessions": sessions, "addable": addable, "time_zone": zone,
             "active": registration.status == "active", "subject": series.title,
-            "notice": notice, "token": token, "confirm_erase": confirm_erase}, language)
+            "notice": notice, "token": token, "confirm_erase": confirm_erase}, language, series)
 
 
 def _language(series: Series, registration: Registration, accept_language: str) -> str:

@@ -39,7 +39,7 @@ class Preferences:
             "series": series, "subject": series.title, "scope": _scope(scope), "done": done,
             "reminders_off": registration.reminders_off,
             "announcements_off": registration.announcements_off},
-            _language(series, registration, accept_language))
+            _language(series, registration, accept_language), series)
 
     def unsubscribe(self, series_id: str, token: str, scope: str) -> Registration:
         """Idempotent: unsubscribing twice leaves the same state."""
@@ -59,7 +59,7 @@ class Preferences:
         return self.renderer.render("optin.html", {
             "series": series, "subject": series.title,
             "confirmed": done or registration.opted_in},
-            _language(series, registration, accept_language))
+            _language(series, registration, accept_language), series)
 
     def opt_in(self, series_id: str, token: str, accept_language: str = "") -> str:
         self._update(series_id, token, lambda r: replace(r, opted_in=True), purpose="optin")
