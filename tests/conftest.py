@@ -7,7 +7,9 @@ import email.policy
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,6 +135,41 @@ def without(reason: str) -> None:
     if os.environ.get("WEBINAR_NOTIFY_REQUIRE_BROWSER"):
         pytest.fail(f"{reason}; this run requires it (WEBINAR_NOTIFY_REQUIRE_BROWSER)")
     pytest.skip(reason)
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SHOTS = ROOT / "test-artifacts" / "screenshots"  # screenshots the page tests leave to look at
+_QUIET_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+
+
+@contextmanager
+def headless_chromium(window: str | None = "1280,900",
+                      logs: dict[str, str] | None = None) -> Iterator[Any]:
+    """Debian's chromium, headless and quiet on the network (``logs``: Chrome's
+    ``goog:loggingPrefs``); without it the test is skipped, or fails in CI (``without``)."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        without("needs Debian's chromium and chromium-driver (scripts/check installs them "
+                "as root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    if logs:
+        options.set_capability("goog:loggingPrefs", logs)
+    for flag in (*_QUIET_FLAGS, *((f"--window-size={window}",) if window else ())):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
+                              options=options)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 @pytest.fixture

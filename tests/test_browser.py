@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -19,39 +18,18 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from conftest import ROOT, Harness, without
+from conftest import SHOTS, Harness, headless_chromium
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.server import LocalKey, LocalServer
-
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
     """Debian's chromium; tests that need it are skipped without it (the header checks, which
     only fetch pages, still run)."""
-    if not (CHROMIUM and DRIVER):
-        without("needs Debian's chromium and chromium-driver (scripts/check installs them "
-                    "as root)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
     # the console (CSP violations) and the network events (the headers the browser received)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=420,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with headless_chromium("420,1000", {"browser": "ALL", "performance": "ALL"}) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture

@@ -28,16 +28,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import ROOT, without
+from conftest import CHROMEDRIVER, CHROMIUM, ROOT, SHOTS, headless_chromium, without
 from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.registration import Registration
 from webinar_notify.local.demo_state import CarryOnClock, demo_scenario, replay
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
 from webinar_notify.local.server import LocalKey, LocalServer
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 OVERVIEW_IMAGE = ROOT / "docs" / "images" / "console-overview.png"
 SERIES_ID = "reirradiation-2023"
 ACCOUNT = "organiser@example.org"
@@ -79,7 +77,7 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """``serve --demo``'s state: the demo replayed to the middle of the series, the clock
     running on from there, an editor's account, the API on a local port."""
-    if not (CHROMIUM and DRIVER):
+    if not (CHROMIUM and CHROMEDRIVER):
         without("needs Debian's chromium and chromium-driver (scripts/check installs them "
                     "as root)")
     from webinar_notify.local.accounts import add_organiser
@@ -110,25 +108,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 @pytest.fixture(scope="module")
 def driver(demo: Demo) -> Iterator[Any]:
     """One chromium for the module, at a desktop's width unless a test narrows it."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                 "--window-size=1280,900"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
-    browser.set_page_load_timeout(30)
-    browser.set_script_timeout(30)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with headless_chromium("1280,900", {"browser": "ALL"}) as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 @pytest.fixture

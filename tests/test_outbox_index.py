@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SERIES_ID, Harness, without
+from conftest import ROOT, SERIES_ID, SHOTS, Harness, headless_chromium
 from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.mailer import OutgoingMessage
 from webinar_notify.adapters.outbox import OutboxMailer
@@ -290,33 +290,12 @@ def test_a_follow_up_sent_through_the_local_stack_is_shown_as_one(harness: Harne
 # --- in a browser ------------------------------------------------------------------------
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    import shutil
-
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        without("needs Debian's chromium and chromium-driver (scripts/check installs them "
-                "as root)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(shutil.which("chromium"))
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--hide-scrollbars",
-                 "--window-size=1280,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(shutil.which("chromedriver"))),
-                              options=options)
-    driver.set_script_timeout(30)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with headless_chromium("1280,900") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.mark.parametrize("width", [1280, 375])

@@ -5,7 +5,6 @@ line, the page in French."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,34 +12,15 @@ from pathlib import Path
 import pytest
 
 import test_email_defects as kinds
-from conftest import ROOT, without
+from conftest import SHOTS, headless_chromium
 from webinar_notify.core.compose import compose
 from webinar_notify.core.mime import Email
-
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not (CHROMIUM and DRIVER):
-        without("needs Debian's chromium and chromium-driver (scripts/check installs them "
-                "as root)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--hide-scrollbars"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+    with headless_chromium(None) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _french(kind: str) -> Email:
