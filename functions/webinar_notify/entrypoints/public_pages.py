@@ -12,7 +12,6 @@ browser's language. Each answer says its language in ``Content-Language``.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable
@@ -179,13 +178,11 @@ def _page(render: Callable[[], str], path: tuple[str, str]) -> Response[str]:
 
 
 def _error_page(message: str, language: str = i18n.SOURCE) -> str:
-    """The error in the reader's language when the catalogs know it, else as raised."""
-    return (f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{html.escape(i18n.tr(language, "Webinar series"))}</title></head>'
-            '<body style="margin:0;padding:24px 16px;font-family:Helvetica,Arial,sans-serif;'
-            'color:#1f2933;"><p style="max-width:600px;">'
-            f'{html.escape(i18n.tr(language, message))}</p></body></html>\n')
+    """The error in the reader's language when the catalogs know it, else as raised, on a
+    page like the others (templates/error.html)."""
+    return services().manage.renderer.render("error.html", {
+        "series": None, "subject": i18n.tr(language, "Webinar series"),
+        "message": i18n.tr(language, message)}, language)
 
 
 def include(app: APIGatewayHttpResolver) -> None:
