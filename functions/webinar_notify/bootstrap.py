@@ -37,7 +37,7 @@ from .adapters.rate_limit import MAX_POOL, RateLimiter, pool_size
 from .adapters.schedule_store import DynamoScheduleStore, ScheduleStore
 from .adapters.secrets import Secrets, SsmSecrets
 from .adapters.store import DynamoStore, Store
-from .core.errors import InvalidInputError
+from .core.errors import NotConfiguredError
 from .core.organiser_jobs import Continuation
 from .services.feedback import Feedback
 from .services.intake import Intake
@@ -240,29 +240,31 @@ def console_sign_in(env: Mapping[str, str]) -> tuple[Accounts | None, Verifier |
     return CognitoAccounts(cognito, client_id), TokenVerifier(region, pool_id, client_id)
 
 
-class SignInUnavailable(InvalidInputError):
-    """This deployment has no user pool configured: nobody can sign in (503)."""
+class SignInUnavailable(NotConfiguredError):
+    """This deployment has no user pool configured: nobody can sign in."""
 
-    status = 503
+
+NO_SIGN_IN = "signing in is not configured here (USER_POOL_ID)"
 
 
 class NoSignIn:
     """Accounts and verifier where no user pool is configured: every attempt is refused."""
 
     def sign_in(self, username: str, password: str) -> NoReturn:
-        raise SignInUnavailable("signing in is not configured here (USER_POOL_ID)")
+        raise SignInUnavailable(NO_SIGN_IN)
 
     def choose_password(self, username: str, session: str, new_password: str) -> NoReturn:
-        raise SignInUnavailable("signing in is not configured here (USER_POOL_ID)")
+        raise SignInUnavailable(NO_SIGN_IN)
 
     def verify(self, id_token: str) -> NoReturn:
-        raise SignInUnavailable("signing in is not configured here (USER_POOL_ID)")
+        raise SignInUnavailable(NO_SIGN_IN)
 
 
-class JobsUnavailable(InvalidInputError):
-    """This function has no job queue or export bucket configured (503)."""
+class JobsUnavailable(NotConfiguredError):
+    """This function has no job queue or export bucket configured."""
 
-    status = 503
+
+NO_JOBS = "organiser jobs are not configured here (JOB_QUEUE_URL)"
 
 
 class NoJobs:
@@ -270,10 +272,10 @@ class NoJobs:
     so that a job is never accepted where nothing would carry it out."""
 
     def __getattr__(self, name: str) -> NoReturn:
-        raise JobsUnavailable("organiser jobs are not configured here (JOB_QUEUE_URL)")
+        raise JobsUnavailable(NO_JOBS)
 
     def send(self, continuation: Continuation, delay_seconds: int = 0) -> NoReturn:
-        raise JobsUnavailable("organiser jobs are not configured here (JOB_QUEUE_URL)")
+        raise JobsUnavailable(NO_JOBS)
 
 
 def find_templates() -> Path:

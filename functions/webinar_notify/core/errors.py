@@ -43,6 +43,12 @@ class NotFoundError(InvalidInputError):
     status = 404
 
 
+class NotConfiguredError(InvalidInputError):
+    """This deployment lacks what the request needs (a user pool, a job queue): a 503."""
+
+    status = 503
+
+
 class RetryableError(WebinarNotifyError):
     """Try again later: another worker holds the delivery, or a dependency throttled us."""
 
