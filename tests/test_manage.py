@@ -82,6 +82,8 @@ def test_erasure_leaves_no_copy_of_the_address_in_the_table(harness: Harness) ->
     assert _registration_count(harness) == 2  # nothing gone before the second press
     erased = _post(harness, path, f"action=erase_confirmed&confirm={confirm_value(asked)}")
     assert "Your data is deleted" in erased
+    assert "wn-pad wn-footer" not in erased  # nothing to say there: no empty band under the page
+    assert "wn-pad wn-footer" in asked  # the manage page keeps its "private to you" footer
 
     client = boto3.client("dynamodb", region_name="eu-west-1")
     dump = str(client.scan(TableName=harness.runtime.resources.table)["Items"])
