@@ -16,9 +16,10 @@ whole process dies instead, as a Lambda timeout or running out of memory would: 
 runs after that, not even the handler's batch report, so every message of the batch comes back
 after the visibility timeout, one receive nearer the dead-letter queue.
 
-The ledger is the real DynamoLedger on moto's DynamoDB, and the suppression look-up the real
-store's; ``--in-memory`` puts both in memory (the ledger's local stand-in, which its contract
-test holds to the same rules) to soak ten times faster, as the test suite does.
+The ledger is the real DynamoLedger on moto's DynamoDB, and the send-time look-up (suppression,
+registration, erasure) the real store's; ``--in-memory`` puts both in memory (the ledger's local
+stand-in, which its contract test holds to the same rules, and the registrations read once) to
+soak ten times faster, as the test suite does.
 
 Every batch the queue hands out is delivered to two sender invocations, one after the other,
 as SQS's at-least-once delivery may do: each delivery counts as a receive, and a message
@@ -57,6 +58,8 @@ from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.ledger import ClaimResult, Ledger, MemoryLedger
 from webinar_notify.adapters.mailer import SesMailer
 from webinar_notify.adapters.memory_queue import MemoryQueue, QueuedMessage
+from webinar_notify.core.registration import Registration
+from webinar_notify.core.send_check import Recipient
 from webinar_notify.local.events import LocalContext, sqs_event
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
 from webinar_notify.series_files import load_series_file
@@ -131,11 +134,21 @@ class DyingLedger:
         self.inner.release(delivery_key)
 
 
-class NoSuppressions:
-    """Nobody in the soak bounced: the suppression look-up, without moto."""
+class RegisteredRecipients:
+    """The send-time look-up, without moto: nobody in the soak bounced, cancelled or was
+    erased, so each answer is the registration as seeded, read once before the drain."""
 
-    def suppressed(self, suppression_ids: list[str]) -> set[str]:
-        return set()
+    def __init__(self, runtime: LocalRuntime, series_id: str) -> None:
+        self.registrations: dict[str, Registration] = {}
+        cursor: dict[str, Any] | None = None
+        while True:
+            page, cursor = runtime.store.registrations_page(series_id, cursor, 500)
+            self.registrations |= {r.registrant_id: r for r in page}
+            if cursor is None:
+                break
+
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str) -> Recipient:
+        return Recipient(False, self.registrations.get(registrant_id), False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +206,12 @@ def run(emails: int = 1000, seed_value: int = 4, *, in_memory: bool = False,
     with local_runtime(clock, mailer, LocalSettings(webhook_secrets={})) as runtime:
         logging.getLogger("webinar-notify").setLevel(logging.CRITICAL)  # faults log, by design
         sender = bootstrap.services().sender
-        if in_memory:
-            sender.ledger = MemoryLedger()
-            sender.suppressions = NoSuppressions()
-        sender.ledger = DyingLedger(sender.ledger, ses)
-        runtime.push_series(load_series_file(ROOT / "series" / "reirradiation-2023.yaml"))
+        sender.ledger = DyingLedger(MemoryLedger() if in_memory else sender.ledger, ses)
+        series = load_series_file(ROOT / "series" / "reirradiation-2023.yaml")
+        runtime.push_series(series)
         seed(runtime, emails)
+        if in_memory:
+            sender.recipients = RegisteredRecipients(runtime, series.id)
         clock.set(S1 - timedelta(days=7))  # the 7-day reminder: open for six days
         wall = time.perf_counter()
         started = clock.now()
