@@ -58,6 +58,7 @@ from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.ledger import ClaimResult, Ledger, MemoryLedger
 from webinar_notify.adapters.mailer import SesMailer
 from webinar_notify.adapters.memory_queue import MemoryQueue, QueuedMessage
+from webinar_notify.core.jobs import EmailJob
 from webinar_notify.core.registration import Registration
 from webinar_notify.core.send_check import Recipient
 from webinar_notify.local.events import LocalContext, sqs_event
@@ -124,11 +125,11 @@ class DyingLedger:
     def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult:
         return self.inner.claim(delivery_key, now, lease)
 
-    def complete(self, delivery_key: str, now: datetime, message_id: str) -> None:
+    def complete(self, job: EmailJob, now: datetime, message_id: str) -> None:
         if self.ses.dying:
             self.ses.dying = False
             raise SenderDied("the sender died before recording the send")
-        self.inner.complete(delivery_key, now, message_id)
+        self.inner.complete(job, now, message_id)
 
     def release(self, delivery_key: str) -> None:
         self.inner.release(delivery_key)
