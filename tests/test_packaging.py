@@ -87,7 +87,10 @@ def test_the_wheel_carries_the_code_and_the_kit_and_nothing_else(sources: Path, 
     catalogs = {p.relative_to(package.parent).as_posix()
                 for p in package.glob("locale/*/LC_MESSAGES/messages.po")}
     assert len(catalogs) >= 5  # every language but English, the source
-    assert carried == code | catalogs | _kit_files(sources)
+    fonts = {p.relative_to(package.parent).as_posix() for p in package.glob("fonts/*")
+             if p.suffix in (".ttf", ".txt")}  # the certificate fonts and their licence
+    assert "webinar_notify/fonts/OFL.txt" in fonts
+    assert carried == code | catalogs | fonts | _kit_files(sources)
     assert "webinar_notify/locale/fr/LC_MESSAGES/messages.po" in carried
     assert "webinar_notify/kit_files/scenarios/demo.yaml" in carried
     assert "webinar_notify/kit_files/templates/confirmation.html" in carried

@@ -1,0 +1,150 @@
+"""The certificate PDF: it parses (pypdf), holds the name exactly as typed in Latin with
+diacritics, Vietnamese, Japanese, Chinese and Korean, with every character in an embedded font
+(no empty boxes), and the series, sessions, credits, organisers, id and verification URL."""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from fontTools.ttLib import TTFont
+from pypdf import PdfReader
+
+from conftest import SERIES_FILE
+from webinar_notify.adapters.certificate_pdf import (
+    CJK_FONT,
+    LATIN_FONT,
+    MissingGlyphsError,
+    _cmap,
+    certificate_pdf,
+    fonts_bytes,
+    uncovered,
+)
+from webinar_notify.core.attendance import Interval, presence
+from webinar_notify.core.certificates import Certificate, assess, issue, rules_from_mapping
+from webinar_notify.series_files import load_series_file
+
+SERIES = load_series_file(SERIES_FILE)
+SESSIONS = tuple(s for s in SERIES.sessions if s.id.startswith("s"))
+RULES = rules_from_mapping({"series": {"sessions": "all", "evaluation": "required"},
+                            "sessions": "all"}, [s.id for s in SESSIONS])
+
+
+def certificate(name: str, scope: str = "series") -> Certificate:
+    attendance = {s.id: presence([Interval(s.start, s.end)], s.start, s.end) for s in SESSIONS}
+    earned = next(a for a in assess(RULES, SESSIONS, attendance, {"series"})
+                  if a.scope == scope)
+    return issue(earned, secret="test-certificate-secret", series_id=SERIES.id,
+                 series_title=SERIES.title, registrant_id="r" + "0" * 31, name=name,
+                 rules=RULES, organisers=[o.name for o in SERIES.organisers],
+                 issued_on=date(2024, 5, 30),
+                 verify_base_url="https://events.example.org/certificates")
+
+
+def text_of(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (842, 595)  # A4 landscape
+    return reader.pages[0].extract_text()
+
+
+def drawn_with_outlines(pdf: bytes) -> set[str]:
+    """The characters the PDF draws with a real glyph: for each embedded font, its ToUnicode
+    map (code -> character), its CIDToGIDMap (code -> glyph) and the embedded font file; a
+    character counts when its glyph is not .notdef and has an outline (no empty box)."""
+    drawn: set[str] = set()
+    fonts = PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"]
+    for ref in fonts.values():
+        font = ref.get_object()
+        cmap = font["/ToUnicode"].get_object().get_data().decode()
+        codes = {int(code, 16): chr(int(uni, 16)) for code, uni in
+                 re.findall(r"<([0-9A-F]{4})> <([0-9A-F]{4,8})>", cmap)}
+        cid = font["/DescendantFonts"][0].get_object()
+        gids = cid["/CIDToGIDMap"].get_object().get_data()
+        file = TTFont(io.BytesIO(cid["/FontDescriptor"]["/FontFile2"].get_object().get_data()))
+        order, glyf = file.getGlyphOrder(), file["glyf"]
+        for code, char in codes.items():
+            gid = int.from_bytes(gids[2 * code:2 * code + 2], "big")
+            if gid and glyf[order[gid]].numberOfContours != 0:
+                drawn.add(char)
+    return drawn
+
+
+@pytest.mark.parametrize("name", [
+    "Heidi Rønde-Łukasiewicz Çelik Ørsted Dvořák",  # Latin with diacritics
+    "Nguyễn Thị Minh Khai",  # Vietnamese
+    "山田 花子",  # Japanese
+    "王小明",  # Chinese
+    "김민준",  # Korean
+    "José Ángel 山田",  # mixed scripts in one name
+])
+def test_the_name_reads_back_exactly_as_typed(name: str) -> None:
+    cert = certificate(name)
+    pdf = certificate_pdf(cert)
+    text = text_of(pdf)
+    assert name in text
+    assert not uncovered(name)  # every character is in an embedded font ...
+    assert set(name) - {" "} <= drawn_with_outlines(pdf)  # ... and drawn with an outline
+    assert cert.certificate_id in text
+    assert cert.verification_url in text.replace("\n", "")
+    assert SERIES.title in text.replace("\n", " ")
+    assert "Total: 8.5 h, 8.5 ECMEC" in text
+    assert "Ane Appelt" in text and "Heidi Rønde" in text
+    for session in SESSIONS:
+        assert session.title[:25] in text.replace("\n", " ")
+
+
+def test_a_name_typed_with_combining_accents_is_drawn_composed() -> None:
+    typed = unicodedata.normalize("NFD", "Nguyễn Thị Minh Khai")
+    assert typed != "Nguyễn Thị Minh Khai"
+    text = text_of(certificate_pdf(certificate(typed)))
+    assert unicodedata.normalize("NFC", typed) in text
+
+
+def test_sessions_carry_their_dates_and_hours_in_the_language_asked() -> None:
+    lines = text_of(certificate_pdf(certificate("Ana Lima"), language="fr")).split("\n")
+    assert lines[6].startswith("26 oct. 2023 Reirradiation Challenges")  # s1, in French
+    assert lines[6].endswith(" 1")
+    assert lines[10].startswith("5 févr. 2024 Dose Constraints")  # s5 lasted 90 minutes
+    assert lines[10].endswith(" 1.5")
+    assert "Issued on 30 mai 2024" in lines
+
+
+def test_a_session_certificate_lists_one_session() -> None:
+    text = text_of(certificate_pdf(certificate("Ana Lima", scope="s5")))
+    assert "attended the live webinar\n" in text
+    assert "Total: 1.5 h, 1.5 ECMEC" in text
+    assert SESSIONS[0].title[:25] not in text.replace("\n", " ")
+
+
+def test_a_character_no_font_has_is_refused_by_code_point_not_shown() -> None:
+    with pytest.raises(MissingGlyphsError, match=r"U\+1F600") as caught:
+        certificate_pdf(certificate("Ana \U0001F600"))
+    assert "Ana" not in str(caught.value)
+
+
+def test_the_same_certificate_makes_the_same_file() -> None:
+    cert = certificate("Nguyễn Thị Minh Khai")
+    assert certificate_pdf(cert) == certificate_pdf(cert)
+    assert certificate_pdf(cert) != certificate_pdf(replace(cert, name="Nguyễn Thị Minh"))
+
+
+def test_the_fonts_cover_the_scripts_the_docs_name() -> None:
+    latin, cjk = _cmap(LATIN_FONT[""]), _cmap(CJK_FONT)
+    assert set(range(0x20, 0x7F)) | set(range(0xA0, 0x250)) <= latin  # Latin-1, Extended A/B
+    assert set(range(0x1EA0, 0x1EFA)) <= latin  # Vietnamese precomposed letters
+    greek = set(range(0x391, 0x3CA)) - {0x3A2}  # 0x3A2 is unassigned
+    assert greek | set(range(0x410, 0x450)) <= latin  # Greek, Cyrillic
+    assert set(range(0x3041, 0x3097)) | set(range(0x30A1, 0x30FB)) <= cjk  # kana
+    assert set(range(0xAC00, 0xD7A4)) <= cjk  # every Hangul syllable
+    ideographs = set(range(0x4E00, 0xA000))
+    assert ideographs - cjk == set(range(0x9FF0, 0xA000))  # all but the 16 newest (2020+)
+    sizes = fonts_bytes()
+    assert set(sizes) == {"NotoSans-Regular.ttf", "NotoSans-Bold.ttf",
+                          "NotoSansCJKjp-Regular.ttf"}
+    assert sum(sizes.values()) < 10_000_000
