@@ -80,6 +80,15 @@ def test_a_leave_without_its_join_counts_from_the_start_and_is_flagged() -> None
     assert (seen.minutes, seen.assumed) == (40, 1)
 
 
+def test_a_leave_whose_join_was_lost_after_other_events_counts_nothing() -> None:
+    """In 0', out 10', then a leave at 59' whose join was lost: the join could have been at
+    any time since 10', so only the first ten minutes are certain, and the guess is flagged."""
+    seen = presence_from_events([joined(0), left(10), left(59)], START, END)
+    assert (seen.minutes, seen.assumed) == (10, 1)
+    other = presence_from_events([joined(0, "c1"), left(10, "c1"), left(59, "c2")], START, END)
+    assert (other.minutes, other.assumed) == (10, 1)
+
+
 def test_a_join_without_its_leave_counts_to_the_end_and_is_flagged() -> None:
     seen = presence_from_events([joined(10)], START, END)
     assert (seen.minutes, seen.assumed) == (50, 1)
@@ -234,6 +243,18 @@ def test_a_join_and_a_leave_become_presence_events_of_the_mapped_session() -> No
     assert went.event == PresenceEvent("left", at(50), "p-1")
     assert presence_from_events([came.event, went.event], START, END).minutes == 48
     assert came.event_id != went.event_id
+
+
+def test_two_people_joining_in_the_same_second_without_ids_get_two_event_ids() -> None:
+    first, second = (parse_participant_event(zoom_body("webinar.participant_joined", {
+        "email": email, "join_time": "2023-10-26T13:02:00Z"}), MAPPED)
+        for email in ("ana@example.org", "khai@example.org"))
+    assert first is not None and second is not None
+    assert first.event_id != second.event_id
+    assert "example.org" not in first.event_id  # no address in the id
+    again = parse_participant_event(zoom_body("webinar.participant_joined", {
+        "email": "ANA@example.org", "join_time": "2023-10-26T13:02:00Z"}), MAPPED)
+    assert again is not None and again.event_id == first.event_id  # a retry is the same
 
 
 def test_a_recurring_webinar_finds_its_session_by_the_occurrence() -> None:

@@ -8,7 +8,8 @@ import io
 import re
 import unicodedata
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from fontTools.ttLib import TTFont
@@ -18,6 +19,7 @@ from conftest import SERIES_FILE
 from webinar_notify.adapters.certificate_pdf import (
     CJK_FONT,
     LATIN_FONT,
+    CertificateLayoutError,
     MissingGlyphsError,
     _cmap,
     certificate_pdf,
@@ -116,7 +118,7 @@ def test_sessions_carry_their_dates_and_hours_in_the_language_asked() -> None:
 
 
 def test_a_session_certificate_lists_one_session() -> None:
-    text = text_of(certificate_pdf(certificate("Ana Lima", scope="s5")))
+    text = text_of(certificate_pdf(certificate("Ana Lima", scope="session:s5")))
     assert "attended the live webinar\n" in text
     assert "Total: 1.5 h, 1.5 ECMEC" in text
     assert SESSIONS[0].title[:25] not in text.replace("\n", " ")
@@ -148,3 +150,64 @@ def test_the_fonts_cover_the_scripts_the_docs_name() -> None:
     assert set(sizes) == {"NotoSans-Regular.ttf", "NotoSans-Bold.ttf",
                           "NotoSansCJKjp-Regular.ttf"}
     assert sum(sizes.values()) < 10_000_000
+
+
+def lines_with_heights(pdf: bytes) -> list[tuple[str, float]]:
+    """Each text run the page draws and its height from the bottom (PDF points)."""
+    found: list[tuple[str, float]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], *_: object) -> None:
+        if text.strip():
+            found.append((text.strip(), tm[5] * cm[3] + cm[5]))
+
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+def long_certificate(name: str, sessions: int) -> Certificate:
+    base = certificate("Ana Lima")
+    one = base.sessions[0]
+    many = tuple(replace(one, id=f"x{i}", title=f"{one.title} — part {i + 1}",
+                         start=one.start + timedelta(days=i)) for i in range(sessions))
+    return replace(base, name=name, sessions=many)
+
+
+def test_a_long_name_stays_on_one_line_and_twelve_sessions_stay_above_the_footer() -> None:
+    name = ("Maria da Conceição Guilhermina Albuquerque de Vasconcelos e Sá-Nogueira "
+            "Pinto Bettencourt")
+    pdf = certificate_pdf(long_certificate(name, 12))
+    assert name in text_of(pdf).split("\n")  # one line: no break inside the name
+    drawn = lines_with_heights(pdf)
+    footer = min(y for text, y in drawn if text.startswith("Issued on"))
+    content = [(text, y) for text, y in drawn
+               if not text.startswith(("Issued on", "Certificate ID", "Verify at"))]
+    assert sum(1 for text, _ in content if "part " in text) == 12
+    lowest = min(y for _, y in content)
+    assert lowest - footer >= 10  # points: the table's last row ends above the footer
+
+
+def test_a_name_too_long_for_one_line_or_too_many_sessions_are_refused() -> None:
+    with pytest.raises(CertificateLayoutError, match="name is too long"):
+        certificate_pdf(certificate("Ana " * 120))
+    with pytest.raises(CertificateLayoutError, match="60 sessions"):
+        certificate_pdf(long_certificate("Ana Lima", 60))
+
+
+def test_ten_credits_print_as_10() -> None:
+    cert = replace(certificate("Ana Lima"), hours=Decimal(10), credits=Decimal("1E+1"))
+    assert "Total: 10 h, 10 ECMEC" in text_of(certificate_pdf(cert))
+
+
+def test_on_presence_each_row_shows_the_time_present_and_adds_up() -> None:
+    rules = rules_from_mapping({"series": {"sessions": ["s1", "s5"]},
+                                "credit_basis": "presence"}, [s.id for s in SESSIONS])
+    attendance = {s.id: presence([Interval(s.start, s.start + s.duration * 0.9)], s.start,
+                                 s.end) for s in SESSIONS}
+    earned = assess(rules, SESSIONS, attendance, set())[-1]
+    cert = issue(earned, secret="test-certificate-secret", series_id=SERIES.id,
+                 series_title=SERIES.title, registrant_id="r" + "0" * 31, name="Ana Lima",
+                 rules=rules, organisers=[], issued_on=date(2024, 5, 30),
+                 verify_base_url="https://events.example.org/certificates")
+    text = text_of(certificate_pdf(cert))
+    assert "Present" in text and " 0:54" in text and " 1:21" in text  # 54 + 81 = 135 min
+    assert "Total: 2.25 h, 2 ECMEC" in text

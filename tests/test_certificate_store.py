@@ -7,20 +7,31 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from webinar_notify.adapters.certificate_store import (
     CertificateStore,
     DynamoCertificateStore,
+    ImportRow,
     MemoryCertificateStore,
+    import_report,
 )
 from webinar_notify.core.attendance import Interval, PresenceEvent
-from webinar_notify.core.certificates import Certificate, CertifiedSession, certificate_id
+from webinar_notify.core.certificates import (
+    Certificate,
+    CertificateRules,
+    CertifiedSession,
+    certificate_id,
+    credits_for,
+)
+from webinar_notify.core.errors import RetryableError
 from webinar_notify.local import aws_limits
 from webinar_notify.local.infra import REGION, load_template
 
@@ -77,10 +88,42 @@ def test_webhook_events_read_back_as_presence_and_a_retry_counts_once(
 
 def test_an_upload_replaces_the_webhook_log_of_its_session(store: CertificateStore) -> None:
     store.add_presence_event(SERIES, ANA, "s1", PresenceEvent("joined", START, "p1"))
-    store.put_upload(SERIES, ANA, "s1", "zoom-report",
-                     [Interval(START, START + timedelta(minutes=30))], minutes=5)
+    import_report(store, SERIES, "s1", "zoom-report", "import-1",
+                  {ANA: ImportRow((Interval(START, START + timedelta(minutes=30)),), 5)}, START)
     record = store.records(SERIES, ANA).sessions["s1"]
     assert (record.source, record.presence(START, END).minutes) == ("zoom-report", 35)
+
+
+def test_a_report_replaces_the_whole_sessions_webhook_log_not_only_its_rows(
+        store: CertificateStore) -> None:
+    """Khai's join was logged by webhook, but the report of s1 does not list him: he has no
+    presence at s1. A newer report replaces the older one whole; a manual mark stays."""
+    store.add_presence_event(SERIES, KHAI, "s1", PresenceEvent("joined", START, "p9"))
+    store.add_presence_event(SERIES, KHAI, "s2", PresenceEvent("joined", START, "p9"))
+    assert store.records(SERIES, KHAI).sessions["s1"].presence(START, END).minutes == 60
+    import_report(store, SERIES, "s1", "zoom-report", "import-1",
+                  {ANA: ImportRow((Interval(START, END),))}, START)
+    khai = store.records(SERIES, KHAI).sessions
+    assert khai["s1"].presence(START, END).minutes == 0
+    assert khai["s2"].presence(START, END).minutes == 60  # another session: untouched
+    assert store.person_data(SERIES, KHAI)["presence"]["s1"]["source"] == "report"
+    import_report(store, SERIES, "s1", "csv", "import-2", {KHAI: ImportRow(minutes=55)}, END)
+    assert store.records(SERIES, ANA).sessions["s1"].presence(START, END).minutes == 0
+    assert store.records(SERIES, KHAI).sessions["s1"].presence(START, END).minutes == 55
+    store.put_upload(SERIES, ANA, "s1", "manual", [Interval(START, END)])
+    import_report(store, SERIES, "s1", "csv", "import-3", {KHAI: ImportRow(minutes=50)}, END)
+    assert store.records(SERIES, ANA).sessions["s1"].presence(START, END).minutes == 60
+    with pytest.raises(ValueError, match="manual mark or part of an import"):
+        store.put_upload(SERIES, ANA, "s1", "csv", [])
+
+
+def test_an_import_cut_short_changes_nothing_until_it_is_repeated(
+        store: CertificateStore) -> None:
+    store.add_presence_event(SERIES, ANA, "s1", PresenceEvent("joined", START, "p1"))
+    store.put_upload(SERIES, ANA, "s1", "csv", [], 10, import_id="import-1")  # no marker yet
+    assert store.records(SERIES, ANA).sessions["s1"].presence(START, END).minutes == 60
+    import_report(store, SERIES, "s1", "csv", "import-1", {ANA: ImportRow(minutes=10)}, START)
+    assert store.records(SERIES, ANA).sessions["s1"].presence(START, END).minutes == 10
 
 
 def test_a_certificate_verifies_by_id_and_a_revoked_one_says_so(
@@ -104,7 +147,7 @@ def test_a_certificate_verifies_by_id_and_a_revoked_one_says_so(
 def test_the_data_download_holds_presence_evaluations_and_certificates(
         store: CertificateStore) -> None:
     store.add_presence_event(SERIES, ANA, "s1", PresenceEvent("joined", START, "p1"))
-    store.put_upload(SERIES, ANA, "s2", "csv", [], minutes=50)
+    import_report(store, SERIES, "s2", "csv", "import-1", {ANA: ImportRow(minutes=50)}, START)
     store.record_evaluation(SERIES, ANA, "series", START)
     store.put_certificate(certificate(ANA, "Ana Lima", scope="s1"))
     store.put_certificate(certificate(KHAI, "山田 花子"))
@@ -112,6 +155,7 @@ def test_the_data_download_holds_presence_evaluations_and_certificates(
     assert data["presence"]["s1"]["events"] == [{"kind": "joined", "at": START.isoformat()}]
     assert data["presence"]["s2"] == {"source": "csv", "events": [], "intervals": [],
                                       "minutes": 50}
+    assert data["certificates"][0]["revoked"] is False
     assert data["evaluations"] == {"series": START.isoformat()}
     assert [c["name"] for c in data["certificates"]] == ["Ana Lima"]  # nobody else's
 
@@ -132,3 +176,129 @@ def test_erasure_leaves_nothing_and_the_certificate_no_longer_verifies(
     assert store.verification(mine.certificate_id) is None
     assert store.verification(theirs.certificate_id) is not None
     assert store.erase_person(SERIES, ANA) == 0
+
+
+def test_a_certificate_issued_again_after_revocation_stays_revoked(
+        store: CertificateStore) -> None:
+    issued = certificate(ANA, "Ana Lima")
+    store.put_certificate(issued)
+    assert store.revoke(issued.certificate_id) is True
+    store.put_certificate(issued)  # made again: same id, revoked=False in the object
+    verified = store.verification(issued.certificate_id)
+    assert verified is not None and verified["revoked"] is True
+    assert store.records(SERIES, ANA).certificates[0].revoked is True
+
+
+def test_a_revocation_after_erasure_brings_nothing_back(store: CertificateStore) -> None:
+    issued = certificate(ANA, "Ana Lima")
+    store.put_certificate(issued)
+    store.erase_person(SERIES, ANA)
+    assert store.revoke(issued.certificate_id) is False
+    assert store.verification(issued.certificate_id) is None
+    assert store.person_data(SERIES, ANA)["certificates"] == []
+
+
+def test_an_erasure_between_a_revocations_read_and_write_wins(
+        store: CertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The revocation reads the verification record, then the person is erased, then it
+    writes: its conditions refuse the write, so no name comes back."""
+    if not isinstance(store, DynamoCertificateStore):
+        pytest.skip("the fake has no gap between its read and its write")
+    issued = certificate(ANA, "Ana Lima")
+    store.put_certificate(issued)
+    read = store._get
+
+    def read_then_erase(pk: str, sk: str) -> tuple[dict[str, Any], bool] | None:
+        found = read(pk, sk)
+        store.erase_person(SERIES, ANA)
+        return found
+
+    monkeypatch.setattr(store, "_get", read_then_erase)
+    assert store.revoke(issued.certificate_id) is False
+    monkeypatch.undo()
+    assert store.verification(issued.certificate_id) is None
+    assert store.records(SERIES, ANA).certificates == ()
+
+
+class _LeavesVerificationUnprocessed:
+    """A DynamoDB client whose BatchWriteItem never processes deletions of verification
+    records (throttled); every other call goes through."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> Any:
+        (table, requests), = RequestItems.items()
+        public = [r for r in requests
+                  if r["DeleteRequest"]["Key"]["pk"]["S"].startswith("CERTIFICATE#")]
+        rest = [r for r in requests if r not in public]
+        if rest:
+            self._client.batch_write_item(RequestItems={table: rest})
+        return {"UnprocessedItems": {table: public} if public else {}}
+
+
+def test_an_erasure_cut_short_never_leaves_a_public_name_it_cannot_find_again(
+        store: CertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not isinstance(store, DynamoCertificateStore):
+        pytest.skip("the fake deletes in one step")
+    monkeypatch.setattr("webinar_notify.adapters.certificate_store.pause", lambda _: None)
+    issued = certificate(ANA, "Ana Lima")
+    store.put_certificate(issued)
+    store.record_evaluation(SERIES, ANA, "series", START)
+    throttled = DynamoCertificateStore(_LeavesVerificationUnprocessed(store.client),
+                                       store.table)
+    with pytest.raises(RetryableError, match="erase again"):
+        throttled.erase_person(SERIES, ANA)
+    assert store.erase_person(SERIES, ANA) >= 1  # repeated: it still finds the certificate
+    assert store.verification(issued.certificate_id) is None
+
+
+def _cancelled(*codes: str) -> ClientError:
+    return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                        "CancellationReasons": [{"Code": c} for c in codes]},
+                       "TransactWriteItems")
+
+
+class _Conflicting:
+    """A client whose first ``conflicts`` transactions meet another one."""
+
+    def __init__(self, client: Any, conflicts: int) -> None:
+        self._client, self.conflicts, self.calls = client, conflicts, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **request: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.conflicts:
+            raise _cancelled("None", "TransactionConflict")
+        return self._client.transact_write_items(**request)
+
+
+def test_a_revocation_that_meets_another_transaction_is_sent_again(
+        store: CertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not isinstance(store, DynamoCertificateStore):
+        pytest.skip("only DynamoDB has transactions")
+    monkeypatch.setattr("webinar_notify.adapters.certificate_store.pause", lambda _: None)
+    issued = certificate(ANA, "Ana Lima")
+    store.put_certificate(issued)
+    twice = _Conflicting(store.client, 2)
+    assert DynamoCertificateStore(twice, store.table).revoke(issued.certificate_id) is True
+    assert twice.calls == 3
+    assert store.verification(issued.certificate_id)["revoked"] is True  # type: ignore[index]
+    always = DynamoCertificateStore(_Conflicting(store.client, 100), store.table)
+    with pytest.raises(RetryableError, match="concurrently"):
+        always.revoke(issued.certificate_id)
+
+
+def test_ten_credits_are_stored_and_verified_as_10(store: CertificateStore) -> None:
+    ten = replace(certificate(ANA, "Ana Lima"), hours=Decimal("1E+1"),
+                  credits=Decimal("1E+1"))  # equal to 10, and written 1E+1 by str()
+    store.put_certificate(ten)
+    assert store.verification(ten.certificate_id)["credits"] == "10"  # type: ignore[index]
+    assert store.person_data(SERIES, ANA)["certificates"][0]["hours"] == "10"
+    assert store.records(SERIES, ANA).certificates[0].credits == Decimal(10)
+    assert str(credits_for(CertificateRules(), Decimal(10))) == "10"

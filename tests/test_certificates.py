@@ -5,6 +5,7 @@ certificate id that is stable, unguessable and verifiable."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,12 +15,19 @@ from typing import Any
 import pytest
 
 from conftest import SERIES_FILE
-from webinar_notify.core.attendance import Interval, Presence, presence
+from webinar_notify.core.attendance import (
+    Interval,
+    Presence,
+    PresenceEvent,
+    presence,
+    presence_from_events,
+)
 from webinar_notify.core.certificates import (
     CertificateRules,
     ScopeRule,
     assess,
     certificate_id,
+    clean_name,
     credits_for,
     issue,
     normalised_id,
@@ -105,14 +113,14 @@ def test_all_sessions_and_the_evaluation_earn_the_series_certificate() -> None:
     assert (series.scope, series.state) == ("series", "earned")
     assert [s.id for s in series.sessions] == IDS
     assert (series.hours, series.credits) == (Decimal("8.5"), Decimal("8.5"))  # 7 h + 1.5 h
-    assert [a.scope for a in results[:-1]] == IDS
+    assert [a.scope for a in results[:-1]] == [f"session:{i}" for i in IDS]
     assert {a.state for a in results[:-1]} == {"earned"}
 
 
 def test_without_the_evaluation_the_series_certificate_waits_for_it() -> None:
     scopes = by_scope(rules_from_mapping(RULES_DOC, IDS), present(1.0), set())
     assert scopes["series"][0] == "needs_evaluation"
-    assert scopes["s1"] == ("earned", Decimal(1))  # a session's own needs no evaluation here
+    assert scopes["session:s1"] == ("earned", Decimal(1))  # its own needs no evaluation here
 
 
 def test_below_the_threshold_nothing_is_earned() -> None:
@@ -129,8 +137,9 @@ def test_one_missed_session_loses_the_series_but_not_the_others() -> None:
                                 s3.start, s3.end)  # 83 %
     scopes = by_scope(rules_from_mapping(RULES_DOC, IDS), attendance, {"series"})
     assert scopes["series"][0] == "not_earned"
-    assert scopes["s3"][0] == "not_earned" and scopes["s4"] == ("earned", Decimal(1))
-    assert scopes["s5"] == ("earned", Decimal("1.5"))
+    assert scopes["session:s3"][0] == "not_earned"
+    assert scopes["session:s4"] == ("earned", Decimal(1))
+    assert scopes["session:s5"] == ("earned", Decimal("1.5"))
 
 
 def test_a_cancelled_session_is_neither_required_nor_certified() -> None:
@@ -139,13 +148,13 @@ def test_a_cancelled_session_is_neither_required_nor_certified() -> None:
     del attendance["s8"]
     results = assess(rules_from_mapping(RULES_DOC, IDS), sessions, attendance, {"series"})
     assert results[-1].state == "earned" and results[-1].credits == Decimal("7.5")
-    assert "s8" not in [a.scope for a in results]
+    assert "session:s8" not in [a.scope for a in results]
 
 
 def test_per_session_evaluations_are_each_sessions_own() -> None:
     rules = rules_from_mapping({"sessions": {"sessions": "all", "evaluation": "required"}}, IDS)
-    scopes = by_scope(rules, present(1.0), {"s1"})
-    assert scopes["s1"][0] == "earned" and scopes["s2"][0] == "needs_evaluation"
+    scopes = by_scope(rules, present(1.0), {"session:s1"})
+    assert scopes["session:s1"][0] == "earned" and scopes["session:s2"][0] == "needs_evaluation"
     assert "series" not in scopes
 
 
@@ -161,7 +170,7 @@ def test_credits_are_rounded_down_to_the_step(hours: str, per_hour: str, step: s
 
 def test_credits_on_presence_count_only_the_time_present() -> None:
     rules = rules_from_mapping({"sessions": ["s1"], "credit_basis": "presence"}, IDS)
-    s1 = by_scope(rules, present(0.9), set())["s1"]
+    s1 = by_scope(rules, present(0.9), set())["session:s1"]
     assert s1 == ("earned", Decimal("0.5"))  # 54 minutes: 0.9 h, rounded down to 0.5
 
 
@@ -206,3 +215,68 @@ def test_an_issued_certificate_verifies_with_name_series_and_credits_only() -> N
         issue(replace(earned, state="needs_evaluation"), secret=SECRET, series_id=SERIES.id,
               series_title=SERIES.title, registrant_id="r1", name="x", rules=rules,
               organisers=[], issued_on=date(2024, 5, 30), verify_base_url="https://x")
+
+
+# -- review findings ----------------------------------------------------------------------------
+def test_ten_hours_make_10_credits_written_plainly() -> None:
+    """Credits of 10 or more were written 1E+1 (Decimal.normalize)."""
+    long_sessions = tuple(replace(s, duration=timedelta(hours=1.25)) for s in SESSIONS)
+    rules = rules_from_mapping({"series": {"sessions": "all"}}, IDS)
+    earned = assess(rules, long_sessions, {s.id: presence([Interval(s.start, s.end)], s.start,
+                                                          s.end) for s in long_sessions},
+                    set())[-1]
+    assert (earned.state, earned.hours, earned.credits) == ("earned", Decimal(10), Decimal(10))
+    assert str(earned.credits) == "10"
+    cert = issue(earned, secret=SECRET, series_id=SERIES.id, series_title=SERIES.title,
+                 registrant_id="r1", name="Ana Lima", rules=rules, organisers=[],
+                 issued_on=date(2024, 5, 30), verify_base_url="https://x.example")
+    assert cert.verification()["credits"] == "10"
+    assert str(credits_for(CertificateRules(credit_step=Decimal(1)), Decimal(120))) == "120"
+
+
+def test_a_session_named_series_is_not_the_series_certificate() -> None:
+    sessions = tuple(replace(s, id="series") if s.id == "s1" else s for s in SESSIONS)
+    ids = [s.id for s in sessions]
+    rules = rules_from_mapping({"series": {"sessions": "all", "evaluation": "required"},
+                                "sessions": {"series": {"evaluation": "required"}}}, ids)
+    attendance = {s.id: presence([Interval(s.start, s.end)], s.start, s.end) for s in sessions}
+    only_session_evaluated = {a.scope: a.state for a in assess(rules, sessions, attendance,
+                                                               {"session:series"})}
+    assert only_session_evaluated == {"session:series": "earned", "series": "needs_evaluation"}
+    cids = {certificate_id(SECRET, SERIES.id, "r1", scope) for scope in only_session_evaluated}
+    assert len(cids) == 2
+
+
+def test_a_name_is_composed_and_stripped_of_control_characters_once_for_all() -> None:
+    rules = rules_from_mapping(RULES_DOC, IDS)
+    earned = assess(rules, SESSIONS, present(1.0), {"series"})[-1]
+    typed = "\u202eAna\u0000 " + unicodedata.normalize("NFD", "Nguyễn") + "\u200b"
+    cert = issue(earned, secret=SECRET, series_id=SERIES.id, series_title=SERIES.title,
+                 registrant_id="r1", name=typed, rules=rules, organisers=[],
+                 issued_on=date(2024, 5, 30), verify_base_url="https://x.example")
+    assert cert.name == "Ana Nguyễn" and cert.verification()["name"] == "Ana Nguyễn"
+    assert clean_name("می\u200cخواهم") == "می\u200cخواهم"  # ZWNJ is spelling: kept
+    with pytest.raises(ValueError, match="needs a name"):
+        clean_name("\u202e\u0007 ")
+
+
+def test_presence_resting_on_a_guessed_join_needs_review_not_a_certificate() -> None:
+    """A leave whose join was lost (or a join whose leave was): never earned on its own."""
+    s1 = SESSIONS[0]
+    guessed = presence_from_events([PresenceEvent("left", s1.start + s1.duration, "c1")],
+                                   s1.start, s1.end)
+    assert guessed.meets() and guessed.assumed == 1
+    attendance = {**present(1.0), "s1": guessed}
+    scopes = {a.scope: (a.state, a.unconfirmed) for a in
+              assess(rules_from_mapping(RULES_DOC, IDS), SESSIONS, attendance, {"series"})}
+    assert scopes["session:s1"] == ("needs_review", ("s1",))
+    assert scopes["series"] == ("needs_review", ("s1",))
+    assert scopes["session:s2"] == ("earned", ())
+
+
+def test_on_presence_the_hours_are_the_minutes_printed_per_session() -> None:
+    rules = rules_from_mapping({"series": {"sessions": ["s1", "s2"]},
+                                "credit_basis": "presence"}, IDS)
+    earned = assess(rules, SESSIONS, present(0.9), set())[-1]
+    assert [s.minutes_present for s in earned.sessions] == [54, 54]
+    assert earned.hours == Decimal("1.8")  # 108 minutes

@@ -178,3 +178,15 @@ def test_the_example_in_the_docs_reads_as_documented() -> None:
     policy = read_policy(yaml.safe_load(block))
     assert (policy.capacity, policy.capacity_of("glasgow-course")) == (120, 40)
     assert policy.approval == "manual" and policy.auto_approve_domains == {"estro.org"}
+
+
+def test_a_policy_is_hashable_and_its_capacities_cannot_change_under_it() -> None:
+    capacities = {"s1": 40}
+    policy = Policy(capacity=120, session_capacity=capacities)
+    capacities["s1"] = 1  # the caller's dict changes later ...
+    assert policy.capacity_of("s1") == 40  # ... the policy does not
+    assert hash(policy) == hash(Policy(capacity=120, session_capacity={"s1": 40}))
+    assert policy == Policy(capacity=120, session_capacity={"s1": 40})
+    assert policy != Policy(capacity=120, session_capacity={"s1": 41})
+    with pytest.raises(TypeError):
+        policy.session_capacity["s1"] = 2  # type: ignore[index]

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from webinar_notify.adapters.seats import (
     DynamoSeats,
@@ -24,7 +25,7 @@ from webinar_notify.adapters.seats import (
     release,
     seat_or_wait,
 )
-from webinar_notify.core.errors import PayloadError
+from webinar_notify.core.errors import PayloadError, RetryableError
 from webinar_notify.core.policies import SeatCounts, Standing
 from webinar_notify.local import aws_limits
 from webinar_notify.local.infra import REGION, load_template
@@ -242,6 +243,86 @@ def test_a_release_repeated_after_a_crash_finishes_the_promotion(seats: Seats) -
     assert (retried.previous, retried.promoted) == (None, (rid(1),))
 
 
+def test_a_retried_registration_of_someone_waiting_fills_a_seat_freed_meanwhile(
+        seats: Seats) -> None:
+    """r1 joined the line and the call stopped before promoting; r0's cancellation stopped
+    after giving the seat back. The retried registration promotes r1."""
+    seats.take(SERIES, "s1", rid(0), 1, AT)
+    assert seats.take(SERIES, "s1", rid(1), 1, later(1)) is None
+    seats.join_waitlist(SERIES, "s1", rid(1), later(1))  # then a crash
+    seats.give_back(SERIES, "s1", rid(0))  # then a crash
+    retried = seat_or_wait(seats, SERIES, "s1", rid(1), 1, later(5))
+    assert retried.standing == Standing("confirmed", since=int(later(5).timestamp()))
+    assert counts(seats) == SeatCounts(confirmed=1)
+
+
+def test_a_promotion_whose_email_was_lost_is_listed_until_marked_told(seats: Seats) -> None:
+    """The promotion happened but its result was lost (a crash): a repeated cancellation
+    promotes nobody new, yet still names the person to tell, until they are marked told."""
+    for i in range(2):
+        seats.take(SERIES, "s1", rid(i), 2, AT)
+    for i in (2, 3):
+        seats.join_waitlist(SERIES, "s1", rid(i), later(i))
+    seats.give_back(SERIES, "s1", rid(0))
+    assert seats.promote(SERIES, "s1", 2, later(10)) == [rid(2)]  # then a crash
+    again = release(seats, SERIES, "s1", rid(0), 2, later(11))
+    assert (again.previous, again.promoted, again.unnotified) == (None, (), (rid(2),))
+    assert seat_or_wait(seats, SERIES, "s1", rid(5), 2, later(12)).unnotified == (rid(2),)
+    assert seats.mark_notified(SERIES, "s1", rid(2)) is True
+    assert seats.mark_notified(SERIES, "s1", rid(2)) is False
+    assert release(seats, SERIES, "s1", rid(0), 2, later(13)).unnotified == ()
+    assert seats.unnotified(SERIES, "s1") == []
+
+
+def test_a_promoted_person_who_cancels_before_being_told_is_not_listed(seats: Seats) -> None:
+    seats.take(SERIES, "s1", rid(0), 1, AT)
+    seats.join_waitlist(SERIES, "s1", rid(1), later(1))
+    seats.join_waitlist(SERIES, "s1", rid(2), later(2))
+    assert release(seats, SERIES, "s1", rid(0), 1, later(5)).unnotified == (rid(1),)
+    gone = release(seats, SERIES, "s1", rid(1), 1, later(6))
+    assert (gone.previous, gone.promoted, gone.unnotified) == ("confirmed", (rid(2),), (rid(2),))
+    assert seats.unnotified(SERIES, "s1") == [rid(2)]
+
+
+# ---- transactions that meet others ---------------------------------------------------------
+
+def _conflict() -> ClientError:
+    return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                        "CancellationReasons": [{"Code": "TransactionConflict"},
+                                                {"Code": "None"}]}, "TransactWriteItems")
+
+
+class _Conflicting:
+    """A DynamoDB client whose first ``conflicts`` transactions meet another one."""
+
+    def __init__(self, client: Any, conflicts: int) -> None:
+        self._client, self.conflicts, self.calls = client, conflicts, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **request: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.conflicts:
+            raise _conflict()
+        return self._client.transact_write_items(**request)
+
+
+def test_a_transaction_that_met_another_is_sent_again_then_given_up(
+        dynamo_seats: DynamoSeats, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("webinar_notify.adapters.seats.pause", lambda _: None)
+    twice = _Conflicting(dynamo_seats.client, 2)
+    seats = DynamoSeats(twice, dynamo_seats.table)
+    assert seats.take(SERIES, "s1", rid(0), 1, AT) == \
+        Standing("confirmed", since=int(AT.timestamp()))
+    assert twice.calls == 3
+    assert counts(seats) == SeatCounts(confirmed=1)  # applied once
+    always = DynamoSeats(_Conflicting(dynamo_seats.client, 100), dynamo_seats.table)
+    with pytest.raises(RetryableError, match="concurrently"):
+        always.take(SERIES, "s1", rid(1), 5, AT)
+    assert counts(seats) == SeatCounts(confirmed=1)  # nothing applied
+
+
 # ---- approval -------------------------------------------------------------------------------
 
 def test_a_pending_registrant_holds_no_seat_and_is_seated_when_approved(seats: Seats) -> None:
@@ -327,12 +408,25 @@ def test_two_concurrent_cancellations_promote_the_first_two_once_each(seats: Sea
     assert line(seats) == [rid(4)]
 
 
+def test_a_promoted_seat_dates_from_the_promotion_as_the_release_reports_it(
+        seats: Seats) -> None:
+    """The same interleaving as below, in a fixed order: the release promotes the newcomer,
+    whose seat then dates from the release (its email's delivery key), not from joining."""
+    asked, freed = AT + timedelta(seconds=1), AT + timedelta(seconds=2)
+    seats.take(SERIES, "s1", rid(0), 1, AT)
+    assert seat_or_wait(seats, SERIES, "s1", rid(1), 1, asked).standing.state == "waitlisted"
+    assert release(seats, SERIES, "s1", rid(0), 1, freed).promoted == (rid(1),)
+    assert seats.standing(SERIES, "s1", rid(1)) == Standing("confirmed",
+                                                            since=int(freed.timestamp()))
+
+
 def test_a_seat_freed_while_a_newcomer_is_refused_is_never_lost(seats: Seats) -> None:
+    asked, freed = AT + timedelta(seconds=1), AT + timedelta(seconds=2)  # distinct "since"s
     for session in ("a", "b", "c", "d", "e", "f"):  # a few rounds, for different interleavings
         seats.take(SERIES, session, rid(0), 1, AT)
         newcomer, cancelled = together([
-            lambda s=session: seat_or_wait(seats, SERIES, s, rid(1), 1, later(1)),  # type: ignore[misc]
-            lambda s=session: release(seats, SERIES, s, rid(0), 1, later(2))])  # type: ignore[misc]
+            lambda s=session: seat_or_wait(seats, SERIES, s, rid(1), 1, asked),  # type: ignore[misc]
+            lambda s=session: release(seats, SERIES, s, rid(0), 1, freed)])  # type: ignore[misc]
         assert isinstance(newcomer, Seated) and isinstance(cancelled, Released)
         assert seats.standing(SERIES, session, rid(1)) is not None
         assert seats.standing(SERIES, session, rid(1)).state == "confirmed"  # type: ignore[union-attr]
@@ -342,5 +436,5 @@ def test_a_seat_freed_while_a_newcomer_is_refused_is_never_lost(seats: Seats) ->
         # both) tells the same seat: one "since", so one delivery key for its email.
         told = [newcomer.standing] if newcomer.standing.state == "confirmed" else []
         if rid(1) in cancelled.promoted:
-            told.append(Standing("confirmed", since=int(later(2).timestamp())))
+            told.append(Standing("confirmed", since=int(freed.timestamp())))
         assert told and all(t == seats.standing(SERIES, session, rid(1)) for t in told)

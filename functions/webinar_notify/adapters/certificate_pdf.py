@@ -7,16 +7,22 @@ Hangul (docs/certificates.md). They ship in ``webinar_notify/fonts/`` (OFL 1.1, 
 beside them). The CJK font (9 MB) is read only when a certificate has a character that
 Noto Sans lacks.
 
-The name is drawn exactly as typed, in Unicode's composed form (NFC): the same letters,
-so a Vietnamese name typed with combining accents is drawn with its precomposed letters and
-reads back the same. A text with a character no embedded font has is refused
-(MissingGlyphsError) rather than printed with an empty box.
+The name is drawn as the certificate holds it (core.certificates.clean_name: as typed,
+composed, without control characters), on one line: a long name is drawn smaller, down to
+NAME_MIN_SIZE, and one that does not fit even then is refused (CertificateLayoutError). A
+certificate with many sessions is drawn with smaller rows so that nothing reaches the footer;
+one that cannot fit on the page at all is refused the same way. A text with a character no
+embedded font has is refused (MissingGlyphsError) rather than printed with an empty box.
+
+With ``credit_basis: presence`` the table shows each session's time present (h:mm), which
+adds up to the total; otherwise each session's scheduled hours.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from functools import cache
@@ -27,7 +33,7 @@ from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
-from ..core.certificates import Certificate
+from ..core.certificates import Certificate, decimal_text
 
 FONTS = Path(__file__).resolve().parents[1] / "fonts"
 LATIN_FONT = {"": FONTS / "NotoSans-Regular.ttf", "B": FONTS / "NotoSans-Bold.ttf"}
@@ -37,6 +43,8 @@ MUTED = (73, 80, 87)  # 8:1 on white, for labels
 ACCENT = (0, 84, 147)  # the title and the border: 7.8:1 on white
 RULE = (173, 181, 189)  # the table's lines (not text)
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = 297.0, 210.0, 18.0
+FOOTER_TOP = PAGE_HEIGHT - MARGIN - 13.5  # where the footer's first line starts
+NAME_SIZE, NAME_MIN_SIZE = 30.0, 9.0  # points: the name on one line, shrunk to fit
 
 LABELS = {  # English; the wiring passes the registrant's language's catalog entries
     "title": "Certificate of attendance",
@@ -47,12 +55,29 @@ LABELS = {  # English; the wiring passes the registrant's language's catalog ent
     "date": "Date",
     "session": "Session",
     "hours": "Hours",
+    "present": "Present",
     "total": "Total: {hours} h, {credits} {label}",
     "organisers": "Organisers",
     "certificate_id": "Certificate ID",
     "verify": "Verify at",
     "issued": "Issued on {date}",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Sizes of the table and the space above it; the first that fits the page is used."""
+
+    row_height: float
+    table_size: float
+    top_space: float  # below the top margin, for a certificate of 8 sessions or more
+
+
+LAYOUTS = (_Layout(5.5, 9.5, 10.0), _Layout(4.6, 8.5, 4.0), _Layout(3.9, 7.5, 0.0))
+
+
+class CertificateLayoutError(ValueError):
+    """A certificate that cannot be drawn on one page (a name or a table too long)."""
 
 
 class MissingGlyphsError(ValueError):
@@ -91,9 +116,13 @@ def _texts(certificate: Certificate, labels: Mapping[str, str]) -> list[str]:
 
 
 def _number(value: Decimal) -> str:
-    """1.50 -> 1.5, 8.00 -> 8: a number as people write it."""
-    text = f"{value.normalize():f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    """1.50 -> 1.5, 8.00 -> 8, 10 -> 10: a number as people write it."""
+    return decimal_text(value)
+
+
+def _clock(minutes: int) -> str:
+    """Minutes as h:mm (54 -> 0:54, 90 -> 1:30)."""
+    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 def certificate_pdf(certificate: Certificate, language: str = "en",
@@ -106,9 +135,24 @@ def certificate_pdf(certificate: Certificate, language: str = "en",
     if missing:
         raise MissingGlyphsError(missing)
     needs_cjk = bool(uncovered(" ".join(texts), include_cjk=False))
-    pdf = _document(certificate, language, needs_cjk)
-    _draw(pdf, certificate, language, words)
-    return bytes(pdf.output())
+    for layout in LAYOUTS:
+        pdf = _document(certificate, language, needs_cjk)
+        try:
+            if _draw(pdf, certificate, language, words, layout):
+                return bytes(pdf.output())
+        finally:
+            _close_fonts(pdf)
+    raise CertificateLayoutError(f"{len(certificate.sessions)} sessions do not fit on the "
+                                 "certificate's page")
+
+
+def _close_fonts(pdf: FPDF) -> None:
+    """The font files a document opened (fontTools reads them lazily), closed whether the
+    document was written or abandoned for a smaller layout."""
+    for font in pdf.fonts.values():
+        ttfont = getattr(font, "ttfont", None)
+        if ttfont is not None:
+            ttfont.close()
 
 
 def _document(certificate: Certificate, language: str, needs_cjk: bool) -> FPDF:
@@ -130,13 +174,15 @@ def _document(certificate: Certificate, language: str, needs_cjk: bool) -> FPDF:
     return pdf
 
 
-def _draw(pdf: FPDF, certificate: Certificate, language: str, words: Mapping[str, str]
-          ) -> None:
+def _draw(pdf: FPDF, certificate: Certificate, language: str, words: Mapping[str, str],
+          layout: _Layout) -> bool:
+    """Draws the page; False when the content would reach the footer (nothing is drawn
+    over it: the caller tries the next, smaller layout on a new document)."""
     width = PAGE_WIDTH - 2 * MARGIN
     pdf.set_draw_color(*ACCENT)
     pdf.set_line_width(0.8)
     pdf.rect(MARGIN / 2, MARGIN / 2, PAGE_WIDTH - MARGIN, PAGE_HEIGHT - MARGIN)
-    pdf.set_y(MARGIN + 10 + 3.5 * max(0, 8 - len(certificate.sessions)))  # fewer rows: lower
+    pdf.set_y(MARGIN + layout.top_space + 3.5 * max(0, 8 - len(certificate.sessions)))
     _line(pdf, words["title"].upper(), 13, "B", ACCENT, width)
     pdf.ln(4)
     _line(pdf, words["certifies"], 12, "", MUTED, width)
@@ -151,7 +197,7 @@ def _draw(pdf: FPDF, certificate: Certificate, language: str, words: Mapping[str
     pdf.multi_cell(width, 7.5, certificate.series_title, align=Align.C,
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
-    _sessions(pdf, certificate, language, words, width)
+    _sessions(pdf, certificate, language, words, width, layout)
     pdf.ln(3)
     total = words["total"].format(hours=_number(certificate.hours),
                                   credits=_number(certificate.credits),
@@ -164,7 +210,10 @@ def _draw(pdf: FPDF, certificate: Certificate, language: str, words: Mapping[str
         pdf.multi_cell(width, 4.5, f"{words['organisers']}: "
                        + ", ".join(certificate.organisers), align=Align.C,
                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if pdf.get_y() > FOOTER_TOP - 2:
+        return False
     _footer(pdf, certificate, language, words, width)
+    return True
 
 
 def _line(pdf: FPDF, text: str, size: float, style: str, colour: tuple[int, int, int],
@@ -175,42 +224,52 @@ def _line(pdf: FPDF, text: str, size: float, style: str, colour: tuple[int, int,
 
 
 def _fitted_name(pdf: FPDF, name: str, width: float) -> None:
-    """The name on one line, from 30 pt down to 16 pt; longer names wrap at 16 pt."""
-    size = 30.0
+    """The name on one line (never wrapped, so it reads back whole): 30 pt, or as much
+    smaller as it needs, down to NAME_MIN_SIZE; CertificateLayoutError beyond that."""
+    pdf.set_font("sans", "B", NAME_SIZE)
+    wide = pdf.get_string_width(name)
+    size = NAME_SIZE if wide <= width else int(NAME_SIZE * width / wide * 10) / 10
+    if size < NAME_MIN_SIZE:
+        raise CertificateLayoutError("the name is too long to print on one line")
     pdf.set_font("sans", "B", size)
-    while size > 16 and pdf.get_string_width(name) > width:
-        size -= 1
+    while pdf.get_string_width(name) > width:  # rounding in the font's metrics
+        size -= 0.1
         pdf.set_font("sans", "B", size)
     pdf.set_text_color(*INK)
-    pdf.multi_cell(width, size * 0.5, name, align=Align.C, new_x=XPos.LMARGIN,
-                   new_y=YPos.NEXT)
+    pdf.cell(width, max(size * 0.5, 6.0), name, align=Align.C, new_x=XPos.LMARGIN,
+             new_y=YPos.NEXT)
 
 
 def _sessions(pdf: FPDF, certificate: Certificate, language: str,
-              words: Mapping[str, str], width: float) -> None:
-    """The sessions attended: date, title and hours, as a table with a header row."""
+              words: Mapping[str, str], width: float, layout: _Layout) -> None:
+    """The sessions attended: date, title and hours (scheduled, or time present when the
+    credits count presence), as a table with a header row."""
     table_width = min(width, 200.0)
     pdf.set_draw_color(*RULE)
     pdf.set_line_width(0.2)
     pdf.set_x((PAGE_WIDTH - table_width) / 2)
-    pdf.set_font("sans", "B", 9.5)
+    pdf.set_font("sans", "B", layout.table_size)
     pdf.set_text_color(*MUTED)
     columns = (34.0, table_width - 34.0 - 20.0, 20.0)
-    rows: list[tuple[str, str, str]] = [(words["date"], words["session"], words["hours"])]
+    present = certificate.basis == "presence"
+    rows: list[tuple[str, str, str]] = [
+        (words["date"], words["session"], words["present" if present else "hours"])]
     for session in certificate.sessions:
         hours = Decimal(int(session.duration.total_seconds())) / Decimal(3600)
         rows.append((format_date(session.start.date(), "medium", locale=_locale(language)),
-                     session.title, _number(hours.quantize(Decimal("0.01")))))
+                     session.title, _clock(session.minutes_present) if present
+                     else _number(hours.quantize(Decimal("0.01")))))
+    height = layout.row_height
     for index, row in enumerate(rows):
         if index == 1:
-            pdf.set_font("sans", "", 9.5)
+            pdf.set_font("sans", "", layout.table_size)
             pdf.set_text_color(*INK)
         pdf.set_x((PAGE_WIDTH - table_width) / 2)
         title = row[1] if pdf.get_string_width(row[1]) <= columns[1] - 2 else \
             _shortened(pdf, row[1], columns[1] - 2)
-        pdf.cell(columns[0], 5.5, row[0], border="B")
-        pdf.cell(columns[1], 5.5, title, border="B")
-        pdf.cell(columns[2], 5.5, row[2], border="B", align=Align.R,
+        pdf.cell(columns[0], height, row[0], border="B")
+        pdf.cell(columns[1], height, title, border="B")
+        pdf.cell(columns[2], height, row[2], border="B", align=Align.R,
                  new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
@@ -223,7 +282,7 @@ def _shortened(pdf: FPDF, text: str, width: float) -> str:
 
 def _footer(pdf: FPDF, certificate: Certificate, language: str, words: Mapping[str, str],
             width: float) -> None:
-    pdf.set_y(PAGE_HEIGHT - MARGIN - 13.5)
+    pdf.set_y(FOOTER_TOP)
     pdf.set_font("sans", "", 9)
     pdf.set_text_color(*MUTED)
     issued = format_date(certificate.issued_on, "long", locale=_locale(language))

@@ -9,18 +9,32 @@ and an erasure are each one Query (paged) on ``PERSON#<registrant id>#``, whatev
                                         writes the same item again)
     SERIES#<id> / PERSON#<rid>#PRESENCE#<session>#UPLOAD
                                         an uploaded or manual record of that session
-                                        (intervals and/or minutes, its source); it replaces
-                                        the webhook log of the session when presence is read
+                                        (intervals and/or minutes, its source, the import it
+                                        came from: "" for a manual mark)
+    SERIES#<id> / IMPORT#<session>      the session's report import: which import holds
+                                        (its id, source, when); no personal data
     SERIES#<id> / PERSON#<rid>#EVALUATION#<key>
-                                        an evaluation completed ("series" or a session id)
+                                        an evaluation completed ("series" or session:<id>)
     SERIES#<id> / PERSON#<rid>#CERT#<scope>
-                                        a certificate issued (what it says, core.certificates)
+                                        a certificate issued: ``body`` (what it says,
+                                        core.certificates) and ``revoked``
     CERTIFICATE#<certificate id> / CERTIFICATE
-                                        the verification record: name, series, credits,
-                                        revoked (one GetItem for the public page)
+                                        the verification record: ``body`` (name, series,
+                                        credits) and ``revoked`` (one GetItem for the page)
 
-No item holds an address; the name is in the certificate items only. Erasure deletes every
-item above, the verification record included, so the public page then finds no certificate.
+A session's presence is read, per person, from the first that applies: their manual mark; the
+row of the session's current report import (a person the report does not list was not there:
+the webhook log of an imported session counts for nobody); their webhook log. An import writes
+its rows first and its ``IMPORT#`` marker last, so a half-done import changes nothing until it
+is repeated, and a newer import replaces the whole of the older one.
+
+``revoked`` is its own attribute, written only by ``revoke``: issuing a certificate again (the
+same id) writes its ``body`` and never un-revokes it. A revocation changes both items in one
+transaction, each on condition that it exists, so it cannot bring back an erased certificate.
+
+No item holds an address; the name is in the certificate items only. Erasure deletes the
+verification records first, then every item of the person, so a failure part-way never leaves
+a public name that a repeated erasure could no longer find.
 
 Hooks for the data download and erasure of a registrant (not wired yet): ``person_data`` (what
 the download adds: presence per session, evaluations, certificates) and ``erase_person``.
@@ -31,35 +45,42 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from ..core.attendance import Interval, Presence, PresenceEvent, presence, presence_from_events
-from ..core.certificates import Certificate, CertifiedSession
+from ..core.certificates import Certificate, CertifiedSession, decimal_text
 from ..core.errors import RetryableError
-from .conflicts import pause
+from .conflicts import error_code, pause
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 BATCH_WRITE = 25  # DynamoDB's BatchWriteItem limit
+TRANSACT_ATTEMPTS = 6  # a revocation that only met another transaction, sent again
+MANUAL = "manual"
 
 
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
-    """What is known of one person at one session: webhook events, and an upload that
-    replaces them when there is one."""
+    """What is known of one person at one session: webhook events, their uploaded or manual
+    record, and whether the session's report replaced the webhook log (module doc)."""
 
     events: tuple[PresenceEvent, ...] = ()
     upload: tuple[Interval, ...] | None = None
     upload_minutes: float = 0.0
     source: str = ""  # "zoom-report", "csv", "manual" for an upload; "" for webhooks
+    imported: bool = False  # the session has a report import, and this upload is not in it
 
     def presence(self, start: datetime, end: datetime) -> Presence:
         if self.upload is None:
+            if self.imported:  # not listed in the session's report: not there
+                return presence((), start, end)
             return presence_from_events(self.events, start, end)
         measured = presence(self.upload, start, end)
         duration = measured.duration_seconds
@@ -74,11 +95,22 @@ class PersonRecords:
     certificates: tuple[Certificate, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """One person's presence in an imported report: intervals and/or minutes."""
+
+    intervals: tuple[Interval, ...] = ()
+    minutes: float = 0.0
+
+
 class CertificateStore(Protocol):
     def add_presence_event(self, series_id: str, registrant_id: str, session_id: str,
                            event: PresenceEvent) -> None: ...
     def put_upload(self, series_id: str, registrant_id: str, session_id: str, source: str,
-                   intervals: Sequence[Interval], minutes: float = 0.0) -> None: ...
+                   intervals: Sequence[Interval], minutes: float = 0.0,
+                   import_id: str = "") -> None: ...
+    def mark_imported(self, series_id: str, session_id: str, source: str, import_id: str,
+                      at: datetime) -> None: ...
     def record_evaluation(self, series_id: str, registrant_id: str, key: str,
                           at: datetime) -> None: ...
     def put_certificate(self, certificate: Certificate) -> None: ...
@@ -89,6 +121,19 @@ class CertificateStore(Protocol):
     def erase_person(self, series_id: str, registrant_id: str) -> int: ...
 
 
+def import_report(store: CertificateStore, series_id: str, session_id: str, source: str,
+                  import_id: str, rows: Mapping[str, ImportRow], at: datetime) -> None:
+    """A session's report (per registrant id), replacing the webhook log and any earlier
+    import of that session for everyone: the rows first, the marker that makes them count
+    last. Repeating it with the same ``import_id`` after a failure finishes it."""
+    if not import_id or source == MANUAL:
+        raise ValueError("an import needs an id and a source other than manual")
+    for registrant_id, row in rows.items():
+        store.put_upload(series_id, registrant_id, session_id, source, row.intervals,
+                         row.minutes, import_id)
+    store.mark_imported(series_id, session_id, source, import_id, at)
+
+
 # -- keys and item bodies (shared by both stores) -------------------------------------------
 def _series_pk(series_id: str) -> str:
     return f"SERIES#{series_id}"
@@ -96,6 +141,14 @@ def _series_pk(series_id: str) -> str:
 
 def _person(registrant_id: str) -> str:
     return f"PERSON#{registrant_id}#"
+
+
+def _import_sk(session_id: str) -> str:
+    return f"IMPORT#{session_id}"
+
+
+def _cert_sk(certificate: Certificate) -> str:
+    return f"{_person(certificate.registrant_id)}CERT#{certificate.scope}"
 
 
 def _event_sk(registrant_id: str, session_id: str, event: PresenceEvent) -> str:
@@ -109,20 +162,22 @@ def _verification_pk(certificate_id: str) -> str:
 
 
 def _certificate_body(certificate: Certificate) -> dict[str, Any]:
+    """What a certificate says; ``revoked`` is kept beside it, never in it."""
     return {"certificate_id": certificate.certificate_id, "series_id": certificate.series_id,
             "registrant_id": certificate.registrant_id, "scope": certificate.scope,
             "name": certificate.name, "series_title": certificate.series_title,
             "sessions": [{"id": s.id, "title": s.title, "start": s.start.isoformat(),
                           "minutes": int(s.duration.total_seconds() // 60),
                           "present": s.minutes_present} for s in certificate.sessions],
-            "hours": str(certificate.hours), "credits": str(certificate.credits),
-            "credit_label": certificate.credit_label,
+            "hours": decimal_text(certificate.hours),
+            "credits": decimal_text(certificate.credits),
+            "credit_label": certificate.credit_label, "basis": certificate.basis,
             "organisers": list(certificate.organisers),
             "issued_on": certificate.issued_on.isoformat(),
-            "verification_url": certificate.verification_url, "revoked": certificate.revoked}
+            "verification_url": certificate.verification_url}
 
 
-def _certificate(body: dict[str, Any]) -> Certificate:
+def _certificate(body: dict[str, Any], revoked: bool) -> Certificate:
     sessions = tuple(CertifiedSession(s["id"], s["title"], datetime.fromisoformat(s["start"]),
                                       timedelta(minutes=s["minutes"]), s["present"])
                      for s in body["sessions"])
@@ -131,22 +186,34 @@ def _certificate(body: dict[str, Any]) -> Certificate:
                        Decimal(body["hours"]), Decimal(body["credits"]),
                        body["credit_label"], tuple(body["organisers"]),
                        date.fromisoformat(body["issued_on"]), body["verification_url"],
-                       bool(body["revoked"]))
+                       revoked, body.get("basis", "session"))
 
 
 def _intervals(intervals: Sequence[Interval]) -> list[list[str]]:
     return [[i.start.isoformat(), i.end.isoformat()] for i in intervals]
 
 
-def _person_records(items: Iterator[tuple[str, dict[str, Any]]], registrant_id: str
-                    ) -> PersonRecords:
-    """Items under a person's prefix (sort key, body) read back as records."""
+def _upload_body(source: str, intervals: Sequence[Interval], minutes: float,
+                 import_id: str) -> dict[str, Any]:
+    if not import_id and source != MANUAL:
+        raise ValueError("an upload is a manual mark or part of an import (import_report)")
+    return {"source": source, "intervals": _intervals(intervals), "minutes": minutes,
+            "import_id": import_id}
+
+
+Item = tuple[str, dict[str, Any], bool]  # sort key, body, revoked
+
+
+def _person_records(items: Iterator[Item], registrant_id: str,
+                    imports: Mapping[str, str]) -> PersonRecords:
+    """Items under a person's prefix read back as records; ``imports`` is the current import
+    id of each imported session."""
     events: dict[str, list[PresenceEvent]] = defaultdict(list)
     uploads: dict[str, dict[str, Any]] = {}
     evaluations: dict[str, str] = {}
     certificates: list[Certificate] = []
     prefix = _person(registrant_id)
-    for sk, body in items:
+    for sk, body, revoked in items:
         kind, _, rest = sk[len(prefix):].partition("#")
         if kind == "PRESENCE":
             session_id, _, tail = rest.partition("#")
@@ -158,45 +225,54 @@ def _person_records(items: Iterator[tuple[str, dict[str, Any]]], registrant_id: 
         elif kind == "EVALUATION":
             evaluations[rest] = body["at"]
         elif kind == "CERT":
-            certificates.append(_certificate(body))
-    sessions = {sid: SessionRecord(events=tuple(events.get(sid, ())))
-                for sid in set(events) | set(uploads)}
-    for sid, body in uploads.items():
-        sessions[sid] = SessionRecord(
-            tuple(events.get(sid, ())),
-            tuple(Interval(datetime.fromisoformat(a), datetime.fromisoformat(b))
-                  for a, b in body["intervals"]),
-            float(body["minutes"]), body["source"])
+            certificates.append(_certificate(body, revoked))
+    sessions: dict[str, SessionRecord] = {}
+    for sid in sorted(set(events) | set(uploads)):
+        logged = tuple(events.get(sid, ()))
+        upload = uploads.get(sid)
+        if upload is None or not (upload["source"] == MANUAL
+                                  or upload.get("import_id") == imports.get(sid)):
+            sessions[sid] = SessionRecord(logged, imported=sid in imports)
+        else:
+            sessions[sid] = SessionRecord(
+                logged, tuple(Interval(datetime.fromisoformat(a), datetime.fromisoformat(b))
+                              for a, b in upload["intervals"]),
+                float(upload["minutes"]), upload["source"])
     return PersonRecords(sessions, evaluations, tuple(certificates))
 
 
 def _download(records: PersonRecords) -> dict[str, Any]:
     """What a registrant's data download adds: as recorded, without other people's data."""
     return {
-        "presence": {sid: {"source": rec.source or "webhooks",
+        "presence": {sid: {"source": rec.source or ("report" if rec.imported else "webhooks"),
                            "events": [{"kind": e.kind, "at": e.at.isoformat()}
                                       for e in sorted(rec.events, key=lambda e: e.at)],
                            "intervals": _intervals(rec.upload or ()),
                            "minutes": rec.upload_minutes}
                      for sid, rec in sorted(records.sessions.items())},
         "evaluations": dict(sorted(records.evaluations.items())),
-        "certificates": [_certificate_body(c) for c in records.certificates]}
+        "certificates": [{**_certificate_body(c), "revoked": c.revoked}
+                         for c in records.certificates]}
 
 
 # -- in memory ---------------------------------------------------------------------------------
 class MemoryCertificateStore:
-    """The same keys and bodies in a dict: what the tests and the local runner use."""
+    """The same keys and attributes in a dict: what the tests and the local runner use."""
 
     def __init__(self) -> None:
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}  # key -> {"body", "revoked"}
 
     def _put(self, pk: str, sk: str, body: dict[str, Any]) -> None:
-        self.items[(pk, sk)] = json.loads(json.dumps(body))
+        self.items[(pk, sk)] = {"body": json.loads(json.dumps(body))}
 
-    def _query(self, pk: str, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        for (item_pk, sk), body in sorted(self.items.items()):
+    def _query(self, pk: str, prefix: str) -> Iterator[Item]:
+        for (item_pk, sk), item in sorted(self.items.items()):
             if item_pk == pk and sk.startswith(prefix):
-                yield sk, body
+                yield sk, item["body"], bool(item.get("revoked"))
+
+    def _imports(self, series_id: str) -> dict[str, str]:
+        return {sk.removeprefix("IMPORT#"): body["import_id"]
+                for sk, body, _ in self._query(_series_pk(series_id), "IMPORT#")}
 
     def add_presence_event(self, series_id: str, registrant_id: str, session_id: str,
                            event: PresenceEvent) -> None:
@@ -205,10 +281,16 @@ class MemoryCertificateStore:
                    "connection": event.connection})
 
     def put_upload(self, series_id: str, registrant_id: str, session_id: str, source: str,
-                   intervals: Sequence[Interval], minutes: float = 0.0) -> None:
+                   intervals: Sequence[Interval], minutes: float = 0.0,
+                   import_id: str = "") -> None:
         self._put(_series_pk(series_id),
                   f"{_person(registrant_id)}PRESENCE#{session_id}#UPLOAD",
-                  {"source": source, "intervals": _intervals(intervals), "minutes": minutes})
+                  _upload_body(source, intervals, minutes, import_id))
+
+    def mark_imported(self, series_id: str, session_id: str, source: str, import_id: str,
+                      at: datetime) -> None:
+        self._put(_series_pk(series_id), _import_sk(session_id),
+                  {"source": source, "import_id": import_id, "at": at.isoformat()})
 
     def record_evaluation(self, series_id: str, registrant_id: str, key: str,
                           at: datetime) -> None:
@@ -216,28 +298,30 @@ class MemoryCertificateStore:
                   {"at": at.isoformat()})
 
     def put_certificate(self, certificate: Certificate) -> None:
-        body = _certificate_body(certificate)
-        self._put(_series_pk(certificate.series_id),
-                  f"{_person(certificate.registrant_id)}CERT#{certificate.scope}", body)
-        self._put(_verification_pk(certificate.certificate_id), "CERTIFICATE", body)
+        body = json.loads(json.dumps(_certificate_body(certificate)))
+        for item_key in ((_series_pk(certificate.series_id), _cert_sk(certificate)),
+                         (_verification_pk(certificate.certificate_id), "CERTIFICATE")):
+            self.items.setdefault(item_key, {})["body"] = body  # revoked stays as it was
 
     def records(self, series_id: str, registrant_id: str) -> PersonRecords:
         return _person_records(self._query(_series_pk(series_id), _person(registrant_id)),
-                               registrant_id)
+                               registrant_id, self._imports(series_id))
 
     def verification(self, certificate_id: str) -> dict[str, Any] | None:
-        body = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
-        return _certificate(body).verification() if body else None
+        item = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
+        return _certificate(item["body"], bool(item.get("revoked"))).verification() \
+            if item else None
 
     def revoke(self, certificate_id: str) -> bool:
-        body = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
-        if body is None:
+        record = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
+        if record is None:
             return False
-        body["revoked"] = True
+        body = record["body"]
         own = self.items.get((_series_pk(body["series_id"]),
                               f"{_person(body['registrant_id'])}CERT#{body['scope']}"))
-        if own is not None:
-            own["revoked"] = True
+        if own is None:
+            return False
+        record["revoked"] = own["revoked"] = True
         return True
 
     def person_data(self, series_id: str, registrant_id: str) -> dict[str, Any]:
@@ -246,16 +330,18 @@ class MemoryCertificateStore:
     def erase_person(self, series_id: str, registrant_id: str) -> int:
         pk = _series_pk(series_id)
         doomed = list(self._query(pk, _person(registrant_id)))
-        for sk, body in doomed:
+        for sk, body, _ in doomed:
             if "#CERT#" in sk:
                 self.items.pop((_verification_pk(body["certificate_id"]), "CERTIFICATE"), None)
+        for sk, _, _ in doomed:
             del self.items[(pk, sk)]
         return len(doomed)
 
 
 # -- DynamoDB ----------------------------------------------------------------------------------
 class DynamoCertificateStore:
-    """The same items in the application's table: Put, Get, Query and BatchWrite only."""
+    """The same items in the application's table: PutItem, UpdateItem (also in transactions),
+    GetItem, Query and BatchWriteItem."""
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client = client
@@ -265,12 +351,14 @@ class DynamoCertificateStore:
         self.client.put_item(TableName=self.table, Item={
             "pk": {"S": pk}, "sk": {"S": sk}, "body": {"S": json.dumps(body)}})
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+    def _get(self, pk: str, sk: str) -> tuple[dict[str, Any], bool] | None:
         item = self.client.get_item(TableName=self.table, ConsistentRead=True,
                                     Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
-        return json.loads(item["body"]["S"]) if item else None
+        if not item:
+            return None
+        return json.loads(item["body"]["S"]), bool(item.get("revoked", {}).get("BOOL"))
 
-    def _query(self, pk: str, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _query(self, pk: str, prefix: str) -> Iterator[Item]:
         request: dict[str, Any] = {
             "TableName": self.table, "ConsistentRead": True,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
@@ -278,10 +366,15 @@ class DynamoCertificateStore:
         while True:
             answer = self.client.query(**request)
             for item in answer["Items"]:
-                yield item["sk"]["S"], json.loads(item["body"]["S"])
+                yield (item["sk"]["S"], json.loads(item["body"]["S"]),
+                       bool(item.get("revoked", {}).get("BOOL")))
             if not answer.get("LastEvaluatedKey"):
                 return
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _imports(self, series_id: str) -> dict[str, str]:
+        return {sk.removeprefix("IMPORT#"): body["import_id"]
+                for sk, body, _ in self._query(_series_pk(series_id), "IMPORT#")}
 
     def add_presence_event(self, series_id: str, registrant_id: str, session_id: str,
                            event: PresenceEvent) -> None:
@@ -290,10 +383,16 @@ class DynamoCertificateStore:
                    "connection": event.connection})
 
     def put_upload(self, series_id: str, registrant_id: str, session_id: str, source: str,
-                   intervals: Sequence[Interval], minutes: float = 0.0) -> None:
+                   intervals: Sequence[Interval], minutes: float = 0.0,
+                   import_id: str = "") -> None:
         self._put(_series_pk(series_id),
                   f"{_person(registrant_id)}PRESENCE#{session_id}#UPLOAD",
-                  {"source": source, "intervals": _intervals(intervals), "minutes": minutes})
+                  _upload_body(source, intervals, minutes, import_id))
+
+    def mark_imported(self, series_id: str, session_id: str, source: str, import_id: str,
+                      at: datetime) -> None:
+        self._put(_series_pk(series_id), _import_sk(session_id),
+                  {"source": source, "import_id": import_id, "at": at.isoformat()})
 
     def record_evaluation(self, series_id: str, registrant_id: str, key: str,
                           at: datetime) -> None:
@@ -301,49 +400,59 @@ class DynamoCertificateStore:
                   {"at": at.isoformat()})
 
     def put_certificate(self, certificate: Certificate) -> None:
-        """The person's copy and the verification record, in one transaction."""
-        body = json.dumps(_certificate_body(certificate))
-        self.client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": self.table, "Item": {
-                "pk": {"S": _series_pk(certificate.series_id)},
-                "sk": {"S": f"{_person(certificate.registrant_id)}CERT#{certificate.scope}"},
-                "body": {"S": body}}}},
-            {"Put": {"TableName": self.table, "Item": {
-                "pk": {"S": _verification_pk(certificate.certificate_id)},
-                "sk": {"S": "CERTIFICATE"}, "body": {"S": body}}}}])
+        """The person's copy and the verification record, in one transaction: each one's
+        ``body`` only, so a revoked certificate issued again stays revoked."""
+        body = {":body": {"S": json.dumps(_certificate_body(certificate))}}
+        self._transact([
+            {"Update": {"TableName": self.table, "Key": key, "UpdateExpression": "SET body = :body",
+                        "ExpressionAttributeValues": body}}
+            for key in (_key(_series_pk(certificate.series_id), _cert_sk(certificate)),
+                        _key(_verification_pk(certificate.certificate_id), "CERTIFICATE"))])
 
     def records(self, series_id: str, registrant_id: str) -> PersonRecords:
         return _person_records(self._query(_series_pk(series_id), _person(registrant_id)),
-                               registrant_id)
+                               registrant_id, self._imports(series_id))
 
     def verification(self, certificate_id: str) -> dict[str, Any] | None:
-        body = self._get(_verification_pk(certificate_id), "CERTIFICATE")
-        return _certificate(body).verification() if body else None
+        found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
+        return _certificate(*found).verification() if found else None
 
     def revoke(self, certificate_id: str) -> bool:
-        body = self._get(_verification_pk(certificate_id), "CERTIFICATE")
-        if body is None:
+        """Both items marked revoked, each only if it still exists (an erasure between the
+        read and the write makes this False, and writes nothing)."""
+        found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
+        if found is None:
             return False
-        self.put_certificate(_certificate({**body, "revoked": True}))
-        return True
+        body = found[0]
+        own = _key(_series_pk(body["series_id"]),
+                   f"{_person(body['registrant_id'])}CERT#{body['scope']}")
+        return self._transact([
+            {"Update": {"TableName": self.table, "Key": key,
+                        "UpdateExpression": "SET revoked = :yes",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":yes": {"BOOL": True}}}}
+            for key in (_key(_verification_pk(certificate_id), "CERTIFICATE"), own)])
 
     def person_data(self, series_id: str, registrant_id: str) -> dict[str, Any]:
         return _download(self.records(series_id, registrant_id))
 
     def erase_person(self, series_id: str, registrant_id: str) -> int:
+        """The verification records first, then the person's items: a failure part-way
+        leaves the certificate items that lead a repeated erasure to what is left."""
         pk = _series_pk(series_id)
-        keys: list[tuple[str, str]] = []
-        for sk, body in self._query(pk, _person(registrant_id)):
-            keys.append((pk, sk))
+        own: list[tuple[str, str]] = []
+        public: list[tuple[str, str]] = []
+        for sk, body, _ in self._query(pk, _person(registrant_id)):
+            own.append((pk, sk))
             if "#CERT#" in sk:
-                keys.append((_verification_pk(body["certificate_id"]), "CERTIFICATE"))
-        for start in range(0, len(keys), BATCH_WRITE):
-            self._delete_batch(keys[start:start + BATCH_WRITE])
-        return sum(1 for _, sk in keys if sk != "CERTIFICATE")
+                public.append((_verification_pk(body["certificate_id"]), "CERTIFICATE"))
+        for keys in (public, own):
+            for start in range(0, len(keys), BATCH_WRITE):
+                self._delete_batch(keys[start:start + BATCH_WRITE])
+        return len(own)
 
     def _delete_batch(self, keys: Sequence[tuple[str, str]]) -> None:
-        requests: list[Any] = [{"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}}
-                               for pk, sk in keys]
+        requests: list[Any] = [{"DeleteRequest": {"Key": _key(pk, sk)}} for pk, sk in keys]
         for attempt in range(6):
             answer = self.client.batch_write_item(RequestItems={self.table: requests})
             requests = list((answer.get("UnprocessedItems") or {}).get(self.table, []))
@@ -351,3 +460,26 @@ class DynamoCertificateStore:
                 return
             pause(attempt)
         raise RetryableError("DynamoDB left deletions unprocessed (throttled): erase again")
+
+    def _transact(self, writes: list[dict[str, Any]]) -> bool:
+        """True when written; False when a condition failed; sent again when it only met
+        another transaction (RetryableError if that keeps happening)."""
+        for attempt in range(TRANSACT_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
+                return True
+            except ClientError as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                codes = {str(reason.get("Code", "None"))
+                         for reason in error.response.get("CancellationReasons") or []}
+                if "ConditionalCheckFailed" in codes:
+                    return False
+                if "TransactionConflict" not in codes:
+                    raise
+            pause(attempt)
+        raise RetryableError("the certificate is being changed concurrently; retry")
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}

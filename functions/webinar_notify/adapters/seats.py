@@ -10,6 +10,9 @@ Keys (``pk`` / ``sk``), in the series' partition of the one table; every sort ke
                                                      microseconds (16 digits), the registrant
                                                      id as the tiebreak; a Query reads the
                                                      line in order
+    SERIES#<id> / SEATS#<session>#TELL#<registrant>  promoted, not yet told: written by the
+                                                     promotion itself, deleted once their
+                                                     confirmation is queued (mark_notified)
 
 Every change is one TransactWriteItems of two or three of these items (the standing, the
 counter and, for the line, its place), so a count never drifts from the standings it counts:
@@ -19,10 +22,16 @@ counter and, for the line, its place), so a count never drifts from the standing
   so a duplicated webhook can neither take a second seat nor give one back twice;
 - a promotion deletes the place in line under a condition: of two promoters that read the
   same first person, one wins and the other moves on; the counter's condition stops them at
-  capacity. Nobody is promoted twice, and no seat is given twice.
+  capacity. Nobody is promoted twice, and no seat is given twice;
+- a promotion writes, in the same transaction, a note that the person is still to be told.
+  ``Seated.unnotified`` and ``Released.unnotified`` list everyone promoted in the session and
+  not yet told, so a crash after a promotion (or a repeated webhook) still sends their
+  confirmation; the sender calls ``mark_notified`` once it is queued (the email's delivery
+  key, the standing's ``since``, makes a second send of it one email). Giving the seat back
+  removes the note.
 
 No address is stored: registrant ids only. Items are a few hundred bytes; no transaction
-has more than three actions, each on a different item (DynamoDB allows 100, not two on one).
+has more than four actions, each on a different item (DynamoDB allows 100, not two on one).
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from botocore.exceptions import ClientError
 
 from ..core.errors import PayloadError, RetryableError
-from ..core.policies import SeatCounts, SeatState, Standing
+from ..core.policies import SeatCounts, SeatState, Standing, has_free_seat, promotions
 from .conflicts import error_code, pause
 from .dynamo import batch_get, key
 
@@ -69,6 +78,7 @@ class Seated:
 
     standing: Standing
     promoted: tuple[str, ...] = ()
+    unnotified: tuple[str, ...] = ()  # promoted in the session, not yet told (module doc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +87,7 @@ class Released:
 
     previous: SeatState | None
     promoted: tuple[str, ...] = ()
+    unnotified: tuple[str, ...] = ()  # promoted in the session, not yet told (module doc)
 
 
 class Seats(Protocol):
@@ -88,6 +99,8 @@ class Seats(Protocol):
     def leave_waitlist(self, series_id: str, session_id: str, registrant_id: str) -> bool: ...
     def promote(self, series_id: str, session_id: str, capacity: int | None,
                 at: datetime) -> list[str]: ...
+    def unnotified(self, series_id: str, session_id: str) -> list[str]: ...
+    def mark_notified(self, series_id: str, session_id: str, registrant_id: str) -> bool: ...
     def mark_pending(self, series_id: str, session_id: str, registrant_id: str,
                      at: datetime) -> Standing: ...
     def clear_pending(self, series_id: str, session_id: str, registrant_id: str) -> bool: ...
@@ -105,18 +118,29 @@ def seat_or_wait(seats: Seats, series_id: str, session_id: str, registrant_id: s
     """A seat if one is free and nobody waits, else a place at the end of the line; then the
     seats freed meanwhile go to the line's head (perhaps to this registrant). Idempotent: a
     registrant who already stands somewhere keeps that standing. One answered "waitlisted"
-    may be promoted a moment later by another caller, whose ``promoted`` then names them."""
+    may be promoted a moment later by another caller, whose ``promoted`` then names them.
+    A retry by someone already waiting promotes too, so a crash between joining the line
+    and promoting never leaves a seat free while people wait."""
     standing = seats.take(series_id, session_id, registrant_id, capacity, at)
-    if standing is not None:
-        return Seated(standing)
-    joined = seats.join_waitlist(series_id, session_id, registrant_id, at)
+    if standing is not None and standing.state != "waitlisted":
+        return Seated(standing)  # seated at once (or pending): one request, nothing to tell
+    joined = standing or seats.join_waitlist(series_id, session_id, registrant_id, at)
     promoted = seats.promote(series_id, session_id, capacity, at)
-    if not promoted:
-        return Seated(joined)
-    now = seats.standing(series_id, session_id, registrant_id)
-    if now is None:  # left the line in the same instant: as if never asked
-        raise RetryableError("the seat was changed concurrently; retry")
-    return Seated(now, tuple(r for r in promoted if r != registrant_id))
+    now = joined
+    if promoted:
+        found = seats.standing(series_id, session_id, registrant_id)
+        if found is None:  # left the line in the same instant: as if never asked
+            raise RetryableError("the seat was changed concurrently; retry")
+        now = found
+    return Seated(now, tuple(r for r in promoted if r != registrant_id),
+                  _others(seats, series_id, session_id, registrant_id))
+
+
+def _others(seats: Seats, series_id: str, session_id: str, registrant_id: str
+            ) -> tuple[str, ...]:
+    """Those promoted in the session and not yet told, the caller aside (who is answered
+    directly)."""
+    return tuple(r for r in seats.unnotified(series_id, session_id) if r != registrant_id)
 
 
 def release(seats: Seats, series_id: str, session_id: str, registrant_id: str,
@@ -136,7 +160,8 @@ def release(seats: Seats, series_id: str, session_id: str, registrant_id: str,
             previous = standing.state
             break
     promoted = seats.promote(series_id, session_id, capacity, at)
-    return Released(previous, tuple(promoted))
+    return Released(previous, tuple(promoted),
+                    _others(seats, series_id, session_id, registrant_id))
 
 
 def admit(seats: Seats, series_id: str, session_id: str, registrant_id: str,
@@ -159,6 +184,10 @@ def _who_sk(session_id: str, registrant_id: str) -> str:
 
 def _line_prefix(session_id: str) -> str:
     return f"SEATS#{session_id}#LINE#"
+
+
+def _tell_prefix(session_id: str) -> str:
+    return f"SEATS#{session_id}#TELL#"
 
 
 def line_key(at: datetime, registrant_id: str) -> str:
@@ -276,6 +305,29 @@ class DynamoSeats:
                     promoted.append(registrant_id)
         return promoted
 
+    def unnotified(self, series_id: str, session_id: str) -> list[str]:
+        """Promoted and not yet told, in registrant id order (a Query, paged)."""
+        prefix = _tell_prefix(session_id)
+        request: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
+                                          ":prefix": {"S": prefix}}}
+        found: list[str] = []
+        while True:
+            answer = self.client.query(**request)
+            found += [item["sk"]["S"].removeprefix(prefix) for item in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                return found
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def mark_notified(self, series_id: str, session_id: str, registrant_id: str) -> bool:
+        """Their confirmation is queued: the note goes (False when there was none)."""
+        answer = self.client.delete_item(
+            TableName=self.table, ReturnValues="ALL_OLD",
+            Key=key(f"SERIES#{series_id}", _tell_prefix(session_id) + registrant_id))
+        return bool(answer.get("Attributes"))
+
     def mark_pending(self, series_id: str, session_id: str, registrant_id: str,
                      at: datetime) -> Standing:
         since = int(at.timestamp())
@@ -353,6 +405,9 @@ class DynamoSeats:
                         "ExpressionAttributeValues": {
                             ":confirmed": {"S": "confirmed"}, ":waitlisted": {"S": "waitlisted"},
                             ":line": {"S": line}, ":since": {"N": str(int(at.timestamp()))}}}},
+            {"Put": {"TableName": self.table, "Item": {
+                **key(f"SERIES#{series_id}", _tell_prefix(session_id) + registrant_id),
+                "since": {"N": str(int(at.timestamp()))}}}},
             self._count(series_id, session_id, "ADD confirmed :one, waitlisted :minus", room,
                         values)])
 
@@ -374,6 +429,9 @@ class DynamoSeats:
             values[":line"] = {"S": line}
             extra.append({"Delete": {"TableName": self.table, "Key": key(
                 f"SERIES#{series_id}", _line_prefix(session_id) + line)}})
+        if state == "confirmed":  # a promoted person who cancels is not told of the seat
+            extra.append({"Delete": {"TableName": self.table, "Key": key(
+                f"SERIES#{series_id}", _tell_prefix(session_id) + registrant_id)}})
         return self._transact([
             {"Delete": {"TableName": self.table,
                         "Key": key(f"SERIES#{series_id}", _who_sk(session_id, registrant_id)),
@@ -470,13 +528,16 @@ class _Who:
 
 class MemorySeats:
     """The same rules in memory (tests/test_seats.py runs both): each call is atomic, as
-    each DynamoDB transaction is; cursors and places are the same."""
+    each DynamoDB transaction is; cursors and places are the same. Who is seated and who is
+    promoted is decided by core.policies (has_free_seat, promotions), whose rules the
+    DynamoDB conditions above write out."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._who: dict[tuple[str, str, str], _Who] = {}
         self._lines: dict[tuple[str, str], list[str]] = {}  # sorted line keys
         self._counts: dict[tuple[str, str], dict[str, int]] = {}
+        self._untold: dict[tuple[str, str], set[str]] = {}
 
     def take(self, series_id: str, session_id: str, registrant_id: str,
              capacity: int | None, at: datetime) -> Standing | None:
@@ -484,8 +545,7 @@ class MemorySeats:
             if (series_id, session_id, registrant_id) in self._who:
                 return self._standing(series_id, session_id, registrant_id)
             counts = self._count(series_id, session_id)
-            if counts["waitlisted"] > 0 or (capacity is not None
-                                            and counts["confirmed"] >= capacity):
+            if not has_free_seat(capacity, SeatCounts(**counts)):
                 return None
             since = int(at.timestamp())
             self._who[series_id, session_id, registrant_id] = _Who("confirmed", since)
@@ -516,17 +576,28 @@ class MemorySeats:
         with self._lock:
             counts = self._count(series_id, session_id)
             line = self._lines.get((series_id, session_id), [])
-            free = len(line) if capacity is None else capacity - counts["confirmed"]
-            promoted: list[str] = []
-            while line and free > 0:
-                registrant_id = line.pop(0).partition("#")[2]
+            chosen = promotions(capacity, counts["confirmed"], line)
+            del line[:len(chosen)]
+            promoted = [place.partition("#")[2] for place in chosen]
+            for registrant_id in promoted:
                 self._who[series_id, session_id, registrant_id] = _Who(
                     "confirmed", int(at.timestamp()))
                 counts["confirmed"] += 1
                 counts["waitlisted"] -= 1
-                promoted.append(registrant_id)
-                free -= 1
+                self._untold.setdefault((series_id, session_id), set()).add(registrant_id)
             return promoted
+
+    def unnotified(self, series_id: str, session_id: str) -> list[str]:
+        with self._lock:
+            return sorted(self._untold.get((series_id, session_id), ()))
+
+    def mark_notified(self, series_id: str, session_id: str, registrant_id: str) -> bool:
+        with self._lock:
+            untold = self._untold.get((series_id, session_id), set())
+            if registrant_id not in untold:
+                return False
+            untold.discard(registrant_id)
+            return True
 
     def mark_pending(self, series_id: str, session_id: str, registrant_id: str,
                      at: datetime) -> Standing:
@@ -575,6 +646,7 @@ class MemorySeats:
             del self._who[series_id, session_id, registrant_id]
             if who.line:
                 self._lines[series_id, session_id].remove(who.line)
+            self._untold.get((series_id, session_id), set()).discard(registrant_id)
             self._count(series_id, session_id)[state] -= 1
             return True
 

@@ -7,11 +7,13 @@ Accreditation (EACCME, ESTRO) asks that live participation be confirmed, commonl
   so two devices or an overlapping rejoin never count the same minute twice;
 - time is clipped to the session's start..end: the waiting room before and the chat after do
   not count, and neither does a webinar left running;
-- a leave without its join (a lost webhook, or a join before the webhook subscription) counts
-  from the session's start; a join without its leave (a lost webhook: Zoom sends a leave for
-  everyone when a webinar ends) counts to the session's end. Both are counted in ``assumed`` so
-  an organiser can see how much rests on a guess, and Zoom's attendee report, when uploaded,
-  replaces the webhook log of that session;
+- a leave without its join counts from the session's start only when it is the person's
+  first event (a join before the webhook subscription); after any earlier event of theirs
+  the lost join could have been any time since, so it counts nothing. A join without its leave
+  (a lost webhook: Zoom sends a leave for everyone when a webinar ends) counts to the session's
+  end. Every such guess is counted in ``assumed``: a certificate never rests on one
+  (core.certificates: ``needs_review``) until Zoom's attendee report is uploaded, which
+  replaces the webhook log of that session, or an organiser marks it;
 - the same event delivered twice (webhooks are retried) counts once.
 
 Uploads (Zoom's attendee report or a generic CSV) are checked whole first: any bad row refuses
@@ -134,14 +136,15 @@ def intervals_from_events(events: Iterable[PresenceEvent], start: datetime,
     open_joins: dict[str, list[datetime]] = defaultdict(list)
     found: list[Interval] = []
     assumed = 0
-    for event in unique:
+    for index, event in enumerate(unique):
         waiting = open_joins[event.connection]
         if event.kind == "joined":
             waiting.append(event.at)
         elif waiting:
             found.append(Interval(waiting.pop(0), event.at))
         else:
-            found.append(Interval(min(start, event.at), event.at))
+            if index == 0:  # joined before anything was logged: from the start
+                found.append(Interval(min(start, event.at), event.at))
             assumed += 1
     for waiting in open_joins.values():
         for joined in waiting:

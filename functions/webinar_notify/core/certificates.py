@@ -16,7 +16,14 @@ The rules come from the series file's ``certificates:`` mapping::
 
 Either ``series`` or ``sessions`` (or both) must be given. A cancelled session is never
 required and never certified. A session counts as attended when the person was present for at
-least ``threshold`` of its scheduled length (core.attendance).
+least ``threshold`` of its scheduled length (core.attendance). Presence that rests on a guessed
+join or leave (``Presence.assumed``: a webhook was lost) is never enough on its own: such a
+certificate is ``needs_review`` until an organiser uploads the attendee report or marks the
+session by hand.
+
+A certificate's scope is ``series`` for the series' certificate and ``session:<id>`` for a
+session's, and so is the key of the evaluation it needs: a session whose id is ``series``
+cannot be mistaken for the series.
 
 Credits are never overstated: hours are summed exactly, multiplied by ``credits_per_hour`` and
 rounded down to a multiple of ``credit_step`` (a 90-minute session: 1.5 ECMEC).
@@ -32,6 +39,7 @@ import base64
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -43,10 +51,11 @@ from .attendance import DEFAULT_THRESHOLD, Presence
 from .errors import SeriesFileError
 from .series import Session
 
-SERIES_SCOPE = "series"  # the scope of a series certificate; a session's scope is its id
+SERIES_SCOPE = "series"  # the scope of a series certificate
 SERIES_EVALUATION = "series"  # the evaluation key of the series' own evaluation
+SESSION_PREFIX = "session:"  # a session certificate's scope and evaluation key: session:<id>
 Basis = Literal["session", "presence"]
-AssessmentState = Literal["earned", "needs_evaluation", "not_earned"]
+AssessmentState = Literal["earned", "needs_evaluation", "needs_review", "not_earned"]
 _ID_GROUPS = 4
 _ID_PATTERN = re.compile(r"^[A-Z2-7]{16}$")
 _MAX_CREDITS_PER_HOUR = Decimal(10)
@@ -55,7 +64,7 @@ _MAX_CREDITS_PER_HOUR = Decimal(10)
 @dataclass(frozen=True, slots=True)
 class ScopeRule:
     """What one certificate needs: each of ``sessions`` attended, and the evaluation done
-    (its key: the session's id for a session certificate, "series" for the series')."""
+    (its key: ``session_scope(id)`` for a session certificate, "series" for the series')."""
 
     sessions: tuple[str, ...] | None  # None: every session that was not cancelled
     evaluation: bool = False
@@ -77,6 +86,11 @@ class CertificateRules:
         if self.per_session_all:
             return ScopeRule((session_id,), self.per_session_evaluation)
         return (self.sessions or {}).get(session_id)
+
+
+def session_scope(session_id: str) -> str:
+    """The scope (and evaluation key) of a session's certificate."""
+    return SESSION_PREFIX + session_id
 
 
 # -- reading the rules ----------------------------------------------------------------------
@@ -226,20 +240,23 @@ class CertifiedSession:
 class Assessment:
     """One certificate for one person: earned, waiting only for the evaluation, or not."""
 
-    scope: str  # "series" or a session id
+    scope: str  # "series" or "session:<id>"
     state: AssessmentState
     sessions: tuple[CertifiedSession, ...]  # the sessions it certifies (attended ones)
     hours: Decimal
     credits: Decimal
     missing: tuple[str, ...] = ()  # required sessions not attended (not_earned)
+    unconfirmed: tuple[str, ...] = ()  # attended only on a guessed join or leave (review)
 
 
 def assess(rules: CertificateRules, sessions: Sequence[Session],
            attendance: Mapping[str, Presence], evaluations: Collection[str]
            ) -> list[Assessment]:
     """Every certificate the rules define, judged for one person: ``attendance`` is their
-    presence per session id, ``evaluations`` the evaluation keys they completed (session ids,
-    "series"). Session certificates come first, in series order, then the series'."""
+    presence per session id, ``evaluations`` the evaluation keys they completed
+    ("session:<id>", "series"). Session certificates come first, in series order, then the
+    series'. One whose sessions are all attended but some only on an assumed join or leave is
+    ``needs_review``: never earned automatically."""
     held = [s for s in sessions if not s.cancelled]
     by_id = {s.id: s for s in held}
     attended = {s.id for s in held
@@ -248,8 +265,8 @@ def assess(rules: CertificateRules, sessions: Sequence[Session],
     for session in held:
         rule = rules.session_rule(session.id)
         if rule is not None:
-            results.append(_judge(rules, session.id, rule, by_id, attended, attendance,
-                                  evaluations, session.id))
+            results.append(_judge(rules, session_scope(session.id), rule, by_id, attended,
+                                  attendance, evaluations, session_scope(session.id)))
     if rules.series is not None:
         results.append(_judge(rules, SERIES_SCOPE, rules.series, by_id, attended, attendance,
                               evaluations, SERIES_EVALUATION))
@@ -262,15 +279,19 @@ def _judge(rules: CertificateRules, scope: str, rule: ScopeRule, held: Mapping[s
     required = [s for s in (rule.sessions if rule.sessions is not None else tuple(held))
                 if s in held]
     missing = tuple(s for s in required if s not in attended)
+    unconfirmed = tuple(s for s in required if s in attended and attendance[s].assumed > 0)
     certified = tuple(_certified(held[s], attendance[s]) for s in required if s in attended)
-    hours = _hours(rules, certified, attendance)
+    hours = _hours(rules, certified)
     if missing or not required:
         state: AssessmentState = "not_earned"
+    elif unconfirmed:
+        state = "needs_review"
     elif rule.evaluation and evaluation_key not in evaluations:
         state = "needs_evaluation"
     else:
         state = "earned"
-    return Assessment(scope, state, certified, hours, credits_for(rules, hours), missing)
+    return Assessment(scope, state, certified, hours, credits_for(rules, hours), missing,
+                      unconfirmed)
 
 
 def _certified(session: Session, seen: Presence) -> CertifiedSession:
@@ -278,21 +299,42 @@ def _certified(session: Session, seen: Presence) -> CertifiedSession:
                             min(seen.minutes, int(session.duration.total_seconds() // 60)))
 
 
-def _hours(rules: CertificateRules, certified: Sequence[CertifiedSession],
-           attendance: Mapping[str, Presence]) -> Decimal:
+def _hours(rules: CertificateRules, certified: Sequence[CertifiedSession]) -> Decimal:
     """Hours of the certified sessions: scheduled, or present (rules.credit_basis)."""
     if rules.credit_basis == "session":
         seconds = sum(int(s.duration.total_seconds()) for s in certified)
-    else:
-        seconds = sum(attendance[s.id].seconds for s in certified)
+    else:  # the whole minutes the certificate prints per session, so the rows add up
+        seconds = sum(60 * s.minutes_present for s in certified)
     return (Decimal(seconds) / Decimal(3600)).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
 
 
 def credits_for(rules: CertificateRules, hours: Decimal) -> Decimal:
-    """Hours times credits per hour, rounded down to a multiple of the credit step."""
+    """Hours times credits per hour, rounded down to a multiple of the credit step, without
+    trailing zeros and never in exponent form (10, not 1E+1)."""
     raw = hours * rules.credits_per_hour
     steps = (raw / rules.credit_step).to_integral_value(rounding=ROUND_FLOOR)
-    return (steps * rules.credit_step).normalize() if steps else Decimal(0)
+    return Decimal(decimal_text(steps * rules.credit_step)) if steps else Decimal(0)
+
+
+def decimal_text(value: Decimal) -> str:
+    """A number as people write it: 1.50 -> 1.5, 10 -> 10 (never 1E+1)."""
+    return f"{value.normalize():f}"
+
+
+_DROPPED_CATEGORIES = ("Cc", "Cf")
+_KEPT_FORMAT = frozenset("\u200c\u200d")  # ZWNJ and ZWJ: part of spelling in some scripts
+
+
+def clean_name(raw: str) -> str:
+    """A name as it is printed and verified: composed (NFC), without control or format
+    characters (a right-to-left override could make it read as another name), ZWNJ and ZWJ
+    kept; ValueError when nothing is left."""
+    name = "".join(ch for ch in unicodedata.normalize("NFC", raw)
+                   if unicodedata.category(ch) not in _DROPPED_CATEGORIES
+                   or ch in _KEPT_FORMAT).strip()
+    if not name:
+        raise ValueError("a certificate needs a name")
+    return name
 
 
 # -- ids and verification -------------------------------------------------------------------
@@ -324,7 +366,7 @@ class Certificate:
     series_id: str
     registrant_id: str
     scope: str
-    name: str  # exactly as the person typed it
+    name: str  # as the person typed it (NFC, without control characters: clean_name)
     series_title: str
     sessions: tuple[CertifiedSession, ...]
     hours: Decimal
@@ -334,23 +376,27 @@ class Certificate:
     issued_on: date
     verification_url: str
     revoked: bool = False
+    basis: Basis = "session"  # what the hours count: sessions' length or time present
 
     def verification(self) -> dict[str, Any]:
         """What the public verification page may show: name, series, credits, revoked; never
         the address, the sessions' presence or anything else."""
         return {"certificate_id": self.certificate_id, "name": self.name,
-                "series": self.series_title, "credits": str(self.credits),
+                "series": self.series_title, "credits": decimal_text(self.credits),
                 "credit_label": self.credit_label, "revoked": self.revoked}
 
 
 def issue(assessment: Assessment, *, secret: str, series_id: str, series_title: str,
           registrant_id: str, name: str, rules: CertificateRules, organisers: Sequence[str],
           issued_on: date, verify_base_url: str) -> Certificate:
-    """The certificate for an earned assessment (ValueError for one not earned)."""
+    """The certificate for an earned assessment (ValueError for one not earned, or a name
+    that is empty once cleaned). The name is kept as typed, composed and without control
+    characters (clean_name), so the PDF and the verification page show the same text."""
     if assessment.state != "earned":
         raise ValueError(f"certificate {assessment.scope} is not earned ({assessment.state})")
     cid = certificate_id(secret, series_id, registrant_id, assessment.scope)
-    return Certificate(cid, series_id, registrant_id, assessment.scope, name, series_title,
+    return Certificate(cid, series_id, registrant_id, assessment.scope, clean_name(name),
+                       series_title,
                        assessment.sessions, assessment.hours, assessment.credits,
                        rules.credit_label, tuple(organisers), issued_on,
-                       f"{verify_base_url.rstrip('/')}/{cid}")
+                       f"{verify_base_url.rstrip('/')}/{cid}", basis=rules.credit_basis)

@@ -10,10 +10,13 @@ Read from the series file::
       - id: glasgow-course
         capacity: 40
 
-Everything here is pure: the decisions are taken on counts read from the seats adapter
-(``adapters/seats.py``), which applies them with conditional writes. What a registration form
-answers can only ask for sessions: whether a seat, a place in line or an approval is given is
-decided here, from the policy and the counts alone, so every provider gets the same rules.
+Everything here is pure: the rules of a seat and of a promotion (``has_free_seat``,
+``promotions``) are the ones the in-memory seats apply and the DynamoDB seats write out as
+conditions (``adapters/seats.py``); ``placements`` only previews, from counts read earlier,
+what a registration would get: the seats adapter decides, under its conditions. What a
+registration form answers can only ask for sessions: whether a seat, a place in line or an
+approval is given follows from the policy and the counts alone, so every provider gets the
+same rules.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from .errors import InvalidInputError, SeriesFileError
@@ -42,9 +46,15 @@ class Policy:
     """Who gets a seat, and whether someone must approve them first."""
 
     capacity: int | None = None  # every session's, unless it has its own; None: unlimited
-    session_capacity: Mapping[str, int] = field(default_factory=dict)
+    session_capacity: Mapping[str, int] = field(default_factory=dict, hash=False)
     approval: ApprovalMode = "automatic"
     auto_approve_domains: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # Read-only, so the frozen policy cannot change under a caller (and stays hashable:
+        # equal policies hash alike without the mapping).
+        object.__setattr__(self, "session_capacity",
+                           MappingProxyType(dict(self.session_capacity)))
 
     def capacity_of(self, session_id: str) -> int | None:
         """The session's seats (its own, else the series'); None when unlimited."""
@@ -195,7 +205,9 @@ def has_free_seat(capacity: int | None, counts: SeatCounts) -> bool:
 def placements(policy: Policy, email: str, session_ids: Sequence[str],
                counts: Mapping[str, SeatCounts], *, approved: bool = False
                ) -> dict[str, Standing]:
-    """Where a registrant asking for these sessions would stand, given the counts.
+    """Where a registrant asking for these sessions would stand, given the counts: a
+    preview only (a page or the read API saying what to expect). The seats adapter decides,
+    under its own conditions, whatever these counts said.
 
     Pending everywhere while an approval is needed (a pending registrant holds no seat);
     otherwise confirmed where a seat is free and nobody waits, else waitlisted at the end of
@@ -213,7 +225,8 @@ def placements(policy: Policy, email: str, session_ids: Sequence[str],
 
 
 def promotions(capacity: int | None, confirmed: int, line: Sequence[str]) -> list[str]:
-    """Who leaves the waitlist for a seat: the first in line, as many as the free seats.
+    """Who leaves the waitlist for a seat: the first in line, as many as the free seats
+    (what MemorySeats applies and DynamoSeats' conditions enforce).
 
     After a cancellation, a dropped session or a capacity raise. A capacity lowered below
     the seats taken promotes nobody and unseats nobody: the line waits until enough leave.

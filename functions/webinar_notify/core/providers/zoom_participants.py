@@ -11,11 +11,14 @@ The body is verified by the Zoom provider first (its signature); this only reads
     payload.object.participant.participant_uuid, else .id
                                             the connection: pairs a leave with its join
 
-``event_ts`` and the connection make an event id, so a retried delivery is seen as the same.
+The event id is the kind, the webinar, who (a SHA-256 digest of the address, never
+the address itself), the connection and the time: a retried delivery is seen as the same
+event, and two people who join in the same second without a connection id are not.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,9 +74,11 @@ def parse_participant_event(body: bytes, series: Series) -> ParticipantSeen | No
     connection = str(participant.get("participant_uuid") or participant.get("id") or "")[:200]
     session = str(target) if target != "*" else occurrence_session(
         series, zoom_time(webinar.get("start_time")), at)
-    event_id = f"{kind}:{webinar.get('uuid') or webinar.get('id')}:{connection}:{at.isoformat()}"
-    return ParticipantSeen(session, email.strip().lower(), PresenceEvent(kind, at, connection),
-                           event_id[:400])
+    address = email.strip().lower()
+    who = hashlib.sha256(address.encode()).hexdigest()[:24]
+    webinar_key = str(webinar.get("uuid") or webinar.get("id"))[:200]
+    event_id = f"{kind}:{webinar_key}:{who}:{connection}:{at.isoformat()}"
+    return ParticipantSeen(session, address, PresenceEvent(kind, at, connection), event_id)
 
 
 def zoom_time(value: object) -> datetime | None:
