@@ -26,6 +26,7 @@ from webinar_notify.core import mime
 from webinar_notify.core.announcements import Announcement, Audience
 from webinar_notify.core.compose import Links, compose
 from webinar_notify.core.jobs import EmailJob, EmailKind, delivery_key
+from webinar_notify.core.kinds import AnnouncementPayload
 from webinar_notify.core.registration import Registrant
 from webinar_notify.core.render import Renderer
 from webinar_notify.core.series_document import parse_series
@@ -76,7 +77,7 @@ def samples() -> list[Sample]:
     for kind, sessions, announcement in kinds:
         job = EmailJob(kind, series.id, series.revision, "r1", person, sessions,
                        delivery_key(kind, series.id, "r1", announcement, *sessions),
-                       extra={"announcement": announcement} if announcement else {})
+                       payload=AnnouncementPayload(announcement) if announcement else None)
         text = Announcement(announcement, "News", "Hello **all**.", Audience("all"), now) \
             if announcement else None
         email = compose(series, job, now=now, renderer=renderer, links=links,

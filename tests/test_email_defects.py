@@ -19,11 +19,20 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from webinar_notify.core.announcements import parse_announcement
+from webinar_notify.core.announcements import parse_announcement, translations_from_doc
 from webinar_notify.core.branding import contrast
 from webinar_notify.core.compose import Links, compose
 from webinar_notify.core.follow_ups import follow_up_announcements
 from webinar_notify.core.jobs import EmailJob, EmailKind, delivery_key
+from webinar_notify.core.kinds import (
+    CancellationPayload,
+    ConfirmationPayload,
+    DeclinedPayload,
+    Payload,
+    PendingPayload,
+    UpdatePayload,
+    WaitlistedPayload,
+)
 from webinar_notify.core.mime import Email
 from webinar_notify.core.plain_text import markdown_to_text
 from webinar_notify.core.registration import Registrant
@@ -48,6 +57,7 @@ Questions in advance to <questions@estro.example> or [the form](https://forms.ex
 """
 
 
+DROPPED = CancellationPayload(dropped_by_self=True)
 BRAND: dict[str, Any] = {
     "logo": {"url": "https://brand.example/logo.png", "alt": "Oncology Society"},
     "accent": "#7a1f5c", "footer": "Oncology Society, the organiser of this series.",
@@ -68,26 +78,30 @@ def renderer() -> Renderer:
 
 def job(kind: EmailKind, sessions: tuple[str, ...], zone: str = "America/Toronto",
         name: str = "Marie Tremblay", join_url: str | None = None,
-        **extra: str) -> EmailJob:
+        payload: Payload | None = None, language: str = "") -> EmailJob:
     s = series()
     rid = registrant_id("test-key", s.id, "marie@example.org")
     return EmailJob(kind=kind, series_id=s.id, series_revision=s.revision, registrant_id=rid,
                     recipient=Registrant(email="marie@example.org", full_name=name,
-                                         time_zone=zone, join_url=join_url),
+                                         time_zone=zone, join_url=join_url,
+                                         language=language),
                     session_ids=sessions, key=delivery_key(kind, s.id, rid, *sessions),
-                    also=("s1", "s2", "s3"), extra=dict(extra))
+                    also=("s1", "s2", "s3"), payload=payload)
 
 
 def announcement_email(body: str, subject: str = "Doors open early",
-                       branded: bool = False) -> Email:
+                       branded: bool = False,
+                       translations: tuple[tuple[str, str, str], ...] = (),
+                       language: str = "") -> Email:
     s = series(branded)
-    announcement = parse_announcement({"id": "doors", "subject": subject, "body_markdown": body,
-                                       "audience": {"all": True}}, s, NOW)
-    return compose(s, job("announcement", ()), now=NOW, renderer=renderer(), links=LINKS,
-                   announcement=announcement)
+    announcement = replace(parse_announcement({
+        "id": "doors", "subject": subject, "body_markdown": body, "audience": {"all": True}},
+        s, NOW), translations=translations)
+    return compose(s, job("announcement", (), language=language), now=NOW,
+                   renderer=renderer(), links=LINKS, announcement=announcement)
 
 
-def follow_up_emails(branded: bool = False) -> dict[str, Email]:
+def follow_up_emails(branded: bool = False, language: str = "") -> dict[str, Email]:
     s = series(branded)
     s1 = s.session("s1")
     assert s1 is not None
@@ -95,18 +109,21 @@ def follow_up_emails(branded: bool = False) -> dict[str, Email]:
         "split": True, "recording_url": "https://video.example/rec/s1",
         "slides_url": "https://estro.example/slides/s1.pdf",
         "survey_url": "https://survey.example/s1"}, renderer())
-    return {doc["id"]: announcement_email(doc["body_markdown"], doc["subject"], branded)
+    return {doc["id"]: announcement_email(doc["body_markdown"], doc["subject"], branded,
+                                          translations_from_doc(doc["translations"]), language)
             for doc in docs}
 
 
 @cache
-def every_kind(branded: bool = False) -> dict[str, Email]:
-    """One email of every kind, composed as the sender composes them (with BRAND if branded)."""
+def every_kind(branded: bool = False, language: str = "") -> dict[str, Email]:
+    """One email of every kind, composed as the sender composes them (with BRAND if branded),
+    to a registrant who answered ``language`` (none: the series' own)."""
     s = series(branded)
     s1 = s.session("s1")
     assert s1 is not None
 
     def made(kind_job: EmailJob, the_series: Series = s) -> Email:
+        kind_job = replace(kind_job, recipient=replace(kind_job.recipient, language=language))
         return compose(the_series, kind_job, now=NOW, renderer=renderer(), links=LINKS)
 
     moved = replace(s, sessions=tuple(
@@ -118,18 +135,26 @@ def every_kind(branded: bool = False) -> dict[str, Email]:
         "confirmation": made(job("confirmation", ("s1", "s2", "s3"))),
         "confirmation-one": made(job("confirmation", ("s1",), zone="America/Sao_Paulo",
                                      join_url="https://zoom.example/j/1")),
-        "opt-in": made(job("confirmation", ("s1",), opt_in="needed")),
+        "opt-in": made(job("confirmation", ("s1",),
+                                payload=ConfirmationPayload(opt_in_needed=True))),
         "reminder": made(job("reminder", ("s1",), join_url="https://zoom.example/j/1")),
         "reminder-no-link": made(job("reminder", ("s1",))),
-        "update": made(job("update", ("s1",), previous_start=s1.start.isoformat(),
-                           previous_end=s1.end.isoformat()), moved),
-        "new-session": made(job("update", ("s1",), notice="new_session")),
+        "update": made(job("update", ("s1",), payload=UpdatePayload(
+            previous_start=s1.start, previous_end=s1.end)), moved),
+        "new-session": made(job("update", ("s1",),
+                                   payload=UpdatePayload("new_session"))),
         "details": made(job("update", ("s1",))),
         "cancellation": made(job("cancellation", ("s2",)), cancelled),
-        "dropped": made(job("cancellation", ("s2",), dropped="self")),
-        "dropped-several": made(job("cancellation", ("s2", "s3"), dropped="self")),
-        "announcement": announcement_email(ANNOUNCEMENT, branded=branded),
-        **follow_up_emails(branded),
+        "dropped": made(job("cancellation", ("s2",), payload=DROPPED)),
+        "dropped-several": made(job("cancellation", ("s2", "s3"), payload=DROPPED)),
+        "announcement": announcement_email(ANNOUNCEMENT, branded=branded, language=language),
+        **follow_up_emails(branded, language),
+        "waitlisted": made(job("waitlisted", ("s1",), payload=WaitlistedPayload((("s1", 2),)))),
+        "waitlisted-several": made(job("waitlisted", ("s1", "s2"), payload=WaitlistedPayload(
+            (("s1", 1), ("s2", 12))))),
+        "pending": made(job("pending", ("s1", "s2"), payload=PendingPayload())),
+        "declined": made(job("declined", (), payload=DeclinedPayload(
+            "The course is for ESTRO members.\nPlease join first."))),
     }
 
 
@@ -470,7 +495,10 @@ def test_narrow_screens_get_less_padding_and_dates_stay_on_one_line(kind: str) -
 def test_a_session_16_hours_40_minutes_away_is_never_said_to_be_17_hours_away() -> None:
     text = every_kind()["confirmation-one"].text
     assert "(starts in 16 hours 40 minutes)" in text and "17 hours" not in text
-    assert every_kind()["reminder"].subject.startswith("Starts in 16 hours 40 minutes: ")
+    # the moment first, then how far off it was when written
+    assert every_kind()["reminder"].subject == (
+        "Reminder: Reirradiation Challenges & Opportunities, Thu 26 Oct 2023 09:00 EDT "
+        "(in 16 hours 40 minutes)")
 
 
 def test_the_calendar_entry_is_stamped_when_the_email_is_composed() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from .edge import ID_PATTERN
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 AudienceKind = Literal["all", "sessions", "interest", "attended", "absent"]
 _ID = re.compile(ID_PATTERN)
 MAX_AHEAD = timedelta(days=366)
+
+
+@lru_cache(maxsize=256)
+def _html(markdown: str) -> str:
+    """Markdown as HTML, once per text: an announcement goes to thousands of readers."""
+    return str(_markdown().render(markdown))
 
 
 @cache
@@ -52,9 +58,19 @@ class Announcement:
     body_markdown: str
     audience: Audience
     send_at: datetime  # UTC; "now" is the moment it was created
+    # Its text in other languages, (language, subject, body): a follow-up's, from our catalogs.
+    translations: tuple[tuple[str, str, str], ...] = ()
+
+    def in_language(self, language: str) -> Announcement:
+        """As a reader of ``language`` gets it: that language's text if it has one, else as
+        written."""
+        for lang, subject, body in self.translations:
+            if lang == language:
+                return replace(self, subject=subject, body_markdown=body, translations=())
+        return self
 
     def html(self) -> str:
-        return str(_markdown().render(self.body_markdown))
+        return _html(self.body_markdown)
 
     def text(self) -> str:
         """The plain-text part: the same Markdown read as text ("text (url)", no markers)."""
@@ -64,7 +80,27 @@ class Announcement:
 
     def to_doc(self) -> dict[str, Any]:
         return {"id": self.id, "subject": self.subject, "body_markdown": self.body_markdown,
-                "audience": self.audience.to_doc(), "send_at": self.send_at.isoformat()}
+                "audience": self.audience.to_doc(), "send_at": self.send_at.isoformat()} | (
+            {"translations": {lang: {"subject": subject, "body_markdown": body}
+                              for lang, subject, body in self.translations}}
+            if self.translations else {})
+
+
+def announcement_from_doc(doc: dict[str, Any]) -> Announcement:
+    """An announcement as ``to_doc`` wrote it (stored, or carried by a test copy)."""
+    (kind, target), = doc["audience"].items()
+    values = () if kind == "all" else tuple(target) if isinstance(target, list) else (target,)
+    translations = translations_from_doc(doc.get("translations", {}))
+    return Announcement(id=doc["id"], subject=doc["subject"], body_markdown=doc["body_markdown"],
+                        audience=Audience(kind, values),
+                        send_at=datetime.fromisoformat(doc["send_at"]),
+                        translations=translations)
+
+
+def translations_from_doc(doc: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """``{language: {subject, body_markdown}}`` as Announcement.translations."""
+    return tuple((str(lang), str(text["subject"]), str(text["body_markdown"]))
+                 for lang, text in doc.items())
 
 
 def parse_audience(value: object, series: Series) -> Audience:
