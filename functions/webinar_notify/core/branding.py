@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .document_fields import FieldReader
@@ -40,12 +41,18 @@ class Brand:
     def dark_accent(self) -> str:
         """The accent for text on the dark card (base.html's dark mode): mixed towards white
         until it reads at 4.5:1 there, so a dark brand colour stays legible."""
-        channels = [int(self.accent[i:i + 2], 16) for i in (1, 3, 5)]
-        for step in range(11):
-            mixed = "#" + "".join(f"{round(c + (255 - c) * step / 10):02x}" for c in channels)
-            if contrast(mixed, DARK_CARD) >= MINIMUM_CONTRAST:
-                return mixed
-        return "#ffffff"
+        return _readable_on_dark(self.accent)
+
+
+@lru_cache(maxsize=64)
+def _readable_on_dark(accent: str) -> str:
+    """Worked out once per colour: every email's stylesheet asks for it three times."""
+    channels = [int(accent[i:i + 2], 16) for i in (1, 3, 5)]
+    for step in range(11):
+        mixed = "#" + "".join(f"{round(c + (255 - c) * step / 10):02x}" for c in channels)
+        if contrast(mixed, DARK_CARD) >= MINIMUM_CONTRAST:
+            return mixed
+    return "#ffffff"
 
 
 DEFAULT_BRAND = Brand()

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import base64
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
+from functools import lru_cache
+from operator import itemgetter
 
 from .calendar import CalendarPart
 from .series import Contact
@@ -29,9 +32,14 @@ from .text import clean_name
 
 _ATEXT_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
 _Q_SAFE = re.compile(r"[A-Za-z0-9]")
+_NOT_IN_ADDRESS = re.compile(r'[<>\r\n" ,]')
+_Q_WORD = 75 - len("=?utf-8?q??=")  # the encoded text an encoded-word can hold
 _HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$")
 CRLF = "\r\n"
+_LINE = 76  # base64 characters per line (RFC 2045 section 6.8)
+_LINES = struct.Struct(f"{_LINE}s")
+_first = itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +68,17 @@ class Email:
 def build(email: Email) -> bytes:
     """The whole message as CRLF, 7-bit bytes, ready for SES ``Content.Raw``."""
     head = [
-        ("From", address(email.sender)),
+        ("From", _series_address(email.sender)),
         ("To", address(email.to)),
-        ("Subject", encode_text(email.subject)),
-        ("Date", format_datetime(email.date)),
+        ("Subject", _subject(email.subject)),
+        ("Date", _date(email.date.replace(microsecond=0))),
         ("Message-ID", f"<{email.message_id}>"),
         ("MIME-Version", "1.0"),
         ("Auto-Submitted", "auto-generated"),
         ("X-Auto-Response-Suppress", "OOF, AutoReply"),
     ]
     if email.reply_to and email.reply_to.email:
-        head.append(("Reply-To", address(email.reply_to)))
+        head.append(("Reply-To", _series_address(email.reply_to)))
     if email.language:
         if not _LANGUAGE.match(email.language):
             raise ValueError(f"bad language tag {email.language[:20]!r}")
@@ -84,12 +92,14 @@ def build(email: Email) -> bytes:
         _leaf("text/plain; charset=utf-8", email.text.encode("utf-8")),
         _leaf("text/html; charset=utf-8", email.html.encode("utf-8")),
     ]
-    attachments: list[str] = []
+    attachments: list[bytes] = []
     if len(email.calendars) == 1:
         (only,) = email.calendars
+        encoded = _base64(only.content)  # once for both parts
         alternative.append(_leaf(f"text/calendar; method={only.method}; charset=utf-8",
-                                 only.content))
-        attachments.append(_attachment("application/ics", only.filename, only.content))
+                                 only.content, encoded=encoded))
+        attachments.append(_attachment("application/ics", only.filename, only.content,
+                                       encoded))
     else:
         attachments.extend(
             _attachment(f"text/calendar; method={part.method}; charset=utf-8",
@@ -101,12 +111,12 @@ def build(email: Email) -> bytes:
     if attachments:
         body = _multipart("mixed", [body, *attachments], "=_mixed")
     lines = [f"{name}: {_fold(name, value)}" for name, value in head]
-    return (CRLF.join(lines) + CRLF + body).encode("ascii")
+    return (CRLF.join(lines) + CRLF).encode("ascii") + body
 
 
 def address(contact: Contact) -> str:
     """``Name <addr>`` with the name quoted or encoded as needed; the address is pre-validated."""
-    if not contact.email.isascii() or any(c in contact.email for c in "<>\r\n\" ,"):
+    if not contact.email.isascii() or _NOT_IN_ADDRESS.search(contact.email):
         raise ValueError("address must be a validated ASCII address")
     name = clean_name(contact.name)
     if not name:
@@ -125,14 +135,41 @@ def encode_text(value: str) -> str:
     return text if text.isascii() and "=?" not in text else _encoded_words(text)
 
 
+@lru_cache(maxsize=64)
+def _series_address(contact: Contact) -> str:
+    """The series' sender and reply-to, the same in all its emails: written once."""
+    return address(contact)
+
+
+@lru_cache(maxsize=64)
+def _date(moment: datetime) -> str:
+    """The Date header (whole seconds): the same for every email of that second."""
+    return format_datetime(moment)
+
+
+@lru_cache(maxsize=1024)
+def _subject(value: str) -> str:
+    """A subject is the same for every reader of a session in a language: encoded once."""
+    return encode_text(value)
+
+
+@lru_cache(maxsize=2048)
+def _q_piece(ch: str) -> str:
+    """One character in RFC 2047 Q encoding: itself, ``_`` for a space, else its octets."""
+    return "_" if ch == " " else ch if _Q_SAFE.match(ch) else \
+        "".join(f"={b:02X}" for b in ch.encode("utf-8"))
+
+
 def _encoded_words(text: str) -> str:
     """RFC 2047 Q encoding, in words of at most 75 characters, never splitting a character."""
+    pieces = [_q_piece(ch) for ch in text]
+    whole = "".join(pieces)
+    if len(whole) <= _Q_WORD:  # one word: a name nearly always
+        return f"=?utf-8?q?{whole}?="
     words: list[str] = []
     current = ""
-    for ch in text:
-        piece = "_" if ch == " " else ch if _Q_SAFE.match(ch) else \
-            "".join(f"={b:02X}" for b in ch.encode("utf-8"))
-        if len(current) + len(piece) > 75 - len("=?utf-8?q??="):
+    for piece in pieces:
+        if len(current) + len(piece) > _Q_WORD:
             words.append(current)
             current = ""
         current += piece
@@ -156,23 +193,45 @@ def _fold(name: str, value: str) -> str:
     return (CRLF + " ").join(out)
 
 
-def _leaf(content_type: str, data: bytes, extra: str = "") -> str:
-    encoded = base64.encodebytes(data).decode("ascii").replace("\n", CRLF)
-    return (f"Content-Type: {content_type}{CRLF}Content-Transfer-Encoding: base64{CRLF}"
-            f"{extra}{CRLF}{encoded}")
+def _base64(data: bytes) -> bytes:
+    """Base64 in lines of 76 characters, each ending in CRLF (RFC 2045 section 6.8): what
+    ``base64.encodebytes`` writes, cut by ``struct`` instead of one call per line."""
+    if not data:
+        return b""
+    encoded = base64.b64encode(data)
+    whole = len(encoded) - len(encoded) % _LINE
+    lines = list(map(_first, _LINES.iter_unpack(memoryview(encoded)[:whole])))
+    if whole < len(encoded):
+        lines.append(encoded[whole:])
+    return b"\r\n".join(lines) + b"\r\n"
 
 
-def _attachment(content_type: str, filename: str, data: bytes) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100]
+def _leaf(content_type: str, data: bytes, extra: str = "",
+          encoded: bytes | None = None) -> bytes:
+    head = (f"Content-Type: {content_type}{CRLF}Content-Transfer-Encoding: base64{CRLF}"
+            f"{extra}{CRLF}")
+    return head.encode("ascii") + (_base64(data) if encoded is None else encoded)
+
+
+@lru_cache(maxsize=256)
+def _safe_filename(filename: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100]
+
+
+def _attachment(content_type: str, filename: str, data: bytes,
+                encoded: bytes | None = None) -> bytes:
+    safe = _safe_filename(filename)
     return _leaf(f'{content_type}; name="{safe}"', data,
-                 f'Content-Disposition: attachment; filename="{safe}"{CRLF}')
+                 f'Content-Disposition: attachment; filename="{safe}"{CRLF}', encoded)
 
 
-def _multipart(subtype: str, parts: list[str], boundary: str) -> str:
+def _multipart(subtype: str, parts: list[bytes], boundary: str) -> bytes:
     # "=_" cannot occur in base64 or in our headers' values, so the boundary is always safe.
     boundary = f"{boundary}_webinar_notify"
-    chunks = [f"Content-Type: multipart/{subtype}; boundary=\"{boundary}\"{CRLF}{CRLF}"]
+    head = f"Content-Type: multipart/{subtype}; boundary=\"{boundary}\"{CRLF}{CRLF}"
+    between = f"--{boundary}{CRLF}".encode("ascii")
+    chunks = [head.encode("ascii")]
     for part in parts:
-        chunks.append(f"--{boundary}{CRLF}{part}")
-    chunks.append(f"--{boundary}--{CRLF}")
-    return "".join(chunks)
+        chunks += [between, part]
+    chunks.append(f"--{boundary}--{CRLF}".encode("ascii"))
+    return b"".join(chunks)

@@ -7,6 +7,11 @@ stylesheet keeps to type and class selectors, so one tag's style never depends o
 sits and each tag is inlined on its own, before Jinja runs. A series' brand sets the accent
 colour; its ``templates:`` folder under ``templates/series/`` replaces templates by name.
 
+The kinds a fan-out sends (reminders, changes, cancellations, announcements) are rendered
+once for everyone who reads the same thing (same session, zone, language, minute and brand)
+and filled with each reader's own values: their name and links (``_Bodies``), byte for byte
+what Jinja would write. ``render_templates`` is the plain render.
+
 Templates mark their words with ``_("...")`` and ``ngettext(...)`` (Jinja2's i18n extension,
 as Babel extracts them). Each language has its own Environment with its catalog, made on first
 use; there a message without values is translated once, when its template compiles, so the
@@ -16,8 +21,12 @@ per-email cost of a translated template is that of a plain one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, fields, is_dataclass, replace
+from functools import lru_cache
 from pathlib import Path
+from threading import Lock
 from typing import Any
 
 import css_inline
@@ -105,6 +114,28 @@ def _strong(value: str) -> Markup:
 def _nowrap(value: str) -> Markup:
     """A date or time that must not break across lines, even at 375 px."""
     return Markup('<span style="white-space:nowrap;">%s</span>') % value
+
+
+def _cached_wordwrap(environment: Environment) -> Callable[..., str]:
+    """Jinja's ``wordwrap``, once per text: the series' paragraphs are the same in every
+    confirmation, so they are wrapped once per revision (the cache is bounded; a new text
+    simply takes a new entry)."""
+    wrap = environment.filters["wordwrap"]
+
+    @lru_cache(maxsize=256)
+    def wrapped(text: str, width: int, break_long_words: bool, wrapstring: str | None,
+                break_on_hyphens: bool) -> str:
+        return str(wrap(environment, text, width, break_long_words, wrapstring,
+                        break_on_hyphens))
+
+    def wordwrap(text: str, width: int = 79, break_long_words: bool = True,
+                 wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+        if type(text) is not str:  # Markup, or a value the filter turns into text
+            return str(wrap(environment, text, width, break_long_words, wrapstring,
+                            break_on_hyphens))
+        return wrapped(text, width, break_long_words, wrapstring, break_on_hyphens)
+
+    return wordwrap
 
 
 STYLESHEET = "email.css"
@@ -204,9 +235,11 @@ class _BrandedLoader(BaseLoader):
 class Renderer:
     """Compiles each template once per process and language."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, *, reuse_bodies: bool = True) -> None:
         self.templates_dir = templates_dir
         self._environments: dict[tuple[str, Brand, str], Environment] = {}
+        self._inlined = lru_cache(maxsize=64)(self._inline)
+        self._bodies: _Bodies | None = _Bodies(self) if reuse_bodies else None
         self.environment = self.for_language(i18n.SOURCE)
 
     def folders(self, overrides: str) -> list[Path]:
@@ -240,6 +273,7 @@ class Renderer:
             environment.install_gettext_translations(  # type: ignore[attr-defined]
                 translations, newstyle=True)  # {% trans %} blocks, and any call left
             environment.filters.update(_filters(translations))
+            environment.filters["wordwrap"] = _cached_wordwrap(environment)
             environment.globals["language"] = known
             environment.globals["brand"] = brand
             self._environments[(known, brand, overrides)] = environment
@@ -254,8 +288,12 @@ class Renderer:
 
     def inline(self, html: str, series: Series) -> Markup:
         """HTML made at send time (an announcement's Markdown) styled as the templates are:
-        the same stylesheet and brand, so its headings and links match the frame."""
-        environment = self.for_language(i18n.SOURCE, series.brand, series.templates)
+        the same stylesheet and brand, so its headings and links match the frame. Cached by
+        the HTML, brand and overrides: an announcement is styled once, not once per reader."""
+        return self._inlined(html, series.brand, series.templates)
+
+    def _inline(self, html: str, brand: Brand, overrides: str) -> Markup:
+        environment = self.for_language(i18n.SOURCE, brand, overrides)
         loader = environment.loader
         assert isinstance(loader, _BrandedLoader)
         return Markup(loader.inliner(environment).source(html))  # noqa: S704 (HTML in, HTML out)
@@ -263,6 +301,210 @@ class Renderer:
     def render_pair(self, kind: str, context: dict[str, Any],
                     language: str = i18n.SOURCE,
                     series: Series | None = None) -> tuple[str, str]:
-        """The plain-text and HTML bodies of one kind of email."""
+        """The plain-text and HTML bodies of one kind of email: rendered once for everyone
+        who reads the same thing, then filled with each reader's own values (``_Bodies``)."""
+        if series is None or series.templates or self._bodies is None or kind not in REUSED:
+            return self.render_templates(kind, context, language, series)
+        return self._bodies.render(kind, context, language, series)
+
+    def render_templates(self, kind: str, context: dict[str, Any],
+                         language: str = i18n.SOURCE,
+                         series: Series | None = None) -> tuple[str, str]:
+        """Both templates rendered by Jinja2, nothing reused."""
         return (self.render(f"{kind}.txt", context, language, series),
                 self.render(f"{kind}.html", context, language, series))
+
+
+# -- bodies shared by everyone who reads the same thing -------------------------------------
+
+# Context entries that hold the reader's own values, at any depth: their name, their links
+# (a dataclass of URLs), one-click unsubscribe and opt-in URLs, and join links, which may be
+# personal (Zoom's). Everything else is the same for every reader of a session in a zone and
+# language, and is the cache key.
+PERSONAL = frozenset({"name", "links", "unsubscribe", "opt_in_url", "join_url"})
+# The kinds sent to many readers at once (a fan-out), whose bodies repeat; a confirmation or
+# a dropped session is written for one person at a time, so its body is never met again.
+REUSED = frozenset({"reminder", "update", "cancellation", "announcement"})
+_SCALARS = frozenset({str, Markup, int, float, bool, type(None)})
+
+
+class _NotCacheable(Exception):
+    """A personal value of a kind the cache does not fill in (rendered as it is)."""
+
+
+class _Same:
+    """A frozen context value compared by identity (the series: one object per revision,
+    kept alive by the key, so its id is never another's)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
+def _key(value: Any, found: list[str]) -> Hashable:
+    """A context as a cache key, the personal values left out (only whether each is empty)
+    and appended to ``found`` in the order they are met."""
+    kind = type(value)
+    if kind is dict:
+        return (dict, tuple((name, _personal(item, found) if name in PERSONAL
+                             else _key(item, found)) for name, item in value.items()))
+    if kind is list or kind is tuple:
+        return (kind, tuple(_key(item, found) for item in value))
+    if kind in _SCALARS:
+        return (kind, value)
+    params = getattr(value, "__dataclass_params__", None)
+    if params is not None and params.frozen and not isinstance(value, type):
+        return _Same(value)  # immutable: the same object renders the same
+    raise _NotCacheable(kind.__name__)
+
+
+def _personal(value: Any, found: list[str]) -> Hashable:
+    if type(value) is str:
+        if value:
+            found.append(value)
+        return (str, bool(value))
+    if value is None:
+        return None
+    if is_dataclass(value) and not isinstance(value, type):
+        texts = [getattr(value, f.name) for f in fields(value)]
+        if not all(type(text) is str for text in texts):
+            raise _NotCacheable(type(value).__name__)
+        found.extend(text for text in texts if text)
+        return (type(value), tuple(bool(text) for text in texts))
+    raise _NotCacheable(type(value).__name__)
+
+
+def _swapped(value: Any, tokens: Iterator[str]) -> Any:
+    """The context with each personal value replaced by the next token, met in ``_key``'s
+    order."""
+    kind = type(value)
+    if kind is dict:
+        return {name: _swapped_personal(item, tokens) if name in PERSONAL
+                else _swapped(item, tokens) for name, item in value.items()}
+    if kind is list or kind is tuple:
+        return kind(_swapped(item, tokens) for item in value)
+    return value
+
+
+def _swapped_personal(value: Any, tokens: Iterator[str]) -> Any:
+    if type(value) is str:
+        return next(tokens) if value else value
+    if value is None:
+        return value
+    return replace(value, **{f.name: next(tokens) for f in fields(value)
+                             if getattr(value, f.name)})
+
+
+def _token(index: int) -> str:
+    """A stand-in for a personal value, with characters that any transformation of it would
+    change (case, escaping, quoting, spacing)."""
+    return f"[wn{index}&<é\"' %Zq]"
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """One rendered body, cut where the reader's values go (an int: which one)."""
+
+    pieces: tuple[str | int, ...]
+
+    def fill(self, values: list[str]) -> str:
+        return "".join(p if isinstance(p, str) else values[p] for p in self.pieces)
+
+
+def _cut(body: str, forms: list[str]) -> _Cut:
+    if not forms:
+        return _Cut((body,))
+    where = {form: index for index, form in enumerate(forms)}
+    pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+    pieces: list[str | int] = []
+    at = 0
+    for match in pattern.finditer(body):
+        pieces += [body[at:match.start()], where[match.group(0)]]
+        at = match.end()
+    pieces.append(body[at:])
+    return _Cut(tuple(pieces))
+
+
+def _escaped(values: list[str]) -> list[str]:
+    return [str(escape(value)) for value in values]
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """A body rendered once, for one reader: kept to check the cut made the next time."""
+
+    values: tuple[str, ...]
+    text: str
+    html: str
+
+
+class _Bodies:
+    """Bodies rendered once per everything but the reader: for a reminder, once per session,
+    zone, language and minute, not once per person.
+
+    The first email with a key is rendered as it is, and kept. The second is rendered with
+    stand-ins for the personal values and cut where they appear (escaped in HTML, as Jinja
+    escapes them); the cut is kept only if, filled with the first reader's values, it gives
+    the first email exactly, so a template that changes a personal value (a filter, a slice)
+    is rendered in full every time. A test on a value's content (``"@" in name``) could pass
+    that check by chance: ``tests/test_email_caches.py`` holds our templates to printing,
+    passing on and testing for emptiness, and a series' own templates are never reused.
+    So each email costs at most one render (two for the one whose check fails), and the
+    bodies of a fan-out far less. Bounded (least recently used out); safe across threads."""
+
+    def __init__(self, renderer: Renderer, size: int = 512) -> None:
+        self.renderer = renderer
+        self.size = size
+        # _Seen: rendered once; a cut pair: filled per reader; None: always rendered in full
+        self._known: OrderedDict[Hashable, _Seen | tuple[_Cut, _Cut] | None] = OrderedDict()
+        self._lock = Lock()
+
+    def render(self, kind: str, context: dict[str, Any], language: str,
+               series: Series) -> tuple[str, str]:
+        found: list[str] = []
+        render = self.renderer.render_templates
+        try:
+            key = (kind, language, series.brand, _key(context, found))
+        except _NotCacheable:
+            return render(kind, context, language, series)
+        with self._lock:
+            seen = key in self._known
+            known = self._known.get(key)
+            if seen:
+                self._known.move_to_end(key)
+        if not seen:
+            text, html = render(kind, context, language, series)
+            self._keep(key, _Seen(tuple(found), text, html))
+            return text, html
+        if isinstance(known, _Seen):
+            known = self._cut(kind, context, language, series, known)
+            self._keep(key, known)
+        if known is None:
+            return render(kind, context, language, series)
+        text_cut, html_cut = known
+        return text_cut.fill(found), html_cut.fill(_escaped(found))
+
+    def _keep(self, key: Hashable, value: _Seen | tuple[_Cut, _Cut] | None) -> None:
+        with self._lock:
+            self._known[key] = value
+            self._known.move_to_end(key)
+            if len(self._known) > self.size:
+                self._known.popitem(last=False)
+
+    def _cut(self, kind: str, context: dict[str, Any], language: str, series: Series,
+             first: _Seen) -> tuple[_Cut, _Cut] | None:
+        tokens = [_token(i) for i in range(len(first.values))]
+        text, html = self.renderer.render_templates(kind, _swapped(context, iter(tokens)),
+                                                    language, series)
+        cut = (_cut(text, tokens), _cut(html, _escaped(tokens)))
+        values = list(first.values)
+        if (cut[0].fill(values), cut[1].fill(_escaped(values))) != (first.text, first.html):
+            return None
+        return cut

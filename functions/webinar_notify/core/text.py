@@ -65,8 +65,12 @@ def clean_name(raw: object, *, field: str = "full_name", limit: int = MAX_NAME_L
         return ""
     if not isinstance(raw, str):
         raise PayloadError(f"{field} must be a string")
-    kept = [" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in nfc(raw)]
-    name = " ".join("".join(kept).split())
+    text = nfc(raw)
+    if text.isprintable():  # no control, format or separator character but the space
+        name = " ".join(text.split())
+    else:
+        kept = [" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text]
+        name = " ".join("".join(kept).split())
     return name[:limit].strip()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton, format_time, get_timezone_name
@@ -80,7 +81,17 @@ def short_day(moment: datetime, language: str = i18n.SOURCE) -> str:
 def describe(start: datetime, end: datetime, reader_zone: str, series_zone: str,
              language: str = i18n.SOURCE) -> SessionTime:
     """Both views of one session; the series' view is left out when it reads the same
-    (Copenhagen and Brussels share CET/CEST, so "15:00 CEST (15:00 CEST)" never appears)."""
+    (Copenhagen and Brussels share CET/CEST, so "15:00 CEST (15:00 CEST)" never appears).
+
+    Made once per session time, zone and language: a fan-out writes the same session for
+    thousands of readers in a few dozen zones. The result depends only on the two instants
+    (equal datetimes in other zones are the same instants), the zones and the language."""
+    return _described(start, end, reader_zone, series_zone, language)
+
+
+@lru_cache(maxsize=4096)
+def _described(start: datetime, end: datetime, reader_zone: str, series_zone: str,
+               language: str) -> SessionTime:
     reader, home = ZoneInfo(reader_zone), ZoneInfo(series_zone)
     local_start, local_end = start.astimezone(reader), end.astimezone(reader)
     home_start, home_end = start.astimezone(home), end.astimezone(home)
