@@ -281,8 +281,8 @@ def test_every_console_router_answers_through_the_api(harness: Harness) -> None:
     """Each console module's router is included, so each sees the request it answers."""
     from webinar_notify.entrypoints import api, console_pages
 
+    editor = sign_in(harness)  # the API includes the console's routers at its first request
     assert all(r.api_resolver is api.app for r in console_pages.ROUTERS)
-    editor = sign_in(harness)
     for path in ("/console", f"{BASE}/", f"{BASE}/compose", f"{BASE}/sessions/s1",
                  f"{BASE}/jobs/20231020-100000-0000000000"):
         answer = editor.get(path)

@@ -158,9 +158,17 @@ print(",".join(loaded) or "none")
     assert done.stdout.strip() == "none"
 
 
-def _import_handlers(modules: list[str], loaded: tuple[str, ...], **env: str) -> list[str]:
-    """Import handlers in a fresh interpreter with this environment; which of ``loaded`` came
-    with them."""
+WIRED = {"TABLE_NAME": "t", "SEND_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
+         "SES_CONFIGURATION_SET": "cs", "WEBHOOK_SECRETS_PATH": "/w",
+         "TOKEN_SECRET_PARAMETER": "/t", "REGISTRANT_KEY_PARAMETER": "/r",
+         "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+WIRING = "from webinar_notify import bootstrap\nbootstrap.services()\n"
+
+
+def _import_handlers(modules: list[str], loaded: tuple[str, ...], then: str = "",
+                     **env: str) -> list[str]:
+    """Import handlers in a fresh interpreter with this environment and run ``then``; which
+    of ``loaded`` came with them."""
     import subprocess
     import sys
 
@@ -168,6 +176,7 @@ def _import_handlers(modules: list[str], loaded: tuple[str, ...], **env: str) ->
 import importlib, sys
 for module in {modules!r}:
     importlib.import_module(module)
+{then}
 print(",".join(m for m in {loaded!r} if m in sys.modules))
 """
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
@@ -200,22 +209,61 @@ def test_tracing_is_on_where_powertools_would_trace() -> None:
     assert not tracing_on({})
 
 
-def test_the_scheduler_and_feedback_functions_load_no_renderer() -> None:
-    """Only the functions that render emails or pages load Jinja2, icalendar and markdown-it;
-    the scheduler, feedback and job functions build the renderer's users on first use."""
-    heavy = ("jinja2", "icalendar", "markdown_it", "aws_xray_sdk")
-    for handler in ("scheduler", "feedback", "jobs"):
-        assert _import_handlers([f"webinar_notify.entrypoints.{handler}"], heavy,
-                                POWERTOOLS_TRACE_DISABLED="true") == [], handler
-    # The guard sees what a handler loads: the sender, which renders, loads the renderer.
+HEAVY = ("jinja2", "icalendar", "markdown_it", "css_inline", "aws_xray_sdk", "jwt",
+         "cryptography", "aws_lambda_powertools.utilities.parameters",
+         "webinar_notify.core.providers", "webinar_notify.services.console_views",
+         "webinar_notify.entrypoints.console_pages")
+
+
+def test_no_cold_start_loads_what_its_first_event_may_not_need() -> None:
+    """Importing a handler and wiring its services (a cold start) loads no renderer, no
+    console, no token checks, no parameter provider and no X-Ray SDK: each loads with the
+    first event that uses it (benchmarks/cold_start.py times the difference)."""
+    for handler in ("scheduler", "feedback", "jobs", "sender"):
+        assert _import_handlers([f"webinar_notify.entrypoints.{handler}"], HEAVY, WIRING,
+                                POWERTOOLS_TRACE_DISABLED="true", **WIRED) == [], handler
+    # The API loads its webhook route's intake and providers, and nothing of the console.
+    console = ("jinja2", "markdown_it", "jwt", "cryptography", "aws_xray_sdk",
+               "webinar_notify.services.console_views", "webinar_notify.entrypoints.console_pages")
+    assert _import_handlers(["webinar_notify.entrypoints.api"], console, WIRING,
+                            POWERTOOLS_TRACE_DISABLED="true", USER_POOL_ID="eu-west-1_P",
+                            USER_POOL_CLIENT_ID="c", **WIRED) == []
+    # The guard sees what a first event loads: the sender's first batch loads the renderer.
+    first_batch = WIRING + "bootstrap.services().sender\n"
     assert {"jinja2", "icalendar"} <= set(_import_handlers(
-        ["webinar_notify.entrypoints.sender"], heavy, POWERTOOLS_TRACE_DISABLED="true"))
+        ["webinar_notify.entrypoints.sender"], HEAVY, first_batch,
+        POWERTOOLS_TRACE_DISABLED="true", **WIRED))
+
+
+def test_every_api_route_is_included_for_the_paths_it_answers() -> None:
+    """The API includes a router on the first request under its prefix: a route outside every
+    prefix of its module would never be reached."""
+    import importlib
+
+    from webinar_notify.entrypoints import api
+
+    modules = {name for _prefix, names in api.ROUTERS for name in names}
+    for name in modules:
+        module = importlib.import_module(f"webinar_notify.entrypoints.{name}")
+        routers = getattr(module, "ROUTERS", (module.router,))
+        for router in routers:
+            for rule, *_rest in router._routes:
+                covering = {n for prefix, names in api.ROUTERS if rule.startswith(prefix)
+                            for n in names}
+                assert name in covering, (name, rule)
+
+
+def test_a_console_request_includes_the_console_routes() -> None:
+    from webinar_notify.entrypoints import api
+
+    api.include_routes("/console/sign-in")
+    rules = {route.rule.pattern for route in api.app._static_routes + api.app._dynamic_routes}
+    assert any("console" in rule for rule in rules)
 
 
 def test_a_function_makes_its_aws_clients_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Wiring from the environment makes no client but SSM's (Powertools' parameter provider
-    touches it at once; every function reads its secrets): the others are made when first
-    called, so a function pays only for the clients it uses."""
+    """Wiring from the environment makes no client: each is made when first called, so a
+    function pays only for the clients it uses (SSM's with its first secret)."""
     made: list[str] = []
     real = boto3.client
 
@@ -229,7 +277,9 @@ def test_a_function_makes_its_aws_clients_on_first_use(monkeypatch: pytest.Monke
         "SES_CONFIGURATION_SET": "cs", "WEBHOOK_SECRETS_PATH": "/w",
         "TOKEN_SECRET_PARAMETER": "/t", "REGISTRANT_KEY_PARAMETER": "/r",
         "AWS_DEFAULT_REGION": "eu-west-1"})
-    assert made == ["ssm"]
+    assert made == []
     assert built.sender.mailer.client.meta.service_model.service_name == "sesv2"  # type: ignore[attr-defined]
     assert built.sender.mailer.client.meta.config.read_timeout == 15  # type: ignore[attr-defined]
-    assert made == ["ssm", "sesv2"]
+    assert made == ["sesv2"]
+    assert built.scheduler.secrets.token_parameter == "/t"  # type: ignore[attr-defined]
+    assert made == ["sesv2", "ssm"]

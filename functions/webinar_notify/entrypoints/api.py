@@ -1,9 +1,17 @@
-"""HTTP API entry point: registration webhooks here; organiser routes and registrants' pages in
-their own routers."""
+"""HTTP API entry point: registration webhooks here; organiser routes, registrants' pages and
+the console in their own routers.
+
+Each router is imported and included on the first request under its paths (``ROUTERS``): a
+container that only receives webhooks never loads the console, its views or its sign-in, and a
+cold start pays for the webhook route alone.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -17,17 +25,43 @@ from ..core import edge
 from ..core.errors import InvalidInputError, RetryableError, SignatureError
 from ..core.providers import PROVIDERS
 from ..services.intake import MAX_BODY_BYTES
-from . import console_pages, organiser_reads, organiser_routes, page_security, public_pages
+from . import page_security
 from .request_body import raw_body
 from .tracing import traced
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
-organiser_routes.include(app)
-organiser_reads.include(app)
-public_pages.include(app)
-console_pages.include(app)
+CONSOLE = "/console"
+# Path prefix -> the modules (in this package) whose routers answer under it; each module's
+# ``include(app)`` adds its routes. tests/test_lambda_wiring.py checks every route is covered.
+ROUTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/organiser/", ("organiser_routes", "organiser_reads", "certificate_routes")),
+    (CONSOLE, ("console_pages",)),
+    ("/manage/", ("public_pages",)),
+    ("/optin/", ("public_pages",)),
+    ("/unsubscribe/", ("public_pages",)),
+    ("/calendar/", ("public_pages",)),
+    ("/verify", ("public_pages",)),
+)
+_included: set[str] = set()
+_including = threading.Lock()  # the local server answers each connection in its own thread
+
+
+def include_routes(path: str) -> None:
+    """Include the routers that answer under ``path``, once each."""
+    for prefix, modules in ROUTERS:
+        if not path.startswith(prefix):
+            continue
+        for name in modules:
+            if name in _included:
+                continue
+            with _including:
+                if name not in _included:
+                    importlib.import_module(f"{__package__}.{name}").include(app)
+                    _included.add(name)
+
+
 _OUTCOME_METRICS = {"registered": "Registrations", "cancelled": "Cancellations",
                     "duplicate": "WebhooksDuplicate", "ignored": "WebhooksOutdated",
                     "answered": "WebhooksAnswered", "attendance": "AttendanceRecorded",
@@ -68,8 +102,10 @@ def busy(error: RetryableError) -> Response[str]:
 
 @app.not_found
 def no_route(_error: Exception) -> Response[str]:
-    if app.current_event.path.startswith(console_pages.CONSOLE + "/"):
-        return console_pages.not_found_page()
+    if app.current_event.path.startswith(CONSOLE + "/"):
+        from .console_pages import not_found_page  # included with the console's routes
+
+        return not_found_page()
     metrics.add_metric(name="WebhooksRefused", unit=MetricUnit.Count, value=1)
     return _json(404, {"error": "no such route"})
 
@@ -84,4 +120,10 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 @traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    include_routes(_path(event))
     return page_security.secured(event, app.resolve(event, context))
+
+
+def _path(event: Mapping[str, Any]) -> str:
+    path = event.get("rawPath")
+    return path if isinstance(path, str) else ""

@@ -1,9 +1,17 @@
 """SQS entry point: send the batch's emails at once (a bounded pool, services/sending.py),
-reporting partial batch failures record by record."""
+reporting partial batch failures record by record.
+
+What it logs is paid per byte (benchmarks/cost.py): one INFO line per batch with its counts, and
+a WARNING per email that failed or goes back to the queue with a fault, with its SQS message id
+and the kind of error, never its text (SES error texts can hold addresses). Each email's outcome
+is a DEBUG line (``LogLevel`` DEBUG in the template). Metrics are added once per batch and
+outcome, with the batch's count.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,8 +19,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..bootstrap import services
 from ..core.jobs import EmailJob
-from ..services.sending import Delivery
 from .tracing import traced
+
+if TYPE_CHECKING:  # the sending service and its renderer load with the first batch
+    from ..services.sending import Delivery
 
 logger = Logger()
 metrics = Metrics()
@@ -22,7 +32,8 @@ _OUTCOME_METRICS = {"sent": "EmailsSent", "duplicate": "EmailsDuplicateSkipped",
                     "deferred": "EmailsDeferred", "retrying": "EmailsRetried",
                     "expired": "EmailsExpired", "skipped": "EmailsSkippedStale",
                     "suppressed": "EmailsSuppressed", "withdrawn": "EmailsWithdrawn",
-                    "handed_back": "EmailsHandedBack"}
+                    "handed_back": "EmailsHandedBack", "failed": "EmailsFailed"}
+FAILED = "failed"  # records that raised: SQS delivers them again
 
 
 def send_batch(records: list[dict[str, Any]], seconds_left: float | None) -> list[str]:
@@ -34,30 +45,38 @@ def send_batch(records: list[dict[str, Any]], seconds_left: float | None) -> lis
             jobs.append((record["messageId"], EmailJob.from_json(record["body"])))
         except Exception as error:  # poison: fails on every receive, then dead-lettered
             failed.append(_failure(record.get("messageId", ""), error))
-    results = services().sender.deliver_all([job for _id, job in jobs], seconds_left)
-    for (message_id, job), result in zip(jobs, results, strict=True):
-        if isinstance(result, Delivery):
-            _report(job, result)
-        else:
-            failed.append(_failure(message_id, result))
+    outcomes: Counter[str] = Counter({FAILED: len(failed)})
+    if jobs:
+        results = services().sender.deliver_all([job for _id, job in jobs], seconds_left)
+        for (message_id, job), result in zip(jobs, results, strict=True):
+            if isinstance(result, Exception):
+                failed.append(_failure(message_id, result))
+                outcomes[FAILED] += 1
+            else:
+                _report(message_id, job, result)
+                outcomes[result.outcome] += 1
+    for outcome, count in outcomes.items():
+        if count:
+            metrics.add_metric(name=_OUTCOME_METRICS[outcome],
+                               unit=MetricUnit.Count, value=count)
+    logger.info("batch handled", extra={"emails": len(records),
+                                        "outcomes": {k: n for k, n in outcomes.items() if n}})
     return failed
 
 
 def _failure(message_id: str, error: Exception) -> str:
-    metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
     logger.warning("email not sent", extra={"message_id": message_id,
                                             "error": type(error).__name__})
     return message_id
 
 
-def _report(job: EmailJob, result: Delivery) -> None:
-    details = {"kind": job.kind, "series": job.series_id, "registrant": job.registrant_id,
-               "outcome": result.outcome}
+def _report(message_id: str, job: EmailJob, result: Delivery) -> None:
+    details = {"message_id": message_id, "kind": job.kind, "series": job.series_id,
+               "registrant": job.registrant_id, "outcome": result.outcome}
     if result.cause:  # a fault before SES accepted: back on the queue, and worth a look
         logger.warning("email retried later", extra={**details, "error": result.cause})
     else:
-        logger.info("email handled", extra=details)
-    metrics.add_metric(name=_OUTCOME_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
+        logger.debug("email handled", extra=details)
 
 
 @logger.inject_lambda_context
