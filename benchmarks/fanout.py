@@ -10,10 +10,18 @@
    between invocations (Lambda's poll and invoke) is not simulated.
 3. What 1,000 emails cost on AWS next to SES, from the counts of part 1 and the billed time per
    email measured in part 2 at the template's default rate.
+4. Deadlines, in virtual time without moto: the 1-hour reminder of a session to N = 100 to
+   100,000 registrants at R = 14/s and 500/s. The real planner (core/send_plan.py, the
+   scheduler's passes) says when the fan-out opens; the scheduler runs every 5 minutes; jobs
+   reach the queue at ENQUEUE_RATE; SES accepts R a second, in queue order. Printed: whether
+   publishing warned, how early sending started, the last acceptance against the window's
+   close, and the emails that expired, next to the same run without the planner.
 
 Prints figures; asserts nothing (machines are noisy).
 
     .venv/bin/python benchmarks/fanout.py [--registrants 10000] [--seconds 2]
+                                          [--deadlines 100,1000,10000,100000]
+    .venv/bin/python benchmarks/fanout.py --deadlines-only
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import math
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,12 +45,15 @@ from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.ledger import MemoryLedger
 from webinar_notify.adapters.mailer import OutgoingMessage, SesMailer
 from webinar_notify.adapters.rate_limit import RateLimiter, pool_size
+from webinar_notify.core import send_plan
 from webinar_notify.core.jobs import EmailJob
+from webinar_notify.core.schedule import Slot
 from webinar_notify.core.send_check import Recipient
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.infra import load_template
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
 from webinar_notify.series_files import load_series_file
+from webinar_notify.services.scheduling import reminder_passes
 from webinar_notify.services.sending import Sender
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +73,10 @@ SQS_PER_REQUEST = 0.40 / 1e6
 SENDER_MEMORY_GB = 0.5
 VCPU_PER_MB = 1 / 1769  # Lambda gives one vCPU at 1,769 MB, in proportion below
 REGISTRATION_KB = 0.4  # one registration item, as stored
+DEADLINE_SIZES = (100, 1_000, 10_000, 100_000)
+ENQUEUE_RATE = 1_000.0  # jobs a second the scheduler's pass puts on the queue (pages of 500)
+BATCHING_WINDOW_S = 1.0  # the sender's event source waits up to this for a batch
+TICK = timedelta(minutes=5)  # the scheduler's schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +167,8 @@ class SimulatedSes:
 class Everyone:
     """Nobody bounced, cancelled or erased: the look-up at send time, without moto."""
 
-    def recipient(self, series_id: str, registrant_id: str, suppression_id: str) -> Recipient:
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
+                  session_ids: Sequence[str] = ()) -> Recipient:
         return Recipient(suppressed=False, registration=None, erased=False)
 
 
@@ -330,15 +346,120 @@ def costs(store_and_queue: float, default_rate: Reached, defaults: SenderDefault
          f"(${ses:.2f})")
 
 
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    recipients: int
+    rate: float
+    warned: bool
+    rate_needed: int
+    starts: datetime  # when the first email was accepted
+    last: datetime  # when the last one was
+    expired: int  # accepted at or after the close: the sender drops them
+    expired_unplanned: int  # the same, had the fan-out opened at the slot's target
+
+
+def one_hour_slot() -> tuple[Any, Slot]:
+    series = load_series_file(ROOT / "series" / "reirradiation-2023.yaml")
+    slot = next(t.slot for t in reminder_passes(series)
+                if t.slot.session_id == "s1" and t.slot.offset == timedelta(hours=1))
+    return series, slot
+
+
+def deadline(recipients: int, rate: float) -> Deadline:
+    """One slot in virtual time: the planner's opening, the scheduler's ticks, the queue and
+    SES's rate; every email's acceptance against the window's close."""
+    series, slot = one_hour_slot()
+    audience = {slot.session_id: recipients}.get
+    warned = [c for c in send_plan.crowded(series, lambda s: audience(s) or 0, rate,
+                                           slot.opens - timedelta(days=30))
+              if c.session_id == slot.session_id and c.offset == "1h"]
+    [main] = [t for t in reminder_passes(series, lambda s: audience(s) or 0, rate)
+              if t.slot == slot]
+    planned = _accepted(recipients, rate, _first_tick(main.opens))
+    unplanned = _accepted(recipients, rate, _first_tick(slot.opens))
+    return Deadline(recipients, rate, bool(warned), warned[0].plan.rate_needed if warned else 0,
+                    planned[0], planned[-1], sum(t >= slot.closes for t in planned),
+                    sum(t >= slot.closes for t in unplanned))
+
+
+def _first_tick(moment: datetime) -> datetime:
+    """The first scheduled run at or after ``moment`` (runs fall on every fifth minute)."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    ticks = math.ceil((moment - epoch) / TICK)
+    return epoch + ticks * TICK
+
+
+def _accepted(recipients: int, rate: float, start: datetime) -> list[datetime]:
+    """When SES accepts each email, in queue order: not before it is queued and batched,
+    and no more than ``rate`` a second."""
+    times = []
+    free = 0.0  # seconds after start when SES can next accept one
+    for i in range(recipients):
+        ready = i / ENQUEUE_RATE + BATCHING_WINDOW_S
+        at = max(ready, free)
+        free = at + 1 / rate
+        times.append(at)
+    return [start + timedelta(seconds=t) for t in times]
+
+
+def deadlines(sizes: tuple[int, ...], echo: Any = print) -> list[Deadline]:
+    """Part 4: the 1-hour reminder to N registrants at each rate, planned and not."""
+    _series, slot = one_hour_slot()
+    echo("deadlines: the 1-hour reminder of s1 (target 1 h before the start, window closes "
+         "at the start), virtual time")
+    echo(f"  goals: every email accepted before the close, 0 expired; a warning at publish "
+         f"when the window cannot hold N at R (queue {ENQUEUE_RATE:g}/s, scheduler every "
+         f"{TICK.seconds // 60} min)")
+    found = []
+    for rate in RATES:
+        for recipients in sizes:
+            d = deadline(recipients, rate)
+            found.append(d)
+            early = slot.opens - d.starts
+            early_text = (f"starts {_span(early)} before the target" if early > timedelta(0)
+                          else f"starts {_span(-early)} after the target")
+            warned = (f"publish warned (needs {d.rate_needed}/s)" if d.warned
+                      else "no warning")
+            echo(f"  R = {rate:g}/s, N = {recipients:>7,}: {warned}; {early_text}; last "
+                 f"accepted {_span(slot.closes - d.last)} before the close "
+                 f"({ratio((d.last - d.starts).total_seconds(), 3600)} x the 1-hour window "
+                 f"used); expired {d.expired} (goal 0; without the planner "
+                 f"{d.expired_unplanned:,})")
+    return found
+
+
+def _span(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected counts such as 100,1000") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("every count must be at least 1")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--registrants", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=2.0,
                         help="how long each simulated-SES run lasts, about")
+    parser.add_argument("--deadlines", type=_sizes, default=DEADLINE_SIZES,
+                        help="registrant counts for part 4 (default: 100,1000,10000,100000)")
+    parser.add_argument("--deadlines-only", action="store_true", help="part 4 only")
     args = parser.parse_args(argv)
     if args.registrants < 1 or args.seconds <= 0:
         parser.error("--registrants must be at least 1 and --seconds above 0")
+    if args.deadlines_only:
+        deadlines(args.deadlines)
+        return
     defaults = SenderDefaults.from_template()
     with prepared(args.registrants) as (runtime, mailer):
         print(f"registrants: {args.registrants:,}")
@@ -348,6 +469,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     at_default = next(pooled for pooled, _single in results if pooled.rate == defaults.rate)
     costs(store_and_queue, at_default, defaults)
+    print()
+    deadlines(args.deadlines)
 
 
 if __name__ == "__main__":

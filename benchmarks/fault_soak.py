@@ -46,7 +46,8 @@ import sys
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,9 @@ class DyingLedger:
     def release(self, delivery_key: str) -> None:
         self.inner.release(delivery_key)
 
+    def expire(self, job: EmailJob, now: datetime) -> bool:
+        return self.inner.expire(job, now)
+
 
 class RegisteredRecipients:
     """The send-time look-up, without moto: nobody in the soak bounced, cancelled or was
@@ -148,7 +152,8 @@ class RegisteredRecipients:
             if cursor is None:
                 break
 
-    def recipient(self, series_id: str, registrant_id: str, suppression_id: str) -> Recipient:
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
+                  session_ids: Sequence[str] = ()) -> Recipient:
         return Recipient(False, self.registrations.get(registrant_id), False)
 
 
@@ -208,7 +213,9 @@ def run(emails: int = 1000, seed_value: int = 4, *, in_memory: bool = False,
         logging.getLogger("webinar-notify").setLevel(logging.CRITICAL)  # faults log, by design
         sender = bootstrap.services().sender
         sender.ledger = DyingLedger(MemoryLedger() if in_memory else sender.ledger, ses)
-        series = load_series_file(ROOT / "series" / "reirradiation-2023.yaml")
+        # Every registrant at the 7-day reminder's own moment (no quiet hours): one fan-out.
+        series = replace(load_series_file(ROOT / "series" / "reirradiation-2023.yaml"),
+                         quiet_hours=None)
         runtime.push_series(series)
         seed(runtime, emails)
         if in_memory:

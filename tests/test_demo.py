@@ -8,14 +8,15 @@ import io
 import json
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
 
-from webinar_notify.core.schedule import before
+from webinar_notify.core.schedule import registrant_moment, slots
 from webinar_notify.local.demo_state import DEMO_SCENARIO
 from webinar_notify.local.scenario import load_scenario
 from webinar_notify.local.simulate import SimulationReport, simulate
@@ -93,6 +94,29 @@ def test_sydney_sees_the_next_day(demo: tuple[SimulationReport, str]) -> None:
     assert "Fri 27 Oct 2023 00:00 AEDT (Thu 26 Oct 15:00 CEST)" in text
 
 
+def test_sydney_gets_day_reminders_in_its_daytime_and_hour_reminders_exactly(
+        demo: tuple[SimulationReport, str]) -> None:
+    report, _ = demo
+    series = load_series_file(ROOT / "series" / "reirradiation-2023.yaml")
+    starts = {s.id: s.start for s in series.sessions if not s.cancelled}
+    sydney = ZoneInfo("Australia/Sydney")
+    seen: Counter[str] = Counter()
+    for entry, _message in _emails(report.outbox):
+        if entry["kind"] != "reminder" or entry["to"] != "liam.oconnor@example.net":
+            continue
+        at = datetime.fromisoformat(str(entry["sent_at"]).replace("Z", "+00:00"))
+        ahead = starts[entry["sessions"][0]] - at  # type: ignore[index]
+        if ahead <= timedelta(hours=1):
+            assert ahead == timedelta(hours=1)
+            seen["1h"] += 1
+        else:
+            assert time(8) <= at.astimezone(sydney).time() <= time(21), (entry, at)
+            assert at.astimezone(sydney).time() != starts[  # not at the series' own clock
+                entry["sessions"][0]].time()  # type: ignore[index]
+            seen["day"] += 1
+    assert seen == {"1h": 8, "day": 16}
+
+
 def test_subset_registrants_get_only_their_sessions(demo: tuple[SimulationReport, str]) -> None:
     report, _ = demo
     by_address = {e["to"]: e for e, _ in _confirmations(report.outbox)}
@@ -100,6 +124,11 @@ def test_subset_registrants_get_only_their_sessions(demo: tuple[SimulationReport
     assert by_address["soren.norgaard@example.com"]["sessions"] == ["s1", "s3", "s4", "s8"]
 
 
+ZONES = {"marie.tremblay@example.com": "America/Toronto",
+         "fatimah.alharbi@example.org": "Asia/Riyadh",
+         "liam.oconnor@example.net": "Australia/Sydney",
+         "soren.norgaard@example.com": "Europe/Copenhagen",
+         "joao.conceicao@example.org": "America/Sao_Paulo"}
 REGISTERED = {  # from scenarios/demo.yaml: who registered for what, and when
     "marie.tremblay@example.com": (ALL_SESSIONS, "2023-10-02T13:05:00+00:00"),
     "fatimah.alharbi@example.org": (("s1", "s2", "s5"), "2023-10-03T07:40:00+00:00"),
@@ -117,11 +146,11 @@ def test_every_reminder_once_at_its_utc_instant_and_none_for_passed_offsets(
                    for e, _ in _emails(report.outbox) if e["kind"] == "reminder")
     expected: Counter[tuple[object, str, str]] = Counter()
     for address, (sessions, registered_at) in REGISTERED.items():
-        for session in (s for s in series.sessions if s.id in sessions):
-            for offset in series.offsets_for(session):
-                moment = before(session.start, offset).astimezone(UTC)
-                if moment >= datetime.fromisoformat(registered_at):
-                    expected[(address, session.id, moment.strftime("%Y-%m-%dT%H:%M:%SZ"))] += 1
+        for slot in (s for s in slots(series) if s.session_id in sessions):
+            if slot.opens >= datetime.fromisoformat(registered_at):
+                moment = registrant_moment(slot, ZONES[address], series.quiet_hours)
+                expected[(address, slot.session_id,
+                          moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))] += 1
     assert sent == expected
     assert sent[("marie.tremblay@example.com", "s1", "2023-10-26T12:00:00Z")] == 1
     assert sent[("marie.tremblay@example.com", "s2", "2023-11-06T13:00:00Z")] == 1
@@ -138,7 +167,8 @@ def test_a_reminder_carries_the_calendar_entry_and_one_click_unsubscribe(
     [(_, message)] = [(e, m) for e, m in _emails(report.outbox)
                       if e["kind"] == "reminder" and e["to"] == "marie.tremblay@example.com"
                       and e["sent_at"] == "2023-10-26T12:00:00Z"]
-    assert message["Subject"] == "Starts in 1 hour: Reirradiation Challenges & Opportunities"
+    assert message["Subject"] == ("Reminder: Reirradiation Challenges & Opportunities, "
+                                  "Thu 26 Oct 2023 09:00 EDT (in 1 hour)")
     assert message["List-Unsubscribe"].startswith("<http://localhost:8000/unsubscribe/")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     [attachment] = list(message.iter_attachments())
@@ -147,7 +177,8 @@ def test_a_reminder_carries_the_calendar_entry_and_one_click_unsubscribe(
     event = Calendar.from_ical(attachment.get_content()).events[0]
     assert str(event["UID"]) == "s1.reirradiation-2023@events.estro.example"
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "starts in 1 hour" in text and "Thu 26 Oct 2023 09:00 EDT (15:00 CEST)" in text
+    assert "starts Thu 26 Oct 2023 09:00 EDT, in 1 hour." in text
+    assert "Thu 26 Oct 2023 09:00 EDT (15:00 CEST)" in text
     assert "Challenges in the Clinical Reirradiation Workflow" in text  # sessions ahead
 
 

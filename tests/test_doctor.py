@@ -21,6 +21,7 @@ import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -29,14 +30,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from conftest import Harness
 from webinar_notify.cli import main
 from webinar_notify.doctor.checks import Check, failed, run_checks
+from webinar_notify.doctor.reader import read_audience
 from webinar_notify.doctor.snapshot import (
     CONFIGURATION_SET,
     FEEDBACK_TOPIC,
     OUTPUTS,
     PARAMETER_DEFAULTS,
     Account,
+    Audience,
     ConfigurationSet,
     EventDestination,
     Identity,
@@ -47,6 +51,7 @@ from webinar_notify.doctor.snapshot import (
 )
 from webinar_notify.local import aws_calls
 from webinar_notify.local.infra import load_template
+from webinar_notify.series_files import load_series_file
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"
@@ -550,3 +555,52 @@ def test_bad_arguments_are_one_line_errors(monkeypatch: pytest.MonkeyPatch,
                                        "e.g. eu-west-1\n")
     assert main(["doctor", "--region", REGION, "--stack-name", ""]) == 2
     assert capsys.readouterr().err.startswith("error: --stack-name: '' is not a stack name")
+
+
+# ------------------------------------------------------------- reminder windows (--series)
+
+def _with_series(found: Audience | ReadFailure | None, rate: str = "14") -> Snapshot:
+    return replace(good_snapshot(), stack=_rate(rate), series={"reirradiation-2023": found},
+                   read_at=datetime(2023, 10, 1, tzinfo=UTC))
+
+
+def _audience(people: int) -> Audience:
+    series = load_series_file(Path(__file__).resolve().parents[1] / "series"
+                              / "reirradiation-2023.yaml")
+    return Audience(series, {s.id: people for s in series.sessions})
+
+
+def test_doctor_warns_of_reminders_too_big_for_their_window_with_the_rate_that_fits() -> None:
+    checks = [c for c in run_checks(_with_series(_audience(100_000)))
+              if c.subject == "reminders of reirradiation-2023"]
+    assert [c.status for c in checks] == ["warn"] * 8  # every session's 1-hour reminder
+    assert checks[0].message.startswith("s1, the 1h reminder: 100,000 emails at 14/s need ")
+    assert "A send rate of 34/s would fit the window." in checks[0].message
+    # The same audience fits at the 500/s a production account may be granted.
+    [fine] = [c for c in run_checks(_with_series(_audience(100_000), rate="500"))
+              if c.subject == "reminders of reirradiation-2023"]
+    assert fine.status == "ok" and "largest audience 100,000" in fine.message
+
+
+def test_doctor_names_a_series_it_cannot_find_or_read() -> None:
+    [missing] = not_ok(run_checks(_with_series(None)))
+    assert missing == ("FAIL", "reminders of reirradiation-2023")
+    refused = ReadFailure("series reirradiation-2023", "AccessDeniedException",
+                          "dynamodb:GetItem")
+    [check] = [c for c in run_checks(_with_series(refused)) if c.status != "ok"]
+    assert "needs dynamodb:GetItem" in check.message
+
+
+def test_doctor_reads_a_series_audience_from_the_kept_counts_by_get_item(
+        harness: Harness) -> None:
+    harness.register_many(3)
+    harness.register(email="one@example.org", event_id="evt-one", sessions=["s2"])
+    client = boto3.client("dynamodb", region_name=REGION)
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb",
+                                lambda model, **_: calls.append(model.name))
+    found = read_audience(client, harness.runtime.resources.table, "reirradiation-2023")
+    assert found is not None and found.series.id == "reirradiation-2023"
+    assert found.of("s1") == 3 and found.of("s2") == 4
+    assert set(calls) == {"GetItem"}
+    assert read_audience(client, harness.runtime.resources.table, "no-such-series") is None

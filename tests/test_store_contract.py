@@ -474,3 +474,22 @@ def test_a_finished_job_never_changes_again(backend: Backend) -> None:
     assert done is not None and (done.state, done.done, done.result_key) == ("done", 10, "x.csv")
     assert [j.job_id for j in jobs.recent(SERIES_ID, 5)] == [newest,
                                                            "20231002-090000-aaaaaaaaaa"]
+
+
+def test_parked_jobs_come_back_once_in_pages_and_waves_stay_the_schedulers(
+        backend: Backend) -> None:
+    schedule, wave = backend.schedule, "wave#s1#1d#20231026T1300Z#20231025T1000Z"
+    for chunk in range(6):
+        assert schedule.park(SERIES_ID, wave, f"p{chunk}", [f"j{chunk}a", f"j{chunk}b"], NOW)
+    assert schedule.park(SERIES_ID, wave, "p0", ["j0a", "j0b"], NOW)  # a page done again
+    first, cursor = schedule.parked_page(SERIES_ID, wave, None)
+    assert cursor is not None
+    rest, end = schedule.parked_page(SERIES_ID, wave, cursor)
+    assert end is None and sorted(first + rest) == sorted(f"j{c}{x}" for c in range(6)
+                                                         for x in "ab")
+    assert schedule.put_task(SERIES_ID, wave, {"type": "wave", "slot": "s1#1d#20231026T1300Z",
+                                               "moment": NOW.isoformat(),
+                                               "closes": NOW.isoformat()})
+    assert wave not in schedule.tasks(SERIES_ID) and wave in schedule.tasks(SERIES_ID, True)
+    assert schedule.claim(SERIES_ID, wave, NOW, timedelta(minutes=5)) is not None
+    assert not schedule.park(SERIES_ID, wave, "late", ["j9"], NOW)  # the wave has begun

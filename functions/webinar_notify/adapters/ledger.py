@@ -46,6 +46,7 @@ class Ledger(Protocol):
     def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult: ...
     def complete(self, job: EmailJob, now: datetime, message_id: str) -> None: ...
     def release(self, delivery_key: str) -> None: ...
+    def expire(self, job: EmailJob, now: datetime) -> bool: ...
 
 
 class DynamoLedger:
@@ -113,6 +114,40 @@ class DynamoLedger:
                     raise
             pause(attempt)
 
+    def expire(self, job: EmailJob, now: datetime) -> bool:
+        """Too late to send (its window closed, e.g. a reminder after the start): recorded
+        once, in the series' mail list as "expired" and +1 on its counter, for the organiser;
+        False when the email has a ledger item already (sent, or being sent)."""
+        at = now.isoformat()
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=key(f"DELIVERY#{job.key}", "DELIVERY"),
+                UpdateExpression="SET #state = :expired, delivery = :expired, delivery_at = :at, "
+                                 "series = :series, registrant = :rid, kind = :kind, "
+                                 "sessions = :sessions, mail_pk = :mail_pk, "
+                                 "mail_sk = :mail_sk, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":expired": {"S": "expired"}, ":at": {"S": at},
+                    ":series": {"S": job.series_id}, ":rid": {"S": job.registrant_id},
+                    ":kind": {"S": job.kind},
+                    ":sessions": {"L": [{"S": s} for s in job.session_ids]},
+                    ":mail_pk": {"S": f"MAIL#{job.series_id}"},
+                    ":mail_sk": {"S": f"{job.registrant_id}#{at}#{job.kind}"},
+                    ":exp": {"N": str(int((now + LEDGER_TTL).timestamp()))}})
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        if job.registrant_id != ORGANISER_COPY:
+            self._add({"TableName": self.table, "Key": counter_key(job.series_id, job.key),
+                       "UpdateExpression": "ADD #n :one", "ExpressionAttributeNames": {
+                           "#n": mail_attribute(job.kind, counted_session(job.session_ids),
+                                                "expired")},
+                       "ExpressionAttributeValues": {":one": {"N": "1"}}})
+        return True
+
     def release(self, delivery_key: str) -> None:
         """Give a claim back after a failure before SES accepted the email."""
         try:
@@ -155,6 +190,19 @@ class MemoryLedger:
         shard = self.counters.setdefault((job.series_id, count_shard(job.key)), {})
         name = mail_attribute(job.kind, counted_session(job.session_ids), "sent")
         shard[name] = shard.get(name, 0) + 1
+
+    def expire(self, job: EmailJob, now: datetime) -> bool:
+        if job.key in self.items:
+            return False
+        self.items[job.key] = {"state": "expired", "delivery": "expired",
+                               "delivery_at": now.isoformat(), "series": job.series_id,
+                               "registrant": job.registrant_id, "kind": job.kind,
+                               "sessions": list(job.session_ids)}
+        if job.registrant_id != ORGANISER_COPY:
+            shard = self.counters.setdefault((job.series_id, count_shard(job.key)), {})
+            name = mail_attribute(job.kind, counted_session(job.session_ids), "expired")
+            shard[name] = shard.get(name, 0) + 1
+        return True
 
     def release(self, delivery_key: str) -> None:
         if self.items.get(delivery_key, {}).get("state") == "sending":

@@ -6,6 +6,8 @@
     SERIES#<id>   / DECISION#<task key>      one reminder slot, notice or announcement, decided
                                              once: fanning out (with a cursor and a lease),
                                              done, dropped, or cancelled before it went
+    SERIES#<id>   / PARKED#<wave key>#<chunk> email jobs a pass parked for a later moment
+                                             (quiet hours), sent by that wave (core/waves.py)
 
 A run that dies while fanning out leaves a cursor; once its lease has passed, the next run
 takes the slot over and carries on from there. Enqueuing a page twice is harmless: the
@@ -26,11 +28,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
 
+from ..core.waves import is_wave
 from .dynamo import is_condition_failure, key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+PARKED_CHUNKS_PER_PAGE = 4  # chunks of at most PARK_CHUNK jobs: one page fits one run's step
+PARK_CHUNK = 200  # jobs per parked item, well below DynamoDB's 400 KB an item
 DecisionState = Literal["fanning", "done", "dropped", "cancelled"]
 
 
@@ -61,9 +66,13 @@ class ScheduleStore(Protocol):
     def settle(self, series_id: str, decision: Decision, now: datetime) -> bool: ...
     def drop(self, series_id: str, slot_key: str, now: datetime) -> bool: ...
     def put_task(self, series_id: str, task_key: str, doc: dict[str, Any]) -> bool: ...
-    def tasks(self, series_id: str) -> dict[str, dict[str, Any]]: ...
+    def tasks(self, series_id: str, waves: bool = False) -> dict[str, dict[str, Any]]: ...
     def task(self, series_id: str, task_key: str) -> dict[str, Any] | None: ...
     def cancel(self, series_id: str, task_key: str, now: datetime) -> bool: ...
+    def park(self, series_id: str, wave_key: str, chunk: str, jobs: list[str],
+             expires: datetime) -> bool: ...
+    def parked_page(self, series_id: str, wave_key: str, cursor: dict[str, Any] | None
+                    ) -> tuple[list[str], dict[str, Any] | None]: ...
 
 
 class DynamoScheduleStore:
@@ -202,14 +211,17 @@ class DynamoScheduleStore:
             raise
         return True
 
-    def tasks(self, series_id: str) -> dict[str, dict[str, Any]]:
+    def tasks(self, series_id: str, waves: bool = False) -> dict[str, dict[str, Any]]:
+        """The stored tasks (notices, announcements); with ``waves``, the scheduler's waves
+        too (core/waves.py), which only the scheduler reads."""
         pages = self.client.get_paginator("query").paginate(
             TableName=self.table, ConsistentRead=True,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={":pk": {"S": f"SERIES#{series_id}"},
                                        ":prefix": {"S": "TASK#"}})
-        return {item["sk"]["S"].removeprefix("TASK#"): json.loads(item["doc"]["S"])
-                for page in pages for item in page["Items"]}
+        found = {item["sk"]["S"].removeprefix("TASK#"): json.loads(item["doc"]["S"])
+                 for page in pages for item in page["Items"]}
+        return found if waves else {k: doc for k, doc in found.items() if not is_wave(doc)}
 
     def task(self, series_id: str, task_key: str) -> dict[str, Any] | None:
         item = self.client.get_item(TableName=self.table, ConsistentRead=True,
@@ -229,6 +241,36 @@ class DynamoScheduleStore:
                 return False
             raise
         return True
+
+    def park(self, series_id: str, wave_key: str, chunk: str, jobs: list[str],
+             expires: datetime) -> bool:
+        """Keep ``jobs`` for a wave; False when the wave has begun (send them now: the
+        ledger sends each email once). The chunk is written first and the wave's decision
+        read after it (consistently), so a wave that begins later finds the chunk. A chunk
+        written again (a pass resumed from its cursor) replaces itself."""
+        self.client.put_item(
+            TableName=self.table,
+            Item={**key(f"SERIES#{series_id}", f"PARKED#{wave_key}#{chunk}"),
+                  "jobs": {"L": [{"S": job} for job in jobs]},
+                  "expires_at": {"N": _ts(expires)}})
+        begun = self.client.get_item(
+            TableName=self.table, ConsistentRead=True, ProjectionExpression="pk",
+            Key=key(f"SERIES#{series_id}", f"DECISION#{wave_key}")).get("Item")
+        return begun is None
+
+    def parked_page(self, series_id: str, wave_key: str, cursor: dict[str, Any] | None
+                    ) -> tuple[list[str], dict[str, Any] | None]:
+        """One page of a wave's parked jobs (a few chunks), and where the next page starts."""
+        request: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True, "Limit": PARKED_CHUNKS_PER_PAGE,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
+                                          ":prefix": {"S": f"PARKED#{wave_key}#"}}}
+        if cursor:
+            request["ExclusiveStartKey"] = cursor
+        answer = self.client.query(**request)
+        jobs = [job["S"] for item in answer["Items"] for job in item["jobs"]["L"]]
+        return jobs, answer.get("LastEvaluatedKey")
 
 
 def _decision(item: dict[str, Any]) -> Decision:

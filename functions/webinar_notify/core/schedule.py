@@ -6,6 +6,10 @@ opens, or, for the closest one, until the session starts. A run that finds a slo
 it; a slot that closed before any run saw it (the scheduler was down) is dropped and counted,
 so nobody reads "starts in 1 hour" after the start or gets two reminders back to back.
 A moved session has new slots (they are keyed by the start time): reminders follow the new time.
+
+Day-offset slots (7 days, 1 day) keep out of each registrant's quiet hours (core/quiet_hours.py):
+a registrant's moment may come before the slot's nominal opening (down to the previous
+reminder) or after it (before the next one). Hour and minute offsets stay exact.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Generic, Protocol, TypeVar
 
 from babel.dates import format_timedelta
@@ -21,6 +26,7 @@ from babel.units import format_unit
 
 from . import i18n
 from .durations import format_duration
+from .quiet_hours import QuietHours, earliest_moment, moment_for
 from .registration import Registration
 from .series import Series
 
@@ -32,6 +38,11 @@ class Slot:
     start: datetime
     opens: datetime
     closes: datetime
+    after: datetime | None = None  # the previous reminder of the session opens here
+
+    @property
+    def whole_days(self) -> bool:
+        return self.offset % timedelta(days=1) == timedelta(0)
 
     @property
     def key(self) -> str:
@@ -50,8 +61,9 @@ def slots(series: Series) -> list[Slot]:
         for i, offset in enumerate(offsets):
             closes = before(session.start, offsets[i + 1]) if i + 1 < len(offsets) \
                 else session.start
+            after = before(session.start, offsets[i - 1]) if i else None
             result.append(Slot(session.id, offset, session.start.astimezone(UTC),
-                               opens=before(session.start, offset), closes=closes))
+                               opens=before(session.start, offset), closes=closes, after=after))
     return sorted(result, key=lambda slot: (slot.opens, slot.session_id))
 
 
@@ -61,6 +73,32 @@ def before(start: datetime, offset: timedelta) -> datetime:
     if offset % timedelta(days=1) == timedelta(0):
         return start - offset
     return (start.astimezone(UTC) - offset).astimezone(start.tzinfo)
+
+
+def shifts(slot: Slot, quiet: QuietHours | None) -> bool:
+    """Whether this slot's moment depends on the registrant's zone."""
+    return quiet is not None and slot.whole_days
+
+
+def registrant_moment(slot: Slot, zone: str, quiet: QuietHours | None) -> datetime:
+    """When a registrant in ``zone`` gets this reminder (the slot's opening, or the nearest
+    moment outside their quiet hours, between the previous reminder and the next one)."""
+    if not shifts(slot, quiet):
+        return slot.opens
+    return moment_for(slot.opens, zone, quiet, *_bounds(slot))
+
+
+def first_moment(slot: Slot, quiet: QuietHours | None) -> datetime:
+    """The earliest moment anyone anywhere gets this reminder (the slot's opening at most)."""
+    if not shifts(slot, quiet):
+        return slot.opens
+    return earliest_moment(slot.opens, quiet, *_bounds(slot))
+
+
+def _bounds(slot: Slot) -> tuple[datetime, datetime]:
+    """[lower, upper): not before the previous reminder (without one, no earlier than a day
+    before the opening), before the next reminder or the start."""
+    return slot.after or slot.opens - timedelta(days=1), slot.closes
 
 
 class Scheduled(Protocol):
@@ -128,9 +166,17 @@ def until(start: datetime, now: datetime, language: str = i18n.SOURCE) -> str:
         return i18n.tr(language, "in less than a minute")
     if minutes >= 36 * 60:
         days, rest = divmod(minutes, 24 * 60)
-        parts = [(days, "day"), (rest // 60, "hour")]
-    else:
-        parts = [(minutes // 60, "hour"), (minutes % 60, "minute")]
+        return _in(days, "day", rest // 60, "hour", language)
+    return _in(minutes // 60, "hour", minutes % 60, "minute", language)
+
+
+@lru_cache(maxsize=4096)
+def _in(first_count: int, first_unit: str, second_count: int, second_unit: str,
+        language: str) -> str:
+    """``until``'s words for two amounts; cached, as emails say the same few phrases again
+    and again (a session days away reads the same for an hour), and Babel's formatting
+    costs more than the template."""
+    parts = [(first_count, first_unit), (second_count, second_unit)]
     if language == i18n.SOURCE:
         return "in " + " ".join(_count(n, unit) for n, unit in parts if n)
     where = i18n.locale(language)

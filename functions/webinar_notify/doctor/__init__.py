@@ -11,11 +11,14 @@ import argparse
 import re
 from typing import Any
 
+from ..adapters.clock import SystemClock
+from ..core.edge import ID_PATTERN
 from ..core.errors import InvalidInputError
 from .checks import failed, run_checks
 
 DEFAULT_STACK = "webinar-notify"
 _REGION = re.compile(r"[a-z]{2,4}(-[a-z]+)+-\d{1,2}")
+_SERIES = re.compile(ID_PATTERN)
 _STACK = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}|arn:[-a-z]+:cloudformation:\S+")
 
 
@@ -34,6 +37,9 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--region", help="its region (default: your AWS configuration's)")
     parser.add_argument("--identity", help="the SES identity to check (default: the stack's "
                                            "SenderIdentity parameter)")
+    parser.add_argument("--series", action="append", default=[], metavar="ID",
+                        help="also check that this series' reminders fit their windows at "
+                             "the stack's SesSendRate (repeatable)")
     parser.set_defaults(run=doctor)
 
 
@@ -56,7 +62,12 @@ def doctor(args: argparse.Namespace) -> int:
         raise InvalidInputError("no AWS credentials found (set AWS_PROFILE or "
                                 "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
     print(f"checking stack {args.stack_name} in {region} (read-only)")
-    checks = run_checks(read_account(session, region, args.stack_name, args.identity))
+    for series_id in args.series:
+        if not _SERIES.fullmatch(series_id):
+            raise InvalidInputError(f"--series: {series_id[:60]!r} is not a series id "
+                                    "(lower-case letters, digits and hyphens)")
+    checks = run_checks(read_account(session, region, args.stack_name, args.identity,
+                                     args.series, SystemClock().now()))
     for check in checks:
         print(check.line())
     failures = sum(check.status == "FAIL" for check in checks)

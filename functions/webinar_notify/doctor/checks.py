@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from ..core import send_plan
 from .snapshot import (
     CONFIGURATION_SET,
     FEEDBACK_TOPIC,
@@ -273,5 +274,33 @@ def _webhook_secrets(snapshot: Snapshot) -> Check:
     return Check("ok", subject, f"{len(secrets)} ({shown}{more})")
 
 
+def _reminder_windows(snapshot: Snapshot) -> Iterator[Check]:
+    """Each series asked about: do its reminders ahead fit their windows at the stack's
+    SesSendRate? The scheduler starts a crowded one early; the organiser should know."""
+    stated = snapshot.stack_parameter("SesSendRate")
+    try:
+        rate = float(stated) if stated is not None else 0.0
+    except ValueError:
+        return  # the send-rate check names that fault
+    for series_id, found in snapshot.series.items():
+        subject = f"reminders of {series_id}"
+        if isinstance(found, ReadFailure):
+            yield _cannot_read(subject, found)
+        elif found is None:
+            yield Check("FAIL", subject, f"no series {series_id!r} in the stack's table; "
+                        "check the id, or publish it first")
+        elif rate <= 0 or snapshot.read_at is None:
+            yield Check("warn", subject, "the stack's SesSendRate is unknown: windows not "
+                        "checked")
+        else:
+            crowded = send_plan.crowded(found.series, found.of, rate, snapshot.read_at)
+            for c in crowded:
+                yield Check("warn", subject, c.sentence())
+            if not crowded:
+                largest = max(found.per_session.values(), default=0)
+                yield Check("ok", subject, f"every reminder ahead fits its window at "
+                            f"{rate:g}/s (largest audience {largest:,})")
+
+
 _CHECKS: tuple[Callable[[Snapshot], Iterator[Check]], ...] = (
-    _stack, _identity, _account, _configuration_set, _parameters)
+    _stack, _identity, _account, _configuration_set, _parameters, _reminder_windows)

@@ -6,7 +6,10 @@ a ReadFailure in the snapshot, reported as a check, and the others still run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import boto3
@@ -14,9 +17,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..adapters.conflicts import error_code
+from ..adapters.dynamo import key
+from ..adapters.registration_counts import counters_of, registration_shard_key
+from ..core.counts import COUNT_SHARDS, SESSION_PREFIX
+from ..core.series_document import parse_series
 from .snapshot import (
     CONFIGURATION_SET,
     Account,
+    Audience,
     ConfigurationSet,
     EventDestination,
     Identity,
@@ -34,8 +42,10 @@ _CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeou
 
 
 def read_account(session: boto3.Session, region: str, stack_name: str,
-                 identity: str | None = None) -> Snapshot:
-    """Everything the checks need; ``identity`` overrides the stack's SenderIdentity."""
+                 identity: str | None = None, series: Sequence[str] = (),
+                 now: datetime | None = None) -> Snapshot:
+    """Everything the checks need; ``identity`` overrides the stack's SenderIdentity;
+    ``series``: the series whose reminder windows to check against the send rate."""
     clients: dict[str, Any] = {}
 
     def client(service: str) -> Any:
@@ -76,7 +86,37 @@ def read_account(session: boto3.Session, region: str, stack_name: str,
         webhook_secrets=_read(f"SSM parameter names under {webhook_path}",
                               "ssm:DescribeParameters",
                               lambda: _names_under(client("ssm"), webhook_path)),
+        series=_series(client, stack, series),
+        read_at=now,
     )
+
+
+def _series(client: Callable[[str], Any], stack: Stack | ReadFailure | None,
+            ids: Sequence[str]) -> dict[str, Audience | ReadFailure | None]:
+    table = (stack.outputs.get("TableName") or stack.resources.get("Table")) \
+        if isinstance(stack, Stack) else None
+    if not ids or not table:
+        return {}
+    return {series_id: _read(f"series {series_id} in table {table}", "dynamodb:GetItem",
+                             partial(read_audience, client("dynamodb"), table, series_id))
+            for series_id in ids}
+
+
+def read_audience(dynamodb: Any, table: str, series_id: str) -> Audience | None:
+    """The series and its registration counters, by GetItem only (read-only, no Query)."""
+    item = dynamodb.get_item(TableName=table, Key=key(f"SERIES#{series_id}", "SERIES"))
+    if "Item" not in item:
+        return None
+    series = parse_series(json.loads(item["Item"]["doc"]["S"]))
+    totals: dict[str, int] = {}
+    for shard in range(COUNT_SHARDS):
+        found = dynamodb.get_item(TableName=table,
+                                  Key=registration_shard_key(series_id, shard)).get("Item")
+        for name, count in counters_of(found or {}).items():
+            totals[name] = totals.get(name, 0) + count
+    whole = totals.get("whole_series", 0)
+    return Audience(series, {s.id: whole + totals.get(SESSION_PREFIX + s.id, 0)
+                             for s in series.sessions})
 
 
 def _read(what: str, action: str, read: Callable[[], T]) -> T | ReadFailure:

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..core.series import Series
 
 # The stack's own names, as infra/template.yaml declares them.
 OUTPUTS = ("ApiUrl", "WebhookUrl", "TableName", "SendQueueUrl", "DeadLetterQueueUrl")
@@ -73,6 +78,17 @@ class ConfigurationSet:
 
 
 @dataclass(frozen=True, slots=True)
+class Audience:
+    """A stored series and, per session, how many its reminders go to (the kept counts)."""
+
+    series: Series
+    per_session: Mapping[str, int]
+
+    def of(self, session_id: str) -> int:
+        return self.per_session.get(session_id, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class Parameter:
     name: str
     kind: str  # String, StringList or SecureString
@@ -93,6 +109,9 @@ class Snapshot:
     parameters: Mapping[str, Parameter | None] | ReadFailure = field(default_factory=dict)
     webhook_path: str = ""
     webhook_secrets: tuple[str, ...] | ReadFailure = ()
+    # The series asked about (--series), as stored, with their audiences; and when read.
+    series: Mapping[str, Audience | ReadFailure | None] = field(default_factory=dict)
+    read_at: datetime | None = None
 
     def stack_parameter(self, key: str) -> str | None:
         """A parameter of the stack as deployed, or None when the stack could not be read."""

@@ -7,21 +7,29 @@ are due, their decisions and tasks (one Query each), and pages through registrat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..adapters.clock import Clock
 from ..adapters.queue import SendQueue
-from ..adapters.schedule_store import Decision, ScheduleStore
+from ..adapters.schedule_store import PARK_CHUNK, Decision, ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
+from ..core import send_plan
 from ..core.errors import RetryableError
-from ..core.schedule import agenda, slots
+from ..core.jobs import EmailJob
+from ..core.registration import Registration
+from ..core.schedule import agenda, first_moment, shifts, slots
 from ..core.series import Series
-from ..core.tasks import ReminderTask, Task, task_from_doc
+from ..core.tasks import EARLY_SUFFIX, ReminderTask, Task, task_from_doc
 from ..core.text import suppression_id
+from ..core.waves import Wave, is_wave
 
+PARKED_KEPT = timedelta(days=7)  # parked jobs outlive their wave's window by this, then expire
 PLAN_ATTEMPTS = 5  # each lost race means another writer planned from fresher reads
 
 
@@ -29,6 +37,7 @@ PLAN_ATTEMPTS = 5  # each lost race means another writer planned from fresher re
 class ScheduleSettings:
     lease: timedelta = timedelta(minutes=5)  # at least the scheduler function's timeout
     page_size: int = 500
+    send_rate: float = 0.0  # SesSendRate, emails a second; 0: unknown, slots open on time
 
 
 @dataclass
@@ -51,6 +60,7 @@ class Scheduler:
         self.secrets = secrets
         self.clock = clock
         self.settings = settings
+        self._waves_stored: set[tuple[str, str]] = set()
 
     def run(self, deadline: datetime | None = None, only: str | None = None) -> RunReport:
         """One run over every series that is due (or just ``only``); safe to run twice at once
@@ -75,8 +85,8 @@ class Scheduler:
     def _run_series(self, series: Series, now: datetime, deadline: datetime | None,
                     report: RunReport) -> None:
         decisions = self.schedule.decisions(series.id)
-        work = all_tasks(series, self.schedule)
-        plan = agenda(work, now, {k for k, d in decisions.items() if d.settled(now)})
+        work = all_tasks(series, self.schedule, self.store, self.settings.send_rate)
+        plan = agenda(work, now, settled_keys(decisions, now))
         for task in plan.expired:
             if self.schedule.drop(series.id, task.key, now):
                 report.dropped_slots.append(f"{series.id}/{task.key}")
@@ -87,23 +97,24 @@ class Scheduler:
             decision = self.schedule.claim(series.id, task.key, now, self.settings.lease)
             if decision is not None:
                 self._fan_out(series, task, decision, deadline, report)
-        plan_series(self.schedule, self.store, series.id, now)
+        plan_series(self.schedule, self.store, series.id, now, self.settings.send_rate)
 
-    def _fan_out(self, series: Series, task: Task, decision: Decision,
+    def _fan_out(self, series: Series, task: Task | Wave, decision: Decision,
                  deadline: datetime | None, report: RunReport) -> None:
-        key = self.secrets.registrant_key()
         cursor = decision.cursor
         while True:
-            page, cursor = self.store.registrations_page(series.id, cursor,
-                                                         self.settings.page_size)
-            wanted = [r for r in page if task.wants(r, series)]
-            ids = {r.registrant_id: suppression_id(key, r.registrant.email) for r in wanted}
-            blocked = self.store.suppressed(list(ids.values())) if wanted else set()
-            jobs = [task.job(r, series) for r in wanted if ids[r.registrant_id] not in blocked]
-            self.queue.send(jobs)
+            if isinstance(task, Wave):
+                parked, cursor = self.schedule.parked_page(series.id, task.key, cursor)
+                jobs = [EmailJob.from_json(text) for text in parked]
+                self.queue.send(jobs)
+                blocked_count = 0
+            else:
+                page, cursor = self.store.registrations_page(series.id, cursor,
+                                                             self.settings.page_size)
+                jobs, blocked_count = self._page_jobs(series, task, page, cursor)
             decision = replace(decision, cursor=cursor, enqueued=decision.enqueued + len(jobs))
             report.enqueued += len(jobs)
-            report.suppressed += len(wanted) - len(jobs)
+            report.suppressed += blocked_count
             if cursor is None:
                 if self.schedule.settle(series.id, decision, self.clock.now()):
                     report.sent_slots.append(f"{series.id}/{task.key}")
@@ -120,15 +131,92 @@ class Scheduler:
                 report.unfinished += 1
                 return
 
+    def _page_jobs(self, series: Series, task: Task, page: list[Registration],
+                   cursor: dict[str, Any] | None) -> tuple[list[EmailJob], int]:
+        """Enqueue one page's emails that are due now and park the ones quiet hours moved
+        later (their wave counts them); the jobs enqueued, and how many were suppressed."""
+        key = self.secrets.registrant_key()
+        wanted = [r for r in page if task.wants(r, series)]
+        ids = {r.registrant_id: suppression_id(key, r.registrant.email) for r in wanted}
+        blocked = self.store.suppressed(list(ids.values())) if wanted else set()
+        allowed = [r for r in wanted if ids[r.registrant_id] not in blocked]
+        maker = task.main if isinstance(task, ReminderTask) else task
+        jobs = [maker.job(r, series) for r in allowed]
+        if isinstance(task, ReminderTask) and shifts(task.slot, task.quiet):
+            now = self.clock.now()
+            later: dict[datetime, list[EmailJob]] = {}
+            due: list[EmailJob] = []
+            for registration, job in zip(allowed, jobs, strict=True):
+                moment = task.moment(registration, series).astimezone(UTC)
+                (later.setdefault(moment, []) if moment > now else due).append(job)
+            for moment, waiting in sorted(later.items()):
+                due += self._park(series.id, Wave(task.slot.key, moment, task.slot.closes),
+                                  waiting, cursor)
+            self.queue.send(due)
+            return due, len(wanted) - len(jobs)
+        self.queue.send(jobs)
+        return jobs, len(wanted) - len(jobs)
 
-def all_tasks(series: Series, schedule: ScheduleStore) -> Sequence[Task]:
-    """Reminder slots from the series, plus the stored notices and announcements."""
-    stored = [task_from_doc(doc) for doc in schedule.tasks(series.id).values()]
-    return [*(ReminderTask(slot) for slot in slots(series)), *stored]
+    def _park(self, series_id: str, wave: Wave, jobs: list[EmailJob],
+              cursor: dict[str, Any] | None) -> list[EmailJob]:
+        """Park jobs for their wave; what could not be parked (the wave has begun) is
+        returned, to be sent now. The chunk name comes from the page, so a page done again
+        after a crash replaces its own chunks."""
+        page = hashlib.sha256(json.dumps(cursor, sort_keys=True).encode()).hexdigest()[:16]
+        unparked: list[EmailJob] = []
+        for start in range(0, len(jobs), PARK_CHUNK):
+            chunk = jobs[start:start + PARK_CHUNK]
+            if not self.schedule.park(series_id, wave.key, f"{page}-{start // PARK_CHUNK}",
+                                      [job.to_json() for job in chunk],
+                                      wave.closes + PARKED_KEPT):
+                unparked += chunk
+        if (series_id, wave.key) not in self._waves_stored:  # put_task keeps the first
+            self.schedule.put_task(series_id, wave.key, wave.to_doc())
+            self._waves_stored.add((series_id, wave.key))
+        return unparked
 
 
-def plan_series(schedule: ScheduleStore, store: Store, series_id: str, now: datetime) -> None:
-    """Tell the index when this series next needs a run (after any change to it).
+def all_tasks(series: Series, schedule: ScheduleStore, store: Store,
+              rate: float = 0.0) -> Sequence[Task | Wave]:
+    """Reminder passes from the series, plus the stored notices, announcements and waves."""
+    docs = schedule.tasks(series.id, waves=True).values()
+    stored: list[Task | Wave] = [Wave.from_doc(d) if is_wave(d) else task_from_doc(d)
+                                 for d in docs]
+    counts = store.counts(series.id).session_registered if rate > 0 else None
+    return [*reminder_passes(series, counts, rate), *stored]
+
+
+def reminder_passes(series: Series, audience: Callable[[str], int] | None = None,
+                    rate: float = 0.0) -> list[ReminderTask]:
+    """One pass per slot; a slot that quiet hours can move earlier has an early pass too.
+    A slot whose window cannot send its audience (``audience(session_id)``) at ``rate``
+    from its opening opens early enough (core/send_plan.py)."""
+    passes = []
+    for slot in slots(series):
+        main = ReminderTask(slot, series.quiet_hours)
+        if shifts(slot, series.quiet_hours):
+            passes.append(main)
+            if first_moment(slot, series.quiet_hours) < slot.opens:
+                passes.append(replace(main, early=True))
+            continue
+        if audience is not None:
+            main = replace(main, lead=send_plan.for_slot(slot, audience(slot.session_id),
+                                                         rate).early_by)
+        passes.append(main)
+    return passes
+
+
+def settled_keys(decisions: dict[str, Decision], now: datetime) -> set[str]:
+    """The keys no run needs to take. A slot decided before it had an early pass (or whose
+    main pass is decided) needs no early pass either."""
+    settled = {k for k, d in decisions.items() if d.settled(now)}
+    return settled | {k + EARLY_SUFFIX for k in settled}
+
+
+def plan_series(schedule: ScheduleStore, store: Store, series_id: str, now: datetime,
+                rate: float = 0.0) -> None:
+    """Tell the index when this series next needs a run (after any change to it); ``rate``:
+    the account's send rate, so that slots too big for their window open early.
 
     The index's generation is read before the series, its decisions and its tasks, and the
     plan is written only over that generation: when another plan was written meanwhile, its
@@ -137,19 +225,25 @@ def plan_series(schedule: ScheduleStore, store: Store, series_id: str, now: date
     for _attempt in range(PLAN_ATTEMPTS):
         generation = schedule.plan_generation(series_id)
         series = store.get_series(series_id)
-        when = _next_due(schedule, series, now) if series is not None else None
+        when = _next_due(schedule, store, series, now, rate) if series is not None else None
         if schedule.set_next_due(series_id, when, generation):
             return
     raise RetryableError("the schedule index kept changing; the next run plans again")
 
 
-def _next_due(schedule: ScheduleStore, series: Series, now: datetime) -> datetime | None:
+def _next_due(schedule: ScheduleStore, store: Store, series: Series, now: datetime,
+              rate: float) -> datetime | None:
     decisions = schedule.decisions(series.id)
-    tasks = all_tasks(series, schedule)
-    plan = agenda(tasks, now, {k for k, d in decisions.items() if d.settled(now)})
+    tasks = all_tasks(series, schedule, store, rate)
+    settled = settled_keys(decisions, now)
+    plan = agenda(tasks, now, settled)
     candidates = [plan.next_due] if plan.next_due else []
     if plan.due or plan.expired:
         candidates.append(now)
+    # A slot that opens early was planned with today's audience: look again at twice its
+    # lead, so that registrations arriving meanwhile move it earlier still.
+    candidates += [t.opens - t.lead for t in tasks if isinstance(t, ReminderTask)
+                   and t.lead and t.key not in settled and t.opens - t.lead > now]
     live = {task.key for task in tasks}  # a fan-out of a slot that no longer exists is moot
     candidates += [datetime.fromtimestamp(d.lease_until, now.tzinfo)
                    for k, d in decisions.items() if d.state == "fanning" and k in live]
