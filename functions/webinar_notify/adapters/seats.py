@@ -182,6 +182,12 @@ def _who_sk(session_id: str, registrant_id: str) -> str:
     return f"SEATS#{session_id}#WHO#{registrant_id}"
 
 
+def standing_sort_key(session_id: str, registrant_id: str) -> str:
+    """The sort key of one registrant's standing in a session: what the sender's last check
+    reads with the registration (adapters/store.py ``recipient``)."""
+    return _who_sk(session_id, registrant_id)
+
+
 def _line_prefix(session_id: str) -> str:
     return f"SEATS#{session_id}#LINE#"
 
