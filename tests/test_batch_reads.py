@@ -63,6 +63,13 @@ def test_a_read_still_throttled_after_its_attempts_is_a_retryable_error(
     assert no_pauses == list(range(BATCH_GET_ATTEMPTS))
 
 
+def test_more_than_100_keys_go_in_requests_of_100_as_dynamodb_requires() -> None:
+    keys = [key("SERIES#s", f"SEATS#s{i}#WHO#r") for i in range(230)]
+    client = Throttled(throttled=0)
+    assert batch_get(client, "t", keys) == keys
+    assert [len(r["t"]["Keys"]) for r in client.requests] == [100, 100, 30]
+
+
 def test_the_sender_defers_an_email_whose_check_was_throttled(harness: Harness) -> None:
     """The read before sending was throttled past its attempts: the email waits on the queue
     (a deferral, as SES throttling gets), and goes once the table answers again."""

@@ -54,13 +54,23 @@ def moto_dynamodb() -> Iterator[Any]:
 def store(request: pytest.FixtureRequest) -> CertificateStore:
     if request.param == "memory":
         return MemoryCertificateStore()
-    client = request.getfixturevalue("moto_dynamodb")
+    return request.getfixturevalue("dynamo_store")
+
+
+@pytest.fixture
+def dynamo_store(moto_dynamodb: Any) -> DynamoCertificateStore:
+    """The table's own store alone: for what only DynamoDB has (transactions, batches,
+    a gap between a read and a write)."""
+    client = moto_dynamodb
     properties = load_template()["Resources"]["Table"]["Properties"]
     name = f"certificates-{next(_TABLES)}"
     client.create_table(TableName=name, BillingMode=properties["BillingMode"],
                         AttributeDefinitions=properties["AttributeDefinitions"],
                         KeySchema=properties["KeySchema"],
                         GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []))
+    for registrant in (ANA, KHAI):  # registered: a certificate is issued only to them
+        client.put_item(TableName=name, Item={"pk": {"S": f"SERIES#{SERIES}"},
+                                              "sk": {"S": f"REG#{registrant}"}})
     return DynamoCertificateStore(client, name)
 
 
@@ -178,6 +188,16 @@ def test_erasure_leaves_nothing_and_the_certificate_no_longer_verifies(
     assert store.erase_person(SERIES, ANA) == 0
 
 
+def test_a_revocation_scoped_to_another_series_changes_nothing(
+        store: CertificateStore) -> None:
+    issued = certificate(ANA, "Ana")
+    store.put_certificate(issued)
+    assert store.revoke(issued.certificate_id, "another-series") is False
+    found = store.verification(issued.certificate_id)
+    assert found is not None and found["revoked"] is False
+    assert store.revoke(issued.certificate_id, SERIES) is True
+
+
 def test_a_certificate_issued_again_after_revocation_stays_revoked(
         store: CertificateStore) -> None:
     issued = certificate(ANA, "Ana Lima")
@@ -199,25 +219,23 @@ def test_a_revocation_after_erasure_brings_nothing_back(store: CertificateStore)
 
 
 def test_an_erasure_between_a_revocations_read_and_write_wins(
-        store: CertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        dynamo_store: DynamoCertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """The revocation reads the verification record, then the person is erased, then it
     writes: its conditions refuse the write, so no name comes back."""
-    if not isinstance(store, DynamoCertificateStore):
-        pytest.skip("the fake has no gap between its read and its write")
     issued = certificate(ANA, "Ana Lima")
-    store.put_certificate(issued)
-    read = store._get
+    dynamo_store.put_certificate(issued)
+    read = dynamo_store._get
 
     def read_then_erase(pk: str, sk: str) -> tuple[dict[str, Any], bool] | None:
         found = read(pk, sk)
-        store.erase_person(SERIES, ANA)
+        dynamo_store.erase_person(SERIES, ANA)
         return found
 
-    monkeypatch.setattr(store, "_get", read_then_erase)
-    assert store.revoke(issued.certificate_id) is False
+    monkeypatch.setattr(dynamo_store, "_get", read_then_erase)
+    assert dynamo_store.revoke(issued.certificate_id) is False
     monkeypatch.undo()
-    assert store.verification(issued.certificate_id) is None
-    assert store.records(SERIES, ANA).certificates == ()
+    assert dynamo_store.verification(issued.certificate_id) is None
+    assert dynamo_store.records(SERIES, ANA).certificates == ()
 
 
 class _LeavesVerificationUnprocessed:
@@ -241,19 +259,17 @@ class _LeavesVerificationUnprocessed:
 
 
 def test_an_erasure_cut_short_never_leaves_a_public_name_it_cannot_find_again(
-        store: CertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not isinstance(store, DynamoCertificateStore):
-        pytest.skip("the fake deletes in one step")
+        dynamo_store: DynamoCertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("webinar_notify.adapters.certificate_store.pause", lambda _: None)
     issued = certificate(ANA, "Ana Lima")
-    store.put_certificate(issued)
-    store.record_evaluation(SERIES, ANA, "series", START)
-    throttled = DynamoCertificateStore(_LeavesVerificationUnprocessed(store.client),
-                                       store.table)
+    dynamo_store.put_certificate(issued)
+    dynamo_store.record_evaluation(SERIES, ANA, "series", START)
+    throttled = DynamoCertificateStore(_LeavesVerificationUnprocessed(dynamo_store.client),
+                                       dynamo_store.table)
     with pytest.raises(RetryableError, match="erase again"):
         throttled.erase_person(SERIES, ANA)
-    assert store.erase_person(SERIES, ANA) >= 1  # repeated: it still finds the certificate
-    assert store.verification(issued.certificate_id) is None
+    assert dynamo_store.erase_person(SERIES, ANA) >= 1  # repeated: it still finds the certificate
+    assert dynamo_store.verification(issued.certificate_id) is None
 
 
 def _cancelled(*codes: str) -> ClientError:
@@ -279,17 +295,15 @@ class _Conflicting:
 
 
 def test_a_revocation_that_meets_another_transaction_is_sent_again(
-        store: CertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not isinstance(store, DynamoCertificateStore):
-        pytest.skip("only DynamoDB has transactions")
+        dynamo_store: DynamoCertificateStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("webinar_notify.adapters.certificate_store.pause", lambda _: None)
     issued = certificate(ANA, "Ana Lima")
-    store.put_certificate(issued)
-    twice = _Conflicting(store.client, 2)
-    assert DynamoCertificateStore(twice, store.table).revoke(issued.certificate_id) is True
+    dynamo_store.put_certificate(issued)
+    twice = _Conflicting(dynamo_store.client, 2)
+    assert DynamoCertificateStore(twice, dynamo_store.table).revoke(issued.certificate_id) is True
     assert twice.calls == 3
-    assert store.verification(issued.certificate_id)["revoked"] is True  # type: ignore[index]
-    always = DynamoCertificateStore(_Conflicting(store.client, 100), store.table)
+    assert dynamo_store.verification(issued.certificate_id)["revoked"] is True  # type: ignore[index]
+    always = DynamoCertificateStore(_Conflicting(dynamo_store.client, 100), dynamo_store.table)
     with pytest.raises(RetryableError, match="concurrently"):
         always.revoke(issued.certificate_id)
 
@@ -302,3 +316,16 @@ def test_ten_credits_are_stored_and_verified_as_10(store: CertificateStore) -> N
     assert store.person_data(SERIES, ANA)["certificates"][0]["hours"] == "10"
     assert store.records(SERIES, ANA).certificates[0].credits == Decimal(10)
     assert str(credits_for(CertificateRules(), Decimal(10))) == "10"
+
+
+def test_no_certificate_is_written_for_a_person_erased_meanwhile(
+        dynamo_store: DynamoCertificateStore) -> None:
+    """An assessment read the registration, then the person was erased, then it writes:
+    nothing is written, so no public name is left that no erasure could find."""
+    dynamo_store.client.delete_item(TableName=dynamo_store.table, Key={
+        "pk": {"S": f"SERIES#{SERIES}"}, "sk": {"S": f"REG#{ANA}"}})
+    issued = certificate(ANA, "Ana Lima")
+    assert dynamo_store.put_certificate(issued) is False
+    assert dynamo_store.verification(issued.certificate_id) is None
+    assert dynamo_store.records(SERIES, ANA).certificates == ()
+    assert dynamo_store.put_certificate(certificate(KHAI, "Khai")) is True

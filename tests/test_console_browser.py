@@ -350,6 +350,7 @@ CONSOLE_PAGES: dict[str, Callable[[Demo], str]] = {
     "compose": lambda d: d.series_url("compose"),
     "session": lambda d: d.series_url("sessions/s7"),
     "audit": lambda d: d.series_url("audit"),
+    "approvals": lambda d: d.series_url("approvals"),
 }
 
 

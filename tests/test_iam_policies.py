@@ -180,7 +180,8 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
         ssm = boto3.client("ssm", region_name=REGION)
         for name, value in {f"/webinar-notify/webhooks/{SERIES_ID}/generic": SECRET,
                             "/webinar-notify/token-secret": KEY,
-                            "/webinar-notify/registrant-key": KEY}.items():
+                            "/webinar-notify/registrant-key": KEY,
+                            "/webinar-notify/certificate-secret": KEY}.items():
             ssm.put_parameter(Name=name, Type="SecureString", Value=value)
         for name, value in {
                 "TABLE_NAME": runtime.resources.table,
@@ -189,6 +190,7 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
                 "WEBHOOK_SECRETS_PATH": "/webinar-notify/webhooks",
                 "TOKEN_SECRET_PARAMETER": "/webinar-notify/token-secret",
                 "REGISTRANT_KEY_PARAMETER": "/webinar-notify/registrant-key",
+                "CERTIFICATE_SECRET_PARAMETER": "/webinar-notify/certificate-secret",
                 "PUBLIC_BASE_URL": "http://localhost:8000",
                 "JOB_QUEUE_URL": runtime.resources.job_queue_url,
                 "EXPORT_BUCKET": runtime.resources.export_bucket,
@@ -196,7 +198,16 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
                 "USER_POOL_CLIENT_ID": runtime.pool.client_id}.items():
             patch.setenv(name, value)
         patch.setattr(SystemClock, "now", lambda _self: clock.now())  # the drive's own time
-        from webinar_notify.entrypoints import jobs  # noqa: F401 (its container is patched too)
+        # The job function, and the routers the API imports on first use: imported now, their
+        # containers are patched too.
+        from webinar_notify.entrypoints import (  # noqa: F401
+            certificate_routes,
+            console_pages,
+            jobs,
+            organiser_reads,
+            organiser_routes,
+            public_pages,
+        )
 
         _one_container_per_function(patch)
         verify_sender("webinars@estro.example")
@@ -266,6 +277,8 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
         _export_through_the_job_function(runtime)
         clock.set(START.replace(day=27))  # after session s1
         _attendance_through_the_job_function(runtime)
+        _certificates_through_the_functions(harness)
+        _seats_through_the_functions(harness)
         _sign_in_with_a_temporary_password(harness)
     stop()
     yield recorded
@@ -338,6 +351,85 @@ def _attendance_through_the_job_function(runtime: Any) -> None:
     ada = bootstrap.services().store.get_registration(
         SERIES_ID, registrant_id(KEY, SERIES_ID, "ada@example.com"))
     assert ada is not None and "s1" in ada.attended
+
+
+def _seats_through_the_functions(harness: Harness) -> None:
+    """A registration policy: s4 full (no seats), a registrant waitlisted by the API; more
+    seats published, and the job function promotes her (docs/registration_policies.md)."""
+    from webinar_notify.core.series_document import series_to_document
+    from webinar_notify.core.text import registrant_id
+
+    runtime = harness.runtime
+    organiser = f"/organiser/series/{SERIES_ID}"
+
+    def push(capacity: int, key: str) -> None:
+        current = series_to_document(runtime.store.get_series(SERIES_ID))
+        for session in current["sessions"]:
+            if session["id"] == "s4":
+                session["capacity"] = capacity
+        pushed = runtime.organiser(f"{organiser}/push", {"series": current, "quiet": True},
+                                   key)
+        assert pushed.status < 300, pushed.body
+    push(0, "p-seats-0")
+    assert harness.register(email="wen@example.org", event_id="e-wen",
+                            sessions=["s4"]).status == 202
+    push(1, "p-seats-1")
+    assert _run_jobs(runtime) == 1  # the promotion
+    seat = runtime.store.seats.standing(SERIES_ID, "s4",
+                                        registrant_id(KEY, SERIES_ID, "wen@example.org"))
+    assert seat is not None and seat.state == "confirmed"
+
+
+def _certificates_through_the_functions(harness: Harness) -> None:
+    """Certificates: a report uploaded (the API stores its rows), written by the job function,
+    whose assessment issues Ada's (marked present by the attendance import); Lin marked by
+    hand (the API issues hers); the public verification page and a revocation."""
+    runtime = harness.runtime
+    organiser = f"/organiser/series/{SERIES_ID}"
+    from webinar_notify.core.series_document import series_to_document
+
+    current = series_to_document(runtime.store.get_series(SERIES_ID))
+    pushed = runtime.organiser(f"{organiser}/push", {"series": {
+        **current, "certificates": {"sessions": ["s1"]}}, "quiet": True}, "p-certificates")
+    assert pushed.status < 300, pushed.body
+    report = runtime.organiser(f"{organiser}/sessions/s1/attendance-report", {
+        "format": "csv", "report": "email,minutes\ngrace@example.org,60\n"}, "report-1")
+    assert report.status == 202, report.body
+    assert _run_jobs(runtime) == 1  # the upload, which starts the assessment
+    assert _run_jobs(runtime) == 1  # the assessment, which issues Grace's certificate
+    assert harness.register(email="lin@example.org", event_id="e-lin").status == 202
+    marked = runtime.organiser(f"{organiser}/sessions/s1/marks",
+                               {"emails": ["lin@example.org"]}, "mark-1")
+    assert marked.status == 200 and marked.body["issued"] == 1, marked.body
+    issued = bootstrap.services().certificates.to_email(SERIES_ID)
+    assert len(issued) == 2, issued  # Ada's and Lin's
+    from webinar_notify.core.text import registrant_id
+
+    series = bootstrap.services().store.get_series(SERIES_ID)
+    assert series is not None
+    ada = bootstrap.services().certificates.held(
+        SERIES_ID, registrant_id(KEY, SERIES_ID, "ada@example.com"), "session:s1")
+    assert runtime.request("GET", f"/verify/{ada.certificate_id}", {}, b"").status == 200
+    revoked = runtime.organiser(f"{organiser}/certificates/{ada.certificate_id}/revoke", {},
+                                "revoke-1")
+    assert revoked.status == 200, revoked.body
+    # Lin erases her data: her presence and certificate go with it (BatchWriteItem)
+    from datetime import date
+
+    from webinar_notify.core import tokens
+
+    lin = registrant_id(KEY, SERIES_ID, "lin@example.org")
+    secret = bootstrap.services().manage.secrets.token_secrets()[0]
+    manage = f"/manage/{SERIES_ID}/" + tokens.make(secret, "manage", SERIES_ID, lin,
+                                                  expires=date(2025, 6, 1))
+    asked = _form(harness, manage, "action=erase")
+    confirm = re.search(r'name="confirm" value="([^"]+)"', asked.text)
+    assert asked.status == 200 and confirm, asked.text
+    erased = _form(harness, manage, urlencode({"action": "erase_confirmed",
+                                                "confirm": html.unescape(confirm.group(1))}))
+    assert erased.status == 200, erased.text
+    assert not bootstrap.services().certificates.certificates.person_data(
+        SERIES_ID, lin)["certificates"]
 
 
 def test_every_function_was_driven_through_the_real_adapters(drive: Drive) -> None:

@@ -164,9 +164,11 @@ def test_a_delivery_and_a_soft_bounce_are_recorded_and_stop_nothing(run: Run) ->
 def test_zoom_participants_are_signed_as_zoom_signs_and_recorded(run: Run) -> None:
     joined, left = run.request(f"/webhooks/zoom/{B}")
     assert (joined["status"], joined["body"]["status"]) == (200, "attendance")
-    assert (left["status"], left["body"]["status"]) == (200, "ignored")  # not read yet
+    assert (left["status"], left["body"]["status"]) == (200, "presence")
     [ana] = run.items(f"REG#{registrant_id(KEY, B, ANA)}")
     assert ana["attended"] == ["c1"]
+    kept = run.items(f"PERSON#{registrant_id(KEY, B, ANA)}#PRESENCE#c1#E#")
+    assert sorted(json.loads(i["body"])["kind"] for i in kept) == ["joined", "left"]
 
 
 def test_an_announcement_is_found_by_its_id(run: Run) -> None:

@@ -11,19 +11,21 @@ import pytest
 from conftest import SERIES_FILE
 from webinar_notify.core.announcements import parse_announcement
 from webinar_notify.core.jobs import ORGANISER_COPY, EmailJob, EmailKind
+from webinar_notify.core.kinds import Payload, UpdatePayload
 from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.send_check import Recipient, withdrawn
 from webinar_notify.series_files import load_series_file
 
 SERIES = load_series_file(SERIES_FILE)
+NEW_SESSION = UpdatePayload("new_session")
 PERSON = Registration(SERIES.id, "r1", Registrant("a@example.org", "A", "Europe/Brussels"),
                       frozenset({"s1"}), whole_series=False)
 
 
 def job(kind: EmailKind, sessions: tuple[str, ...] = ("s1",), rid: str = "r1",
-        **extra: str) -> EmailJob:
+        payload: Payload | None = None) -> EmailJob:
     return EmailJob(kind, SERIES.id, 1, rid, PERSON.registrant, sessions, f"{kind}-key",
-                    extra=extra)
+                    payload=payload)
 
 
 def found(registration: Registration | None, erased: bool = False) -> Recipient:
@@ -32,12 +34,12 @@ def found(registration: Registration | None, erased: bool = False) -> Recipient:
 
 def judged(kind: EmailKind, registration: Registration | None, *, erased: bool = False,
            sessions: tuple[str, ...] = ("s1",), audience: object = None,
-           **extra: str) -> bool:
+           payload: Payload | None = None) -> bool:
     announcement = parse_announcement({
         "id": "news", "subject": "News", "body_markdown": "Hello.",
         "audience": audience or {"all": True}}, SERIES, datetime(2023, 10, 1, tzinfo=UTC)) \
         if kind == "announcement" else None
-    return withdrawn(job(kind, sessions, **extra), found(registration, erased), SERIES,
+    return withdrawn(job(kind, sessions, payload=payload), found(registration, erased), SERIES,
                      announcement)
 
 
@@ -88,10 +90,10 @@ def test_a_dropped_or_cancelled_session_withdraws_its_reminder_and_its_update() 
 
 def test_a_new_sessions_offer_goes_to_whole_series_registrants_only() -> None:
     assert judged("update", replace(PERSON, whole_series=True), sessions=("s8",),
-                  notice="new_session") is False
-    assert judged("update", PERSON, sessions=("s8",), notice="new_session")
+                  payload=NEW_SESSION) is False
+    assert judged("update", PERSON, sessions=("s8",), payload=NEW_SESSION)
     assert judged("update", replace(PERSON, whole_series=True, status="cancelled"),
-                  sessions=("s8",), notice="new_session")
+                  sessions=("s8",), payload=NEW_SESSION)
 
 
 def test_an_announcement_follows_its_audience_as_it_is_now() -> None:

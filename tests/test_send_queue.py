@@ -25,8 +25,9 @@ from webinar_notify.local.infra import LocalResources, create_resources
 
 def _job(number: int, padding: int = 0) -> EmailJob:
     return EmailJob(kind="reminder", series_id="s", series_revision=1, registrant_id=f"r{number}",
-                    recipient=Registrant(f"p{number}@example.org", "P", "Europe/Brussels"),
-                    session_ids=("s1",), key=f"k{number}", extra={"pad": "x" * padding})
+                    recipient=Registrant(f"p{number}@example.org", "P" + "x" * padding,
+                                         "Europe/Brussels"),
+                    session_ids=("s1",), key=f"k{number}")
 
 
 @pytest.fixture

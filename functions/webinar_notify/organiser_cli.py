@@ -99,6 +99,56 @@ def add_commands(commands: Any) -> None:
                             help="one address per line")
     attendance.set_defaults(run=_attendance)
 
+    report = commands.add_parser("attendance-report", help="upload a session's attendance: "
+                                 "Zoom's attendee report or a CSV (email, minutes or join "
+                                 "and leave)")
+    _target(report, session=True)
+    report.add_argument("file", type=Path, help="the CSV file")
+    report.add_argument("--format", choices=("zoom", "csv"), default="zoom")
+    report.add_argument("--time-zone", help="the zone the file's times are in (Zoom: the "
+                        "downloading account's); default: the series'")
+    report.set_defaults(run=lambda a: _call(a, {
+        "action": "upload_attendance", "session": a.session, "file": str(a.file.resolve()),
+        "format": a.format,
+        **({"time_zone": a.time_zone} if a.time_zone else {})}))
+
+    marks = commands.add_parser("attendance-mark", help="mark people present for a whole "
+                                "session, or (--absent) not there")
+    _target(marks, session=True)
+    marks.add_argument("--emails-file", type=Path, required=True, help="one address per line")
+    marks.add_argument("--absent", action="store_true")
+    marks.set_defaults(run=lambda a: _call(a, {"action": "mark_attendance",
+                                               "session": a.session,
+                                               "emails": _addresses(a.emails_file),
+                                               "attended": not a.absent}))
+
+    certificates = commands.add_parser("certificates", help="issue what is earned (ACTION: "
+                                       "issue) or revoke one (ACTION: revoke ID)")
+    certificate_verbs = certificates.add_subparsers(required=True, metavar="ACTION")
+    issue = certificate_verbs.add_parser("issue")
+    _target(issue)
+    issue.set_defaults(run=lambda a: _call(a, {"action": "assess_certificates"}))
+    revoke = certificate_verbs.add_parser("revoke")
+    _target(revoke)
+    revoke.add_argument("id", help="the certificate id, e.g. JALM-RKKL-DH6S-BA5K")
+    revoke.set_defaults(run=lambda a: _call(a, {"action": "revoke_certificate", "id": a.id}))
+
+    for verb in ("approve", "decline"):  # a series under manual approval
+        deciding = commands.add_parser(verb, help=f"{verb} registrants awaiting approval "
+                                       "(by address or registrant id), with a reason")
+        _target(deciding)
+        deciding.add_argument("--email", action="append", default=[], help="an address "
+                              "(repeat for more)")
+        deciding.add_argument("--emails-file", type=Path, help="one address per line")
+        deciding.add_argument("--registrant", action="append", default=[],
+                              help="a registrant id, as the console shows it (repeat)")
+        deciding.add_argument("--reason", help="shown to the registrant (at most 1,000 "
+                              "characters)")
+        deciding.set_defaults(run=lambda a, verb=verb: _call(a, {
+            "action": verb, "registrants": a.registrant,
+            "emails": a.email + (_addresses(a.emails_file) if a.emails_file else []),
+            **({"reason": a.reason} if a.reason else {})}))
+
     organisers = commands.add_parser("organisers", help="console accounts (Amazon Cognito)")
     organiser_verbs = organisers.add_subparsers(required=True, metavar="ACTION")
     add = organiser_verbs.add_parser(
@@ -308,9 +358,18 @@ def _attendance(args: argparse.Namespace) -> int:
                         "emails": emails})
 
 
+def _addresses(path: Path) -> list[str]:
+    try:
+        return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
+    except OSError as error:
+        raise InvalidInputError(f"--emails-file: {error.strerror}") from None
+
+
 def _call(args: argparse.Namespace, action: dict[str, Any]) -> int:
     answer = _request(args, action)
     print(json.dumps(answer, indent=2, ensure_ascii=False))
+    for warning in answer.get("warnings", []):  # a reminder too big for its window
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

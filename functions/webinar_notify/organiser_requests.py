@@ -8,6 +8,12 @@
     cancel_announcement  {id}
     record_attendance    {session, emails}
     follow_up            {session, recording_url?, slides_url?, survey_url?, split?, send_at?}
+    upload_attendance    {session, file, format?: zoom | csv, time_zone?}
+    mark_attendance      {session, emails, attended?}
+    assess_certificates  {}
+    revoke_certificate   {id}
+    approve              {registrants?, emails?, reason?}   (manual approval: pending ones)
+    decline              {registrants?, emails?, reason?}
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from .core.errors import InvalidInputError
 from .series_files import read_yaml
 
 ACTIONS = ("update_session", "cancel_session", "push_series", "announce",
-           "cancel_announcement", "record_attendance", "follow_up")
+           "cancel_announcement", "record_attendance", "follow_up", "upload_attendance",
+           "mark_attendance", "assess_certificates", "revoke_certificate", "approve", "decline")
 
 
 def to_request(action: dict[str, Any], series_id: str, base: Path) -> tuple[str, dict[str, Any]]:
@@ -49,6 +56,25 @@ def to_request(action: dict[str, Any], series_id: str, base: Path) -> tuple[str,
         return f"{root}/follow-ups", _json_safe(fields)
     if name == "record_attendance":
         return f"{root}/sessions/{_field(fields, 'session')}/attendance", _json_safe(fields)
+    if name == "upload_attendance":
+        session, file = _field(fields, "session"), fields.pop("file", None)
+        if not isinstance(file, str) or not file:
+            raise InvalidInputError("file: required (the report, a CSV file)")
+        try:
+            report = (base / file).read_text("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InvalidInputError(f"file: cannot read {file!r} as UTF-8 text "
+                                    f"({getattr(error, 'strerror', None) or error})") from None
+        return f"{root}/sessions/{session}/attendance-report", {**_json_safe(fields),
+                                                                "report": report}
+    if name == "mark_attendance":
+        return f"{root}/sessions/{_field(fields, 'session')}/marks", _json_safe(fields)
+    if name in ("approve", "decline"):
+        return f"{root}/approvals", {**_json_safe(fields), "decision": name}
+    if name == "assess_certificates":
+        return f"{root}/certificates", {}
+    if name == "revoke_certificate":
+        return f"{root}/certificates/{_field(fields, 'id')}/revoke", {}
     raise InvalidInputError(f"action: expected one of {', '.join(ACTIONS)}, got {name!r}")
 
 

@@ -113,10 +113,10 @@ class CertificateStore(Protocol):
                       at: datetime) -> None: ...
     def record_evaluation(self, series_id: str, registrant_id: str, key: str,
                           at: datetime) -> None: ...
-    def put_certificate(self, certificate: Certificate) -> None: ...
+    def put_certificate(self, certificate: Certificate) -> bool: ...
     def records(self, series_id: str, registrant_id: str) -> PersonRecords: ...
     def verification(self, certificate_id: str) -> dict[str, Any] | None: ...
-    def revoke(self, certificate_id: str) -> bool: ...
+    def revoke(self, certificate_id: str, series_id: str | None = None) -> bool: ...
     def person_data(self, series_id: str, registrant_id: str) -> dict[str, Any]: ...
     def erase_person(self, series_id: str, registrant_id: str) -> int: ...
 
@@ -297,11 +297,14 @@ class MemoryCertificateStore:
         self._put(_series_pk(series_id), f"{_person(registrant_id)}EVALUATION#{key}",
                   {"at": at.isoformat()})
 
-    def put_certificate(self, certificate: Certificate) -> None:
+    def put_certificate(self, certificate: Certificate) -> bool:
+        """Always written: the fake keeps no registrations to check (the table's store
+        refuses a certificate for a person erased meanwhile)."""
         body = json.loads(json.dumps(_certificate_body(certificate)))
         for item_key in ((_series_pk(certificate.series_id), _cert_sk(certificate)),
                          (_verification_pk(certificate.certificate_id), "CERTIFICATE")):
             self.items.setdefault(item_key, {})["body"] = body  # revoked stays as it was
+        return True
 
     def records(self, series_id: str, registrant_id: str) -> PersonRecords:
         return _person_records(self._query(_series_pk(series_id), _person(registrant_id)),
@@ -312,9 +315,9 @@ class MemoryCertificateStore:
         return _certificate(item["body"], bool(item.get("revoked"))).verification() \
             if item else None
 
-    def revoke(self, certificate_id: str) -> bool:
+    def revoke(self, certificate_id: str, series_id: str | None = None) -> bool:
         record = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
-        if record is None:
+        if record is None or series_id not in (None, record["body"]["series_id"]):
             return False
         body = record["body"]
         own = self.items.get((_series_pk(body["series_id"]),
@@ -399,15 +402,21 @@ class DynamoCertificateStore:
         self._put(_series_pk(series_id), f"{_person(registrant_id)}EVALUATION#{key}",
                   {"at": at.isoformat()})
 
-    def put_certificate(self, certificate: Certificate) -> None:
+    def put_certificate(self, certificate: Certificate) -> bool:
         """The person's copy and the verification record, in one transaction: each one's
-        ``body`` only, so a revoked certificate issued again stays revoked."""
+        ``body`` only, so a revoked certificate issued again stays revoked; and only while
+        the person is registered, so an erasure between the assessment's read and this write
+        leaves no name behind that no later erasure could find (False: nothing written)."""
         body = {":body": {"S": json.dumps(_certificate_body(certificate))}}
-        self._transact([
-            {"Update": {"TableName": self.table, "Key": key, "UpdateExpression": "SET body = :body",
-                        "ExpressionAttributeValues": body}}
-            for key in (_key(_series_pk(certificate.series_id), _cert_sk(certificate)),
-                        _key(_verification_pk(certificate.certificate_id), "CERTIFICATE"))])
+        registered = _key(_series_pk(certificate.series_id), f"REG#{certificate.registrant_id}")
+        return self._transact([
+            {"ConditionCheck": {"TableName": self.table, "Key": registered,
+                                "ConditionExpression": "attribute_exists(pk)"}},
+            *({"Update": {"TableName": self.table, "Key": key,
+                          "UpdateExpression": "SET body = :body",
+                          "ExpressionAttributeValues": body}}
+              for key in (_key(_series_pk(certificate.series_id), _cert_sk(certificate)),
+                          _key(_verification_pk(certificate.certificate_id), "CERTIFICATE")))])
 
     def records(self, series_id: str, registrant_id: str) -> PersonRecords:
         return _person_records(self._query(_series_pk(series_id), _person(registrant_id)),
@@ -417,11 +426,12 @@ class DynamoCertificateStore:
         found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
         return _certificate(*found).verification() if found else None
 
-    def revoke(self, certificate_id: str) -> bool:
+    def revoke(self, certificate_id: str, series_id: str | None = None) -> bool:
         """Both items marked revoked, each only if it still exists (an erasure between the
-        read and the write makes this False, and writes nothing)."""
+        read and the write makes this False, and writes nothing); with ``series_id``, only
+        a certificate of that series (an organiser of one series cannot revoke another's)."""
         found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
-        if found is None:
+        if found is None or series_id not in (None, found[0]["series_id"]):
             return False
         body = found[0]
         own = _key(_series_pk(body["series_id"]),

@@ -35,11 +35,18 @@ def is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+BATCH_GET_KEYS = 100  # DynamoDB's limit of keys in one BatchGetItem
+
+
 def batch_get(client: Any, table: str, keys: list[dict[str, Any]], *,
               consistent: bool = True, projection: str = "") -> list[dict[str, Any]]:
-    """Every item found of at most 100 keys, in as few BatchGetItem requests as DynamoDB
-    allows: keys it leaves unprocessed (throttling) are asked again after a pause with jitter,
-    a few times, then a RetryableError (the caller's retry, not a spin until the timeout)."""
+    """Every item found of these keys, 100 per BatchGetItem (DynamoDB's limit): keys it leaves
+    unprocessed (throttling) are asked again after a pause with jitter, a few times, then a
+    RetryableError (the caller's retry, not a spin until the timeout)."""
+    if len(keys) > BATCH_GET_KEYS:
+        return [item for start in range(0, len(keys), BATCH_GET_KEYS)
+                for item in batch_get(client, table, keys[start:start + BATCH_GET_KEYS],
+                                      consistent=consistent, projection=projection)]
     found: list[dict[str, Any]] = []
     for attempt in range(BATCH_GET_ATTEMPTS):
         request: dict[str, Any] = {"Keys": keys, "ConsistentRead": consistent}

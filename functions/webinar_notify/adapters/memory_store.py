@@ -15,7 +15,7 @@ import bisect
 import copy
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from ..core.registration import Registration
 from ..core.send_check import Recipient
 from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
+from ..core.waves import is_wave
 from .dynamo import StaleWriteError
 from .ledger import STATE_RANK, DeliveryUpdate, MemoryLedger
 from .read_model import (
@@ -50,7 +51,8 @@ from .read_model import (
     decode_cursor,
     encode_cursor,
 )
-from .schedule_store import Decision
+from .schedule_store import PARKED_CHUNKS_PER_PAGE, Decision
+from .seats import MemorySeats, Seats
 from .store import erase_retrying
 
 _SUPPRESSION_ID = re.compile(r"[0-9a-f]{32}")
@@ -79,6 +81,7 @@ class MemoryStore:
         self.series_suppressed: dict[str, dict[str, tuple[str, str]]] = {}
         self.attendance: set[tuple[str, str]] = set()
         self.unmatched_attendance: dict[str, int] = {}
+        self.seats: Seats = MemorySeats()
 
     # ---- series -------------------------------------------------------------------------
     def get_series(self, series_id: str) -> Series | None:
@@ -154,11 +157,26 @@ class MemoryStore:
     def erased_at(self, series_id: str, registrant_id: str) -> int | None:
         return self.tombstones.get((series_id, registrant_id))
 
-    def recipient(self, series_id: str, registrant_id: str, suppression_id: str
-                  ) -> Recipient:
+    def pending_page(self, series_id: str, cursor: str | None, limit: int
+                     ) -> tuple[list[Registration], str | None]:
+        check_limit(limit)
+        after = decode_cursor(cursor, series_id, "PENDING#").removeprefix("PENDING#") \
+            if cursor else ""
+        waiting = sorted((r for r, _search in self._rows(series_id).by_id.values()
+                          if r.status == "active" and r.approval == "pending"
+                          and r.registrant_id > after), key=lambda r: r.registrant_id)
+        page = waiting[:limit]
+        more = len(waiting) > limit
+        return page, encode_cursor(series_id, f"PENDING#{page[-1].registrant_id}") \
+            if more else None
+
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
+                  session_ids: Sequence[str] = ()) -> Recipient:
+        standings = {s: standing.state for s in session_ids
+                     if (standing := self.seats.standing(series_id, s, registrant_id))}
         return Recipient(suppression_id in self.suppressed_ids,
                          self.get_registration(series_id, registrant_id),
-                         (series_id, registrant_id) in self.tombstones)
+                         (series_id, registrant_id) in self.tombstones, standings)
 
     # ---- kept counters ------------------------------------------------------------------
     def registration_counters(self, series_id: str) -> dict[int, dict[str, int]]:
@@ -376,6 +394,7 @@ class MemoryScheduleStore:
         self.plans: dict[str, tuple[int, int | None]] = {}  # series -> (generation, next due)
         self.decided: dict[str, dict[str, Decision]] = {}
         self.decided_at: dict[tuple[str, str], str] = {}
+        self.parked: dict[tuple[str, str], dict[str, list[str]]] = {}  # (series, wave) -> chunks
 
     def plan_generation(self, series_id: str) -> int:
         return self.plans.get(series_id, (0, None))[0]
@@ -432,11 +451,26 @@ class MemoryScheduleStore:
         tasks[task_key] = json.loads(json.dumps(doc))
         return True
 
-    def tasks(self, series_id: str) -> dict[str, dict[str, Any]]:
-        return copy.deepcopy(self.store.tasks.get(series_id, {}))
+    def tasks(self, series_id: str, waves: bool = False) -> dict[str, dict[str, Any]]:
+        found = copy.deepcopy(self.store.tasks.get(series_id, {}))
+        return found if waves else {k: doc for k, doc in found.items() if not is_wave(doc)}
 
     def task(self, series_id: str, task_key: str) -> dict[str, Any] | None:
         return self.tasks(series_id).get(task_key)
+
+    def park(self, series_id: str, wave_key: str, chunk: str, jobs: list[str],
+             expires: datetime) -> bool:
+        self.parked.setdefault((series_id, wave_key), {})[chunk] = list(jobs)
+        return wave_key not in self.decided.get(series_id, {})
+
+    def parked_page(self, series_id: str, wave_key: str, cursor: dict[str, Any] | None
+                    ) -> tuple[list[str], dict[str, Any] | None]:
+        chunks = self.parked.get((series_id, wave_key), {})
+        names = sorted(c for c in chunks if cursor is None or c > cursor["chunk"])
+        page = names[:PARKED_CHUNKS_PER_PAGE]
+        more = len(names) > len(page)
+        return ([job for name in page for job in chunks[name]],
+                {"chunk": page[-1]} if more else None)
 
     def cancel(self, series_id: str, task_key: str, now: datetime) -> bool:
         decided = self.decided.setdefault(series_id, {})

@@ -14,6 +14,8 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
+from ..core.errors import NotConfiguredError
+
 if TYPE_CHECKING:
     from mypy_boto3_ssm.client import SSMClient
 
@@ -24,6 +26,7 @@ class Secrets(Protocol):
     def webhook_secrets(self, series_id: str, provider: str) -> list[str]: ...
     def token_secrets(self) -> list[str]: ...
     def registrant_key(self) -> str: ...
+    def certificate_secret(self) -> str: ...
 
 
 def split_secrets(value: str) -> list[str]:
@@ -34,8 +37,9 @@ class SsmSecrets:
     """``{prefix}/{series_id}/{provider}`` SecureStrings, cached for five minutes."""
 
     def __init__(self, client: SSMClient, webhook_prefix: str, token_parameter: str,
-                 registrant_key_parameter: str) -> None:
+                 registrant_key_parameter: str, certificate_parameter: str = "") -> None:
         self.provider = SSMProvider(boto3_client=client)
+        self.certificate_parameter = certificate_parameter
         self.webhook_prefix = webhook_prefix.rstrip("/")
         self.token_parameter = token_parameter
         self.registrant_key_parameter = registrant_key_parameter
@@ -48,6 +52,13 @@ class SsmSecrets:
 
     def registrant_key(self) -> str:
         return self._required(self.registrant_key_parameter)[0]
+
+    def certificate_secret(self) -> str:
+        """The key of certificate ids (core/certificates): never rotated once issued."""
+        if not self.certificate_parameter:
+            raise NotConfiguredError("certificates are not configured here "
+                                     "(CERTIFICATE_SECRET_PARAMETER)")
+        return self._required(self.certificate_parameter)[0]
 
     def _required(self, name: str) -> list[str]:
         secrets = self._get(name)
@@ -70,7 +81,9 @@ class SsmSecrets:
 class StaticSecrets:
     """Secrets from local configuration: ``{provider: secret}`` for every series."""
 
-    def __init__(self, webhook: Mapping[str, str], token: str, registrant_key: str) -> None:
+    def __init__(self, webhook: Mapping[str, str], token: str, registrant_key: str,
+                 certificate: str = "") -> None:
+        self.certificate = certificate
         self.webhook = dict(webhook)
         self.token = token
         self.key = registrant_key
@@ -83,3 +96,7 @@ class StaticSecrets:
 
     def registrant_key(self) -> str:
         return self.key
+
+    def certificate_secret(self) -> str:
+        """Given, or (local runs) one made from the token secret, never the same as it."""
+        return self.certificate or f"certificates:{self.token}"

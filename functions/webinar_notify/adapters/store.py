@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from ..core.counts import SentMail, tally
+from ..core.counts import PENDING_TALLY, SentMail, tally
 from ..core.registration import Registrant, Registration
 from ..core.send_check import Recipient
 from ..core.series import Series
@@ -36,8 +36,10 @@ from .conflicts import is_conflict_only, pause
 from .dynamo import StaleWriteError, batch_get, conditional, key
 from .ledger import DeliveryStateWrites, DeliveryUpdate
 from .mail_counts import MailCounts
-from .read_model import ReadModel, ReadModelPort
+from .read_model import ReadModel, ReadModelPort, decode_cursor, encode_cursor
+from .read_model import check_limit as check_page_limit
 from .registration_counts import RegistrationCounts
+from .seats import DynamoSeats, Seats, standing_sort_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -67,6 +69,8 @@ def erase_retrying(erase: Callable[[Registration, int], None],
 
 
 class Store(ReadModelPort, Protocol):
+    seats: Seats  # seats, waitlists and pending approvals per session (same table)
+
     def get_series(self, series_id: str) -> Series | None: ...
     def put_series(self, series: Series, expected_revision: int | None,
                    tasks: dict[str, dict[str, Any]] | None = None) -> None: ...
@@ -84,8 +88,10 @@ class Store(ReadModelPort, Protocol):
     def count_unmatched_attendance(self, series_id: str) -> None: ...
     def erase_registration(self, registration: Registration, erased_at: int) -> None: ...
     def erased_at(self, series_id: str, registrant_id: str) -> int | None: ...
-    def recipient(self, series_id: str, registrant_id: str, suppression_id: str
-                  ) -> Recipient: ...
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
+                  session_ids: Sequence[str] = ()) -> Recipient: ...
+    def pending_page(self, series_id: str, cursor: str | None, limit: int
+                     ) -> tuple[list[Registration], str | None]: ...
     def registration_counters(self, series_id: str) -> dict[int, dict[str, int]]: ...
     def replace_registration_counters(self, series_id: str, shard: int, was: dict[str, int],
                                       now: dict[str, int]) -> None: ...
@@ -102,6 +108,7 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client = client
         self.table = table
+        self.seats: Seats = DynamoSeats(client, table)
 
     def get_series(self, series_id: str) -> Series | None:
         item = self._get(key(f"SERIES#{series_id}", "SERIES"))
@@ -162,6 +169,8 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
             item["attended"] = {"SS": sorted(registration.attended)}
         if not registration.opted_in:
             item["opted_in"] = {"BOOL": False}
+        if registration.approval != "approved":
+            item["approval"] = {"S": registration.approval}
         item["search"] = {"S": f"{r.full_name}\n{r.email}".casefold()}  # the console's search
         condition = _version_condition("version", registration.version or None)
         moved = self._counts_update(registration.series_id, registration.registrant_id,
@@ -172,8 +181,43 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
                                                      **condition))
         else:
             self._transact([{"Put": {"TableName": self.table, "Item": item, **condition}},
-                            moved])
+                            moved, *self._pending_index(registration)])
         return _registration(item)
+
+    def _pending_index(self, registration: Registration) -> list[dict[str, Any]]:
+        """The organisers' list of registrants awaiting approval follows the counter of the
+        same name, in the same transaction: one item per pending registrant."""
+        was = PENDING_TALLY in registration.counted
+        now = PENDING_TALLY in tally(registration)
+        item_key = key(f"SERIES#{registration.series_id}",
+                       f"PENDING#{registration.registrant_id}")
+        if now and not was:
+            return [{"Put": {"TableName": self.table, "Item": item_key}}]
+        if was and not now:
+            return [{"Delete": {"TableName": self.table, "Key": item_key}}]
+        return []
+
+    def pending_page(self, series_id: str, cursor: str | None, limit: int
+                     ) -> tuple[list[Registration], str | None]:
+        """One page of the registrants awaiting approval (a Query of the index, then one
+        BatchGetItem of their registrations), by registrant id, and the next cursor."""
+        check_page_limit(limit)
+        request: dict[str, Any] = {
+            "TableName": self.table, "Limit": limit, "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
+                                          ":prefix": {"S": "PENDING#"}}}
+        if cursor:
+            request["ExclusiveStartKey"] = key(
+                f"SERIES#{series_id}", decode_cursor(cursor, series_id, "PENDING#"))
+        answer = self.client.query(**request)
+        ids = [item["sk"]["S"].removeprefix("PENDING#") for item in answer["Items"]]
+        found = {item["sk"]["S"]: item for item in batch_get(
+            self.client, self.table,
+            [key(f"SERIES#{series_id}", f"REG#{rid}") for rid in ids])} if ids else {}
+        page = [_registration(found[f"REG#{rid}"]) for rid in ids if f"REG#{rid}" in found]
+        last = answer.get("LastEvaluatedKey")
+        return page, encode_cursor(series_id, last["sk"]["S"]) if last else None
 
     def registrations_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
                            ) -> tuple[list[Registration], dict[str, Any] | None]:
@@ -236,6 +280,9 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
                 "erased_at": {"N": str(erased_at)}, "expires_at": {"N": str(expires)}}}}]
         moved = self._counts_update(series_id, registrant_id, registration.counted,
                                     frozenset())
+        if PENDING_TALLY in registration.counted:
+            writes.append({"Delete": {"TableName": self.table, "Key": key(
+                f"SERIES#{series_id}", f"PENDING#{registrant_id}")}})
         self._transact(writes + ([moved] if moved else []))
 
     def _transact(self, writes: list[Any]) -> None:
@@ -255,13 +302,16 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
                     raise StaleWriteError from None
             pause(attempt)
 
-    def recipient(self, series_id: str, registrant_id: str, suppression_id: str
-                  ) -> Recipient:
-        """The suppression, registration and tombstone of one recipient, in one BatchGetItem
-        (eventually consistent, 1.5 read units): what the sender reads just before sending."""
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
+                  session_ids: Sequence[str] = ()) -> Recipient:
+        """The suppression, registration and tombstone of one recipient, and their seat
+        standing in ``session_ids``, in one BatchGetItem (eventually consistent, 0.5 read
+        units an item): what the sender reads just before sending."""
         wanted = {"suppressed": key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"),
                   "registration": key(f"SERIES#{series_id}", f"REG#{registrant_id}"),
                   "erased": key(f"SERIES#{series_id}", f"ERASED#{registrant_id}")}
+        wanted |= {f"seat:{s}": key(f"SERIES#{series_id}", standing_sort_key(s, registrant_id))
+                   for s in session_ids}
         found = {(got["pk"]["S"], got["sk"]["S"]): got for got in batch_get(
             self.client, self.table, list(wanted.values()), consistent=False)}
 
@@ -269,9 +319,11 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
             return found.get((wanted[name]["pk"]["S"], wanted[name]["sk"]["S"]))
 
         registration = read("registration")
+        standings = {s: str(seat["state"]["S"]) for s in session_ids
+                     if (seat := read(f"seat:{s}")) is not None}
         return Recipient(suppressed=read("suppressed") is not None,
                          registration=_registration(registration) if registration else None,
-                         erased=read("erased") is not None)
+                         erased=read("erased") is not None, standings=standings)
 
     def erased_at(self, series_id: str, registrant_id: str) -> int | None:
         """When this person's data was erased from the series (unix seconds), if it was."""
@@ -339,6 +391,7 @@ def _registration(item: dict[str, Any]) -> Registration:
         interests=frozenset(item.get("interests", {}).get("SS", [])),
         attended=frozenset(item.get("attended", {}).get("SS", [])),
         opted_in=item.get("opted_in", {}).get("BOOL", True),
+        approval=item.get("approval", {}).get("S", "approved"),
         join_urls={k: v["S"] for k, v in item.get("join_urls", {}).get("M", {}).items()},
         last_event=int(item["last_event"]["N"]),
         version=int(item["version"]["N"]),

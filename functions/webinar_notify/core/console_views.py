@@ -27,10 +27,11 @@ from .times import clock, day
 THRESHOLDS: Mapping[str, tuple[float, float]] = {"bounced": (0.05, 0.10),
                                                  "complained": (0.001, 0.005)}
 MAIL_STATES = ("sent", "delivered", "bounced", "soft_bounced", "complained", "rejected",
-               "delayed")
+               "delayed", "expired")
 STATE_LABELS = {"sent": "Sent", "delivered": "Delivered", "bounced": "Bounced (hard)",
                 "soft_bounced": "Bounced (soft)", "complained": "Complained",
-                "rejected": "Rejected", "delayed": "Delayed", "": "Sent, no news yet"}
+                "rejected": "Rejected", "delayed": "Delayed",
+                "expired": "Expired (too late to send)", "": "Sent, no news yet"}
 KIND_LABELS = {"confirmation": "Confirmation", "reminder": "Reminder", "update": "Update",
                "cancellation": "Cancellation", "announcement": "Announcement",
                "new_session": "New session"}
@@ -228,6 +229,8 @@ def session_label(series: Series, session_id: str) -> dict[str, str]:
 def status_of(registration: Registration) -> str:
     if registration.status != "active":
         return "cancelled"
+    if registration.approval != "approved":  # a series whose organisers approve registrants
+        return "awaiting approval" if registration.approval == "pending" else "declined"
     return "registered" if registration.opted_in else "awaiting opt-in"
 
 
@@ -421,6 +424,8 @@ def job_summary(job: Mapping[str, Any]) -> str:
     done, total, state = int(job.get("done") or 0), job.get("total"), job.get("state")
     if job.get("kind") == "attendance":
         return _attendance_summary(job, done, total)
+    if job.get("kind") == "certificates":
+        return _certificates_summary(job, done, total)
     if job.get("kind") == "fan_out":
         if state == "done":
             return f"Sent to {people(done)}."
@@ -437,6 +442,22 @@ def job_summary(job: Mapping[str, Any]) -> str:
         return f"The export failed: {job.get('error') or 'no reason'}."
     about = f" of about {total}" if total else ""
     return f"{'Waiting to start' if state == 'queued' else 'Writing'}: {done}{about} rows so far."
+
+
+def _certificates_summary(job: Mapping[str, Any], done: int, total: object) -> str:
+    """A certificate assessment counts registrants assessed, then the certificates issued."""
+    state = job.get("state")
+    if state == "done":
+        issued, unnamed = int(job.get("issued") or 0), int(job.get("unnamed") or 0)
+        words = f"{people(done)} assessed; {issued} " \
+            f"{'certificate' if issued == 1 else 'certificates'} issued."
+        return words + (f" {unnamed} earned but not issued: the registration has no name."
+                        if unnamed else "")
+    if state == "failed":
+        return f"The certificate assessment failed: {job.get('error') or 'no reason'}."
+    about = f" of about {total}" if total else ""
+    return f"{'Waiting to start' if state == 'queued' else 'Assessing'}: {done}{about} " \
+        "registrants so far."
 
 
 def _attendance_summary(job: Mapping[str, Any], done: int, total: object) -> str:

@@ -15,21 +15,27 @@ from dataclasses import dataclass, field
 from .registration import Registration
 
 MAIL_STATES = ("sent", "delivered", "bounced", "soft_bounced", "complained", "rejected",
-               "delayed")
+               "delayed", "expired")  # expired: its window closed before it could be sent
 COUNT_SHARDS = 8  # counter items per series: concurrent writes spread over these
 SESSION_PREFIX = "session:"
-TALLY_KEYS = frozenset({"registered", "awaiting_opt_in", "cancelled", "whole_series"})
+PENDING_TALLY = "awaiting_approval"  # active, under manual approval, not decided yet
+TALLY_KEYS = frozenset({"registered", "awaiting_opt_in", "cancelled", "whole_series",
+                        "awaiting_approval", "declined"})
 
 
 def tally(registration: Registration) -> frozenset[str]:
     """The counters this registration adds 1 to.
 
     "registered": active and opted in (or in a series without double opt-in);
-    "awaiting_opt_in": active, not confirmed yet; "cancelled"; and for the registered ones
+    "awaiting_opt_in": active, not confirmed yet; "cancelled"; under manual approval
+    "awaiting_approval" and "declined" apart from the registered; and for the registered ones
     "whole_series" or one "session:<id>" per session they chose. Erased: nothing.
     """
     if registration.status == "cancelled":
         return frozenset({"cancelled"})
+    if registration.approval != "approved":
+        return frozenset({"awaiting_approval" if registration.approval == "pending"
+                          else "declined"})
     if not registration.opted_in:
         return frozenset({"awaiting_opt_in"})
     if registration.whole_series:
@@ -74,6 +80,8 @@ class SeriesCounts:
     per_session: Mapping[str, int] = field(default_factory=dict)  # session-only registrants
     mail: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
     attendance_unmatched: int = 0  # attendance reported for no session of the series
+    awaiting_approval: int = 0  # manual approval: not decided yet
+    declined: int = 0
 
     @classmethod
     def from_counters(cls, registrations: Mapping[str, int],
@@ -87,7 +95,9 @@ class SeriesCounts:
                                 for k, n in registrations.items()
                                 if k.startswith(SESSION_PREFIX) and n},
                    mail={k: n for k, n in mail.items() if n},
-                   attendance_unmatched=attendance_unmatched)
+                   attendance_unmatched=attendance_unmatched,
+                   awaiting_approval=registrations.get("awaiting_approval", 0),
+                   declined=registrations.get("declined", 0))
 
     def session_registered(self, session_id: str) -> int:
         """Everyone this session's emails go to: whole-series registrants and its own."""
@@ -118,8 +128,9 @@ class SentMail:
     def counters(self) -> frozenset[str]:
         """The mail counter attributes it adds 1 to: "sent", and each state SES reported."""
         session = counted_session(self.session_ids)
+        sent = set() if "expired" in self.states else {"sent"}  # an expired one never went
         return frozenset(mail_attribute(self.kind, session, state)
-                         for state in {"sent", *self.states} if state in MAIL_STATES)
+                         for state in {*sent, *self.states} if state in MAIL_STATES)
 
 
 @dataclass(frozen=True, slots=True)

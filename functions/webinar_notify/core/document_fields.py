@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -12,11 +12,13 @@ from . import i18n
 from .durations import parse_duration
 from .edge import ID_PATTERN
 from .errors import InvalidInputError, PayloadError, SeriesFileError
+from .quiet_hours import QuietHours
 from .text import is_time_zone, language_tag
 
 _SLUG = re.compile(ID_PATTERN)
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
 T = TypeVar("T")
 
 
@@ -118,6 +120,42 @@ def utc_instant(value: object) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("expected a UTC time with offset")
     return moment.astimezone(UTC)
+
+
+_NOT_FORMS = {"zoom", "eventbrite"}  # no evaluation form: webinars and ticket orders
+
+
+def certificate_settings(value: object, session_ids: Collection[str]) -> dict[str, Any]:
+    """``certificates:`` checked (core/certificates reads the rules; ``evaluations:`` maps
+    the series' or a session's evaluation to a provider's form and the question holding the
+    address: ``{series: {provider: tally, email: <answer key>}, s3: {...}}``); {}: none."""
+    if value is None:
+        return {}
+    from .certificates import rules_from_mapping
+    from .providers import PROVIDERS
+
+    if not isinstance(value, Mapping):
+        raise SeriesFileError("certificates: must be a mapping")
+    doc = {str(k): v for k, v in value.items()}
+    evaluations = doc.pop("evaluations", None) or {}
+    rules_from_mapping(doc, session_ids)
+    if not isinstance(evaluations, Mapping):
+        raise SeriesFileError("certificates.evaluations: must be a mapping of series or a "
+                              "session id to {provider:, email:}")
+    for key, spec in evaluations.items():
+        path = f"certificates.evaluations.{key}"
+        if key != "series" and key not in session_ids:
+            raise SeriesFileError(f"{path}: no session {str(key)!r} in this series")
+        if not isinstance(spec, Mapping) or not set(spec) <= {"provider", "email"}:
+            raise SeriesFileError(f"{path}: expected {{provider: <name>, email: <answer key>}}")
+        forms = sorted(set(PROVIDERS) - _NOT_FORMS)
+        if spec.get("provider") not in forms:
+            raise SeriesFileError(f"{path}.provider: a form provider ({', '.join(forms)})")
+        if "email" in spec and not _is_key(spec["email"]):
+            raise SeriesFileError(f"{path}.email: expected the answer key (text)")
+    if evaluations:
+        doc["evaluations"] = {str(k): dict(v) for k, v in evaluations.items()}
+    return doc
 
 
 FORM_KEYS = {"email", "full_name", "time_zone", "sessions", "choices", "language", "consent",
@@ -299,6 +337,30 @@ def non_negative(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError("expected a whole number ≥ 0")
     return value
+
+
+def quiet_hours(value: object) -> QuietHours | None:
+    """``off`` (or false), or ``{from: "21:00", to: "08:00"}``: local times in which no
+    day-offset reminder arrives."""
+    if value is False or (isinstance(value, str) and value.strip().lower() == "off"):
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"from", "to"}:
+        raise ValueError('expected off, or from and to times such as '
+                         '{from: "21:00", to: "08:00"}')
+    start, end = _clock_time(value["from"], "from"), _clock_time(value["to"], "to")
+    if start == end:
+        raise ValueError("from and to are the same time; use off to turn quiet hours off")
+    return QuietHours(start, end)
+
+
+def _clock_time(value: object, name: str) -> time:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        value = f"{value // 60:02d}:{value % 60:02d}"  # YAML 1.1 reads a bare 21:00 as 1260
+    match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f'{name}: expected a time of day such as "08:00" '
+                         f'(got {str(value)[:20]!r})')
+    return time(int(match[1]), int(match[2]))
 
 
 def offsets(value: object) -> tuple[timedelta, ...]:

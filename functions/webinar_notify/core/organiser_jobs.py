@@ -24,7 +24,8 @@ MAX_ATTENDANCE_ADDRESSES = 100_000
 MAX_ATTENDANCE_BODY_BYTES = 5 * 1024 * 1024
 _REGISTRANT_ID = re.compile(r"r[0-9a-f]{31}")
 
-JobKind = Literal["registrants_csv", "fan_out", "attendance"]
+JobKind = Literal["registrants_csv", "fan_out", "attendance", "certificates", "decisions",
+                  "promotions"]
 JobState = Literal["queued", "running", "done", "failed"]
 JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 
@@ -112,6 +113,10 @@ def job_view(job: OrganiserJob, size: int | None = None) -> dict[str, Any]:
         view["session"] = job.session_id
     if job.kind == "attendance" and job.state == "done":  # its counts only once final
         view |= {"recorded": job.recorded, "not_registered": job.not_registered}
+    if job.kind == "certificates" and job.state == "done":  # registrants assessed, issued
+        view |= {"issued": job.recorded, "unnamed": job.not_registered}
+    if job.kind == "decisions" and job.state == "done":  # approvals or declines: decided
+        view |= {"changed": job.recorded, "refused": job.not_registered}
     if size is not None:
         view["bytes"] = size
     return view

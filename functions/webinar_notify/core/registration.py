@@ -52,6 +52,8 @@ class Registration:
     attended: frozenset[str] = frozenset()  # sessions they were seen at
     opted_in: bool = True  # False until they confirm by the link (series with double opt-in)
     join_urls: dict[str, str] = field(default_factory=dict)  # session (or "*") -> personal link
+    # Under manual approval (core/policies): "pending" until an organiser decides.
+    approval: Literal["pending", "approved", "declined"] = "approved"
     # The counters (core.counts.tally) of the stored version this was read as: the store moves
     # the counts by the difference when it writes the next version.
     counted: frozenset[str] = field(default=frozenset(), compare=False)
@@ -118,6 +120,7 @@ def apply_event(existing: Registration | None, event: RegistrationEvent, series_
         attended=existing.attended if existing else frozenset(),
         opted_in=existing.opted_in if existing else not double_opt_in,
         join_urls=_join_urls(existing, event, status),
+        approval=existing.approval if existing else "approved",
         counted=existing.counted if existing else frozenset())
     return None if updated == existing else updated
 

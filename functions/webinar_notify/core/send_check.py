@@ -8,10 +8,12 @@ the one request it makes before sending anyway, and withdraws what is no longer 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .announcements import Announcement
 from .jobs import ORGANISER_COPY, EmailJob
+from .kinds import UpdatePayload
 from .registration import Registration
 from .series import Series
 from .tasks import in_audience
@@ -24,6 +26,20 @@ class Recipient:
     suppressed: bool  # the address bounced or complained, in any series
     registration: Registration | None  # as stored now (None: gone, or never there)
     erased: bool  # a tombstone: the person erased their data in this series
+    # Their seat in the sessions the email is about (seat_sessions), where they have one:
+    # "confirmed", "waitlisted" or "pending" (core/policies).
+    standings: Mapping[str, str] = field(default_factory=dict)
+
+
+SEATED_KINDS = frozenset({"reminder", "update", "cancellation", "announcement", "waitlisted"})
+
+
+def seat_sessions(job: EmailJob) -> tuple[str, ...]:
+    """The sessions whose seat standing the check needs (read with the rest, in one request):
+    those of a reminder, a session's change, a session announcement or a waitlist email."""
+    if job.kind not in SEATED_KINDS or job.registrant_id == ORGANISER_COPY:
+        return ()
+    return job.session_ids
 
 
 def withdrawn(job: EmailJob, recipient: Recipient, series: Series,
@@ -33,17 +49,32 @@ def withdrawn(job: EmailJob, recipient: Recipient, series: Series,
     register again); a reminder after a cancellation, an opt-out, or the session dropped or
     cancelled; a session's update after the person left it (a new session's offer: after
     they cancelled); an announcement after an opt-out or once they are out of its audience.
-    Confirmations and cancellations still go: they tell of a change."""
+    Confirmations and cancellations still go: they tell of a change.
+
+    Under a registration policy: nothing but the decline to a person not approved (and not
+    even the "awaiting approval" email once they are decided); a reminder, a session's
+    change or a session announcement only where they hold a seat (a registration that
+    predates the policy has no standing and keeps its seat); a waitlist email only while
+    they still wait for one of its sessions."""
     if job.registrant_id == ORGANISER_COPY:
         return False
     registration = recipient.registration
     if registration is None:
         return recipient.erased
+    if job.kind in ("declined", "pending"):
+        return registration.approval != job.kind
+    if registration.approval != "approved":
+        return True
+    if job.kind == "waitlisted":
+        return not any(recipient.standings.get(s) == "waitlisted" for s in job.session_ids)
+    if job.kind in SEATED_KINDS and job.session_ids and not any(
+            recipient.standings.get(s, "confirmed") == "confirmed" for s in job.session_ids):
+        return True
     if job.kind == "reminder":
         scheduled = [s.id for s in series.sessions if not s.cancelled]
         return registration.reminders_off or not _holds(registration, job, scheduled)
     if job.kind == "update":
-        if job.extra.get("notice") == "new_session":
+        if isinstance(job.payload, UpdatePayload) and job.payload.notice == "new_session":
             return registration.status != "active" or not registration.whole_series
         return not _holds(registration, job, [s.id for s in series.sessions])
     if job.kind == "announcement":

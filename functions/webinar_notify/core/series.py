@@ -8,6 +8,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from .branding import DEFAULT_BRAND, Brand
+from .policies import Policy
+from .quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
 
 SessionStatus = Literal["scheduled", "cancelled"]
 DEFAULT_REMINDER_OFFSETS = (timedelta(days=7), timedelta(days=1), timedelta(hours=1))
@@ -87,6 +89,12 @@ class Series:
     brand: Brand = DEFAULT_BRAND  # logo, accent colour, footer (core/branding)
     templates: str = ""  # a folder under templates/series/ whose templates replace ours
     revision: int = 0  # grows with every stored change; caches key on it
+    # Day-offset reminders move out of these hours in each registrant's zone; None: off.
+    quiet_hours: QuietHours | None = DEFAULT_QUIET_HOURS
+    # ``certificates:`` as checked (core/certificates, docs/certificates.md); {}: none.
+    certificates: dict[str, Any] = field(default_factory=dict)
+    # Seats per session, a waitlist and approval (core/policies); the default accepts everyone.
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -7,18 +7,20 @@ are errors too, so a typo in a series file never goes unnoticed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from .branding import DEFAULT_BRAND, brand_document, parse_brand
 from .document_fields import (
     FieldReader,
     boolean,
+    certificate_settings,
     form_mappings,
     hostname,
     local_start,
     non_negative,
     offsets,
+    quiet_hours,
     series_language,
     single_line,
     template_folder,
@@ -28,6 +30,8 @@ from .document_fields import (
 )
 from .durations import format_duration
 from .errors import SeriesFileError
+from .policies import policy_fields, read_policy
+from .quiet_hours import DEFAULT_QUIET_HOURS, QuietHours
 from .series import (
     DEFAULT_REMINDER_OFFSETS,
     ComingItem,
@@ -45,10 +49,11 @@ SERIES_FIELDS = {
     "id", "title", "description", "time_zone", "sender", "reply_to", "organisers",
     "endorsements", "topics", "audience", "url", "reminders", "sessions", "coming",
     "uid_domain", "revision", "double_opt_in", "forms", "language", "brand", "templates",
+    "quiet_hours", "capacity", "approval", "auto_approve", "certificates",
 }
 SESSION_FIELDS = {
     "id", "title", "start", "duration_minutes", "join_url", "status", "description",
-    "reminders", "sequence", "updated_at",
+    "reminders", "sequence", "updated_at", "capacity",
 }
 
 
@@ -92,6 +97,11 @@ def parse_series(data: object) -> Series:
         brand=parse_brand(r.data["brand"]) if r.data.get("brand") is not None
         else DEFAULT_BRAND,
         templates=r.convert("templates", template_folder, default=""),
+        quiet_hours=r.convert("quiet_hours", quiet_hours,
+                              default=cast("QuietHours | None", DEFAULT_QUIET_HOURS)),
+        policy=read_policy(r.data),
+        certificates=certificate_settings(r.data.get("certificates"),
+                                          [s.id for s in sessions]),
     )
 
 
@@ -125,6 +135,14 @@ def series_to_document(series: Series) -> dict[str, Any]:
         doc["brand"] = brand_document(series.brand)
     if series.templates:
         doc["templates"] = series.templates
+    if series.quiet_hours != DEFAULT_QUIET_HOURS:
+        doc["quiet_hours"] = series.quiet_hours.to_doc() if series.quiet_hours else "off"
+    if series.certificates:
+        doc["certificates"] = series.certificates
+    doc |= policy_fields(series.policy)
+    for session_doc in doc["sessions"]:
+        if session_doc["id"] in series.policy.session_capacity:
+            session_doc["capacity"] = series.policy.session_capacity[session_doc["id"]]
     return doc
 
 

@@ -12,12 +12,29 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from .announcements import Announcement, Audience
+from . import announcements
+from .announcements import Announcement
 from .jobs import EmailJob, EmailKind, delivery_key
+from .kinds import (
+    AnnouncementPayload,
+    CancellationPayload,
+    Payload,
+    ReminderPayload,
+    UpdatePayload,
+)
+from .quiet_hours import QuietHours
 from .registration import Registration
-from .schedule import Scheduled, Slot, wants_reminder
+from .schedule import (
+    Scheduled,
+    Slot,
+    first_moment,
+    registrant_moment,
+    shifts,
+    wants_reminder,
+)
 from .series import Series
 
+EARLY_SUFFIX = "#early"  # the key of a slot's early pass: the slot's key and this
 ANNOUNCEMENT_WINDOW = timedelta(days=1)  # a scheduled announcement unseen for a day is dropped
 
 
@@ -28,29 +45,53 @@ class Task(Scheduled, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReminderTask:
+    """One pass over a slot's registrants. With quiet hours, a day-offset slot has two: an
+    early pass (from the first moment anyone gets it) for those whose moment comes before the
+    slot's opening, and the main pass at the opening for everyone else. Both send under the
+    main pass's key, so an email's ledger key is the same whichever pass sends it."""
+
     slot: Slot
+    quiet: QuietHours | None = None
+    early: bool = False
+    lead: timedelta = timedelta(0)  # the main pass opens this much early (core/send_plan.py)
 
     @property
     def key(self) -> str:
-        return self.slot.key
+        return f"{self.slot.key}{EARLY_SUFFIX}" if self.early else self.slot.key
 
     @property
     def opens(self) -> datetime:
-        return self.slot.opens
+        if self.early:
+            return first_moment(self.slot, self.quiet)
+        return self.slot.opens - self.lead
 
     @property
     def closes(self) -> datetime:
-        return self.slot.closes
+        return self.slot.opens if self.early else self.slot.closes
+
+    @property
+    def main(self) -> ReminderTask:
+        """The pass whose key and window every email of this slot carries."""
+        return replace(self, early=False)
+
+    def moment(self, registration: Registration, series: Series) -> datetime:
+        """When this registrant gets the reminder (their quiet hours, their zone)."""
+        return registrant_moment(self.slot, registration.registrant.time_zone or
+                                 series.time_zone, self.quiet)
 
     def wants(self, registration: Registration, series: Series) -> bool:
-        return registration.opted_in and wants_reminder(registration, self.slot,
-                                                        _scheduled(series))
+        if not (registration.opted_in and registration.approval == "approved"
+                and wants_reminder(registration, self.slot, _scheduled(series))):
+            return False
+        if not shifts(self.slot, self.quiet):
+            return not self.early
+        return (self.moment(registration, series) < self.slot.opens) == self.early
 
     def job(self, registration: Registration, series: Series) -> EmailJob:
         others = tuple(s for s in registration.sessions_in(_scheduled(series))
                        if s != self.slot.session_id)
         return _job("reminder", series, registration, (self.slot.session_id,), self.key,
-                    also=others, extra={"not_after": self.closes.isoformat()})
+                    also=others, payload=ReminderPayload(), not_after=self.closes)
 
 
 NoticeKind = Literal["update", "cancellation", "new_session"]
@@ -77,7 +118,7 @@ class Notice:
         return self.created
 
     def wants(self, registration: Registration, series: Series) -> bool:
-        if not registration.opted_in:
+        if not registration.opted_in or registration.approval != "approved":
             return False
         if self.kind == "new_session":  # offered to those registered for the whole series
             return registration.status == "active" and registration.whole_series
@@ -86,12 +127,11 @@ class Notice:
             and registration.registered_since(self.session_id) <= self.created.timestamp()
 
     def job(self, registration: Registration, series: Series) -> EmailJob:
-        kind: EmailKind = "cancellation" if self.kind == "cancellation" else "update"
-        extra: dict[str, str] = {"notice": self.kind, "not_after": self.closes.isoformat()}
-        if self.previous_start and self.previous_end:
-            extra |= {"previous_start": self.previous_start.isoformat(),
-                      "previous_end": self.previous_end.isoformat()}
-        return _job(kind, series, registration, (self.session_id,), self.key, extra=extra)
+        payload: Payload = CancellationPayload() if self.kind == "cancellation" else \
+            UpdatePayload("new_session" if self.kind == "new_session" else "update",
+                          self.previous_start, self.previous_end)
+        return _job(payload.KIND, series, registration, (self.session_id,), self.key,
+                    payload=payload, not_after=self.closes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +158,14 @@ class AnnouncementTask:
         return _job("announcement", series, registration,
                     self.announcement.audience.values if self.announcement.audience.kind in (
                         "sessions", "attended", "absent") else (),
-                    self.key, extra={"announcement": self.announcement.id,
-                                     "not_after": self.closes.isoformat()})
+                    self.key, payload=AnnouncementPayload(self.announcement.id),
+                    not_after=self.closes)
 
 
 def in_audience(registration: Registration, announcement: Announcement, series: Series) -> bool:
     audience = announcement.audience
-    if registration.status != "active" or not registration.opted_in:
+    if registration.status != "active" or not registration.opted_in \
+            or registration.approval != "approved":
         return False
     registered = set(registration.sessions_in([s.id for s in series.sessions]))
     if audience.kind == "all":
@@ -147,13 +188,13 @@ def _scheduled(series: Series) -> list[str]:
 
 def _job(kind: EmailKind, series: Series, registration: Registration,
          session_ids: tuple[str, ...], task_key: str, *, also: tuple[str, ...] = (),
-         extra: dict[str, str] | None = None) -> EmailJob:
+         payload: Payload, not_after: datetime) -> EmailJob:
     recipient = registration.registrant
     if len(session_ids) == 1:  # about one session: carry that session's personal link
         recipient = replace(recipient, join_url=registration.join_url_for(session_ids[0]))
     return EmailJob(kind=kind, series_id=series.id, series_revision=series.revision,
                     registrant_id=registration.registrant_id, recipient=recipient,
-                    session_ids=session_ids, also=also, extra=extra or {},
+                    session_ids=session_ids, also=also, payload=payload, not_after=not_after,
                     key=delivery_key(kind, series.id, registration.registrant_id, task_key))
 
 
@@ -198,11 +239,7 @@ def task_from_doc(doc: dict[str, Any]) -> Notice | AnnouncementTask:
                   else None)
 
 
-def announcement_from_doc(doc: dict[str, Any]) -> Announcement:
-    (kind, target), = doc["audience"].items()
-    values = () if kind == "all" else tuple(target) if isinstance(target, list) else (target,)
-    return Announcement(id=doc["id"], subject=doc["subject"], body_markdown=doc["body_markdown"],
-                        audience=Audience(kind, values), send_at=_instant(doc["send_at"]))
+announcement_from_doc = announcements.announcement_from_doc  # still importable from here
 
 
 def _instant(text: str) -> datetime:

@@ -203,7 +203,8 @@ def series_page(template: str, seen: Visit, model: dict[str, Any], nav: str,
 
 
 _TITLES = {"overview": "Overview", "registrants": "Registrants", "timeline": "Timeline",
-           "delivery": "Delivery", "compose": "Compose", "audit": "Audit trail"}
+           "delivery": "Delivery", "compose": "Compose", "audit": "Audit trail",
+           "certificates": "Certificates"}
 
 
 def not_found_page() -> Response[str]:

@@ -31,7 +31,8 @@ from .organiser_routes import http_answer
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 _HEADINGS = {"registrants_csv": ("Export of the registrants", "registrants"),
              "fan_out": ("Sending an announcement", "compose"),
-             "attendance": ("Attendance of a session", "overview")}
+             "attendance": ("Attendance of a session", "overview"),
+             "certificates": ("Certificates of the series", "certificates")}
 
 
 @router.post(f"{SERIES}/exports")

@@ -34,7 +34,15 @@ from ..services.registrant_care import (
     RegistrantErased,
     SuppressionLifted,
 )
-from . import console_common, console_compose, console_jobs, console_session_pages, console_sessions
+from . import (
+    console_approvals,
+    console_certificates,
+    console_common,
+    console_compose,
+    console_jobs,
+    console_session_pages,
+    console_sessions,
+)
 from . import console_forms as forms
 from .console_common import (
     CONSOLE,
@@ -58,7 +66,8 @@ from .console_common import (
 __all__ = ["CONSOLE", "include", "not_found_page"]
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 ROUTERS = (console_common.router, console_session_pages.router, router,
-           console_jobs.router, console_compose.router, console_sessions.router)
+           console_jobs.router, console_compose.router, console_sessions.router,
+           console_approvals.router, console_certificates.router)
 STATIC_TYPES = {"console.css": "text/css; charset=utf-8",
                 "preview.js": "text/javascript; charset=utf-8",
                 "job.js": "text/javascript; charset=utf-8"}

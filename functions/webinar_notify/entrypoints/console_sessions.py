@@ -135,7 +135,13 @@ def _dry(result: OrganiserResult) -> dict[str, Any]:
 
 
 def _published_notice(answer: Answer) -> str:
-    body = answer.body
+    """What the organiser reads after a change, with any reminder too big for its window
+    at the account's send rate (the figures and the rate that would fit)."""
+    return " ".join([_outcome(answer.body),
+                     *(f"Warning: {w}" for w in answer.body.get("warnings", []))])
+
+
+def _outcome(body: dict[str, Any]) -> str:
     if body.get("outcome") == "unchanged":
         return "Nothing changed."
     if body.get("quiet"):

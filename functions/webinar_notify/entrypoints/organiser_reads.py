@@ -22,6 +22,7 @@ from ..core.organiser_access import OrganiserIdentity, identity_from_claims, req
 from ..core.series import Series
 from ..services.console_exports import jobs_from
 from ..services.console_views import ConsoleViews, views_from
+from ..services.seat_views import approvals_view
 
 metrics = Metrics()  # the same metric set as the API's handler, which flushes it
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
@@ -83,6 +84,15 @@ def registrants(series_id: str) -> Response[str]:
 def registrant(series_id: str, registrant_id: str) -> Response[str]:
     return _read(series_id, lambda v, s, _i: v.registrant(s, registrant_id, _query("tz")),
                  registrant_id=registrant_id)
+
+
+@router.get(f"{SERIES}/approvals")
+def approvals(series_id: str) -> Response[str]:
+    """Registrants awaiting approval (``cursor``), every session's seats, and one session's
+    waitlist in order (``session``, paged by ``line``)."""
+    return _read(series_id, lambda v, s, _i: {"series": v.head(s), **approvals_view(
+        services().store, s, _query("cursor"), _query("session"), _query("line"),
+        services().clock.now())})
 
 
 @router.get(f"{SERIES}/timeline")

@@ -21,6 +21,7 @@ from ..services.answers import (
     AnnouncementCancelled,
     Answer,
     ChangePreview,
+    Decided,
     FollowedUp,
     OrganiserResult,
     Preview,
@@ -68,17 +69,27 @@ def _iam_caller() -> str:
     return str(caller)
 
 
+def _crowded(result: Published) -> dict[str, Any]:
+    """Reminders too big for their window at the send rate (services/publishing.py)."""
+    if not result.crowded:
+        return {}
+    return {"crowded": [c.to_doc() for c in result.crowded],
+            "warnings": [c.sentence() for c in result.crowded]}
+
+
 def http_answer(result: OrganiserResult) -> Answer:
     """The HTTP status and JSON body for an action's result (recorded for its retries)."""
     match result:
         case Published(outcome="unchanged"):
-            return Answer(200, {"outcome": "unchanged", "revision": result.revision})
+            return Answer(200, {"outcome": "unchanged", "revision": result.revision,
+                                **_crowded(result)})
         case Published():
             return Answer(201 if result.outcome == "created" else 200, {
                 "outcome": result.outcome, "revision": result.revision,
                 "changed_sessions": list(result.changed_sessions),
                 "notices": list(result.notices), "recipients": result.recipients,
-                "quiet": result.quiet, **({"job": result.job} if result.job else {})})
+                "quiet": result.quiet, **({"job": result.job} if result.job else {}),
+                **_crowded(result)})
         case ChangePreview():
             return Answer(200, {
                 "dry_run": True, "outcome": result.outcome,
@@ -104,6 +115,9 @@ def http_answer(result: OrganiserResult) -> Answer:
             return Answer(200, {"status": "cancelled", "id": result.id})
         case OrganiserJob():
             return Answer(202, {"job": result.job_id, **job_view(result)})
+        case Decided():
+            return Answer(200, {"decision": result.decision, "changed": list(result.changed),
+                                "refused": result.refused, "recipients": len(result.changed)})
     assert_never(result)
 
 
@@ -190,6 +204,12 @@ def cancel_announcement(series_id: str, announcement_id: str) -> Response[str]:
 @router.post(f"{SERIES}/follow-ups")
 def follow_up(series_id: str) -> Response[str]:
     return _act("follow_up", series_id, lambda o, b: o.follow_up(series_id, b))
+
+
+@router.post(f"{SERIES}/approvals")
+def approvals(series_id: str) -> Response[str]:
+    """Approve or decline registrants (ids or addresses), with an optional reason."""
+    return _act("approvals", series_id, lambda o, b: o.decide(_iam_caller(), series_id, b))
 
 
 @router.post(f"{SERIES}/exports")

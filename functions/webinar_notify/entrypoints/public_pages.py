@@ -143,6 +143,40 @@ def calendar_feed(series_id: str, token: str) -> Response[str]:
     return Response(200, "text/calendar; charset=utf-8", body.decode("utf-8"), headers=cached)
 
 
+@router.get("/verify")
+def verify_form() -> Response[str]:
+    """The verification page, and its answer to an id typed in its form (``?id=``)."""
+    return _verify((router.current_event.query_string_parameters or {}).get("id", ""))
+
+
+@router.get("/verify/<certificate_id>")
+def verify_page(certificate_id: str) -> Response[str]:
+    """A certificate's verification URL: valid (name, series, credits), revoked, or no such
+    certificate (never issued, or erased with the registrant's data): the same page, one
+    lookup whatever was typed, so the answer's shape tells nothing more than its words."""
+    return _verify(certificate_id)
+
+
+def _verify(typed: str) -> Response[str]:
+    from ..core.certificates import normalised_id
+
+    typed = typed.strip()[:40]
+    language = i18n.from_accept_language(_accept_language()) or i18n.SOURCE
+    record = services().certificates.verification(typed) if typed else None
+    state = "" if not typed else "unknown" if record is None else \
+        "revoked" if record["revoked"] else "valid"
+    metrics.add_metric(name="CertificatesVerified" if record else "CertificatesUnknown",
+                       unit=MetricUnit.Count, value=1)
+    shown = {k: record[k] for k in ("name", "series", "credits", "credit_label")} \
+        if record else None
+    body = services().manage.renderer.render("verify.html", {
+        "series": None, "subject": i18n.tr(language, "Certificate verification"),
+        "state": state, "record": shown, "certificate_id": normalised_id(typed) or typed,
+        "typed": typed, "form_action": "/verify"}, language)
+    return Response(404 if state == "unknown" else 200, "text/html; charset=utf-8", body,
+                    headers={"Content-Language": language, "Cache-Control": "no-store"})
+
+
 def _accept_language() -> str:
     return (router.current_event.headers or {}).get("accept-language", "")[:500]
 

@@ -3,7 +3,7 @@ first, cancellable until they go."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +12,14 @@ from ..adapters.queue import SendQueue
 from ..adapters.schedule_store import ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
-from ..core.announcements import Announcement, parse_announcement
+from ..core.announcements import Announcement, parse_announcement, translations_from_doc
 from ..core.compose import Links, compose
 from ..core.console_views import audience_estimate
 from ..core.errors import NotFoundError, PayloadError
 from ..core.follow_ups import follow_up_announcements
 from ..core.jobs import ORGANISER_COPY as ORGANISER_COPY  # still importable from here
 from ..core.jobs import EmailJob, delivery_key
+from ..core.kinds import AnnouncementPayload
 from ..core.mime import Email
 from ..core.registration import Registrant
 from ..core.render import Renderer
@@ -74,8 +75,10 @@ class Announcing:
         announced = []
         for announcement_doc in follow_up_announcements(session, doc, self.renderer):
             now = self.clock.now()
-            announced.append(self._take_on(*self._announcement(series_id, announcement_doc,
-                                                               now), now))
+            series, announcement = self._announcement(series_id, announcement_doc, now)
+            translations = translations_from_doc(announcement_doc["translations"])
+            announced.append(self._take_on(series, replace(announcement,
+                                                           translations=translations), now))
         return FollowedUp(tuple(announced))
 
     def cancel_announcement(self, series_id: str, announcement_id: str) -> AnnouncementCancelled:
@@ -195,7 +198,7 @@ def _preview_job(series: Series, announcement: Announcement, address: str = "",
         kind="announcement", series_id=series.id, series_revision=series.revision,
         registrant_id=ORGANISER_COPY, recipient=organiser_recipient(series, address),
         session_ids=(), key=delivery_key("announcement", series.id, ORGANISER_COPY, *scope),
-        extra={"announcement_doc": json.dumps(announcement.to_doc(), ensure_ascii=False)})
+        payload=AnnouncementPayload(test_copy=announcement))
 
 
 def _same_except_time(existing: dict[str, Any] | None, new: dict[str, Any]) -> bool:

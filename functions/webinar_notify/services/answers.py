@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from ..core.errors import InvalidInputError
 from ..core.organiser_jobs import OrganiserJob
+from ..core.send_plan import Crowded
 
 PublishOutcome = Literal["created", "updated", "unchanged"]
 # How a count of recipients was made: one by one to the end ("exact"), from the kept counts
@@ -38,6 +39,8 @@ class Published:
     recipients: int = 0  # about how many the notices reach (kept counts): a job sends them
     quiet: bool = False
     job: str = ""  # the fan-out job sending the notices, whose progress can be followed
+    # Reminders whose window cannot send their audience at the account's rate (send_plan).
+    crowded: tuple[Crowded, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +119,17 @@ class AnnouncementCancelled:
     id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """Approvals or declines (services/approvals.py): who changed, who was refused and why."""
+
+    decision: Literal["approve", "decline"]
+    changed: tuple[str, ...]
+    refused: dict[str, str]  # registrant id -> why not (not pending, not registered)
+
+
 OrganiserResult = (Published | ChangePreview | Preview | Announced | FollowedUp
-                   | AnnouncementCancelled | OrganiserJob)
+                   | AnnouncementCancelled | OrganiserJob | Decided)
 
 
 class ConflictError(InvalidInputError):

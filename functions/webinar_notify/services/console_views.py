@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -25,12 +24,14 @@ from ..core.announcements import parse_announcement
 from ..core.counts import SeriesCounts
 from ..core.errors import NotFoundError, PayloadError
 from ..core.jobs import EmailJob, delivery_key
+from ..core.kinds import AnnouncementPayload
 from ..core.registration import Registrant, Registration
 from ..core.schedule import slots
 from ..core.series import Series
 from ..core.tasks import AnnouncementTask, task_from_doc
 from ..core.text import is_time_zone, normalise_email, suppression_id
 from .announcing import ORGANISER_COPY, Announcing, organiser_recipient, preview_email
+from .seat_views import seat_counts
 
 if TYPE_CHECKING:
     from ..bootstrap import Services
@@ -86,7 +87,10 @@ class ConsoleViews:
             "sessions": [views.session_row(series, s, counts, zone, now)
                          for s in series.sessions],
             "totals": {"registered": counts.registered, "awaiting_opt_in": counts.awaiting_opt_in,
-                       "cancelled": counts.cancelled, "whole_series": counts.whole_series},
+                       "cancelled": counts.cancelled, "whole_series": counts.whole_series,
+                       "awaiting_approval": counts.awaiting_approval,
+                       "declined": counts.declined},
+            "seats": seat_counts(self.store, series),  # per session; {} without a policy
             "next_due": [views.due_view(d, series.time_zone, zone) for d in ahead[:10]],
             "attendance_unmatched": counts.attendance_unmatched,
         }
@@ -176,7 +180,7 @@ class ConsoleViews:
             registrant_id=ORGANISER_COPY, recipient=recipient, session_ids=(),
             key=delivery_key("announcement", series.id, ORGANISER_COPY, announcement.id,
                              "console-preview"),
-            extra={"announcement_doc": json.dumps(announcement.to_doc(), ensure_ascii=False)})
+            payload=AnnouncementPayload(test_copy=announcement))
         email = preview_email(series, job, now, organiser.renderer, announcement)
         counts = self.store.counts(series.id)
         audience = announcement.audience

@@ -3,11 +3,10 @@ confirmation out. Safe to receive the same event any number of times, also concu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
@@ -23,6 +22,8 @@ from ..core.errors import (
     RetryableError,
 )
 from ..core.jobs import EmailJob, delivery_key
+from ..core.kinds import ConfirmationPayload
+from ..core.policies import first_approval
 from ..core.providers import (
     PROVIDERS,
     Attendance,
@@ -34,7 +35,19 @@ from ..core.providers import (
 from ..core.registration import Registration, RegistrationEvent, apply_event
 from ..core.series import Series
 from ..core.text import registrant_id
+from .seating import (
+    SeatNews,
+    dropped_sessions,
+    give_up_seats,
+    news_jobs,
+    promotion_jobs,
+    send_and_mark,
+    take_seats,
+)
 from .suppression import is_suppressed
+
+if TYPE_CHECKING:
+    from .attendance import AttendanceIntake
 
 T = TypeVar("T")
 MAX_UNIX = 10**11  # far beyond any real timestamp; above it a number is not a time
@@ -62,7 +75,9 @@ class IntakeResult:
 class Intake:
     def __init__(self, store: Store, queue: SendQueue, secrets: Secrets, clock: Clock,
                  providers: Mapping[str, Provider] = PROVIDERS,
-                 fetcher: Fetcher | None = None) -> None:
+                 fetcher: Fetcher | None = None,
+                 attendance: AttendanceIntake | None = None) -> None:
+        self.attendance = attendance  # presence and evaluations (services/attendance.py)
         self.fetcher = fetcher
         self.store = store
         self.queue = queue
@@ -87,6 +102,10 @@ class Intake:
         lowered |= {f"?{name}": value for name, value in (query or {}).items()}
         secrets = self.secrets.webhook_secrets(series.id, provider.name)
         provider.verify(lowered, body, secrets, int(now.timestamp()))
+        if self.attendance is not None and (
+                handled := self.attendance.receive(provider, series, body, query or {})):
+            return IntakeResult(handled.status, "answered", handled.registrant_id,
+                                answer={"status": handled.outcome})
         event = _shaped(provider.name, lambda: provider.parse(body, series, secrets))
         if isinstance(event, DirectAnswer):
             return IntakeResult(event.status, "answered", "", answer=event.body)
@@ -101,17 +120,22 @@ class Intake:
             return IntakeResult(200, "duplicate", rid)
         _refuse_sessions_that_are_over(series, event, now)
         registration = apply_and_store(self.store, self.clock, series, event, rid)
-        job = None
-        if registration is not None and event.action == "created" \
+        jobs: list[EmailJob] = []
+        if series.policy.counts_seats:  # seats, a waitlist, approval
+            jobs, news = self._seat(series, event, registration, now)
+            send_and_mark(self.queue, self.store.seats, series, jobs, news)
+        elif registration is not None and event.action == "created" \
                 and not self._suppressed(event.registrant.email):
             job = confirmation_job(series, registration, now)
-        if job is not None:
-            self.queue.send([job])
+            if job is not None:
+                jobs = [job]
+                self.queue.send(jobs)
         self.store.mark_event(series.id, provider.name, event.event_id, now)
         if registration is None:
             return IntakeResult(200, "ignored", rid)
         outcome: Outcome = "registered" if event.action == "created" else "cancelled"
-        return IntakeResult(202, outcome, rid, job is not None)
+        return IntakeResult(202, outcome, rid, any(
+            j.kind == "confirmation" and j.registrant_id == rid for j in jobs))
 
     def _fetched(self, series: Series, provider: Provider, pointer: FetchFirst
                  ) -> RegistrationEvent:
@@ -147,6 +171,28 @@ class Intake:
         self.store.mark_attendance_known(series.id, seen.session_id)
         return IntakeResult(200, "attendance", rid)
 
+    def _seat(self, series: Series, event: RegistrationEvent,
+              registration: Registration | None, now: datetime
+              ) -> tuple[list[EmailJob], SeatNews]:
+        """The registration policy applied after the registration is stored: seats taken or
+        given back, and the emails that owes the person and anyone promoted. Idempotent, and
+        run again on a retry of the same event (before it is marked seen)."""
+        if registration is None:  # an older event, or one after an erasure: nothing changed
+            return [], SeatNews()
+        seats = self.store.seats
+        own: list[EmailJob] = []
+        if event.action == "created":
+            news = take_seats(seats, series, registration, now)
+            if not self._suppressed(event.registrant.email):
+                own = news_jobs(series, registration, news)
+        else:
+            _given_up, promoted = give_up_seats(
+                seats, series, registration.registrant_id,
+                dropped_sessions(series, event.session_ids, registration), now)
+            news = SeatNews(promoted=promoted)
+        return own + promotion_jobs(seats, self.store.get_registration, series,
+                                    news.promoted), news
+
     def _suppressed(self, email: str) -> bool:
         """A bounced or complaining address gets nothing, not even a confirmation."""
         return is_suppressed(self.store, self.secrets, email)
@@ -168,6 +214,9 @@ def apply_and_store(store: Store, clock: Clock, series: Series, event: Registrat
             return None
         updated = apply_event(existing, event, series.id, rid, session_ids, series.time_zone,
                               int(clock.now().timestamp()), series.double_opt_in)
+        if existing is None and updated is not None:  # approval is decided once, when new
+            updated = replace(updated, approval=first_approval(series.policy,
+                                                               event.registrant.email))
         if updated is None:
             return existing if _already_applied(existing, event) else None
         try:
@@ -224,7 +273,7 @@ def confirmation_job(series: Series, registration: Registration,
         kind="confirmation", series_id=series.id, series_revision=series.revision,
         registrant_id=registration.registrant_id, recipient=registration.registrant,
         session_ids=sessions,
-        extra=({} if registration.opted_in else {"opt_in": "needed"})
-        | ({"join_urls": json.dumps(registration.join_urls)} if registration.join_urls else {}),
+        payload=ConfirmationPayload.of(opted_in=registration.opted_in,
+                                       join_urls=registration.join_urls),
         key=delivery_key("confirmation", series.id, registration.registrant_id, *sessions,
                          *(registration.registered_since(s) for s in sessions)))

@@ -6,7 +6,9 @@ the link is the only credential: no login, no cookie, and nothing changes on a G
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,12 +21,24 @@ from ..core.calendar import personal_feed
 from ..core.compose import session_view
 from ..core.errors import PayloadError
 from ..core.jobs import EmailJob
+from ..core.policies import SeatState, Standing
 from ..core.registration import Registration, RegistrationEvent
 from ..core.render import Renderer
 from ..core.series import Series
 from .intake import apply_and_store, confirmation_job
 from .linked import linked_registration
-from .registrant_care import erase, withdraw
+from .registrant_care import PersonRecords, erase, withdraw
+from .seating import (
+    SeatNews,
+    ahead,
+    dropped_sessions,
+    give_up_and_tell,
+    give_up_seats,
+    news_jobs,
+    promotion_jobs,
+    send_and_mark,
+    take_seats,
+)
 from .suppression import is_suppressed
 
 ERASE_PURPOSE = "confirm-erase"
@@ -33,7 +47,8 @@ ERASE_WINDOW = timedelta(minutes=10)  # how long "Yes, delete my data" stays val
 
 class ManagePage:
     def __init__(self, store: Store, secrets: Secrets, renderer: Renderer, clock: Clock,
-                 queue: SendQueue) -> None:
+                 queue: SendQueue, records: PersonRecords | None = None) -> None:
+        self.records = records  # presence, evaluations, certificates: downloaded, erased
         self.queue = queue
         self.store = store
         self.secrets = secrets
@@ -46,11 +61,14 @@ class ManagePage:
                                                    series_id, token.removesuffix(".ics"),
             today=self.clock.now().date())
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
-        sessions = [s for s in series.sessions if s.id in registered]
+        sessions = [s for s in series.sessions if s.id in registered
+                    and self._holds_seat(series, registration, s.id)]
         body = personal_feed(series, sessions,  # what it adds, in the person's language
                              {s.id: registration.join_url_for(s.id) for s in sessions},
                              i18n.choose(registration.registrant.language, series.language))
-        return body, f'"{series.revision}-{registration.version}"'
+        # Seats change without the registration: the sessions listed are in the tag too.
+        listed = hashlib.sha256(",".join(s.id for s in sessions).encode()).hexdigest()[:8]
+        return body, f'"{series.revision}-{registration.version}-{listed}"'
 
     def render(self, series_id: str, token: str, notice: str = "",
                accept_language: str = "") -> str:
@@ -79,6 +97,8 @@ class ManagePage:
             return self._erase(series, registration, form.get("confirm", ""), now, lang)
         if action not in ("drop", "add", "cancel"):
             raise PayloadError("unknown action")
+        if action == "add" and registration.approval == "declined":
+            raise PayloadError("the organisers did not approve this registration")
         sessions: tuple[str, ...] | None = None
         if action != "cancel":
             session = series.session(form.get("session", ""))
@@ -97,17 +117,33 @@ class ManagePage:
         else:  # the same write as an organiser's cancellation on the person's request
             updated, cancels = withdraw(self.store, self.clock, series, registration,
                                         "manage", sessions)
-        confirmation = confirmation_job(series, updated, now) if action == "add" else None
-        jobs = cancels + ([confirmation] if confirmation is not None else [])
-        queued = bool(jobs) and not self._suppressed(registration)
-        if queued:
-            self.queue.send(jobs)
+        seated = self._seats(series, action, sessions, updated, now)
+        if seated is not None:  # a registration policy: seats decide what is confirmed
+            cancels = [replace(job, session_ids=kept) for job in cancels
+                       if (kept := tuple(s for s in job.session_ids
+                                         if seated.held.get(s, "confirmed") == "confirmed"))]
+        confirmation = confirmation_job(series, updated, now) \
+            if action == "add" and seated is None else None
+        own = cancels + ([confirmation] if confirmation is not None else []) \
+            + (seated.own if seated is not None else [])
+        queued = bool(own) and not self._suppressed(registration)
+        send_and_mark(self.queue, self.store.seats, series,
+                      (own if queued else []) + (seated.others if seated else []),
+                      seated.news if seated else SeatNews())
         notices = {
             "add": i18n.tr(lang, "Added: a confirmation with its calendar invitation is on "
                                  "its way."),
             "drop": i18n.tr(lang, "Dropped."),
             "cancel": i18n.tr(lang, "Your registration is cancelled.")}
         notice = notices[action]
+        if seated is not None and action == "add" and not seated.news.confirmed:
+            notice = i18n.tr(lang, "Added. This session is full: you are on its waitlist, "
+                                   "and an email with your place is on its way.") \
+                if seated.news.waitlisted else i18n.tr(
+                    lang, "Added. It awaits the organisers' approval.")
+        if seated is not None and action == "drop" and sessions \
+                and seated.held.get(sessions[0]) == "waitlisted":
+            notice = i18n.tr(lang, "You left the waitlist.")
         if queued and cancels:
             notice += " " + (
                 i18n.tr(lang, "An email that takes the session out of your calendar is on its "
@@ -127,7 +163,9 @@ class ManagePage:
                                 now=int(now.timestamp())):
             raise PayloadError("this confirmation is missing or has expired: press "
                                "\"Delete my data\" again, then confirm within 10 minutes")
-        erase(self.store, registration, now)
+        # Seats first: should that fail, the registration is still there to erase again.
+        give_up_and_tell(self.store, self.queue, series, registration.registrant_id, None, now)
+        erase(self.store, registration, now, self.records)
         return self.renderer.render("erased.html", {"series": series, "subject": series.title},
                                     language, series)
 
@@ -135,6 +173,28 @@ class ManagePage:
         return tokens.confirmation(self.secrets.token_secrets()[0], ERASE_PURPOSE, series.id,
                                    registration.registrant_id,
                                    expires_at=int((now + ERASE_WINDOW).timestamp()))
+
+    def _seats(self, series: Series, action: str, sessions: tuple[str, ...] | None,
+               updated: Registration, now: datetime) -> _Seated | None:
+        """Under a registration policy, the seats an add takes or a drop or cancel gives
+        back, and the emails that owes the person and anyone promoted; None otherwise."""
+        if not series.policy.counts_seats:
+            return None
+        seats = self.store.seats
+        if action == "add":
+            news = take_seats(seats, series, updated, now)
+            news.confirmed = {s: t for s, t in news.confirmed.items() if s in (sessions or ())}
+            news.waitlisted = {s: w for s, w in news.waitlisted.items()
+                               if s in (sessions or ())}
+            news.pending = [s for s in news.pending if s in (sessions or ())]
+            own = [job for job in news_jobs(series, updated, news) if job.kind != "pending"]
+            held: dict[str, SeatState] = {}
+        else:
+            held, promoted = give_up_seats(seats, series, updated.registrant_id,
+                                           dropped_sessions(series, sessions, updated), now)
+            news, own = SeatNews(promoted=promoted), []
+        others = promotion_jobs(seats, self.store.get_registration, series, news.promoted)
+        return _Seated(news, own, others, held)
 
     def _suppressed(self, registration: Registration) -> bool:
         return is_suppressed(self.store, self.secrets, registration.registrant.email)
@@ -152,24 +212,62 @@ class ManagePage:
                 "whole_series": r.whole_series, "interests": sorted(r.interests),
                 "attended": sorted(r.attended), "registered_at": r.since,
                 "consent": json.loads(r.consent) if r.consent else {},
-                "reminders_off": r.reminders_off, "announcements_off": r.announcements_off}
+                "reminders_off": r.reminders_off, "announcements_off": r.announcements_off,
+                **({"approval": r.approval} if series.policy.approval == "manual"
+                   or r.approval != "approved" else {}),
+                **(self.records.person_data(series.id, r.registrant_id) if self.records
+                   else {})}
 
     def _page(self, series: Series, registration: Registration, notice: str,
               token: str, confirm_erase: str = "", language: str = i18n.SOURCE) -> str:
         now = self.clock.now()
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
         zone = registration.registrant.time_zone
+        seats = self._standings(series, registration, now)
         sessions = [
             session_view(series, s, zone, registration.join_url_for(s.id), now, language)
             | {"past": s.end <= now, "cancelled": s.cancelled}
+            | ({"seat": seats[s.id].state, "place": seats[s.id].place} if s.id in seats
+               else {"seat": "", "place": None})
             for s in series.sessions if s.id in registered
         ]
         addable = [session_view(series, s, zone, None, now, language) for s in series.sessions
-                   if s.id not in registered and not s.cancelled and s.end > now]
+                   if s.id not in registered and not s.cancelled and s.end > now] \
+            if registration.approval != "declined" else []
         return self.renderer.render("manage.html", {
             "series": series, "sessions": sessions, "addable": addable, "time_zone": zone,
             "active": registration.status == "active", "subject": series.title,
+            "approval": registration.approval,
             "notice": notice, "token": token, "confirm_erase": confirm_erase}, language, series)
+
+    def _holds_seat(self, series: Series, registration: Registration, session_id: str) -> bool:
+        """Whether the session belongs in the person's calendar: under a policy, only once
+        approved and seated (a standing from before the policy keeps its seat), as the
+        sender decides for reminders (core/send_check.py); a waitlisted or pending person
+        gets no join link this way either."""
+        if not series.policy.counts_seats:
+            return True
+        if registration.approval != "approved":
+            return False
+        standing = self.store.seats.standing(series.id, session_id, registration.registrant_id)
+        return standing is None or standing.state == "confirmed"
+
+    def _standings(self, series: Series, registration: Registration, now: datetime
+                   ) -> dict[str, Standing]:
+        """Where the person stands in each session ahead (a read each), under a policy."""
+        if not series.policy.counts_seats or registration.status != "active":
+            return {}
+        found = {s: self.store.seats.standing(series.id, s, registration.registrant_id)
+                 for s in registration.sessions_in(ahead(series, now))}
+        return {s: standing for s, standing in found.items() if standing is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class _Seated:
+    news: SeatNews
+    own: list[EmailJob]  # the person's confirmation or waitlist email
+    others: list[EmailJob]  # the confirmations of those promoted into a freed seat
+    held: dict[str, SeatState]  # what a drop or cancel gave back, by session
 
 
 def _language(series: Series, registration: Registration, accept_language: str) -> str:

@@ -14,6 +14,19 @@
   The counts say whether each id matched a registration, not whether this step changed it,
   so a step run again from the same position counts the same; at the end the session's
   attendance is marked known (only then can an "attended" or "absent" audience be used).
+  Each listed person is also marked present for the whole session (a manual mark, kept with
+  their presence for certificates).
+- An attendance upload (Zoom's attendee report or a generic CSV, services/attendance.py): the
+  request reads the file whole and stores its rows per registrant id; each step writes the
+  rows of registrants (others are counted as not registered), and the last marks the
+  session's import, which makes the rows count and replaces the webhook log, then starts the
+  series' certificate assessment.
+- A certificate assessment: each step assesses a page of registrations (services/
+  certificates.py) and issues what is earned, until every registration has been seen.
+- Approvals or declines of many registrants (services/approvals.py): the request stores the
+  ids in one object; each step decides for the next ones until its time is up.
+- Promotions after a capacity raise (a series published with more seats): each step fills
+  the next session's free seats from its waitlist and queues the confirmations.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..adapters.clock import Clock
 from ..adapters.dynamo import StaleWriteError
@@ -39,9 +53,14 @@ from ..core.organiser_jobs import (
     import_key,
     new_job_id,
 )
+from ..core.policies import ApprovalError
 from ..core.registration import Registration
 from ..core.series import Series
 from .scheduling import Scheduler
+
+if TYPE_CHECKING:
+    from ..adapters.certificate_store import ImportRow
+    from .certificates import Certificates
 
 # The CSV text of one page of registrations; the header when given no page (None).
 RowWriter = Callable[[Series, list[Registration] | None], str]
@@ -60,13 +79,15 @@ class JobSettings:
     max_fan_out_waits: int = 20
     attendance_batch: int = 200  # ids an import looks up between two progress records
     write_attempts: int = 5  # a registration written meanwhile by another: read it again
+    certificate_page: int = 100  # registrations a certificate assessment reads at a time
 
 
 class OrganiserJobs:
     def __init__(self, store: Store, jobs: JobStore, exports: Exports, queue: JobQueue,
                  clock: Clock, rows: RowWriter, settings: JobSettings = JobSettings(), *,
-                 scheduler: Scheduler | None = None, schedule: ScheduleStore | None = None
-                 ) -> None:
+                 scheduler: Scheduler | None = None, schedule: ScheduleStore | None = None,
+                 certificates: Callable[[], Certificates] | None = None) -> None:
+        self._certificates = certificates
         self.scheduler = scheduler
         self.schedule = schedule
         self.store = store
@@ -115,6 +136,62 @@ class OrganiserJobs:
         self.queue.send(Continuation(series_id, job.job_id, job.kind))
         return job
 
+    def start_attendance_upload(self, caller: str, series_id: str, session_id: str,
+                                source: str, rows: dict[str, ImportRow]) -> OrganiserJob:
+        """Accept an uploaded report, read already: its rows per registrant id as one object,
+        one record and one message."""
+        from .attendance import rows_document
+
+        now = self.clock.now()
+        job = OrganiserJob(series_id, new_job_id(now), "attendance", "queued", caller,
+                           now.isoformat(), total=len(rows), session_id=session_id)
+        self.exports.put(upload_key(series_id, job.job_id), rows_document(rows),
+                         "application/json")
+        self.jobs.create(job, now)
+        self.queue.send(Continuation(series_id, job.job_id, job.kind,
+                                     extra={"source": source}))
+        return job
+
+    def start_certificates(self, caller: str, series_id: str) -> OrganiserJob:
+        """Assess every registrant of the series and issue what is earned, as a job."""
+        series = self.store.get_series(series_id)
+        if series is None:
+            raise NotFoundError(f"unknown series {series_id[:80]!r}")
+        if not series.certificates:
+            raise PayloadError("this series gives no certificates (certificates: in the "
+                               "series file)")
+        now = self.clock.now()
+        counts = self.store.counts(series_id)
+        job = OrganiserJob(series_id, new_job_id(now), "certificates", "queued", caller,
+                           now.isoformat(), total=counts.registered)
+        self.jobs.create(job, now)
+        self.queue.send(Continuation(series_id, job.job_id, job.kind))
+        return job
+
+    def start_decisions(self, caller: str, series_id: str, registrant_ids: list[str],
+                        decision: str, reason: str) -> OrganiserJob:
+        """Accept approvals or declines of many registrants: the ids as one object, one record
+        and one message; the reason travels with the message (at most 1,000 characters)."""
+        now = self.clock.now()
+        job = OrganiserJob(series_id, new_job_id(now), "decisions", "queued", caller,
+                           now.isoformat(), total=len(registrant_ids))
+        self.exports.put(import_key(series_id, job.job_id), encode_ids(registrant_ids),
+                         "text/plain; charset=us-ascii")
+        self.jobs.create(job, now)
+        self.queue.send(Continuation(series_id, job.job_id, job.kind,
+                                     extra={"decision": decision, "reason": reason}))
+        return job
+
+    def start_promotions(self, series_id: str, session_ids: tuple[str, ...]) -> OrganiserJob:
+        """After a capacity raise: fill the sessions' free seats from their waitlists."""
+        now = self.clock.now()
+        job = OrganiserJob(series_id, new_job_id(now), "promotions", "queued", "",
+                           now.isoformat(), total=len(session_ids))
+        self.jobs.create(job, now)
+        self.queue.send(Continuation(series_id, job.job_id, job.kind,
+                                     extra={"sessions": ",".join(session_ids)}))
+        return job
+
     def job(self, series_id: str, job_id: str) -> OrganiserJob:
         found = self.jobs.get(series_id, job_id)
         if found is None:
@@ -128,8 +205,16 @@ class OrganiserJobs:
         continuation still to do, or None when the job has ended."""
         if work.kind == "fan_out":
             return self._fan_out_step(work, deadline)
+        if work.kind == "attendance" and work.extra.get("source"):
+            return self._upload_step(work, deadline)
         if work.kind == "attendance":
             return self._attendance_step(work, deadline)
+        if work.kind == "certificates":
+            return self._certificates_step(work, deadline)
+        if work.kind == "decisions":
+            return self._decisions_step(work, deadline)
+        if work.kind == "promotions":
+            return self._promotions_step(work, deadline)
         job = self.jobs.get(work.series_id, work.job_id)
         series = self.store.get_series(work.series_id)
         if job is None or job.finished:
@@ -239,6 +324,8 @@ class OrganiserJobs:
             registration = self.store.get_registration(series_id, rid)
             if registration is None:
                 return False
+            if self._certificates is not None:
+                self._mark_present(series_id, rid, session_id)
             if session_id in registration.attended:
                 return True
             try:
@@ -249,6 +336,173 @@ class OrganiserJobs:
             except StaleWriteError:
                 continue  # written meanwhile (a webhook, a Zoom join): read it again
         raise StaleWriteError  # the step fails and SQS delivers it again
+
+    def _mark_present(self, series_id: str, rid: str, session_id: str) -> None:
+        from .attendance import mark
+
+        series = self.store.get_series(series_id)
+        session = series.session(session_id) if series else None
+        if session is not None and self._certificates is not None:
+            mark(self._certificates().certificates, series_id, session, rid, attended=True)
+
+    def _upload_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
+        """Write the upload's rows of registrants from ``work.rows`` on, a batch at a time,
+        until ``deadline``; after the last, mark the session's import (the rows count from
+        then on) and start the series' certificate assessment."""
+        from .attendance import rows_from_document
+
+        job = self.jobs.get(work.series_id, work.job_id)
+        if job is None or job.finished:
+            return None
+        series = self.store.get_series(work.series_id)
+        if series is None or self._certificates is None:
+            self.fail(work, "the series no longer exists" if series is None
+                      else "this deployment keeps no attendance")
+            return None
+        try:
+            rows = rows_from_document(self.exports.read(upload_key(work.series_id,
+                                                                    work.job_id)))
+        except PayloadError as error:
+            self.fail(work, str(error))
+            return None
+        store = self._certificates().certificates
+        ids = sorted(rows)
+        position = work.rows
+        recorded = int(work.extra.get("recorded", "0"))
+        not_registered = int(work.extra.get("not_registered", "0"))
+        source = work.extra["source"]
+        while True:
+            batch = ids[position:position + self.settings.attendance_batch]
+            known = {rid: rows[rid] for rid in batch
+                     if self.store.get_registration(work.series_id, rid) is not None}
+            for rid, row in known.items():
+                store.put_upload(work.series_id, rid, job.session_id, source, row.intervals,
+                                 row.minutes, job.job_id)
+            recorded += len(known)
+            not_registered += len(batch) - len(known)
+            position += len(batch)
+            work = replace(work, rows=position, extra={
+                "source": source, "recorded": str(recorded),
+                "not_registered": str(not_registered)})
+            if position >= len(ids):
+                store.mark_imported(work.series_id, job.session_id, source, job.job_id,
+                                    self.clock.now())
+                self.store.mark_attendance_known(work.series_id, job.session_id)
+                self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
+                                 done=position, recorded=recorded,
+                                 not_registered=not_registered)
+                if series.certificates:
+                    self.start_certificates(job.requested_by, series.id)
+                return None
+            self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="running",
+                             done=position, recorded=recorded, not_registered=not_registered)
+            if self.clock.now() >= deadline:
+                return self._hand_on(work)
+
+    def _certificates_step(self, work: Continuation, deadline: datetime
+                           ) -> Continuation | None:
+        """Assess a page of registrations at a time until ``deadline``, then hand on."""
+        job = self.jobs.get(work.series_id, work.job_id)
+        if job is None or job.finished:
+            return None
+        series = self.store.get_series(work.series_id)
+        if series is None or self._certificates is None:
+            self.fail(work, "the series no longer exists" if series is None
+                      else "this deployment issues no certificates")
+            return None
+        certificates = self._certificates()
+        cursor, done = work.cursor, work.rows
+        issued = int(work.extra.get("issued", "0"))
+        unnamed = int(work.extra.get("unnamed", "0"))
+        while True:
+            tally, cursor = certificates.assess_page(series, cursor,
+                                                     self.settings.certificate_page)
+            done, issued, unnamed = done + tally.people, issued + tally.issued, \
+                unnamed + tally.unnamed
+            if cursor is None:
+                self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
+                                 done=done, recorded=issued, not_registered=unnamed)
+                return None
+            work = replace(work, cursor=dict(cursor), rows=done,
+                           extra={"issued": str(issued), "unnamed": str(unnamed)})
+            self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="running",
+                             done=done)
+            if self.clock.now() >= deadline:
+                return self._hand_on(work)
+
+    def _decisions_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
+        """Decide for the ids from the position ``work.rows`` on until ``deadline`` (one at
+        least), then hand the rest on. Deciding one again decides nothing new (it only
+        finishes its seats and emails), so a step run twice counts each person once."""
+        from .approvals import decide_registrant
+
+        job = self.jobs.get(work.series_id, work.job_id)
+        if job is None or job.finished:
+            return None
+        series = self.store.get_series(work.series_id)
+        decision = work.extra.get("decision")
+        if series is None or self.scheduler is None or decision not in ("approve", "decline"):
+            self.fail(work, "the series no longer exists" if series is None
+                      else "this job cannot be carried out here")
+            return None
+        try:
+            ids = decode_ids(self.exports.read(import_key(work.series_id, work.job_id)))
+        except PayloadError as error:
+            self.fail(work, str(error))
+            return None
+        changed = int(work.extra.get("changed", "0"))
+        refused = int(work.extra.get("refused", "0"))
+        position = work.rows
+        while position < len(ids):
+            try:
+                if decide_registrant(self.store, self.scheduler.queue, self.clock, series,
+                                     ids[position], "approve" if decision == "approve"
+                                     else "decline", work.extra.get("reason", "")) \
+                        == "changed":
+                    changed += 1
+            except (ApprovalError, NotFoundError):
+                refused += 1
+            position += 1
+            work = replace(work, rows=position, extra={
+                **work.extra, "changed": str(changed), "refused": str(refused)})
+            if self.clock.now() >= deadline and position < len(ids):
+                self.jobs.update(work.series_id, work.job_id, self.clock.now(),
+                                 state="running", done=position, recorded=changed,
+                                 not_registered=refused)
+                return self._hand_on(work)
+        self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
+                         done=position, recorded=changed, not_registered=refused)
+        return None
+
+    def _promotions_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
+        """Promote into each raised session's free seats, a session at a time, until
+        ``deadline``; ``done`` counts the people told."""
+        from .seating import promote_raised
+
+        job = self.jobs.get(work.series_id, work.job_id)
+        if job is None or job.finished:
+            return None
+        series = self.store.get_series(work.series_id)
+        if series is None or self.scheduler is None:
+            self.fail(work, "the series no longer exists" if series is None
+                      else "this job cannot be carried out here")
+            return None
+        sessions = [s for s in work.extra.get("sessions", "").split(",") if s]
+        told = int(work.extra.get("told", "0"))
+        position = work.rows
+        while position < len(sessions):
+            told += promote_raised(self.store.seats, self.store.get_registration,
+                                   self.scheduler.queue, series, sessions[position],
+                                   self.clock.now())
+            position += 1
+            work = replace(work, rows=position, extra={**work.extra, "told": str(told)})
+            if self.clock.now() >= deadline and position < len(sessions):
+                self.jobs.update(work.series_id, work.job_id, self.clock.now(),
+                                 state="running", done=told)
+                return self._hand_on(work)
+        self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
+                         done=told)
+        return None
 
     def fan_out_delay(self, work: Continuation) -> int:
         """Seconds before the next step: none while it makes progress."""
@@ -275,3 +529,8 @@ class OrganiserJobs:
         self.exports.complete(object_key, work.upload_id, (*work.parts, (number, tag)))
         self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
                          done=work.rows + rows, result_key=object_key)
+
+
+def upload_key(series_id: str, job_id: str) -> str:
+    """Where an attendance upload keeps its rows per registrant id (never an address)."""
+    return import_key(series_id, job_id).removesuffix(".txt") + ".json"

@@ -23,16 +23,19 @@ from ..core.render import Renderer
 from ..core.text import registrant_id
 from .announcing import Announcing
 from .answers import Answer, ConflictError, KeyReusedError
+from .approvals import Approvals
 from .organiser_jobs import OrganiserJobs
 from .publishing import Publishing
-from .registrant_care import RegistrantCare
+from .registrant_care import PersonRecords, RegistrantCare
 from .scheduling import Scheduler
 
 
-class Organiser(Publishing, Announcing, RegistrantCare):
+class Organiser(Publishing, Announcing, RegistrantCare, Approvals):
     def __init__(self, store: Store, schedule: ScheduleStore, scheduler: Scheduler,
                  audit: Audit, secrets: Secrets, clock: Clock, queue: SendQueue,
-                 renderer: Renderer, jobs: OrganiserJobs) -> None:
+                 renderer: Renderer, jobs: OrganiserJobs,
+                 records: PersonRecords | None = None) -> None:
+        self.records = records  # presence, evaluations, certificates: erased with the person
         self.jobs = jobs
         self.queue = queue
         self.renderer = renderer
@@ -109,6 +112,8 @@ def _without_addresses(request: object) -> object:
     body = dict(request["body"])
     if isinstance(body.get("emails"), list):
         body["emails"] = f"{len(body['emails'])} addresses"
+    if isinstance(body.get("report"), str):  # an attendance report: a row per person
+        body["report"] = f"{len(body['report'].splitlines())} lines"
     if "test_to" in body:
         body["test_to"] = "(an address)"
     body.pop("series", None)  # a whole series file: its revision is in the answer

@@ -19,9 +19,11 @@ from ..adapters.dynamo import StaleWriteError
 from ..adapters.schedule_store import ScheduleStore
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
+from ..core import send_plan
 from ..core.errors import NotFoundError, PayloadError
 from ..core.registration import Registration
 from ..core.render import Renderer
+from ..core.send_plan import Crowded
 from ..core.series import Series
 from ..core.series_document import parse_series
 from ..core.series_merge import merge_series
@@ -36,7 +38,8 @@ from .announcing import (
 )
 from .answers import ChangePreview, ConflictError, NoticePreview, Published
 from .organiser_jobs import OrganiserJobs
-from .scheduling import plan_series
+from .scheduling import Scheduler, plan_series
+from .seating import raised_sessions
 
 
 class Publishing:
@@ -48,6 +51,7 @@ class Publishing:
     secrets: Secrets
     clock: Clock
     renderer: Renderer
+    scheduler: Scheduler
 
     def push(self, series_id: str, doc: object, quiet: bool,
              dry_run: bool = False) -> Published | ChangePreview:
@@ -135,8 +139,10 @@ class Publishing:
         now = self.clock.now()
         merged = merge_series(stored, incoming, now)
         if stored is not None and merged is stored:
-            plan_series(self.schedule, self.store, stored.id, now)  # repairs a lost index entry
-            return Published("unchanged", stored.revision, quiet=quiet)
+            # repairs a lost index entry
+            plan_series(self.schedule, self.store, stored.id, now, self._rate)
+            return Published("unchanged", stored.revision, quiet=quiet,
+                             crowded=self.crowded(stored))
         notices = session_notices(stored, merged, now) if stored and not quiet else []
         try:  # the series and the notices it owes its registrants, in one transaction
             self.store.put_series(merged, stored.revision if stored else None,
@@ -144,7 +150,10 @@ class Publishing:
         except StaleWriteError:
             raise ConflictError("the series changed meanwhile; fetch it and try again") from None
         # The index first: if the job never runs, the scheduler still sends the notices.
-        plan_series(self.schedule, self.store, merged.id, now)
+        plan_series(self.schedule, self.store, merged.id, now, self._rate)
+        raised = raised_sessions(stored, merged, now)  # more seats: their waitlists move on
+        if raised:
+            self.jobs.start_promotions(merged.id, raised)
         about = sum(self._notice_estimate(merged, n) for n in notices)
         sessions = {n.session_id for n in notices}
         job = self.jobs.start_fan_out(merged.id, tuple(n.key for n in notices), about,
@@ -154,4 +163,17 @@ class Publishing:
                         if stored is None or stored.session(s.id) != s)
         return Published("created" if stored is None else "updated", merged.revision,
                          changed, tuple(n.key for n in notices), about, quiet,
-                         job.job_id if job else "")
+                         job.job_id if job else "", self.crowded(merged))
+
+    def crowded(self, series: Series) -> tuple[Crowded, ...]:
+        """The reminders ahead whose window cannot send today's audience at the account's
+        rate: the scheduler starts them early; the organiser is told (and doctor says so)."""
+        if self._rate <= 0:
+            return ()
+        counts = self.store.counts(series.id)
+        return tuple(send_plan.crowded(series, counts.session_registered, self._rate,
+                                       self.clock.now()))
+
+    @property
+    def _rate(self) -> float:
+        return self.scheduler.settings.send_rate

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Protocol
 
 from ..adapters.clock import Clock
 from ..adapters.queue import SendQueue
@@ -15,9 +16,11 @@ from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.errors import NotFoundError
 from ..core.jobs import EmailJob, delivery_key
+from ..core.kinds import CancellationPayload
 from ..core.registration import Registration, RegistrationEvent
 from ..core.series import Series
 from .intake import apply_and_store
+from .seating import give_up_and_tell
 from .suppression import is_suppressed
 
 
@@ -71,16 +74,29 @@ def dropped_jobs(series: Series, before: Registration, after: Registration,
         registrant_id=before.registrant_id,
         recipient=replace(before.registrant, join_url=None),
         session_ids=tuple(s.id for s in dropped),
-        extra={"dropped": "self", "not_after": max(s.end for s in dropped).isoformat()},
+        payload=CancellationPayload(dropped_by_self=True),
+        not_after=max(s.end for s in dropped),
         key=delivery_key("cancellation", series.id, before.registrant_id, "dropped",
                          *((s.id, before.registered_since(s.id)) for s in dropped)))]
 
 
-def erase(store: Store, registration: Registration, now: datetime) -> None:
+def erase(store: Store, registration: Registration, now: datetime,
+          records: PersonRecords | None = None) -> None:
     """Delete the registration, leaving a tombstone dated after everything applied to it, so
-    no earlier event (a replay, a late retry) can bring the person back."""
+    no earlier event (a replay, a late retry) can bring the person back. The person's presence,
+    evaluations and certificates go first: should that fail part-way, the registration is
+    still there to erase again, and a certificate no longer verifies once it is gone."""
+    if records is not None:
+        records.erase_person(registration.series_id, registration.registrant_id)
     store.erase_registration(registration, erased_at=max(int(now.timestamp()),
                                                          registration.last_event))
+
+
+class PersonRecords(Protocol):
+    """What else is kept about a person in a series (adapters/certificate_store.py)."""
+
+    def person_data(self, series_id: str, registrant_id: str) -> dict[str, Any]: ...
+    def erase_person(self, series_id: str, registrant_id: str) -> int: ...
 
 
 class RegistrantCare:
@@ -90,20 +106,24 @@ class RegistrantCare:
     secrets: Secrets
     clock: Clock
     queue: SendQueue
+    records: PersonRecords | None
 
     def cancel_registrant(self, series_id: str, registrant_id: str) -> RegistrantCancelled:
         series, registration = self._registrant(series_id, registrant_id)
         if registration.status != "active":
             return RegistrantCancelled(registrant_id, 0)
         _updated, jobs = withdraw(self.store, self.clock, series, registration, "organiser")
+        give_up_and_tell(self.store, self.queue, series, registrant_id, None, self.clock.now())
         if jobs and not is_suppressed(self.store, self.secrets, registration.registrant.email):
             self.queue.send(jobs)
             return RegistrantCancelled(registrant_id, len(jobs))
         return RegistrantCancelled(registrant_id, 0)
 
     def erase_registrant(self, series_id: str, registrant_id: str) -> RegistrantErased:
-        _series, registration = self._registrant(series_id, registrant_id)
-        erase(self.store, registration, self.clock.now())
+        series, registration = self._registrant(series_id, registrant_id)
+        # Seats first: should that fail, the registration is still there to erase again.
+        give_up_and_tell(self.store, self.queue, series, registrant_id, None, self.clock.now())
+        erase(self.store, registration, self.clock.now(), self.records)
         return RegistrantErased(registrant_id)
 
     def lift_suppression(self, series_id: str, suppression_id: str) -> SuppressionLifted:

@@ -14,9 +14,9 @@ lease and the email is sent again (the one documented duplicate).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,8 +43,9 @@ from ..core.errors import (
     WebinarNotifyError,
 )
 from ..core.jobs import EmailJob
+from ..core.kinds import AnnouncementPayload
 from ..core.render import Renderer
-from ..core.send_check import Recipient, withdrawn
+from ..core.send_check import Recipient, seat_sessions, withdrawn
 from ..core.series import Series
 from ..core.tasks import announcement_from_doc
 from ..core.text import suppression_id
@@ -102,8 +103,8 @@ class SeriesCache:
 class Recipients(Protocol):
     """What the sender reads about a recipient just before sending (one request)."""
 
-    def recipient(self, series_id: str, registrant_id: str, suppression_id: str
-                  ) -> Recipient: ...
+    def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
+                  session_ids: Sequence[str] = ()) -> Recipient: ...
 
 
 class Sender:
@@ -176,15 +177,22 @@ class Sender:
             return [error] * len(jobs)
         return [Delivery("handed_back")] * len(jobs)
 
+    def _record_expired(self, job: EmailJob, now: datetime) -> None:
+        """Listed and counted for the organiser. Best effort: a failure to record it must not
+        bring the email back, and the EmailsExpired metric (and its alarm) counts it anyway."""
+        with contextlib.suppress(Exception):
+            self.ledger.expire(job, now)
+
     def deliver(self, job: EmailJob) -> Delivery:
         now = self.clock.now()
-        not_after = job.extra.get("not_after")
-        if not_after and now >= datetime.fromisoformat(not_after):
+        if job.not_after is not None and now >= job.not_after:
+            self._record_expired(job, now)
             return Delivery("expired")  # e.g. a 1-hour reminder held up past the start
         try:
             recipient = self.recipients.recipient(
                 job.series_id, job.registrant_id,
-                suppression_id(self.secrets.registrant_key(), job.recipient.email))
+                suppression_id(self.secrets.registrant_key(), job.recipient.email),
+                seat_sessions(job))
             if recipient.suppressed:  # bounced or complained since the job was queued
                 return Delivery("suppressed")
             if recipient.registration is not None or recipient.erased:
@@ -231,12 +239,12 @@ class Sender:
         """Back on the queue later as a new message (with its own receive count), backing off
         exponentially with a spread per email, so a throttled burst does not come back all at
         once; a job deferred too often fails, and SQS's receives take over."""
-        deferrals = int(job.extra.get("deferrals", "0"))
+        deferrals = job.deferrals
         if deferrals >= MAX_DEFERRALS:
             raise RetryableError(f"deferred {deferrals} times; giving up on this delivery")
         spread = timedelta(seconds=int(hashlib.sha256(job.key.encode()).hexdigest()[:4], 16) % 30)
         delay = min(base * 2 ** deferrals + spread, MAX_DELAY)
-        self.queue.send([replace(job, extra={**job.extra, "deferrals": str(deferrals + 1)})],
+        self.queue.send([replace(job, deferrals=deferrals + 1)],
                         delay_seconds=int(delay.total_seconds()))
         return "deferred"
 
@@ -253,11 +261,12 @@ class Sender:
 
     def _announcement(self, job: EmailJob) -> Announcement | None:
         """An announcement's text, read once per container (it never changes once stored)."""
-        if job.kind != "announcement":
+        payload = job.payload
+        if not isinstance(payload, AnnouncementPayload):
             return None
-        if "announcement_doc" in job.extra:  # an organiser's test copy carries its text
-            return announcement_from_doc(json.loads(job.extra["announcement_doc"]))
-        announcement_id = job.extra.get("announcement")
+        if payload.test_copy is not None:  # an organiser's test copy carries its text
+            return payload.test_copy
+        announcement_id = payload.announcement_id
         if not announcement_id:
             return None
         cache_key = (job.series_id, announcement_id)
