@@ -91,7 +91,8 @@ class ZoomProvider:
             if not participant.get("email"):
                 return DirectAnswer(200, {"status": "ignored"})
             session = sessions[0] if sessions else occurrence_session(
-                series, _moment(webinar.get("start_time")), _moment(participant.get("join_time")))
+                series, zoom_time(webinar.get("start_time")),
+                zoom_time(participant.get("join_time")))
             return Attendance(session, str(participant["email"]))
         return DirectAnswer(200, {"status": "ignored", "event": str(event)[:60]})
 
@@ -137,7 +138,7 @@ def occurrence_session(series: Series, occurrence_start: datetime | None,
     return None
 
 
-def _moment(value: object) -> datetime | None:
+def zoom_time(value: object) -> datetime | None:
     """Zoom's times: ISO 8601 in UTC (``2023-10-26T13:00:00Z``); anything else is no time."""
     if not isinstance(value, str):
         return None

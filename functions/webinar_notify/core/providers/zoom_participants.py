@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from ..attendance import PresenceEvent, PresenceKind
 from ..errors import PayloadError
 from ..series import Series
 from .hmac_body import json_object
-from .zoom import occurrence_session
+from .zoom import occurrence_session, zoom_time
 
 EVENTS: dict[str, PresenceKind] = {"webinar.participant_joined": "joined",
                                    "webinar.participant_left": "left"}
@@ -79,14 +78,3 @@ def parse_participant_event(body: bytes, series: Series) -> ParticipantSeen | No
     webinar_key = str(webinar.get("uuid") or webinar.get("id"))[:200]
     event_id = f"{kind}:{webinar_key}:{who}:{connection}:{at.isoformat()}"
     return ParticipantSeen(session, address, PresenceEvent(kind, at, connection), event_id)
-
-
-def zoom_time(value: object) -> datetime | None:
-    """Zoom's times: ISO 8601 in UTC (``2023-10-26T13:00:00Z``); anything else is no time."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
