@@ -210,3 +210,35 @@ def test_a_parked_chunk_written_again_replaces_itself_and_a_begun_wave_takes_no_
     assert (sorted(jobs), cursor) == (["a", "b", "c"], None)
     assert schedule.claim(SERIES, wave, S1, timedelta(minutes=5)) is not None
     assert not schedule.park(SERIES, wave, "page-2", ["d"], expires)  # the pass sends it now
+
+
+def test_a_parked_reminder_keeps_no_address_and_an_erasure_meanwhile_stops_it(
+        harness: Harness) -> None:
+    """Los Angeles wakes after the series' moment (06:00 there), so its 7-day reminder waits
+    for 08:00: parked without address or name, addressed again from the registration then."""
+    import re
+
+    for who in ("leaving", "staying"):
+        answer = harness.register(email=f"{who}@example.org", name=f"Name {who}",
+                                  event_id=f"e-{who}", time_zone="America/Los_Angeles",
+                                  sessions=["s1"])
+        assert answer.status == 202, answer.body
+    manage = harness.manage_path("leaving@example.org")
+    _run_until(harness, S1 - timedelta(days=7))  # the main pass: both parked
+    parked = harness.items("PARKED#")
+    assert parked and all("@" not in str(item) and "Name " not in str(item) for item in parked)
+
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    asked = harness.runtime.request("POST", manage, form, b"action=erase")
+    confirm = re.search(r'name="confirm" value="([^"]+)"', asked.text)
+    assert confirm, asked.text
+    erased = harness.runtime.request(
+        "POST", manage, form, f"action=erase_confirmed&confirm={confirm[1]}".encode())
+    assert erased.status == 200
+    _run_until(harness, S1 - timedelta(days=6))
+    week = [e for e in harness.outbox.entries()
+            if e["kind"] == "reminder" and e["sessions"] == ["s1"]
+            and str(e["sent_at"]) < (S1 - timedelta(days=6)).isoformat()]
+    assert [e["to"] for e in week] == ["staying@example.org"]
+    local = datetime.fromisoformat(str(week[0]["sent_at"]).replace("Z", "+00:00"))
+    assert local.astimezone(ZoneInfo("America/Los_Angeles")).time() == time(8)

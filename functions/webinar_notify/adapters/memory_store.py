@@ -103,6 +103,11 @@ class MemoryStore:
         found = self._rows(series_id).by_id.get(registrant_id)
         return found[0] if found else None
 
+    def registrations(self, series_id: str, registrant_ids: list[str]
+                      ) -> dict[str, Registration]:
+        return {rid: found for rid in registrant_ids
+                if (found := self.get_registration(series_id, rid)) is not None}
+
     def put_registration(self, registration: Registration, now: datetime) -> Registration:
         """Write the next version; StaleWriteError when another writer got there first."""
         rows = self._rows(registration.series_id)

@@ -75,6 +75,8 @@ class Store(ReadModelPort, Protocol):
     def put_series(self, series: Series, expected_revision: int | None,
                    tasks: dict[str, dict[str, Any]] | None = None) -> None: ...
     def get_registration(self, series_id: str, registrant_id: str) -> Registration | None: ...
+    def registrations(self, series_id: str, registrant_ids: list[str]
+                      ) -> dict[str, Registration]: ...
     def put_registration(self, registration: Registration, now: datetime) -> Registration: ...
     def registrations_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
                            ) -> tuple[list[Registration], dict[str, Any] | None]: ...
@@ -136,6 +138,14 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
     def get_registration(self, series_id: str, registrant_id: str) -> Registration | None:
         item = self._get(key(f"SERIES#{series_id}", f"REG#{registrant_id}"))
         return _registration(item) if item else None
+
+    def registrations(self, series_id: str, registrant_ids: list[str]
+                      ) -> dict[str, Registration]:
+        """The registrations of these people that still exist, by id (BatchGetItem, 100 a
+        request): an erased person is simply not there."""
+        keys = [key(f"SERIES#{series_id}", f"REG#{rid}") for rid in dict.fromkeys(registrant_ids)]
+        found = [_registration(item) for item in batch_get(self.client, self.table, keys)]
+        return {r.registrant_id: r for r in found}
 
     def put_registration(self, registration: Registration, now: datetime) -> Registration:
         """Write the next version; StaleWriteError when another writer got there first."""

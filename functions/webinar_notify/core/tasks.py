@@ -23,7 +23,7 @@ from .kinds import (
     UpdatePayload,
 )
 from .quiet_hours import QuietHours
-from .registration import Registration
+from .registration import Registrant, Registration
 from .schedule import (
     Scheduled,
     Slot,
@@ -186,12 +186,31 @@ def _scheduled(series: Series) -> list[str]:
     return [s.id for s in series.sessions if not s.cancelled]
 
 
-def _job(kind: EmailKind, series: Series, registration: Registration,
-         session_ids: tuple[str, ...], task_key: str, *, also: tuple[str, ...] = (),
-         payload: Payload, not_after: datetime) -> EmailJob:
+def _recipient(registration: Registration, session_ids: tuple[str, ...]) -> Registrant:
     recipient = registration.registrant
     if len(session_ids) == 1:  # about one session: carry that session's personal link
         recipient = replace(recipient, join_url=registration.join_url_for(session_ids[0]))
+    return recipient
+
+
+NOBODY = Registrant(email="", full_name="", time_zone="UTC")
+
+
+def unaddressed(job: EmailJob) -> EmailJob:
+    """The job without the person's address, name or link: what is kept while it waits
+    (a parked reminder), so nothing personal outlives an erasure meanwhile."""
+    return replace(job, recipient=NOBODY)
+
+
+def addressed(job: EmailJob, registration: Registration) -> EmailJob:
+    """The waiting job addressed again from the registration as it is now."""
+    return replace(job, recipient=_recipient(registration, job.session_ids))
+
+
+def _job(kind: EmailKind, series: Series, registration: Registration,
+         session_ids: tuple[str, ...], task_key: str, *, also: tuple[str, ...] = (),
+         payload: Payload, not_after: datetime) -> EmailJob:
+    recipient = _recipient(registration, session_ids)
     return EmailJob(kind=kind, series_id=series.id, series_revision=series.revision,
                     registrant_id=registration.registrant_id, recipient=recipient,
                     session_ids=session_ids, also=also, payload=payload, not_after=not_after,

@@ -25,7 +25,14 @@ from ..core.jobs import EmailJob
 from ..core.registration import Registration
 from ..core.schedule import agenda, first_moment, shifts, slots
 from ..core.series import Series
-from ..core.tasks import EARLY_SUFFIX, ReminderTask, Task, task_from_doc
+from ..core.tasks import (
+    EARLY_SUFFIX,
+    ReminderTask,
+    Task,
+    addressed,
+    task_from_doc,
+    unaddressed,
+)
 from ..core.text import suppression_id
 from ..core.waves import Wave, is_wave
 
@@ -105,7 +112,11 @@ class Scheduler:
         while True:
             if isinstance(task, Wave):
                 parked, cursor = self.schedule.parked_page(series.id, task.key, cursor)
-                jobs = [EmailJob.from_json(text) for text in parked]
+                waiting = [EmailJob.from_json(text) for text in parked]
+                now_registered = self.store.registrations(
+                    series.id, [job.registrant_id for job in waiting])
+                jobs = [addressed(job, now_registered[job.registrant_id]) for job in waiting
+                        if job.registrant_id in now_registered]  # erased meanwhile: gone
                 self.queue.send(jobs)
                 blocked_count = 0
             else:
@@ -167,7 +178,7 @@ class Scheduler:
         for start in range(0, len(jobs), PARK_CHUNK):
             chunk = jobs[start:start + PARK_CHUNK]
             if not self.schedule.park(series_id, wave.key, f"{page}-{start // PARK_CHUNK}",
-                                      [job.to_json() for job in chunk],
+                                      [unaddressed(job).to_json() for job in chunk],
                                       wave.closes + PARKED_KEPT):
                 unparked += chunk
         if (series_id, wave.key) not in self._waves_stored:  # put_task keeps the first
