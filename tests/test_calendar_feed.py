@@ -37,6 +37,9 @@ def test_a_feed_link_that_was_altered_is_refused(harness: Harness) -> None:
     altered = path.replace(".ics", "x.ics")
     answer = harness.runtime.request("GET", altered, {}, b"")
     assert answer.status == 404
+    french = harness.runtime.request("GET", altered, {"accept-language": "fr"}, b"")
+    assert french.status == 404 and french.headers.get("Content-Language") == "fr"
+    assert french.text != answer.text and french.text  # said in the reader's language
 
 
 def test_the_feed_is_cached_privately_and_answers_304_when_unchanged(harness: Harness) -> None:

@@ -84,3 +84,16 @@ def test_published_calendar_identity_and_sessions_cannot_disappear(harness: Harn
         push(harness, replace(series, sessions=series.sessions[:7]))
     stored = store.get_series(series.id)
     assert stored is not None and stored.revision == 1 and len(stored.sessions) == 8
+
+
+def test_a_template_folder_that_is_not_there_is_refused_at_publishing(harness: Harness) -> None:
+    from webinar_notify.core.series_document import series_to_document
+
+    store = harness.runtime.store
+    before = store.get_series("reirradiation-2023")
+    document = series_to_document(load_series_file(SERIES_FILE)) | {"templates": "nowhere"}
+    answer = harness.runtime.organiser("/organiser/series/reirradiation-2023/push",
+                                       {"series": document, "quiet": True}, "push-nowhere")
+    assert answer.status == 400, answer.body
+    assert "templates: no folder 'nowhere'" in str(answer.body)
+    assert store.get_series("reirradiation-2023") == before  # nothing stored, nothing sent

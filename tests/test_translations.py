@@ -303,3 +303,17 @@ def test_a_zone_without_letters_is_labelled_by_its_offset_in_every_language(
                 assert label == zone_label(moment), (name, label)
     casablanca = datetime(2024, 1, 15, 12, tzinfo=ZoneInfo("Africa/Casablanca"))
     assert local_zone_label(casablanca, language) == "UTC+1"
+
+
+def test_an_error_after_a_good_link_speaks_the_persons_language(harness: Harness) -> None:
+    french = _register_in(harness, "fr-CA", "anne@example.org")
+    stale = harness.runtime.request(
+        "POST", french, {"content-type": "application/x-www-form-urlencoded",
+                         "accept-language": "de"}, b"action=erase_confirmed&confirm=old")
+    assert stale.status == 400
+    assert stale.headers.get("Content-Language") == "fr"
+    assert "Cette confirmation manque ou a expiré" in stale.text
+    assert harness.registration("anne@example.org") is not None  # nothing erased
+    forged = harness.runtime.request("GET", french[:-3] + "AAA", {"accept-language": "de"}, b"")
+    assert forged.status == 404  # a link not ours: only the browser's language is known
+    assert forged.headers.get("Content-Language") == "de"

@@ -16,6 +16,8 @@
 class WebinarNotifyError(Exception):
     """Base of every error this package raises on purpose."""
 
+    language = ""  # the reader's language, when known where it was raised (a page's error)
+
 
 class InvalidInputError(WebinarNotifyError):
     """Input from outside is wrong; the caller gets a 4xx and nothing is stored."""

@@ -135,7 +135,9 @@ def calendar_feed(series_id: str, token: str) -> Response[str]:
         body, etag = services().manage.feed(series_id, token)
     except NotFoundError as error:
         metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
-        return Response(404, "text/plain; charset=utf-8", str(error))
+        language = i18n.from_accept_language(_accept_language()) or i18n.SOURCE
+        return Response(404, "text/plain; charset=utf-8", i18n.tr(language, str(error)),
+                        headers={"Content-Language": language})
     metrics.add_metric(name="CalendarFeedsServed", unit=MetricUnit.Count, value=1)
     cached = {"ETag": etag, "Cache-Control": FEED_CACHE}
     if (router.current_event.headers or {}).get("if-none-match") == etag:
@@ -201,7 +203,8 @@ def _page(render: Callable[[], str], path: tuple[str, str]) -> Response[str]:
         body = render()
     except InvalidInputError as error:
         metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
-        language = i18n.from_accept_language(_accept_language()) or i18n.SOURCE
+        language = error.language or i18n.from_accept_language(_accept_language()) \
+            or i18n.SOURCE
         return Response(error.status, "text/html; charset=utf-8",
                         _error_page(str(error), language),
                         headers={"Content-Language": language})

@@ -19,7 +19,7 @@ from ..adapters.store import Store
 from ..core import i18n, tokens
 from ..core.calendar import personal_feed
 from ..core.compose import session_view
-from ..core.errors import PayloadError
+from ..core.errors import InvalidInputError, PayloadError
 from ..core.jobs import EmailJob
 from ..core.policies import SeatState, Standing
 from ..core.registration import Registration, RegistrationEvent
@@ -83,11 +83,20 @@ class ManagePage:
 
     def act(self, series_id: str, token: str, form: dict[str, str],
             accept_language: str = "") -> str:
-        """A button on the page: drop or add a session, cancel, or erase everything."""
+        """A button on the page: drop or add a session, cancel, or erase everything. Once
+        the link is known good, an error is shown in the person's language."""
         series, registration = linked_registration(self.store, self.secrets, "manage",
                                                    series_id, token,
             today=self.clock.now().date())
         lang = _language(series, registration, accept_language)
+        try:
+            return self._act(series, registration, token, form, lang)
+        except InvalidInputError as error:
+            error.language = lang
+            raise
+
+    def _act(self, series: Series, registration: Registration, token: str,
+             form: dict[str, str], lang: str) -> str:
         action, now = form.get("action", ""), self.clock.now()
         if action == "erase":  # one more press: erasure cannot be undone
             return self._page(series, registration, "", token,

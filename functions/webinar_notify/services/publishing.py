@@ -59,6 +59,8 @@ class Publishing:
         incoming = parse_series(doc)
         if incoming.id != series_id:
             raise PayloadError(f"the file is series {incoming.id!r}, not {series_id!r}")
+        if incoming.templates:  # a missing override folder is refused now, not at sending
+            self.renderer.folders(incoming.templates)
         stored = self.store.get_series(incoming.id)
         if dry_run:
             return self._rehearse(stored, incoming, quiet)
