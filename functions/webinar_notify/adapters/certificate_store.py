@@ -255,20 +255,15 @@ def _download(records: PersonRecords) -> dict[str, Any]:
                          for c in records.certificates]}
 
 
-# -- in memory ---------------------------------------------------------------------------------
-class MemoryCertificateStore:
-    """The same keys and attributes in a dict: what the tests and the local runner use."""
-
-    def __init__(self) -> None:
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}  # key -> {"body", "revoked"}
+class _KeptItems:
+    """What both stores write and read the same way, through their own ``_put`` and
+    ``_query`` (the same keys and attributes in a dict or in the table)."""
 
     def _put(self, pk: str, sk: str, body: dict[str, Any]) -> None:
-        self.items[(pk, sk)] = {"body": json.loads(json.dumps(body))}
+        raise NotImplementedError
 
     def _query(self, pk: str, prefix: str) -> Iterator[Item]:
-        for (item_pk, sk), item in sorted(self.items.items()):
-            if item_pk == pk and sk.startswith(prefix):
-                yield sk, item["body"], bool(item.get("revoked"))
+        raise NotImplementedError
 
     def _imports(self, series_id: str) -> dict[str, str]:
         return {sk.removeprefix("IMPORT#"): body["import_id"]
@@ -297,6 +292,29 @@ class MemoryCertificateStore:
         self._put(_series_pk(series_id), f"{_person(registrant_id)}EVALUATION#{key}",
                   {"at": at.isoformat()})
 
+    def records(self, series_id: str, registrant_id: str) -> PersonRecords:
+        return _person_records(self._query(_series_pk(series_id), _person(registrant_id)),
+                               registrant_id, self._imports(series_id))
+
+    def person_data(self, series_id: str, registrant_id: str) -> dict[str, Any]:
+        return _download(self.records(series_id, registrant_id))
+
+
+# -- in memory ---------------------------------------------------------------------------------
+class MemoryCertificateStore(_KeptItems):
+    """The same keys and attributes in a dict: what the tests and the local runner use."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}  # key -> {"body", "revoked"}
+
+    def _put(self, pk: str, sk: str, body: dict[str, Any]) -> None:
+        self.items[(pk, sk)] = {"body": json.loads(json.dumps(body))}
+
+    def _query(self, pk: str, prefix: str) -> Iterator[Item]:
+        for (item_pk, sk), item in sorted(self.items.items()):
+            if item_pk == pk and sk.startswith(prefix):
+                yield sk, item["body"], bool(item.get("revoked"))
+
     def put_certificate(self, certificate: Certificate) -> bool:
         """Always written: the fake keeps no registrations to check (the table's store
         refuses a certificate for a person erased meanwhile)."""
@@ -305,10 +323,6 @@ class MemoryCertificateStore:
                          (_verification_pk(certificate.certificate_id), "CERTIFICATE")):
             self.items.setdefault(item_key, {})["body"] = body  # revoked stays as it was
         return True
-
-    def records(self, series_id: str, registrant_id: str) -> PersonRecords:
-        return _person_records(self._query(_series_pk(series_id), _person(registrant_id)),
-                               registrant_id, self._imports(series_id))
 
     def verification(self, certificate_id: str) -> dict[str, Any] | None:
         item = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
@@ -327,9 +341,6 @@ class MemoryCertificateStore:
         record["revoked"] = own["revoked"] = True
         return True
 
-    def person_data(self, series_id: str, registrant_id: str) -> dict[str, Any]:
-        return _download(self.records(series_id, registrant_id))
-
     def erase_person(self, series_id: str, registrant_id: str) -> int:
         pk = _series_pk(series_id)
         doomed = list(self._query(pk, _person(registrant_id)))
@@ -342,7 +353,7 @@ class MemoryCertificateStore:
 
 
 # -- DynamoDB ----------------------------------------------------------------------------------
-class DynamoCertificateStore:
+class DynamoCertificateStore(_KeptItems):
     """The same items in the application's table: PutItem, UpdateItem (also in transactions),
     GetItem, Query and BatchWriteItem."""
 
@@ -375,33 +386,6 @@ class DynamoCertificateStore:
                 return
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def _imports(self, series_id: str) -> dict[str, str]:
-        return {sk.removeprefix("IMPORT#"): body["import_id"]
-                for sk, body, _ in self._query(_series_pk(series_id), "IMPORT#")}
-
-    def add_presence_event(self, series_id: str, registrant_id: str, session_id: str,
-                           event: PresenceEvent) -> None:
-        self._put(_series_pk(series_id), _event_sk(registrant_id, session_id, event),
-                  {"kind": event.kind, "at": event.at.isoformat(),
-                   "connection": event.connection})
-
-    def put_upload(self, series_id: str, registrant_id: str, session_id: str, source: str,
-                   intervals: Sequence[Interval], minutes: float = 0.0,
-                   import_id: str = "") -> None:
-        self._put(_series_pk(series_id),
-                  f"{_person(registrant_id)}PRESENCE#{session_id}#UPLOAD",
-                  _upload_body(source, intervals, minutes, import_id))
-
-    def mark_imported(self, series_id: str, session_id: str, source: str, import_id: str,
-                      at: datetime) -> None:
-        self._put(_series_pk(series_id), _import_sk(session_id),
-                  {"source": source, "import_id": import_id, "at": at.isoformat()})
-
-    def record_evaluation(self, series_id: str, registrant_id: str, key: str,
-                          at: datetime) -> None:
-        self._put(_series_pk(series_id), f"{_person(registrant_id)}EVALUATION#{key}",
-                  {"at": at.isoformat()})
-
     def put_certificate(self, certificate: Certificate) -> bool:
         """The person's copy and the verification record, in one transaction: each one's
         ``body`` only, so a revoked certificate issued again stays revoked; and only while
@@ -417,10 +401,6 @@ class DynamoCertificateStore:
                           "ExpressionAttributeValues": body}}
               for key in (_key(_series_pk(certificate.series_id), _cert_sk(certificate)),
                           _key(_verification_pk(certificate.certificate_id), "CERTIFICATE")))])
-
-    def records(self, series_id: str, registrant_id: str) -> PersonRecords:
-        return _person_records(self._query(_series_pk(series_id), _person(registrant_id)),
-                               registrant_id, self._imports(series_id))
 
     def verification(self, certificate_id: str) -> dict[str, Any] | None:
         found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
@@ -442,9 +422,6 @@ class DynamoCertificateStore:
                         "ConditionExpression": "attribute_exists(pk)",
                         "ExpressionAttributeValues": {":yes": {"BOOL": True}}}}
             for key in (_key(_verification_pk(certificate_id), "CERTIFICATE"), own)])
-
-    def person_data(self, series_id: str, registrant_id: str) -> dict[str, Any]:
-        return _download(self.records(series_id, registrant_id))
 
     def erase_person(self, series_id: str, registrant_id: str) -> int:
         """The verification records first, then the person's items: a failure part-way
