@@ -33,7 +33,7 @@ from webinar_notify.core.certificates import (
 )
 from webinar_notify.core.errors import RetryableError
 from webinar_notify.local import aws_limits
-from webinar_notify.local.infra import REGION, load_template
+from webinar_notify.local.infra import REGION, create_table
 
 SERIES = "reirradiation-2023"
 START = datetime(2023, 10, 26, 13, 0, tzinfo=UTC)
@@ -62,12 +62,7 @@ def dynamo_store(moto_dynamodb: Any) -> DynamoCertificateStore:
     """The table's own store alone: for what only DynamoDB has (transactions, batches,
     a gap between a read and a write)."""
     client = moto_dynamodb
-    properties = load_template()["Resources"]["Table"]["Properties"]
-    name = f"certificates-{next(_TABLES)}"
-    client.create_table(TableName=name, BillingMode=properties["BillingMode"],
-                        AttributeDefinitions=properties["AttributeDefinitions"],
-                        KeySchema=properties["KeySchema"],
-                        GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []))
+    name = create_table(client, f"certificates-{next(_TABLES)}")
     for registrant in (ANA, KHAI):  # registered: a certificate is issued only to them
         client.put_item(TableName=name, Item={"pk": {"S": f"SERIES#{SERIES}"},
                                               "sk": {"S": f"REG#{registrant}"}})

@@ -28,7 +28,7 @@ from webinar_notify.adapters.seats import (
 from webinar_notify.core.errors import PayloadError, RetryableError
 from webinar_notify.core.policies import SeatCounts, Standing
 from webinar_notify.local import aws_limits
-from webinar_notify.local.infra import REGION, load_template
+from webinar_notify.local.infra import REGION, create_table
 
 SERIES = "reirradiation-2023"
 AT = datetime(2023, 10, 2, 9, 0, tzinfo=UTC)
@@ -63,12 +63,7 @@ def seats(request: pytest.FixtureRequest) -> Seats:
 def dynamo_seats(request: pytest.FixtureRequest) -> DynamoSeats:
     request.getfixturevalue("atomic_moto")  # each request atomic, as DynamoDB's are
     client = request.getfixturevalue("moto_dynamodb")
-    properties = load_template()["Resources"]["Table"]["Properties"]
-    table = f"seats-{next(_TABLES)}"
-    client.create_table(TableName=table, BillingMode=properties["BillingMode"],
-                        AttributeDefinitions=properties["AttributeDefinitions"],
-                        KeySchema=properties["KeySchema"],
-                        GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []))
+    table = create_table(client, f"seats-{next(_TABLES)}")
     return DynamoSeats(client, table)
 
 

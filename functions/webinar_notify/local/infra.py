@@ -48,6 +48,17 @@ class LocalResources:
     export_bucket: str = ""
 
 
+def create_table(client: Any, name: str, table: dict[str, Any] | None = None) -> str:
+    """The table as the template defines it (its ``Properties``; default: the kit's), under
+    ``name``, on the current (moto) endpoint; its name."""
+    table = table or load_template()["Resources"]["Table"]["Properties"]
+    client.create_table(
+        TableName=name, BillingMode=table["BillingMode"],
+        AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"],
+        GlobalSecondaryIndexes=table.get("GlobalSecondaryIndexes", []))
+    return name
+
+
 def create_resources(template: dict[str, Any] | None = None,
                      template_path: Path | None = None) -> LocalResources:
     """Create the table and queues on the current (moto) endpoint, as the template says
@@ -55,10 +66,7 @@ def create_resources(template: dict[str, Any] | None = None,
     resources = (template or load_template(template_path))["Resources"]
     table = resources["Table"]["Properties"]
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="webinar-notify", BillingMode=table["BillingMode"],
-        AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"],
-        GlobalSecondaryIndexes=table.get("GlobalSecondaryIndexes", []))
+    create_table(dynamodb, "webinar-notify", table)
     ttl = table["TimeToLiveSpecification"]
     dynamodb.update_time_to_live(TableName="webinar-notify", TimeToLiveSpecification=ttl)
 
