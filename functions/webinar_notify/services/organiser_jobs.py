@@ -345,27 +345,36 @@ class OrganiserJobs:
         if session is not None and self._certificates is not None:
             mark(self._certificates().certificates, series_id, session, rid, attended=True)
 
+    def _attendance_job(self, work: Continuation, unkept: str
+                        ) -> tuple[OrganiserJob, Series, Certificates] | None:
+        """The job and its series, while both are there and this deployment keeps
+        attendance; else the job is failed saying why (or was done already): None."""
+        job = self.jobs.get(work.series_id, work.job_id)
+        if job is None or job.finished:
+            return None
+        series = self.store.get_series(work.series_id)
+        if series is None or self._certificates is None:
+            self.fail(work, "the series no longer exists" if series is None else unkept)
+            return None
+        return job, series, self._certificates()
+
     def _upload_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
         """Write the upload's rows of registrants from ``work.rows`` on, a batch at a time,
         until ``deadline``; after the last, mark the session's import (the rows count from
         then on) and start the series' certificate assessment."""
         from .attendance import rows_from_document
 
-        job = self.jobs.get(work.series_id, work.job_id)
-        if job is None or job.finished:
+        opened = self._attendance_job(work, "this deployment keeps no attendance")
+        if opened is None:
             return None
-        series = self.store.get_series(work.series_id)
-        if series is None or self._certificates is None:
-            self.fail(work, "the series no longer exists" if series is None
-                      else "this deployment keeps no attendance")
-            return None
+        job, series, certificates = opened
         try:
             rows = rows_from_document(self.exports.read(upload_key(work.series_id,
                                                                     work.job_id)))
         except PayloadError as error:
             self.fail(work, str(error))
             return None
-        store = self._certificates().certificates
+        store = certificates.certificates
         ids = sorted(rows)
         position = work.rows
         recorded = int(work.extra.get("recorded", "0"))
@@ -373,8 +382,8 @@ class OrganiserJobs:
         source = work.extra["source"]
         while True:
             batch = ids[position:position + self.settings.attendance_batch]
-            known = {rid: rows[rid] for rid in batch
-                     if self.store.get_registration(work.series_id, rid) is not None}
+            registered = self.store.registrations(work.series_id, batch)  # BatchGetItem
+            known = {rid: rows[rid] for rid in batch if rid in registered}
             for rid, row in known.items():
                 store.put_upload(work.series_id, rid, job.session_id, source, row.intervals,
                                  row.minutes, job.job_id)
@@ -402,15 +411,10 @@ class OrganiserJobs:
     def _certificates_step(self, work: Continuation, deadline: datetime
                            ) -> Continuation | None:
         """Assess a page of registrations at a time until ``deadline``, then hand on."""
-        job = self.jobs.get(work.series_id, work.job_id)
-        if job is None or job.finished:
+        opened = self._attendance_job(work, "this deployment issues no certificates")
+        if opened is None:
             return None
-        series = self.store.get_series(work.series_id)
-        if series is None or self._certificates is None:
-            self.fail(work, "the series no longer exists" if series is None
-                      else "this deployment issues no certificates")
-            return None
-        certificates = self._certificates()
+        _job, series, certificates = opened
         cursor, done = work.cursor, work.rows
         issued = int(work.extra.get("issued", "0"))
         unnamed = int(work.extra.get("unnamed", "0"))
