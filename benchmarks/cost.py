@@ -4,27 +4,47 @@ writes, for its capacity units), every Lambda invocation and how long it took, a
 every log line the handlers write (their JSON lines and EMF metric blobs, as CloudWatch Logs
 would ingest them). Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/cost.py [--registrants 20]     (CI: --registrants 2 --tiny)
+    .venv/bin/python benchmarks/cost.py [--registrants 20] [--detail]
+                                                          (CI: --registrants 2 --tiny)
 
-About two minutes and 1 GB at the default: moto copies the whole table at every
-TransactWriteItems, so time and memory grow with the table (on moto only, not on AWS).
+About a minute at the default (8 at 100 registrants): moto copies the whole table at every
+TransactWriteItems (a registration's), so time and memory grow with the table (on moto only,
+not on AWS). ``--detail`` lists each function's requests by type and its GB-s.
 
 The run: the seed series on the local runner (moto, SQS as moto's, virtual time), N
 registrations by signed webhook, every confirmation and reminder sent, and for every email the
-SES "Delivery" event its configuration set publishes, through SNS to the feedback function.
+SES "Delivery" event its configuration set publishes to SNS, which puts it on the feedback
+queue, whose event source hands the feedback function a batch of what has arrived (here: the
+events of one drain of the send queue, at most the template's BatchSize; on AWS a batch gathers
+for up to its window, so it holds at least as many, and costs no more per email than here).
 
-Counted: requests, items, invocations, log bytes. Modelled, and said so where printed:
+Counted: requests, items, invocations, log bytes, and the write units of the `Mail` index
+(projection ALL: each write that gives a ledger item its index keys, or changes it while it has
+them, writes the index entry too, at its size plus 100 bytes per KB rounded up:
+docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html, "Provisioned throughput
+considerations"). SNS's delivery of each event to the queue is counted as one SQS request (an
+SQS SendMessage on the queue; SNS itself does not charge for it). Modelled, and said so where
+printed:
 - Lambda's own START/END/REPORT lines per invocation (their format, with measured durations);
 - Lambda duration: the handler's own time here (its wall time less the time moto and the
   outbox, the stand-ins for AWS, took to answer), scaled to the CPU share Lambda gives the
   function's memory (one vCPU at 1,769 MB: docs.aws.amazon.com/lambda/latest/dg/
   configuration-memory.html), plus a typical network latency per AWS call it made (LATENCY_MS),
-  the sender's calls shared over its threads. An ESTIMATE;
-- X-Ray, with tracing on: the traces the default sampling rule records (the first request each
-  second and 5 % of the rest) at the template's default send rate, where each email's delivery
-  event invokes the feedback function; every other invocation traced;
+  the sender's calls shared over its threads; the sender is billed at least its pacing
+  (each instance sends SesSendRate / SenderConcurrency a second, and waits meanwhile). An
+  ESTIMATE;
+- X-Ray, with tracing on: one trace per invocation (the default sampling rule records the first
+  request each second, and no function here is invoked more than about once a second at the
+  template's default send rate: the sender takes up to 250 emails, the feedback function a
+  window's events);
 - the sender's event source: as Lambda's does, it gathers up to the template's BatchSize from
-  receives of 10 (counted) and deletes what succeeded in batches of 10 (counted).
+  receives of 10 (counted) and deletes what succeeded in batches of 10 (counted); the
+  feedback queue's likewise. A receive that finds nothing is not counted per email: Lambda's
+  pollers keep polling an empty queue anyway (the fixed cost printed last);
+- storage: each email's ledger item and its `Mail` index entry, at the sizes this run left in
+  the table, kept for the ledger's TTL (400 days), with point-in-time recovery on the table
+  (not on the index). Priced apart from the per-request total too, since the first 25 GB a
+  month are free on every account (aws.amazon.com/dynamodb/pricing).
 """
 
 from __future__ import annotations
@@ -67,6 +87,11 @@ DYNAMODB_PER_RRU = 0.125 / 1e6
 SQS_PER_REQUEST = 0.40 / 1e6  # standard queue, per 64 KB chunk
 LOGS_PER_GB = 0.50  # CloudWatch Logs ingestion (Lambda's logs are tiered below this at volume)
 XRAY_PER_TRACE = 5.00 / 1e6  # traces recorded: aws.amazon.com/xray/pricing (not in the notes)
+# Storage, standard table class: aws.amazon.com/dynamodb/pricing (not in the notes).
+DYNAMODB_PER_GB_MONTH = 0.25
+PITR_PER_GB_MONTH = 0.20  # continuous backups: the table's size, not its global indexes
+KMS_KEY_PER_MONTH = 1.00  # aws.amazon.com/kms/pricing (not in the notes)
+INDEX_ENTRY_OVERHEAD = 100  # bytes an index entry adds to the item's own (DynamoDB's rule)
 SNS_PER_PUBLISH = 0.50 / 1e6  # SNS requests; deliveries to Lambda are free:
 #                               aws.amazon.com/sns/pricing (not in the notes)
 METRIC_PER_MONTH = 0.30  # a custom metric, first 10,000: aws.amazon.com/cloudwatch/pricing
@@ -74,6 +99,7 @@ METRIC_PER_MONTH = 0.30  # a custom metric, first 10,000: aws.amazon.com/cloudwa
 # SES from the notes §4 "Scale": 40-60 ms; DynamoDB and SQS single-digit to low tens of ms).
 LATENCY_MS = {"sesv2": 50.0, "dynamodb": 6.0, "sqs": 12.0, "ssm": 10.0, "s3": 20.0}
 GB = 1024 ** 3
+SES_SEND = "sesv2:SendEmail (SES's own price)"
 ONE_VCPU_MB = 1769
 SCHEDULER_RUNS_PER_MONTH = 12 * 24 * 31  # every 5 minutes
 ZONES = ("America/Toronto", "Asia/Riyadh", "Australia/Sydney", "Europe/Copenhagen",
@@ -91,6 +117,7 @@ class Tally:
     requests: Counter[str] = field(default_factory=Counter)  # "service:Operation"
     rru: float = 0.0
     wru: float = 0.0
+    index_wru: float = 0.0  # the `Mail` index's writes, caused by this function's writes
     log_bytes: int = 0  # its JSON log lines, tracing off
     trace_id_bytes: int = 0  # what the xray_trace_id key adds to them with tracing on
     log_lines: int = 0
@@ -106,6 +133,8 @@ class Run:
     tallies: defaultdict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     emails: int = 0
     deliveries: int = 0  # SES events published to SNS (one per email)
+    ledger_bytes: float = 0.0  # the average ledger item at the end of the run
+    ledger_items: int = 0
     current: str = ""  # the function being invoked
     metric_names: set[str] = field(default_factory=set)
 
@@ -194,6 +223,51 @@ def capacity(operation: str, params: Mapping[str, Any], answer: Mapping[str, Any
     return 0.0, 0.0
 
 
+def index_entry(table: str, key: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The item's `Mail` index entry as stored now: (its sort key, its size), or None when the
+    item is not in the index (no ``mail_pk``), read from moto's backend directly."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    try:
+        item = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_item(table, dict(key))
+    except Exception:  # a table or key moto cannot find
+        return None
+    if item is None or "mail_pk" not in item.attrs or "mail_sk" not in item.attrs:
+        return None
+    return str(item.attrs["mail_sk"].value), item.size() + INDEX_ENTRY_OVERHEAD
+
+
+def written_items(operation: str, params: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(table, key) of each item a PutItem, UpdateItem, DeleteItem or TransactWriteItems
+    writes."""
+    def one(kind: str, body: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        if kind in ("PutItem", "Put"):
+            item = body.get("Item") or {}
+            return [(str(body.get("TableName")),
+                     {name: item[name] for name in ("pk", "sk") if name in item})]
+        if kind in ("UpdateItem", "DeleteItem", "Update", "Delete"):
+            return [(str(body.get("TableName")), dict(body.get("Key") or {}))]
+        return []
+
+    if operation == "TransactWriteItems":
+        return [written for action in params.get("TransactItems", [])
+                for kind, body in action.items() for written in one(kind, body)]
+    return one(operation, params)
+
+
+def index_write_units(before: tuple[str, int] | None, after: tuple[str, int] | None) -> float:
+    """The index's write units for one write of its item: a put when the item enters it, a
+    delete when it leaves, both when its index key changes, else one update."""
+    if before is None and after is None:
+        return 0.0
+    if before is None or after is None:
+        return _write_units((after or before or ("", 0))[1])
+    if before[0] != after[0]:
+        return _write_units(before[1]) + _write_units(after[1])
+    return _write_units(after[1])
+
+
 # ---- what the handlers write to their logs -------------------------------------------------
 
 _TRACE_KEY = re.compile(r',?\s*"xray_trace_id":\s*"[^"]*"')
@@ -268,6 +342,10 @@ def memory_of_functions() -> dict[str, int]:
             if r["Type"] == "AWS::Serverless::Function"}
 
 
+def sender_concurrency() -> int:
+    return int(load_template()["Parameters"]["SenderConcurrency"]["Default"])
+
+
 def send_rate() -> float:
     return float(load_template()["Parameters"]["SesSendRate"]["Default"])
 
@@ -283,22 +361,27 @@ def sender_threads() -> int:
     return pool_size(send_rate() / concurrency, sender_batch())
 
 
-def sampled(per_second: float) -> float:
-    """The share of requests X-Ray's default rule records at this rate: the first each second
-    (the reservoir) and 5 % of the rest."""
-    if per_second <= 1:
-        return 1.0
-    return (1 + 0.05 * (per_second - 1)) / per_second
+def ledger_items(table: str) -> tuple[int, float]:
+    """How many emails the ledger holds at the end, and their average size in bytes."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    stored = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(table)
+    sizes = [item.size() for item in stored.all_items()
+             if str(item.hash_key.value).startswith("DELIVERY#")]
+    return len(sizes), sum(sizes) / max(1, len(sizes))
 
 
-def as_event_source(batch_size: int) -> Callable[[], None]:
-    """Make the local runner's SQS queue receive and delete as Lambda's event source does;
-    returns the way back."""
+def as_event_source(batch_size: int, send_queue_url: str) -> Callable[[], None]:
+    """Make the local runner's SQS queues receive and delete as Lambda's event source does
+    (the send queue gathers a batch; both delete in batches of 10); returns the way back."""
     from webinar_notify.local.queues import MotoSqs
 
     receive, settle = MotoSqs.receive, MotoSqs.settle
 
     def gather(self: MotoSqs) -> list[dict[str, Any]]:
+        if self.url != send_queue_url:
+            return receive(self)
         batch: list[dict[str, Any]] = []
         while len(batch) < batch_size:
             answer = receive(self)
@@ -351,12 +434,24 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
              for local, logical in runtime.LOGICAL_IDS.items()}
     logs = LogCounter(run, names)
 
+    indexed_before: dict[int, list[tuple[str, int] | None]] = {}
+
+    def before(service: str, operation: str, params: Mapping[str, Any]) -> None:
+        if service == "dynamodb":
+            indexed_before[id(params)] = [index_entry(table, key)
+                                          for table, key in written_items(operation, params)]
+
     def answered(service: str, operation: str, params: Mapping[str, Any],
                  answer: Mapping[str, Any], seconds: float) -> None:
+        was = indexed_before.pop(id(params), [])
         function = aws_calls.current_function.get()
         if not function and service != "sqs":
             return  # the runner's own reads and set-up: no function makes them on AWS
-        tally = run.tallies[function or "SendQueue event source"]
+        if operation == "ReceiveMessage" and not answer.get("Messages"):
+            return  # an empty poll: the event sources' long polls, a fixed cost (below)
+        feedback_queue = str(params.get("QueueUrl", "")).endswith("-feedback")
+        tally = run.tallies[function or ("FeedbackQueue (SNS, event source)" if feedback_queue
+                                         else "SendQueue event source")]
         tally.requests[f"{service}:{operation}"] += 1
         if function:
             tally.standin_seconds += seconds
@@ -366,6 +461,10 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
             read, write = capacity(operation, params, answer)
             tally.rru += read
             tally.wru += write
+            if "Error" not in answer:
+                for entry, (table, key) in zip(was, written_items(operation, params),
+                                               strict=False):
+                    tally.index_wru += index_write_units(entry, index_entry(table, key))
 
     real_invoke = runtime.LocalRuntime._invoke
     real_send = OutboxMailer.send
@@ -378,7 +477,7 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
             tally = run.tallies[run.current]
             tally.standin_seconds += time.perf_counter() - started
             tally.latency_ms += LATENCY_MS["sesv2"] / threads
-            tally.requests["sesv2:SendEmail (SES's own price)"] += 1
+            tally.requests[SES_SEND] += 1
 
     def timed_invoke(self: runtime.LocalRuntime, handler: Callable[..., Any],
                      event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -412,8 +511,9 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
         _log_to(logs)
         stack.enter_context(contextlib.redirect_stdout(logs))  # EMF blobs are printed
         local.push_series(series)
+        stack.callback(aws_calls.watch(before))
         stack.callback(aws_calls.watch_answers(answered))
-        stack.callback(as_event_source(sender_batch()))
+        stack.callback(as_event_source(sender_batch(), local.resources.queue_url))
         runtime.LocalRuntime._invoke = timed_invoke  # type: ignore[method-assign]
         OutboxMailer.send = send  # type: ignore[method-assign]
         stack.callback(setattr, OutboxMailer, "send", real_send)
@@ -424,9 +524,11 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
         def deliveries() -> None:
             nonlocal reported
             entries = mailer.entries()
-            for entry in entries[reported:]:  # one SNS notification, one invocation, each
-                local.feedback(ses_event(entry, "Delivery", at=clock.now()))
-                run.deliveries += 1
+            events = [ses_event(entry, "Delivery", at=clock.now())
+                      for entry in entries[reported:]]  # one SNS publish each
+            if events:  # on the queue together; the event source takes them in batches
+                local.feedback(*events)
+                run.deliveries += len(events)
             reported = len(entries)
 
         for at, body, headers in registrations(registrants, scenario.start + timedelta(hours=1),
@@ -448,6 +550,7 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
                 break
             tick = max(wakeup, tick + timedelta(minutes=5))
         run.emails = len(mailer.entries())
+        run.ledger_items, run.ledger_bytes = ledger_items(local.resources.table)
         run.current = ""
         idle = run.tallies["idle scheduler run"]
         snapshot = _copy(run.tallies["SchedulerFunction"])
@@ -500,30 +603,47 @@ def _subtract_into(target: Tally, after: Tally, before: Tally) -> None:
 
 # ---- prices --------------------------------------------------------------------------------
 
+LEDGER_MONTHS = 400 / (365.25 / 12)  # the ledger's TTL (adapters/ledger.py LEDGER_TTL)
+FEEDBACK_PATH = ("FeedbackFunction", "FeedbackQueue (SNS, event source)")
+
+
 @dataclass(frozen=True)
 class Bill:
     lambda_requests: float
     lambda_compute: float
-    dynamodb: float
+    dynamodb: float  # the table's read and write units
+    dynamodb_index: float  # the `Mail` index's write units
     sqs: float
     sns: float
     logs: float
     xray: float
+    storage: float = 0.0  # the ledger and its index entries, for the ledger's life
 
     def total(self) -> float:
         return float(sum(self.__dict__.values()))
 
 
 def lambda_seconds(tally: Tally) -> float:
-    """The estimate above: own time at Lambda's CPU share, and modelled network time."""
+    """The estimate above: own time at Lambda's CPU share, and modelled network time; for
+    the sender at least its pacing, since an instance is billed while it waits for its
+    share of the send rate (SesSendRate / SenderConcurrency emails a second)."""
     own = max(0.0, tally.seconds - tally.standin_seconds)
-    return own * max(1.0, ONE_VCPU_MB / tally.memory_mb) + tally.latency_ms / 1000
+    worked = own * max(1.0, ONE_VCPU_MB / tally.memory_mb) + tally.latency_ms / 1000
+    sent = tally.requests.get(SES_SEND, 0)
+    return max(worked, sent * sender_concurrency() / send_rate()) if sent else worked
 
 
-def price(tallies: Mapping[str, Tally], traced: bool, publishes: int = 0) -> Bill:
+def storage_price(items: int, item_bytes: float) -> float:
+    """Each ledger item and its index entry, with the table's continuous backups, for the
+    ledger's life."""
+    table = items * item_bytes / GB * (DYNAMODB_PER_GB_MONTH + PITR_PER_GB_MONTH)
+    index = items * (item_bytes + INDEX_ENTRY_OVERHEAD) / GB * DYNAMODB_PER_GB_MONTH
+    return (table + index) * LEDGER_MONTHS
+
+
+def price(tallies: Mapping[str, Tally], traced: bool, publishes: int = 0,
+          storage: float = 0.0) -> Bill:
     invocations = sum(t.invocations for t in tallies.values())
-    traces = sum(t.invocations * (sampled(send_rate()) if name == "FeedbackFunction" else 1.0)
-                 for name, t in tallies.items())
     gb_seconds = sum(lambda_seconds(t) * t.memory_mb / 1024 for t in tallies.values())
     sqs = sum(n for t in tallies.values() for op, n in t.requests.items()
               if op.startswith("sqs:"))
@@ -534,51 +654,71 @@ def price(tallies: Mapping[str, Tally], traced: bool, publishes: int = 0) -> Bil
                 lambda_compute=gb_seconds * LAMBDA_PER_GB_SECOND,
                 dynamodb=sum(t.rru * DYNAMODB_PER_RRU + t.wru * DYNAMODB_PER_WRU
                              for t in tallies.values()),
+                dynamodb_index=sum(t.index_wru for t in tallies.values()) * DYNAMODB_PER_WRU,
                 sqs=sqs * SQS_PER_REQUEST, sns=publishes * SNS_PER_PUBLISH,
                 logs=log_bytes / GB * LOGS_PER_GB,
-                xray=traces * XRAY_PER_TRACE if traced else 0.0)
+                xray=invocations * XRAY_PER_TRACE if traced else 0.0, storage=storage)
 
 
-def report(run: Run) -> None:
+def report(run: Run, detail: bool = False) -> None:
     idle = run.tallies.pop("idle scheduler run", Tally())
     per = 1000 / max(1, run.emails)
     ses = SES_PER_EMAIL * 1000
+    stored = storage_price(run.ledger_items, run.ledger_bytes)
     print(f"emails sent: {run.emails}; SES delivery events to the feedback function: "
-          f"{run.deliveries}")
-    print(f"{'function':<24}{'invocations':>12}{'requests':>10}{'RRU':>8}{'WRU':>8}"
-          f"{'log B/email':>12}{'EMF B/email':>12}{'Lambda B/email':>15}{'% of SES':>10}")
+          f"{run.deliveries} (through SNS and its queue); ledger items {run.ledger_items} of "
+          f"{run.ledger_bytes:.0f} B on average")
+    print(f"{'function':<34}{'invocations':>12}{'requests':>10}{'RRU':>8}{'WRU':>8}"
+          f"{'idx WRU':>8}{'log B/email':>12}{'EMF B/email':>12}{'Lambda B/email':>15}"
+          f"{'% of SES':>10}")
     for name, tally in sorted(run.tallies.items()):
         if not (tally.invocations or tally.requests):
             continue
         emails = max(1, run.emails)
-        publishes = run.deliveries if name == "FeedbackFunction" else 0
+        publishes = run.deliveries if name == "FeedbackQueue (SNS, event source)" else 0
         share = price({name: tally}, False, publishes).total() * per / ses * 100
-        print(f"{name:<24}{tally.invocations:>12}{sum(tally.requests.values()):>10}"
-              f"{tally.rru:>8.1f}{tally.wru:>8.1f}{tally.log_bytes / emails:>12.0f}"
-              f"{tally.emf_bytes / emails:>12.0f}{tally.platform_bytes / emails:>15.0f}"
-              f"{share:>9.2f}%")
-    print("(% of SES: each row's share, tracing off; the feedback function's row includes the "
-          "SNS publishes that invoke it)")
+        print(f"{name:<34}{tally.invocations:>12}{sum(tally.requests.values()):>10}"
+              f"{tally.rru:>8.1f}{tally.wru:>8.1f}{tally.index_wru:>8.1f}"
+              f"{tally.log_bytes / emails:>12.0f}{tally.emf_bytes / emails:>12.0f}"
+              f"{tally.platform_bytes / emails:>15.0f}{share:>9.2f}%")
+        if detail:
+            gb_seconds = lambda_seconds(tally) * tally.memory_mb / 1024
+            print(f"    {'Lambda GB-s (estimate)':<46}{gb_seconds:>8.3f}  "
+                  f"{gb_seconds * LAMBDA_PER_GB_SECOND * per / ses * 100:>8.2f} % of SES")
+            for request, count in sorted(tally.requests.items()):
+                print(f"    {request:<46}{count:>8}  {count * per:>9.1f} per 1,000 emails")
+    print("(% of SES: each row's share, tracing off, storage apart; the feedback queue's row "
+          "includes the SNS publishes that fill it)")
     for traced in (False, True):
-        bill = price(run.tallies, traced, run.deliveries)
+        bill = price(run.tallies, traced, run.deliveries, stored)
         print(f"\nper 1,000 emails, tracing {'on (Tracing: Active)' if traced else 'off'}:")
         for item, usd in bill.__dict__.items():
             note = " (an ESTIMATE: durations here plus modelled latency)" \
                 if item == "lambda_compute" else \
-                f" (default sampling at {send_rate():g} emails/s)" if item == "xray" and traced \
-                else ""
+                " (one trace per invocation)" if item == "xray" and traced else \
+                f" ({LEDGER_MONTHS:.1f} months, table + index + backups; 25 GB free)" \
+                if item == "storage" else ""
             print(f"  {item:<16} ${usd * per:.6f}  {usd * per / ses * 100:5.2f} % of SES{note}")
-        share = bill.total() * per / ses * 100
-        print(f"  {'total':<16} ${bill.total() * per:.6f}  {share:5.2f} % of SES's "
-              f"${ses:.2f} per 1,000 (goal <= 2 %)")
-        essentials = bill.total() * per / (SES_ESSENTIALS_PER_EMAIL * 1000) * 100
-        print(f"  {'':<16} {'':>9}  {essentials:5.2f} % of the Essentials plan's $0.16")
+        flowing = bill.total() - bill.storage
+        print(f"  {'total':<16} ${flowing * per:.6f}  {flowing * per / ses * 100:5.2f} % of "
+              f"SES's ${ses:.2f} per 1,000 (goal <= 2 %), storage apart")
+        print(f"  {'':<16} ${bill.total() * per:.6f}  {bill.total() * per / ses * 100:5.2f} % "
+              "with the ledger's storage")
+        essentials = flowing * per / (SES_ESSENTIALS_PER_EMAIL * 1000) * 100
+        print(f"  {'':<16} {'':>9}  {essentials:5.2f} % of the Essentials plan's $0.16 "
+              "(without storage)")
+        rest = {n: t for n, t in run.tallies.items() if n not in FEEDBACK_PATH}
+        quiet = price(rest, traced).total() * per / ses * 100
+        print(f"  {'':<16} {'':>9}  {quiet:5.2f} % with DeliveryEvents=Off (bounces, "
+              "complaints, rejects and delays only: the console shows 'sent', not "
+              "'delivered')")
     month = price({"idle": idle}, False)
     metrics = len(run.metric_names) * METRIC_PER_MONTH
     print(f"\nfixed, per month: the scheduler every 5 minutes with nothing due "
           f"${month.total() * SCHEDULER_RUNS_PER_MONTH:.2f} "
           f"({(idle.log_bytes + idle.emf_bytes + idle.platform_bytes)} log bytes a run); "
           f"{len(run.metric_names)} custom metrics ${metrics:.2f} (one dimension each); "
+          f"2 KMS keys (feedback and alarm topics) ${2 * KMS_KEY_PER_MONTH:.2f}; "
           "each SQS event source's long polls $0.10-0.26 (notes §2, not counted here)")
 
 
@@ -587,11 +727,13 @@ def main() -> None:
     parser.add_argument("--registrants", type=int, default=20)
     parser.add_argument("--tiny", action="store_true",
                         help="stop after the first session's reminders (CI)")
+    parser.add_argument("--detail", action="store_true",
+                        help="each function's requests by type, per 1,000 emails")
     args = parser.parse_args()
     until = datetime.fromisoformat("2023-10-27T00:00:00+00:00") if args.tiny else None
     run = Run()
     play(run, args.registrants, until)
-    report(run)
+    report(run, args.detail)
 
 
 if __name__ == "__main__":

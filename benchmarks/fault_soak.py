@@ -57,6 +57,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from webinar_notify import bootstrap
 from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.ledger import ClaimResult, Ledger, MemoryLedger
+from webinar_notify.adapters.mail_counts import MailTally
 from webinar_notify.adapters.mailer import SesMailer
 from webinar_notify.adapters.memory_queue import MemoryQueue, QueuedMessage
 from webinar_notify.core.jobs import EmailJob
@@ -126,11 +127,15 @@ class DyingLedger:
     def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult:
         return self.inner.claim(delivery_key, now, lease)
 
-    def complete(self, job: EmailJob, now: datetime, message_id: str) -> None:
+    def complete(self, job: EmailJob, now: datetime, message_id: str,
+                 tally: MailTally | None = None) -> None:
         if self.ses.dying:
             self.ses.dying = False
             raise SenderDied("the sender died before recording the send")
-        self.inner.complete(job, now, message_id)
+        self.inner.complete(job, now, message_id, tally)
+
+    def count(self, tally: MailTally) -> None:
+        self.inner.count(tally)
 
     def release(self, delivery_key: str) -> None:
         self.inner.release(delivery_key)

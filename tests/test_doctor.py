@@ -392,7 +392,7 @@ def _stand_in_template() -> dict[str, Any]:
             value = f"https://api.example/{name}"  # the API exists only after the transform
         outputs[name] = {"Value": value}
     return {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": real["Parameters"],
-            "Resources": resources, "Outputs": outputs}
+            "Conditions": real["Conditions"], "Resources": resources, "Outputs": outputs}
 
 
 @pytest.fixture
@@ -604,3 +604,77 @@ def test_doctor_reads_a_series_audience_from_the_kept_counts_by_get_item(
     assert found.of("s1") == 3 and found.of("s2") == 4
     assert set(calls) == {"GetItem"}
     assert read_audience(client, harness.runtime.resources.table, "no-such-series") is None
+
+
+# ------------------------------------------------------------ the key of certificate ids
+
+CERTIFICATE_SECRET = "/webinar-notify/certificate-secret"
+
+
+def _giving_certificates(parameter: Parameter | None) -> Snapshot:
+    """A series that gives certificates (asked about with --series), and the key as given."""
+    audience = _audience(10)
+    audience = replace(audience, series=replace(audience.series, certificates={
+        "sessions": "all"}))
+    snapshot = _with_series(audience)
+    assert isinstance(snapshot.parameters, dict)
+    return replace(snapshot, parameters={**snapshot.parameters,
+                                         CERTIFICATE_SECRET: parameter})
+
+
+def test_a_series_with_certificates_needs_the_key_of_certificate_ids() -> None:
+    checks = run_checks(_giving_certificates(None))
+    assert not_ok(checks) == [("FAIL", f"SSM parameter {CERTIFICATE_SECRET}")]
+    (check,) = [c for c in checks if c.status == "FAIL"]
+    assert "missing, and reirradiation-2023 gives certificates: none can be issued" \
+        in check.message
+    assert f"aws ssm put-parameter --type SecureString --name {CERTIFICATE_SECRET} " \
+        "--region eu-west-1" in check.message
+    there = run_checks(_giving_certificates(Parameter(CERTIFICATE_SECRET, "SecureString",
+                                                      "alias/aws/ssm")))
+    assert not_ok(there) == []
+    assert f"SSM parameter {CERTIFICATE_SECRET}: exists (SecureString); reirradiation-2023 " \
+        "gives certificates" in [f"{c.subject}: {c.message}" for c in there]
+
+
+def test_without_certificates_a_missing_key_is_not_a_fault() -> None:
+    checks = run_checks(good_snapshot())  # no series asked about, no key
+    assert not_ok(checks) == []
+    assert f"SSM parameter {CERTIFICATE_SECRET}" not in [c.subject for c in checks]
+
+
+@pytest.mark.parametrize(("parameter", "status", "words"), [
+    (Parameter(CERTIFICATE_SECRET, "String"), "warn", "a String, not a SecureString"),
+    (Parameter(CERTIFICATE_SECRET, "SecureString", "alias/organisers"), "FAIL",
+     "encrypted with the KMS key alias/organisers, which the functions may not use"),
+    (Parameter(CERTIFICATE_SECRET, "SecureString",
+               "arn:aws:kms:eu-west-1:123456789012:key/1234abcd"), "FAIL",
+     "--key-id alias/aws/ssm --overwrite"),
+])
+def test_a_key_of_certificate_ids_the_functions_cannot_use_is_named(
+        parameter: Parameter, status: str, words: str) -> None:
+    checks = run_checks(_giving_certificates(parameter))
+    assert not_ok(checks) == [(status, f"SSM parameter {CERTIFICATE_SECRET}")]
+    assert words in next(c.message for c in checks if c.status == status)
+
+
+def test_doctor_on_moto_reads_the_key_of_certificate_ids_and_its_kms_key(
+        ses_account: SesAccount, capsys: pytest.CaptureFixture[str]) -> None:
+    ses_account.production_access = True
+    ses_account.max_send_rate, ses_account.max_24_hour_send = 14, 50_000
+    _put_parameters("/webinar-notify/token-secret", "/webinar-notify/registrant-key",
+                    "/webinar-notify/webhooks/reirradiation-2023/generic")
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name=CERTIFICATE_SECRET, Type="SecureString", Value=SECRET_VALUES[0])
+    run = _doctor(capsys)
+    assert run.status == 0, run.out
+    assert f"ok    SSM parameter {CERTIFICATE_SECRET}: exists (SecureString)" \
+        in run.out.splitlines()
+    ssm.put_parameter(Name=CERTIFICATE_SECRET, Type="SecureString", Value=SECRET_VALUES[0],
+                      KeyId="alias/organisers", Overwrite=True)
+    run = _doctor(capsys)
+    assert run.status == 1
+    [failure] = _lines(run.out, "FAIL")
+    assert failure.startswith(f"FAIL  SSM parameter {CERTIFICATE_SECRET}: encrypted with the "
+                              "KMS key alias/organisers")
+    assert not any(value in run.out for value in SECRET_VALUES)

@@ -225,10 +225,10 @@ def test_a_crash_after_ses_accepted_resends_only_after_the_lease(
     real_complete = ledger.complete
     crashes = iter([True])
 
-    def crash_once(key: str, now: object, message_id: str) -> None:
+    def crash_once(key: str, now: object, message_id: str, tally: object = None) -> None:
         if next(crashes, False):
             raise RuntimeError("sender killed after SES accepted")
-        real_complete(key, now, message_id)  # type: ignore[arg-type]
+        real_complete(key, now, message_id, tally)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ledger, "complete", crash_once)
     harness.register()

@@ -19,7 +19,8 @@ def test_functions_run_python_312_or_newer_on_arm64_with_powertools() -> None:
     assert function["Architectures"] == ["arm64"]
     major, minor = function["Runtime"].removeprefix("python").split(".")
     assert (int(major), int(minor)) >= (3, 12)
-    assert function["Tracing"] == "Active"
+    assert function["Tracing"] == {"Ref": "Tracing"}  # off by default: it costs per trace
+    assert TEMPLATE["Parameters"]["Tracing"]["Default"] == "PassThrough"
     variables = function["Environment"]["Variables"]
     assert variables["POWERTOOLS_SERVICE_NAME"] == "webinar-notify"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"]

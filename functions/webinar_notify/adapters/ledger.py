@@ -7,9 +7,9 @@ the sender died before marking it sent; the email is then sent again after the l
 
 Marking it sent also records what the console shows of it (series, registrant, kind,
 sessions, time: no address) under the `Mail` index; then the email is counted on one of the
-series' mail counter shards (a plain ADD: it never conflicts with other senders; one that
-meets a feedback transaction on the shard is sent again, see ``conflicts.py``). An organiser's
-test copy is kept on the ledger, so it never goes out twice, and counted nowhere:
+series' mail counter shards, at once or, for a batch, once per shard with the batch's sums
+(``mail_counts.MailTally``). An organiser's test copy is kept on the ledger, so it never goes
+out twice, and counted nowhere:
 
     DELIVERY#<key>           / DELIVERY   the email's state; mail_pk, mail_sk for the index
     COUNTS#<series>#<shard>  / MAIL       "<kind>|<session or ->|<state>" -> n
@@ -25,17 +25,17 @@ from botocore.exceptions import ClientError
 
 from ..core.counts import count_shard, counted_session, mail_attribute
 from ..core.jobs import ORGANISER_COPY, EmailJob
-from .conflicts import error_code, is_conflict_only, is_write_conflict, pause
+from .conflicts import is_write_conflict, pause
 from .dynamo import is_condition_failure, key
-from .mail_counts import mail_counter_key
+from .mail_counts import MailTally, add_counts, mail_counter_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 ClaimResult = Literal["claimed", "sent", "busy"]
 LEDGER_TTL = timedelta(days=400)  # outlives any series: a resent email is worse than a row
-COUNT_ATTEMPTS = 5  # a counter ADD refused because a feedback transaction held the shard
-CONFLICT_ATTEMPTS = 5  # SES events of one email racing each other, or other emails' events
+COUNT_ATTEMPTS = 5  # a counter ADD refused because a transaction held the shard
+CONFLICT_ATTEMPTS = 5  # SES events of one email racing each other
 
 
 def counter_key(series_id: str, delivery_key: str) -> dict[str, Any]:
@@ -44,7 +44,9 @@ def counter_key(series_id: str, delivery_key: str) -> dict[str, Any]:
 
 class Ledger(Protocol):
     def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult: ...
-    def complete(self, job: EmailJob, now: datetime, message_id: str) -> None: ...
+    def complete(self, job: EmailJob, now: datetime, message_id: str,
+                 tally: MailTally | None = None) -> None: ...
+    def count(self, tally: MailTally) -> None: ...
     def release(self, delivery_key: str) -> None: ...
     def expire(self, job: EmailJob, now: datetime) -> bool: ...
 
@@ -74,11 +76,13 @@ class DynamoLedger:
             return "sent" if old.get("state", {}).get("S") == "sent" else "busy"
         return "claimed"
 
-    def complete(self, job: EmailJob, now: datetime, message_id: str) -> None:
-        """Sent: the state and what the console shows of the email; then +1 on its counter.
-        Should the count fail after the state was written (beyond the retries of a
-        conflict), the email stays sent (and is never sent twice): a count short by one beats
-        a duplicate email. An organiser's test copy is not counted."""
+    def complete(self, job: EmailJob, now: datetime, message_id: str,
+                 tally: MailTally | None = None) -> None:
+        """Sent: the state and what the console shows of the email; then +1 on its counter,
+        at once or in ``tally`` (written by ``count``). Should the count fail after the state
+        was written (beyond the retries of a conflict), the email stays sent (and is never
+        sent twice): a count short by one beats a duplicate email. An organiser's test copy
+        is not counted."""
         sent_at = now.isoformat()
         ledger: dict[str, Any] = {
             "TableName": self.table, "Key": key(f"DELIVERY#{job.key}", "DELIVERY"),
@@ -99,8 +103,16 @@ class DynamoLedger:
                 "#n": mail_attribute(job.kind, counted_session(job.session_ids), "sent")},
             "ExpressionAttributeValues": {":one": {"N": "1"}}}
         self.client.update_item(**ledger)
-        if job.registrant_id != ORGANISER_COPY:
+        if job.registrant_id == ORGANISER_COPY:
+            return
+        if tally is not None:
+            tally.add(job.series_id, job.key, counter["ExpressionAttributeNames"]["#n"])
+        else:
             self._add(counter)
+
+    def count(self, tally: MailTally) -> None:
+        """A batch's counts: one write per counter shard it touched."""
+        add_counts(self.client, self.table, tally.take())
 
     def _add(self, counter: dict[str, Any]) -> None:
         """The counter's ADD; refused while a transaction holds the shard (not applied), so
@@ -177,7 +189,8 @@ class MemoryLedger:
             return "claimed"
         return "sent" if old["state"] == "sent" else "busy"
 
-    def complete(self, job: EmailJob, now: datetime, message_id: str) -> None:
+    def complete(self, job: EmailJob, now: datetime, message_id: str,
+                 tally: MailTally | None = None) -> None:
         sent_at = now.isoformat()
         self.items[job.key] = {
             **self.items.get(job.key, {}), "state": "sent", "sent_at": sent_at,
@@ -187,9 +200,18 @@ class MemoryLedger:
             "mail_sk": f"{job.registrant_id}#{sent_at}#{job.kind}"}
         if job.registrant_id == ORGANISER_COPY:
             return
-        shard = self.counters.setdefault((job.series_id, count_shard(job.key)), {})
         name = mail_attribute(job.kind, counted_session(job.session_ids), "sent")
+        if tally is not None:
+            tally.add(job.series_id, job.key, name)
+            return
+        shard = self.counters.setdefault((job.series_id, count_shard(job.key)), {})
         shard[name] = shard.get(name, 0) + 1
+
+    def count(self, tally: MailTally) -> None:
+        for (series_id, shard_number), sums in tally.take().items():
+            shard = self.counters.setdefault((series_id, shard_number), {})
+            for name, n in sums.items():
+                shard[name] = shard.get(name, 0) + n
 
     def expire(self, job: EmailJob, now: datetime) -> bool:
         if job.key in self.items:
@@ -227,50 +249,67 @@ class DeliveryStateWrites:
     """SES's word about one email, on its ledger item and the series' mail counters (mixed
     into the DynamoDB store, which the feedback function holds): each state counts at most
     once per email, and only for an email this ledger sent; an organiser's test copy keeps
-    its state and is counted nowhere."""
+    its state and is counted nowhere.
+
+    The item's state is one conditional write (it holds only if nothing changed since the
+    item was read); its count goes on the counter shard at once or in the batch's ``tally``,
+    after the state, so a failure in between leaves the count short, never doubled."""
 
     client: DynamoDBClient
     table: str
 
-    def record_delivery(self, delivery_key: str, state: str, at: str,
-                        detail: str) -> DeliveryUpdate:
+    def record_delivery(self, delivery_key: str, state: str, at: str, detail: str,
+                        tally: MailTally | None = None) -> DeliveryUpdate:
         item_key = key(f"DELIVERY#{delivery_key}", "DELIVERY")
         series_id = ""
+        item = self._ledger_item(item_key)
         for attempt in range(CONFLICT_ATTEMPTS):
-            item = self.client.get_item(TableName=self.table, Key=item_key,
-                                        ConsistentRead=True).get("Item")
             if not item or "series" not in item or item.get("state", {}).get("S") != "sent":
                 return DeliveryUpdate("unknown")
             series_id = item["series"]["S"]
             if state in item.get("events", {}).get("SS", []):
                 return DeliveryUpdate("duplicate", series_id)
             shown = item.get("delivery", {}).get("S", "")
-            writes: list[Any] = [{"Update": _state_update(
-                self.table, item_key, state, at, detail,
-                show=STATE_RANK.get(state, 0) >= STATE_RANK.get(shown, -1), shown=shown)}]
-            counted = item.get("registrant", {}).get("S") != ORGANISER_COPY
-            if state != "sent" and counted:  # the sender counted it sent already
-                sessions = [v["S"] for v in item.get("sessions", {}).get("L", [])]
-                writes.append({"Update": {
-                    "TableName": self.table, "Key": counter_key(series_id, delivery_key),
-                    "UpdateExpression": "ADD #n :one", "ExpressionAttributeNames": {
-                        "#n": mail_attribute(item.get("kind", {}).get("S", ""),
-                                             counted_session(sessions), state)},
-                    "ExpressionAttributeValues": {":one": {"N": "1"}}}})
             try:
-                self.client.transact_write_items(TransactItems=writes)
-                return DeliveryUpdate("recorded", series_id)
+                self.client.update_item(**_state_update(
+                    self.table, item_key, state, at, detail,
+                    show=STATE_RANK.get(state, 0) >= STATE_RANK.get(shown, -1), shown=shown))
             except ClientError as error:
-                if error_code(error) != "TransactionCanceledException":
+                if is_condition_failure(error):  # another event of this email came first
+                    item = cast(dict[str, Any], dict(error.response).get("Item") or {})
+                    continue
+                if not is_write_conflict(error):
                     raise
-                if is_conflict_only(error):  # another transaction held the item or shard
-                    pause(attempt)
-                # else another event of this email got there first: read it again
-        item = self.client.get_item(TableName=self.table, Key=item_key,
-                                    ConsistentRead=True).get("Item") or {}
+                pause(attempt)  # a transaction held the item: nothing was applied
+                item = self._ledger_item(item_key)
+                continue
+            if state != "sent" and item.get("registrant", {}).get("S") != ORGANISER_COPY:
+                self._count(series_id, delivery_key, item, state, tally)
+            return DeliveryUpdate("recorded", series_id)
+        item = self._ledger_item(item_key)
         if state in item.get("events", {}).get("SS", []):  # it got there in the end
             return DeliveryUpdate("duplicate", series_id)
         return DeliveryUpdate("lost", series_id)
+
+    def _ledger_item(self, item_key: dict[str, Any]) -> dict[str, Any]:
+        """The email's ledger item; read again consistently when the cheaper read does not
+        show it sent (an event may follow its email by less than a replica's lag)."""
+        item = self.client.get_item(TableName=self.table, Key=item_key).get("Item") or {}
+        if item.get("state", {}).get("S") != "sent":
+            item = self.client.get_item(TableName=self.table, Key=item_key,
+                                        ConsistentRead=True).get("Item") or {}
+        return dict(item)
+
+    def _count(self, series_id: str, delivery_key: str, item: dict[str, Any], state: str,
+               tally: MailTally | None) -> None:
+        """+1 for this state on the email's counter (the sender counted it sent already)."""
+        sessions = [v["S"] for v in item.get("sessions", {}).get("L", [])]
+        attribute = mail_attribute(item.get("kind", {}).get("S", ""), counted_session(sessions),
+                                   state)
+        batch = tally if tally is not None else MailTally()
+        batch.add(series_id, delivery_key, attribute)
+        if tally is None:
+            add_counts(self.client, self.table, batch.take())
 
 
 def _state_update(table: str, item_key: dict[str, Any], state: str, at: str, detail: str,
@@ -289,4 +328,5 @@ def _state_update(table: str, item_key: dict[str, Any], state: str, at: str, det
         update += " SET delivery = :state, delivery_at = :at, delivery_detail = :detail"
         values |= {":at": {"S": at}, ":detail": {"S": detail}}
     return {"TableName": table, "Key": item_key, "UpdateExpression": update,
-            "ConditionExpression": condition, "ExpressionAttributeValues": values}
+            "ConditionExpression": condition, "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..core.counts import (
     COUNT_SHARDS,
+    PENDING_TALLY,
     MailRecord,
     SentMail,
     SeriesCounts,
@@ -42,6 +43,7 @@ from ..core.series_document import parse_series, series_to_document
 from ..core.waves import is_wave
 from .dynamo import StaleWriteError
 from .ledger import STATE_RANK, DeliveryUpdate, MemoryLedger
+from .mail_counts import MailTally
 from .read_model import (
     SEARCH_PAGE,
     SEARCH_READS,
@@ -82,6 +84,7 @@ class MemoryStore:
         self.attendance: set[tuple[str, str]] = set()
         self.unmatched_attendance: dict[str, int] = {}
         self.seats: Seats = MemorySeats()
+        self.pending_arrived: dict[tuple[str, str], int] = {}  # -> µs they joined the list
 
     # ---- series -------------------------------------------------------------------------
     def get_series(self, series_id: str) -> Series | None:
@@ -121,6 +124,7 @@ class MemoryStore:
         written = replace(written, counted=tally(written))
         self._move_counts(registration.series_id, registration.registrant_id,
                           registration.counted, written.counted)
+        self._pending_list(registration, written, now)
         if stored is None:
             rows.order = None
         rows.by_id[registration.registrant_id] = (written, f"{r.full_name}\n{r.email}".casefold())
@@ -158,22 +162,34 @@ class MemoryStore:
             rows.order = None
         self.tombstones[(series_id, registrant_id)] = erased_at
         self._move_counts(series_id, registrant_id, registration.counted, frozenset())
+        self.pending_arrived.pop((series_id, registrant_id), None)
 
     def erased_at(self, series_id: str, registrant_id: str) -> int | None:
         return self.tombstones.get((series_id, registrant_id))
 
     def pending_page(self, series_id: str, cursor: str | None, limit: int
                      ) -> tuple[list[Registration], str | None]:
+        """In order of arrival on the list, as DynamoStore's ``PENDINGAT#`` items."""
         check_limit(limit)
-        after = decode_cursor(cursor, series_id, "PENDING#").removeprefix("PENDING#") \
-            if cursor else ""
+        after = decode_cursor(cursor, series_id, "PENDINGAT#") if cursor else ""
+
+        def place(r: Registration) -> str:
+            arrived = self.pending_arrived.get((series_id, r.registrant_id), 0)
+            return f"PENDINGAT#{arrived:016d}#{r.registrant_id}"
         waiting = sorted((r for r, _search in self._rows(series_id).by_id.values()
                           if r.status == "active" and r.approval == "pending"
-                          and r.registrant_id > after), key=lambda r: r.registrant_id)
+                          and place(r) > after), key=place)
         page = waiting[:limit]
         more = len(waiting) > limit
-        return page, encode_cursor(series_id, f"PENDING#{page[-1].registrant_id}") \
-            if more else None
+        return page, encode_cursor(series_id, place(page[-1])) if more else None
+
+    def _pending_list(self, before: Registration, written: Registration, at: datetime) -> None:
+        """When each registrant joined the pending list (it is read in that order)."""
+        entry = (written.series_id, written.registrant_id)
+        if PENDING_TALLY in written.counted and PENDING_TALLY not in before.counted:
+            self.pending_arrived[entry] = int(at.timestamp()) * 1_000_000 + at.microsecond
+        elif PENDING_TALLY not in written.counted:
+            self.pending_arrived.pop(entry, None)
 
     def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
                   session_ids: Sequence[str] = ()) -> Recipient:
@@ -342,8 +358,8 @@ class MemoryStore:
     def count_unmatched_attendance(self, series_id: str) -> None:
         self.unmatched_attendance[series_id] = self.unmatched_attendance.get(series_id, 0) + 1
 
-    def record_delivery(self, delivery_key: str, state: str, at: str,
-                        detail: str) -> DeliveryUpdate:
+    def record_delivery(self, delivery_key: str, state: str, at: str, detail: str,
+                        tally: MailTally | None = None) -> DeliveryUpdate:
         """SES's word on an email the ledger sent: each state once, the worst one shown."""
         item = self.ledger.items.get(delivery_key)
         if not item or "series" not in item or item.get("state") != "sent":
@@ -356,11 +372,17 @@ class MemoryStore:
         if STATE_RANK.get(state, 0) >= STATE_RANK.get(item.get("delivery", ""), -1):
             item.update(delivery=state, delivery_at=at, delivery_detail=detail)
         if state != "sent" and item.get("registrant") != ORGANISER_COPY:
-            shard = self.ledger.counters.setdefault((series_id, count_shard(delivery_key)), {})
             name = mail_attribute(item.get("kind", ""),
                                   counted_session(list(item.get("sessions", []))), state)
+            if tally is not None:
+                tally.add(series_id, delivery_key, name)
+                return DeliveryUpdate("recorded", series_id)
+            shard = self.ledger.counters.setdefault((series_id, count_shard(delivery_key)), {})
             shard[name] = shard.get(name, 0) + 1
         return DeliveryUpdate("recorded", series_id)
+
+    def add_mail_counts(self, tally: MailTally) -> None:
+        self.ledger.count(tally)
 
     # ---- helpers ------------------------------------------------------------------------
     def _rows(self, series_id: str) -> _SeriesRows:

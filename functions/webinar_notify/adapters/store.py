@@ -35,7 +35,7 @@ from ..core.series_document import parse_series, series_to_document
 from .conflicts import is_conflict_only, pause
 from .dynamo import StaleWriteError, batch_get, conditional, key
 from .ledger import DeliveryStateWrites, DeliveryUpdate
-from .mail_counts import MailCounts
+from .mail_counts import MailCounts, MailTally
 from .read_model import ReadModel, ReadModelPort, decode_cursor, encode_cursor
 from .read_model import check_limit as check_page_limit
 from .registration_counts import RegistrationCounts
@@ -83,8 +83,9 @@ class Store(ReadModelPort, Protocol):
     def suppressed(self, suppression_ids: list[str]) -> set[str]: ...
     def suppress(self, suppression_id: str, reason: str, now: datetime,
                  series_id: str = "") -> None: ...
-    def record_delivery(self, delivery_key: str, state: str, at: str,
-                        detail: str) -> DeliveryUpdate: ...
+    def record_delivery(self, delivery_key: str, state: str, at: str, detail: str,
+                        tally: MailTally | None = None) -> DeliveryUpdate: ...
+    def add_mail_counts(self, tally: MailTally) -> None: ...
     def event_seen(self, series_id: str, provider: str, event_id: str) -> bool: ...
     def mark_attendance_known(self, series_id: str, session_id: str) -> None: ...
     def count_unmatched_attendance(self, series_id: str) -> None: ...
@@ -191,37 +192,55 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
                                                      **condition))
         else:
             self._transact([{"Put": {"TableName": self.table, "Item": item, **condition}},
-                            moved, *self._pending_index(registration)])
+                            moved, *self._pending_index(registration, now)])
         return _registration(item)
 
-    def _pending_index(self, registration: Registration) -> list[dict[str, Any]]:
+    def _pending_index(self, registration: Registration, at: datetime
+                       ) -> list[dict[str, Any]]:
         """The organisers' list of registrants awaiting approval follows the counter of the
-        same name, in the same transaction: one item per pending registrant."""
+        same name, in the same transaction: per pending registrant, ``PENDING#<id>`` with
+        the moment they joined the list, and ``PENDINGAT#<µs>#<id>``, which a Query reads in
+        order of arrival."""
         was = PENDING_TALLY in registration.counted
         now = PENDING_TALLY in tally(registration)
-        item_key = key(f"SERIES#{registration.series_id}",
-                       f"PENDING#{registration.registrant_id}")
+        series_id, rid = registration.series_id, registration.registrant_id
         if now and not was:
-            return [{"Put": {"TableName": self.table, "Item": item_key}}]
+            arrived = f"{int(at.timestamp()) * 1_000_000 + at.microsecond:016d}"
+            return [{"Put": {"TableName": self.table, "Item": {
+                        **key(f"SERIES#{series_id}", f"PENDING#{rid}"),
+                        "arrived": {"S": arrived}}}},
+                    {"Put": {"TableName": self.table, "Item": key(
+                        f"SERIES#{series_id}", f"PENDINGAT#{arrived}#{rid}")}}]
         if was and not now:
-            return [{"Delete": {"TableName": self.table, "Key": item_key}}]
+            return self._pending_removal(series_id, rid)
         return []
+
+    def _pending_removal(self, series_id: str, rid: str) -> list[dict[str, Any]]:
+        """The deletes that take a registrant off the pending list (its arrival read first)."""
+        index = key(f"SERIES#{series_id}", f"PENDING#{rid}")
+        found = self.client.get_item(TableName=self.table, Key=index,
+                                     ConsistentRead=True).get("Item") or {}
+        writes: list[dict[str, Any]] = [{"Delete": {"TableName": self.table, "Key": index}}]
+        if "arrived" in found:
+            writes.append({"Delete": {"TableName": self.table, "Key": key(
+                f"SERIES#{series_id}", f"PENDINGAT#{found['arrived']['S']}#{rid}")}})
+        return writes
 
     def pending_page(self, series_id: str, cursor: str | None, limit: int
                      ) -> tuple[list[Registration], str | None]:
         """One page of the registrants awaiting approval (a Query of the index, then one
-        BatchGetItem of their registrations), by registrant id, and the next cursor."""
+        BatchGetItem of their registrations), in order of arrival, and the next cursor."""
         check_page_limit(limit)
         request: dict[str, Any] = {
             "TableName": self.table, "Limit": limit, "ConsistentRead": True,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
-                                          ":prefix": {"S": "PENDING#"}}}
+                                          ":prefix": {"S": "PENDINGAT#"}}}
         if cursor:
             request["ExclusiveStartKey"] = key(
-                f"SERIES#{series_id}", decode_cursor(cursor, series_id, "PENDING#"))
+                f"SERIES#{series_id}", decode_cursor(cursor, series_id, "PENDINGAT#"))
         answer = self.client.query(**request)
-        ids = [item["sk"]["S"].removeprefix("PENDING#") for item in answer["Items"]]
+        ids = [item["sk"]["S"].rpartition("#")[2] for item in answer["Items"]]
         found = {item["sk"]["S"]: item for item in batch_get(
             self.client, self.table,
             [key(f"SERIES#{series_id}", f"REG#{rid}") for rid in ids])} if ids else {}
@@ -291,8 +310,7 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         moved = self._counts_update(series_id, registrant_id, registration.counted,
                                     frozenset())
         if PENDING_TALLY in registration.counted:
-            writes.append({"Delete": {"TableName": self.table, "Key": key(
-                f"SERIES#{series_id}", f"PENDING#{registrant_id}")}})
+            writes += self._pending_removal(series_id, registrant_id)
         self._transact(writes + ([moved] if moved else []))
 
     def _transact(self, writes: list[Any]) -> None:

@@ -39,6 +39,8 @@ REQUIRED_PARAMETERS = {"SenderIdentity": "estro.example"}
 LOCAL_NAMES = {"Table": "webinar-notify", "SendQueue": "webinar-notify-send",
                "SendDeadLetterQueue": "webinar-notify-dlq", "ConfigurationSet": "webinar-notify",
                "JobQueue": "webinar-notify-jobs", "JobDeadLetterQueue": "webinar-notify-jobs-dlq",
+               "FeedbackQueue": "webinar-notify-feedback",
+               "FeedbackDeadLetterQueue": "webinar-notify-feedback-dlq",
                "ExportBucket": "webinar-notify-exports"}
 
 # The AWS managed policies SAM attaches to the roles it generates (their documents as AWS
@@ -370,6 +372,7 @@ class Stack:
         self.parameters: dict[str, Any] = {**_defaults(template), **REQUIRED_PARAMETERS,
                                            **(parameters or {})}
         self._raw = template["Resources"]
+        self._parameter_specs: dict[str, Any] = template.get("Parameters", {})
         self._conditions = template.get("Conditions", {})
         self.resources: dict[str, Any] = {
             name: {**resource, "Properties": self.resolve(resource.get("Properties", {}))}
@@ -520,14 +523,22 @@ class Stack:
             document = {"Statement": [s for d in documents for s in _listed(d["Statement"])]}
         return Policy(tuple(_normalised(s) for s in _listed(document["Statement"])))
 
+    def _may_trace(self, function: str) -> bool:
+        """Tracing is on, or set by a parameter that allows it: the role keeps X-Ray's grant
+        for the day an operator turns it on."""
+        mode = self._raw[function]["Properties"].get("TracingConfig", {}).get("Mode")
+        if isinstance(mode, dict) and set(mode) == {"Ref"}:
+            spec = self._parameter_specs.get(str(mode["Ref"]), {})
+            return "Active" in spec.get("AllowedValues", [spec.get("Default")])
+        return bool(self.resolve(mode) == "Active")
+
     def on_behalf(self, function: str) -> list[Need]:
         """What AWS services do with this function's role for it (never a call of ours)."""
         name = self.name(function)
         log_group = _arn("logs", f"log-group:/aws/lambda/{name}")
         found = [Need(a, (f"{log_group}:*", f"{log_group}:log-stream:*"), "Lambda logs")
                  for a in LOGS_ACTIONS]
-        if self.resources[function]["Properties"].get("TracingConfig", {}).get("Mode") == \
-                "Active":
+        if self._may_trace(function):
             found += [Need(a, ("*",), "X-Ray tracing") for a in XRAY_ACTIONS]
         function_ref = self.ref(function)
         for resource in self.resources.values():

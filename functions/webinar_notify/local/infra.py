@@ -46,6 +46,9 @@ class LocalResources:
     max_receive_count: int
     job_queue_url: str = ""
     export_bucket: str = ""
+    feedback_queue_url: str = ""  # SES events, as SNS puts them there
+    feedback_dead_letter_url: str = ""
+    feedback_batch_size: int = 10  # the feedback function's event source's BatchSize
 
 
 def create_table(client: Any, name: str, table: dict[str, Any] | None = None) -> str:
@@ -86,7 +89,27 @@ def create_resources(template: dict[str, Any] | None = None,
     return LocalResources(table="webinar-notify", queue_url=queue_url, dead_letter_url=dlq_url,
                           max_receive_count=int(redrive["maxReceiveCount"]),
                           job_queue_url=_job_queue(sqs, resources),
-                          export_bucket=_export_bucket(resources))
+                          export_bucket=_export_bucket(resources),
+                          **_feedback_queue(sqs, resources))
+
+
+def _feedback_queue(sqs: Any, resources: dict[str, Any]) -> dict[str, Any]:
+    """The SES events' queue (and its dead-letter queue), as the template has them."""
+    dlq_url = sqs.create_queue(QueueName="webinar-notify-feedback-dlq",
+                               Attributes=_queue_attributes(
+                                   resources["FeedbackDeadLetterQueue"]["Properties"])
+                               )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    properties = resources["FeedbackQueue"]["Properties"]
+    attributes = _queue_attributes(properties)
+    attributes["RedrivePolicy"] = json.dumps({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": properties["RedrivePolicy"]["maxReceiveCount"]})
+    url = sqs.create_queue(QueueName="webinar-notify-feedback", Attributes=attributes)["QueueUrl"]
+    return {"feedback_queue_url": url, "feedback_dead_letter_url": dlq_url,
+            "feedback_batch_size": int(
+                resources["FeedbackFunctionQueue"]["Properties"]["BatchSize"])}
 
 
 def _job_queue(sqs: Any, resources: dict[str, Any]) -> str:

@@ -40,7 +40,6 @@ from .events import LocalContext, http_api_event, scheduled_event, sqs_event
 from .infra import REGION, LocalResources, create_resources, verify_sender
 from .provider_api import LocalFetcher, ProviderAnswer
 from .queues import InMemory, LocalQueue, MotoSqs
-from .ses_events import sns_delivery
 
 LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
@@ -102,6 +101,11 @@ class LocalRuntime:
         self.quiet = settings.quiet
         self.jobs = MemoryJobQueue()  # organiser jobs' continuations, run by drain()
         self.fetcher = LocalFetcher(settings.provider_api)  # the provider APIs' stand-in
+        self.feedback_queue = MotoSqs(self.sqs, resources.feedback_queue_url,
+                                      resources.feedback_dead_letter_url)
+        self.feedback_queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=resources.feedback_queue_url,
+            AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.queue: LocalQueue = (
             InMemory(MemoryQueue(clock, resources.max_receive_count))
             if settings.queue == "memory"
@@ -174,11 +178,32 @@ class LocalRuntime:
                             LocalContext("webinar-notify-scheduler", timeout_ms=300_000))
 
     def feedback(self, *events: Mapping[str, Any]) -> dict[str, Any]:
-        """SES events (see ses_events.py) as SNS delivers them to the feedback function."""
+        """SES events (see ses_events.py) as SNS puts them on the feedback queue (raw), handed
+        to the feedback function in batches as the queue's event source would (a failed
+        record is visible again at once, until the queue dead-letters it); what it counted."""
         from ..entrypoints import feedback
 
-        return self._invoke(feedback.lambda_handler, sns_delivery(*events),
-                            LocalContext("webinar-notify-feedback"))
+        for event in events:
+            self.sqs.send_message(QueueUrl=self.resources.feedback_queue_url,
+                                  MessageBody=json.dumps(event))
+        with feedback.counting() as counted:
+            for _round in range(MAX_DRAIN_ROUNDS):
+                batch: list[dict[str, Any]] = []
+                while (room := self.resources.feedback_batch_size - len(batch)) > 0:
+                    received = self.sqs.receive_message(
+                        QueueUrl=self.resources.feedback_queue_url, AttributeNames=["All"],
+                        MaxNumberOfMessages=min(10, room)).get("Messages", [])
+                    if not received:
+                        break
+                    batch += [dict(message) for message in received]
+                if not batch:
+                    break
+                result = self._invoke(feedback.lambda_handler,
+                                      sqs_event(batch, self.feedback_queue_arn),
+                                      LocalContext("webinar-notify-feedback"))
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                self.feedback_queue.settle(batch, failed)
+        return dict(counted)
 
     def next_wakeup(self) -> datetime | None:
         """The earliest moment anything is due: a reminder slot, or a delayed message."""

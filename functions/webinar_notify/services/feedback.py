@@ -6,15 +6,23 @@ soft or hard bounced, complained, rejected. An event whose tag names no email th
 changes neither, and is counted; so is one given up after meeting other writes again and
 again (``lost_events``: the email's state and the counters miss it). Hard bounces and
 complaints also suppress the address for every series (only a keyed hash of it is kept),
-listed under the series whose email it was.
+listed under the series whose email it was, at once, whatever else the batch holds.
+
+A batch of events (``handle_all``) writes each email's state as it comes and the series' mail
+counters once per shard at the end, with the batch's sums: a counter item holds a whole
+shard of the series' counts, so writing it once per email would cost more than the email's
+own record. Should that last write fail, the states stay recorded and the batch's counts are
+missing (``counts_missed``, for a repair), never counted twice.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from ..adapters.clock import Clock
+from ..adapters.mail_counts import MailTally
 from ..adapters.mailer import delivery_key_of
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
@@ -33,8 +41,30 @@ class Feedback:
         self.secrets = secrets
         self.clock = clock
 
-    def handle(self, event: dict[str, Any]) -> Counter[str]:
-        """One SES event (as its configuration set publishes it); returns what it counted."""
+    def handle_all(self, events: Sequence[dict[str, Any]]) -> list[Counter[str] | Exception]:
+        """A batch of SES events: what each one counted, or the error it met (that event
+        alone is to be tried again); the mail counters written once at the end."""
+        tally = MailTally()
+        results: list[Counter[str] | Exception] = []
+        for event in events:
+            try:
+                results.append(self.handle(event, tally))
+            except Exception as error:  # reported for this event; the others go on
+                results.append(error)
+        if tally:
+            pending = tally.total()
+            try:
+                self.store.add_mail_counts(tally)
+            except Exception:  # the states are written; only the counts are short
+                first = next((r for r in results if isinstance(r, Counter)), None)
+                if first is not None:
+                    first["counts_missed"] += pending
+        return results
+
+    def handle(self, event: dict[str, Any], tally: MailTally | None = None) -> Counter[str]:
+        """One SES event (as its configuration set publishes it); returns what it counted.
+        Its count goes into ``tally`` when given (the caller writes it), else on its counter
+        at once."""
         counts: Counter[str] = Counter()
         kind = event.get("eventType") or event.get("notificationType")
         if kind not in _EVENTS:
@@ -44,7 +74,7 @@ class Feedback:
         given = event.get(part)
         body: dict[str, Any] = given if isinstance(given, dict) else {}
         state, detail = _state(str(kind), body)
-        series_id = self._record(event, state, detail, body, counts)
+        series_id = self._record(event, state, detail, body, counts, tally)
         if kind == "Bounce":
             permanent = state == "bounced"
             for address in _addresses(body.get("bouncedRecipients")):
@@ -60,7 +90,7 @@ class Feedback:
         return counts
 
     def _record(self, event: dict[str, Any], state: str, detail: str,
-                body: dict[str, Any], counts: Counter[str]) -> str:
+                body: dict[str, Any], counts: Counter[str], tally: MailTally | None) -> str:
         """The email's state and counters; the series it belongs to ("" if not known)."""
         tag = _tag(event, "delivery")
         if tag is None:  # sent before emails carried the tag: only suppression applies
@@ -72,7 +102,7 @@ class Feedback:
         at = body.get("timestamp")
         update = self.store.record_delivery(
             delivery_key, state, at if isinstance(at, str) and len(at) <= 40
-            else self.clock.now().isoformat(), detail)
+            else self.clock.now().isoformat(), detail, tally)
         if update.outcome == "unknown":
             counts["unknown_delivery"] += 1
         elif update.outcome == "duplicate":

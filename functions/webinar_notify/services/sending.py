@@ -18,7 +18,7 @@ import contextlib
 import contextvars
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 
 from ..adapters.clock import Clock
 from ..adapters.ledger import Ledger
+from ..adapters.mail_counts import MailTally
 from ..adapters.mailer import Mailer, OutgoingMessage
 from ..adapters.queue import SendQueue
 from ..adapters.rate_limit import RateLimiter
@@ -43,9 +44,10 @@ from ..core.errors import (
     WebinarNotifyError,
 )
 from ..core.jobs import EmailJob
-from ..core.kinds import AnnouncementPayload
+from ..core.kinds import AnnouncementPayload, CertificateFile
+from ..core.kinds.common import language_of
 from ..core.render import Renderer
-from ..core.send_check import Recipient, seat_sessions, withdrawn
+from ..core.send_check import Recipient, seat_sessions, seated_ahead, withdrawn
 from ..core.series import Series
 from ..core.tasks import announcement_from_doc
 from ..core.text import suppression_id
@@ -107,11 +109,18 @@ class Recipients(Protocol):
                   session_ids: Sequence[str] = ()) -> Recipient: ...
 
 
+# A certificate email's certificate as it stands now, and its PDF in the reader's language
+# (None: erased or revoked since it was queued).
+CertificateFiles = Callable[[EmailJob, str], CertificateFile | None]
+
+
 class Sender:
     def __init__(self, ledger: Ledger, series: SeriesCache, mailer: Mailer, renderer: Renderer,
                  secrets: Secrets, clock: Clock, settings: SendSettings, queue: SendQueue,
                  limiter: RateLimiter, schedule: ScheduleStore,
-                 recipients: Recipients, pool: int = 1) -> None:
+                 recipients: Recipients, pool: int = 1,
+                 certificate_files: CertificateFiles | None = None) -> None:
+        self.certificate_files = certificate_files
         self.pool = max(1, pool)  # threads sending one batch at once
         self.schedule = schedule
         self.recipients = recipients
@@ -148,25 +157,29 @@ class Sender:
             self.secrets.registrant_key()
             self.secrets.token_secrets()
         results: list[Delivery | Exception | None]
+        tally = MailTally()  # the batch's sent emails, counted once per shard at the end
         if len(now) <= 1 or self.pool == 1:
-            results = [self._outcome(job, deadline) for job in now]
+            results = [self._outcome(job, deadline, tally) for job in now]
         else:
             with ThreadPoolExecutor(max_workers=min(self.pool, len(now))) as threads:
                 # Each email runs in a copy of the caller's context (which function calls).
                 futures = [threads.submit(contextvars.copy_context().run, self._outcome, job,
-                                          deadline) for job in now]
+                                          deadline, tally) for job in now]
                 results = [future.result() for future in futures]
+        if tally:  # sent is sent: a failed count leaves it short (a repair recounts it)
+            with contextlib.suppress(Exception):
+                self.ledger.count(tally)
         late = [job for job, result in zip(now, results, strict=True) if result is None]
         back = iter(self._hand_back(late + later) if late or later else [])
         return [result if result is not None else next(back) for result in results] + list(back)
 
-    def _outcome(self, job: EmailJob, deadline: float | None = None
-                 ) -> Delivery | Exception | None:
+    def _outcome(self, job: EmailJob, deadline: float | None = None,
+                 tally: MailTally | None = None) -> Delivery | Exception | None:
         """What became of one job; None when its time to start had passed (hand it back)."""
         if deadline is not None and time.monotonic() >= deadline:
             return None
         try:
-            return self.deliver(job)
+            return self.deliver(job, tally)
         except Exception as error:  # reported for this record; the others go on
             return error
 
@@ -183,22 +196,24 @@ class Sender:
         with contextlib.suppress(Exception):
             self.ledger.expire(job, now)
 
-    def deliver(self, job: EmailJob) -> Delivery:
+    def deliver(self, job: EmailJob, tally: MailTally | None = None) -> Delivery:
+        """One job; its "sent" count goes into ``tally`` when given (the batch writes it)."""
         now = self.clock.now()
         if job.not_after is not None and now >= job.not_after:
             self._record_expired(job, now)
             return Delivery("expired")  # e.g. a 1-hour reminder held up past the start
         try:
+            series = self.series.get(job.series_id, job.series_revision)
             recipient = self.recipients.recipient(
                 job.series_id, job.registrant_id,
                 suppression_id(self.secrets.registrant_key(), job.recipient.email),
-                seat_sessions(job))
+                seat_sessions(job, series))
             if recipient.suppressed:  # bounced or complained since the job was queued
                 return Delivery("suppressed")
-            if recipient.registration is not None or recipient.erased:
-                series = self.series.get(job.series_id, job.series_revision)
-                if withdrawn(job, recipient, series, self._announcement(job)):
-                    return Delivery("withdrawn")  # erased, cancelled or opted out since
+            if (recipient.registration is not None or recipient.erased) \
+                    and withdrawn(job, recipient, series, self._announcement(job)):
+                return Delivery("withdrawn")  # erased, cancelled or opted out since
+            job = seated_ahead(job, recipient)
             claim = self.ledger.claim(job.key, now, self.settings.lease)
         except RetryableError as error:  # e.g. DynamoDB throttled the read: try later
             return self._retry(job, error)
@@ -228,7 +243,7 @@ class Sender:
             return self._retry(job, error)
         # A BaseException (the runtime going down) releases nothing: as after a crash, the
         # claim expires after the lease.
-        self.ledger.complete(job, self.clock.now(), message_id)
+        self.ledger.complete(job, self.clock.now(), message_id, tally)
         return Delivery("sent")
 
     def _retry(self, job: EmailJob, error: Exception) -> Delivery:
@@ -251,8 +266,11 @@ class Sender:
     def _message(self, job: EmailJob) -> OutgoingMessage:
         series = self.series.get(job.series_id, job.series_revision)
         announcement = self._announcement(job)
+        certificate = self.certificate_files(job, language_of(series, job)) \
+            if job.kind == "certificate" and self.certificate_files else None
         email = compose(series, job, now=self.clock.now(), renderer=self.renderer,
-                        links=self._links(job, series), announcement=announcement)
+                        links=self._links(job, series), announcement=announcement,
+                        certificate=certificate)
         return OutgoingMessage(raw=mime.build(email), sender=series.sender.email,
                                to=job.recipient.email, kind=job.kind, series_id=job.series_id,
                                session_ids=job.session_ids, subject=email.subject,
