@@ -24,7 +24,7 @@ from jinja2 import Environment, nodes
 from markupsafe import escape
 
 from webinar_notify.core import calendar, mime
-from webinar_notify.core.compose import compose
+from webinar_notify.core.compose import compose, session_view
 from webinar_notify.core.jobs import EmailJob
 from webinar_notify.core.registration import Registrant
 from webinar_notify.core.render import PERSONAL, Renderer
@@ -124,6 +124,24 @@ def _calendar_text(raw: bytes) -> str:
     return payload.decode("utf-8")
 
 
+def test_a_session_view_is_made_once_and_each_reader_gets_a_copy_at_their_moment() -> None:
+    series = BENCH.load_series()
+    session = series.sessions[2]
+    now = datetime(2023, 12, 3, 15, tzinfo=UTC)
+    first = session_view(series, session, "Australia/Sydney", None, now, "fr")
+    first["place"] = 3  # a waitlist email adds to its own copy
+    first["join_url"] = "changed"
+    later = session_view(series, session, "Australia/Sydney", "https://zoom.us/w/own", now
+                         + timedelta(hours=23), "fr")
+    assert "place" not in later and later["join_url"] == "https://zoom.us/w/own"
+    assert (first["soon"], later["soon"]) == (True, True)
+    assert first["starts_in"] != later["starts_in"]
+    again = session_view(series, session, "Australia/Sydney", None, now, "fr")
+    assert again["join_url"] == session.join_url and again["starts_in"] == first["starts_in"]
+    assert {k: v for k, v in again.items() if k not in ("place", "join_url")} == \
+        {k: v for k, v in first.items() if k not in ("place", "join_url")}
+
+
 def test_every_email_cache_is_bounded() -> None:
     caches = list(_caches())
     assert len(caches) >= 10
@@ -156,6 +174,10 @@ def test_a_personal_link_is_written_as_icalendar_writes_it(language: str) -> Non
         links = [None, session.join_url, "https://zoom.us/w/1?tk=" + "x" * 300]
         links += ["https://z.us/w/" + "".join(rng.choice(LINK_CHARACTERS)
                                               for _ in range(rng.randint(0, 200)))
+                  for _ in range(12)]
+        plain = "abcXYZ019-_.~:/?#[]@!$&'()*+=%"  # no character a TEXT value escapes
+        links += ["https://z.us/w/" + "".join(rng.choice(plain)
+                                              for _ in range(rng.randint(0, 300)))
                   for _ in range(12)]
         for link in links:
             for method in ("REQUEST", "CANCEL"):
@@ -200,7 +222,10 @@ def _old_fold(line: str) -> str:
 
 
 def test_folding_by_slices_matches_folding_by_characters() -> None:
-    for line in _random_lines(1, 3000):
+    plain = ["".join(ch for ch in line if ch.isascii() and ch not in "\\^")
+             for line in _random_lines(4, 1000)]  # a link nearly always
+    escaped_then_plain = [a[:60] + b for a, b in zip(_random_lines(5, 1000), plain, strict=True)]
+    for line in [*_random_lines(1, 3000), *plain, *escaped_then_plain]:
         assert calendar.fold(line) == _old_fold(line), line
         cut = len(line) // 3
         done, current, size = calendar._fold_state(line[:cut])
@@ -226,10 +251,15 @@ def _old_encoded_words(text: str) -> str:
     return " ".join(f"=?utf-8?q?{w}?=" for w in words)
 
 
-@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 114, 171, 5000, 40001])
-def test_base64_lines_are_what_the_standard_library_writes(size: int) -> None:
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 114, 171, 57 * 31, 57 * 32 - 1, 57 * 32,
+                                  57 * 32 + 1, 57 * 64 + 56, 5000, 40001])
+def test_base64_lines_are_what_the_standard_library_writes(
+        size: int, monkeypatch: pytest.MonkeyPatch) -> None:
     data = random.Random(size).randbytes(size)  # noqa: S311 (test data)
-    assert mime._base64(data) == base64.encodebytes(data).replace(b"\n", b"\r\n")
+    expected = base64.encodebytes(data).replace(b"\n", b"\r\n")
+    assert mime._base64(data) == expected
+    monkeypatch.setattr(mime, "_b64encode", base64.b64encode)  # without pybase64
+    assert mime._base64(data) == expected
 
 
 def test_encoded_words_and_cleaned_names_are_unchanged() -> None:

@@ -54,14 +54,29 @@ def session_invite(series: Series, session: Session, attendee_email: str, attend
                    method: Method = "REQUEST", language: str = i18n.SOURCE) -> CalendarPart:
     """The .ics for one session and one recipient, made at ``stamp`` (the sender's clock);
     the text we add (description, location) is in ``language``, titles as written."""
-    link = join_url or session.join_url
-    if link is not None and ("\r" in link or "\n" in link):
-        raise ValueError("a join link may not contain CR or LF characters")  # as icalendar
-    shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
-                              session, link is not None, method, language)
-    text = shared.fill(link, _stamp_line(stamp), _attendee_line(attendee_email, attendee_name))
-    return CalendarPart(method=method, filename=f"{series.id}-{session.id}.ics",
-                        content=text.encode("utf-8"))
+    return session_invites(series, [session], attendee_email, attendee_name, stamp=stamp,
+                           join_urls=[join_url], method=method, language=language)[0]
+
+
+def session_invites(series: Series, sessions: Sequence[Session], attendee_email: str,
+                    attendee_name: str, *, stamp: datetime, join_urls: Sequence[str | None],
+                    method: Method = "REQUEST",
+                    language: str = i18n.SOURCE) -> list[CalendarPart]:
+    """``session_invite`` for each session, with its own join link (``join_urls``, in the
+    same order; None: the session's): a confirmation's entries share their stamp and
+    attendee lines."""
+    stamp_line = _stamp_octets(stamp)
+    attendee = _attendee_octets(attendee_email, attendee_name)
+    parts = []
+    for session, join_url in zip(sessions, join_urls, strict=True):
+        link = join_url or session.join_url
+        if link is not None and ("\r" in link or "\n" in link):
+            raise ValueError("a join link may not contain CR or LF characters")  # as icalendar
+        shared = _shared_calendar(series.calendar_uid(session.id), series.sender, series.title,
+                                  session, link is not None, method, language)
+        parts.append(CalendarPart(method, f"{series.id}-{session.id}.ics",
+                                  shared.octets(link, stamp_line, attendee)))
+    return parts
 
 
 class _Slot(Enum):
@@ -92,14 +107,63 @@ class _LinkLine:
 
 
 @dataclass(frozen=True, slots=True)
+class _Octets:
+    """A shared calendar's pieces as UTF-8 octets, ready to be joined: ``fixed`` with an
+    empty place for each slot and link line, and where each goes."""
+
+    fixed: tuple[bytes, ...]
+    stamp: int
+    attendee: int
+    # Each link line's place, and the octets up to the link where the link ends the line
+    # and no escape sits before it (``_fold_on``'s fast case, for a plain link).
+    links: tuple[tuple[int, _LinkLine, bytes | None], ...]
+
+    @classmethod
+    def of(cls, pieces: Sequence[str | _Slot | _LinkLine]) -> _Octets:
+        where = {piece: index for index, piece in enumerate(pieces)
+                 if isinstance(piece, _Slot)}
+        return cls(tuple(p.encode("utf-8") if isinstance(p, str) else b"" for p in pieces),
+                   where[_Slot.STAMP], where[_Slot.ATTENDEE],
+                   tuple((i, p, (p.folded + p.current).encode("utf-8")
+                          if p.rest == _LINK and not p.current.endswith(("\\", "^")) else None)
+                         for i, p in enumerate(pieces) if isinstance(p, _LinkLine)))
+
+    def join(self, link: str | None, stamp: bytes, attendee: bytes) -> bytes:
+        out = list(self.fixed)
+        out[self.stamp] = stamp
+        out[self.attendee] = attendee
+        if self.links:
+            assert link is not None
+            if link.isascii() and "^" not in link and not _escapes(link):
+                plain = link.encode("ascii")  # the same as a TEXT value, folded by slices
+                for index, line, head in self.links:
+                    out[index] = _folded_on(head, line.size, plain) if head is not None \
+                        else line.fill(link, link).encode("utf-8")
+            else:
+                escaped = _escape_text(link)
+                for index, line, _ in self.links:
+                    out[index] = line.fill(link, escaped).encode("utf-8")
+        return b"".join(out)
+
+
+@dataclass(frozen=True, slots=True)
 class _SharedCalendar:
     """One session's calendar text as every recipient shares it, in pieces: what is the same
     for all, and the slots and link lines each email fills. ``with_own_link``: the same with
-    the session's own (shared) join link already written in."""
+    the session's own (shared) join link already written in. ``way`` and ``own_way``: both
+    as octets, as an email's part is made."""
 
     pieces: tuple[str | _Slot | _LinkLine, ...]
     own_link: str | None = None
     with_own_link: tuple[str | _Slot | _LinkLine, ...] = ()
+    way: _Octets | None = None
+    own_way: _Octets | None = None
+
+    def octets(self, link: str | None, stamp: bytes, attendee: bytes) -> bytes:
+        """``fill`` as UTF-8 octets, from the stamp and attendee lines as octets."""
+        way = self.own_way if link == self.own_link and self.own_way else self.way
+        assert way is not None
+        return way.join(link, stamp, attendee)
 
     def fill(self, link: str | None, stamp: str, attendee: str) -> str:
         out: list[str] = []
@@ -149,10 +213,12 @@ def _shared_calendar(uid: str, organizer: Contact, series_title: str, session: S
     if slots != [_Slot.STAMP, _Slot.ATTENDEE]:
         raise ValueError("a calendar needs one DTSTAMP and one VEVENT")
     own = session.join_url
+    merged = tuple(_merged(pieces))
     if not has_link or own is None or "\r" in own or "\n" in own:
-        return _SharedCalendar(tuple(_merged(pieces)))
-    filled = [p.fill(own, _escape_text(own)) if isinstance(p, _LinkLine) else p for p in pieces]
-    return _SharedCalendar(tuple(_merged(pieces)), own, tuple(_merged(filled)))
+        return _SharedCalendar(merged, way=_Octets.of(merged))
+    filled = tuple(_merged([p.fill(own, _escape_text(own)) if isinstance(p, _LinkLine) else p
+                            for p in pieces]))
+    return _SharedCalendar(merged, own, filled, _Octets.of(merged), _Octets.of(filled))
 
 
 def _merged(pieces: Sequence[str | _Slot | _LinkLine]) -> list[str | _Slot | _LinkLine]:
@@ -198,6 +264,11 @@ def _calendar_text(uid: str, organizer: Contact, series_title: str, session: Ses
 @lru_cache(maxsize=8)  # the sessions of one email share their stamp
 def _stamp_line(stamp: datetime) -> str:
     return f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}\r\n"
+
+
+@lru_cache(maxsize=8)
+def _stamp_octets(stamp: datetime) -> bytes:
+    return _stamp_line(stamp).encode("ascii")
 
 
 def personal_feed(series: Series, sessions: list[Session],
@@ -249,6 +320,11 @@ def _attendee_line(email: str, name: str) -> str:
     return fold(f"ATTENDEE;{';'.join(params)}:mailto:{quote(local, safe=_MAILTO_SAFE)}@{domain}")
 
 
+@lru_cache(maxsize=8)
+def _attendee_octets(email: str, name: str) -> bytes:
+    return _attendee_line(email, name).encode("utf-8")
+
+
 def fold(line: str) -> str:
     """RFC 5545 folding: lines of at most 75 octets, never splitting a UTF-8 character."""
     if len(line) <= _LIMIT and (line.isascii() or len(line.encode("utf-8")) <= _LIMIT):
@@ -268,9 +344,17 @@ def fold(line: str) -> str:
 
 def _escape_text(value: str) -> str:
     """A TEXT value escaped as icalendar escapes it (RFC 5545 section 3.3.11)."""
+    if not _escapes(value):
+        return value  # a link nearly always
     return (value.replace(r"\N", "\n").replace("\\", "\\\\").replace(";", r"\;")
             .replace(",", r"\,").replace("\r\n", r"\n").replace("\n", r"\n")
             .replace("\r", r"\n"))
+
+
+def _escapes(value: str) -> bool:
+    """Whether a TEXT value holds a character that is escaped (a link nearly never does)."""
+    return ("\\" in value or ";" in value or "," in value or "\n" in value
+            or "\r" in value)
 
 
 def _fold_state(text: str, current: str = "", size: int = 0) -> tuple[list[str], str, int]:
@@ -293,12 +377,34 @@ def _fold_state(text: str, current: str = "", size: int = 0) -> tuple[list[str],
     return done, current, size
 
 
+def _folded_on(head: bytes, size: int, link: bytes) -> bytes:
+    """``_fold_on`` for a plain ASCII link (no escapes) that ends its line, as octets:
+    ``head`` is the line up to the link, its unfinished last line ``size`` octets."""
+    room = _LIMIT - 1 - size
+    if len(link) <= room:
+        return head + link + b"\r\n"
+    pieces = [head, link[:room]]
+    for at in range(room, len(link), _LIMIT - 1):
+        pieces += (b"\r\n ", link[at:at + _LIMIT - 1])
+    pieces.append(b"\r\n")
+    return b"".join(pieces)
+
+
 def _fold_on(current: str, size: int, rest: str) -> str:
     """The rest of a content line folded on from ``current`` (``size`` octets), as
     ``_fold_state`` would, by slices where the rest is ASCII (a link nearly always is)."""
     if not rest.isascii():
         done, last, _ = _fold_state(rest, current, size)
         return _FOLD.join([*done, last]) + "\r\n"
+    room = _LIMIT - 1 - size
+    if len(rest) <= room:
+        return current + rest + "\r\n"
+    if "\\" not in rest and "^" not in rest and not current.endswith(("\\", "^")):
+        pieces = [current, rest[:room]]  # no escape to keep whole: a fold every full line
+        for at in range(room, len(rest), _LIMIT - 1):
+            pieces += (_FOLD, rest[at:at + _LIMIT - 1])
+        pieces.append("\r\n")
+        return "".join(pieces)
     lines: list[str] = []
     while size + len(rest) > _LIMIT - 1:
         room = _LIMIT - 1 - size
@@ -313,4 +419,4 @@ def _fold_on(current: str, size: int, rest: str) -> str:
     return _FOLD.join(lines) + "\r\n"
 
 
-__all__ = ["CalendarPart", "Method", "fold", "session_invite"]
+__all__ = ["CalendarPart", "Method", "fold", "session_invite", "session_invites"]

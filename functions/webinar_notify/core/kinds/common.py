@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..jobs import EmailJob, EmailKind
     from ..mime import Attachment, Email
     from ..render import Renderer
+    from .certificate import CertificateFile
 
 SOON = timedelta(days=2)  # a confirmation says how soon a session this close starts
 
@@ -54,6 +55,7 @@ class Inputs:
     renderer: Renderer
     links: Links
     announcement: Announcement | None = None  # read by the sender for an announcement
+    certificate: CertificateFile | None = None  # read and drawn by the sender for its email
 
 
 # -- payloads ------------------------------------------------------------------------------
@@ -203,10 +205,26 @@ def language_of(series: Series, job: EmailJob) -> str:
 def session_view(series: Series, session: Session, reader_zone: str,
                  personal_join_url: str | None, now: datetime,
                  language: str = i18n.SOURCE) -> dict[str, Any]:
-    when = describe(session.start, session.end, reader_zone, series.time_zone, language)
+    """One session as a reader sees it: a copy of the view made once per session revision,
+    zone and language, with what depends on the moment (and a link of one's own) set in."""
+    fixed, start = _fixed_view(series.id, series.time_zone, session, reader_zone, language)
+    view = fixed.copy()  # a new dict per email: a kind may add to it (a waitlist place)
+    view["starts_in"] = until(start, now, language)
+    view["soon"] = start - now < SOON
+    if personal_join_url:
+        view["join_url"] = personal_join_url
+    return view
+
+
+@lru_cache(maxsize=4096)  # a fan-out reads a few sessions in a few dozen zones and languages
+def _fixed_view(series_id: str, series_zone: str, session: Session, reader_zone: str,
+                language: str) -> tuple[dict[str, Any], datetime]:
+    """What a session view holds that is the same at every moment, and the start in UTC
+    (the clock is UTC, so ``until`` and ``soon`` subtract without zone look-ups)."""
+    when = describe(session.start, session.end, reader_zone, series_zone, language)
     return {
-        "starts_in": until(session.start, now, language),
-        "soon": session.start - now < SOON,
+        "starts_in": "",  # set per email; here to keep each entry in its place
+        "soon": False,
         "id": session.id,
         "title": session.title,
         "description": session.description,
@@ -216,9 +234,9 @@ def session_view(series: Series, session: Session, reader_zone: str,
         "ends": when.ends,
         "minutes": when.minutes,
         "shows_series_time": when.shows_series_time,
-        "join_url": personal_join_url or session.join_url,
-        "calendar_file": f"{series.id}-{session.id}.ics",
-    }
+        "join_url": session.join_url,
+        "calendar_file": f"{series_id}-{session.id}.ics",
+    }, session.start.astimezone(UTC)
 
 
 @lru_cache(maxsize=256)
@@ -251,6 +269,18 @@ def invite(series: Series, session: Session, job: EmailJob, now: datetime, langu
     recipient = job.recipient
     return session_invite(series, session, recipient.email, recipient.full_name, stamp=now,
                           join_url=join_url, method=method, language=language)
+
+
+def invites(series: Series, sessions: list[Session], job: EmailJob, now: datetime,
+            language: str, join_urls: Mapping[str, str] | None = None) -> list[CalendarPart]:
+    """``invite`` for each session, with the recipient's own links (``join_urls``, as for
+    ``personal_link``)."""
+    from ..calendar import session_invites
+
+    recipient = job.recipient
+    return session_invites(series, sessions, recipient.email, recipient.full_name, stamp=now,
+                           join_urls=[personal_link(job, s.id, join_urls) for s in sessions],
+                           language=language)
 
 
 def ics_file(part: CalendarPart) -> Attachment:

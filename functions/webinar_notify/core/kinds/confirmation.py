@@ -15,9 +15,8 @@ from .common import (
     Kind,
     context,
     email,
-    invite,
+    invites,
     live_sessions,
-    personal_link,
     read_fields,
     read_flag,
     read_string_map,
@@ -34,6 +33,7 @@ class ConfirmationPayload:
 
     opt_in_needed: bool = False  # double opt-in: the email asks the person to confirm
     join_urls: tuple[tuple[str, str], ...] = ()  # the person's own links: (session or "*", url)
+    promoted: bool = False  # a seat opened up for someone on the waitlist: they are told so
 
     @classmethod
     def of(cls, *, opted_in: bool, join_urls: Mapping[str, str]) -> ConfirmationPayload:
@@ -41,13 +41,15 @@ class ConfirmationPayload:
 
     def to_doc(self) -> dict[str, Any]:
         return ({"opt_in": True} if self.opt_in_needed else {}) \
-            | ({"join_urls": dict(self.join_urls)} if self.join_urls else {})
+            | ({"join_urls": dict(self.join_urls)} if self.join_urls else {}) \
+            | ({"promoted": True} if self.promoted else {})
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> ConfirmationPayload:
         doc = read_fields(doc, cls.KIND)
         return cls(opt_in_needed=read_flag(doc, "opt_in", cls.KIND),
-                   join_urls=read_string_map(doc.get("join_urls"), "join_urls", cls.KIND))
+                   join_urls=read_string_map(doc.get("join_urls"), "join_urls", cls.KIND),
+                   promoted=read_flag(doc, "promoted", cls.KIND))
 
     @classmethod
     def from_v1(cls, extra: Mapping[str, str]) -> ConfirmationPayload:
@@ -66,14 +68,15 @@ def compose(series: Series, job: EmailJob, payload: ConfirmationPayload,
     if len(sessions) == 1:
         subject = tr(lang, "Registration confirmed: %(title)s (%(series)s)",
                      title=sessions[0].title, series=series.title)
+    if payload.promoted and len(sessions) == 1:
+        subject = tr(lang, "A seat opened up: %(title)s (%(series)s)", title=sessions[0].title,
+                     series=series.title)
     if payload.opt_in_needed:
         subject = tr(lang, "Please confirm your registration: %(series)s", series=series.title)
     text, html = given.renderer.render_pair("confirmation", view | {
-        "subject": subject, "opt_in_url": given.links.opt_in if payload.opt_in_needed else ""},
-        lang, series)
-    calendars = [invite(series, session, job, given.now, lang,
-                        join_url=personal_link(job, session.id, join_urls))
-                 for session in sessions]
+        "subject": subject, "opt_in_url": given.links.opt_in if payload.opt_in_needed else "",
+        "promoted": payload.promoted and len(sessions) == 1}, lang, series)
+    calendars = invites(series, sessions, job, given.now, lang, join_urls)
     return email(series, job, given.now, subject, text, html, calendars=calendars)
 
 
