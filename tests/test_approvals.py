@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -17,7 +17,9 @@ from test_console_pages import BASE, sign_in
 from test_organiser_reads import read
 from test_registration_policies_e2e import calendars, counts, mail, publish
 from webinar_notify import organiser_cli
+from webinar_notify.adapters.memory_store import MemoryStore
 from webinar_notify.core.policies import Policy, SeatCounts
+from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.series_document import series_to_document
 from webinar_notify.organiser_requests import to_request
 
@@ -193,3 +195,50 @@ def test_publishing_more_seats_promotes_as_many_as_now_fit(harness: Harness) -> 
     promoted = mail(harness, "confirmation")
     assert len(promoted) == 3 and all(calendars(harness, e) == ["s1"] for e in promoted)
     assert counts(harness) == SeatCounts(confirmed=3, waitlisted=1)
+
+
+def test_the_pending_list_is_in_order_of_arrival_in_the_console_and_the_read_api(
+        harness: Harness) -> None:
+    publish(harness, Policy(approval="manual"))
+    people = [f"late{9 - i}@example.org" for i in range(6)]
+    for i, address in enumerate(people):
+        harness.clock.advance(timedelta(seconds=1))
+        assert harness.register(email=address, name=f"P {i}", event_id=f"evt-{i}",
+                                sessions=["s1"]).status == 202
+    ids = [harness.registration(a).registrant_id for a in people]
+    assert ids != sorted(ids)  # arrival order is not registrant id order here
+
+    assert [p["id"] for p in read(harness, f"{API}/approvals").body["pending"]] == ids
+    page = sign_in(harness).get(f"{BASE}/approvals").text
+    assert list(dict.fromkeys(re.findall(r"late\d@example\.org", page))) == people
+
+    def paged() -> list[str]:  # the index, two at a time: the cursor keeps the order
+        found, cursor = [], None
+        while True:
+            batch, cursor = harness.runtime.store.pending_page(SERIES_ID, cursor, 2)
+            found += [r.registrant_id for r in batch]
+            if cursor is None:
+                return found
+    assert paged() == ids
+
+    decide = {"decision": "approve", "registrants": [ids[1]]}
+    assert harness.runtime.organiser(f"{API}/approvals", decide, "k-order").status == 200
+    harness.erase(people[2])
+    assert paged() == [ids[0], *ids[3:]]
+
+
+def test_the_memory_store_lists_the_pending_in_order_of_arrival_too() -> None:
+    store = MemoryStore()
+    start = datetime(2023, 10, 2, 9, 0, tzinfo=UTC)
+    ids = [f"r{c * 31}" for c in "f0a"]  # arrival order, not id order
+    for i, rid in enumerate(ids):
+        registration = Registration(SERIES_ID, rid, Registrant(f"{i}@example.org", "", "UTC"),
+                                    frozenset({"s1"}), False, approval="pending")
+        store.put_registration(registration, start + timedelta(microseconds=i))
+    first, cursor = store.pending_page(SERIES_ID, None, 2)
+    rest, end = store.pending_page(SERIES_ID, cursor, 2)
+    assert [r.registrant_id for r in first + rest] == ids and end is None
+    stored = store.get_registration(SERIES_ID, ids[0])
+    assert stored is not None
+    store.put_registration(replace(stored, approval="approved"), start)
+    assert [r.registrant_id for r in store.pending_page(SERIES_ID, None, 5)[0]] == ids[1:]

@@ -11,7 +11,7 @@ import pytest
 from test_send_check import PERSON, SERIES, job
 from webinar_notify.core.jobs import EmailKind
 from webinar_notify.core.kinds import DeclinedPayload, PendingPayload, WaitlistedPayload
-from webinar_notify.core.send_check import Recipient, seat_sessions, withdrawn
+from webinar_notify.core.send_check import Recipient, seat_sessions, seated_ahead, withdrawn
 
 
 def check(kind: EmailKind, standing: str | None, approval: str = "approved") -> bool:
@@ -47,3 +47,18 @@ def test_a_waitlist_email_is_dropped_once_the_person_has_the_seat() -> None:
 def test_the_sender_reads_the_seat_only_where_it_matters() -> None:
     assert seat_sessions(job("reminder", ("s1",))) == ("s1",)
     assert seat_sessions(job("confirmation", ("s1", "s2"))) == ()
+
+
+def test_a_reminders_sessions_ahead_are_only_those_with_a_seat() -> None:
+    from webinar_notify.core.policies import Policy
+
+    reminder = replace(job("reminder", ("s1",)), also=("s2", "s3", "s4"))
+    policed = replace(SERIES, policy=Policy(capacity=3))
+    assert seat_sessions(reminder, policed) == ("s1", "s2", "s3", "s4")
+    assert seat_sessions(reminder, SERIES) == ("s1",)  # no policy: no more keys read
+    standings = {"s1": "confirmed", "s2": "waitlisted", "s3": "pending"}
+    kept = seated_ahead(reminder, Recipient(False, PERSON, False, standings))
+    assert kept.also == ("s4",)  # s4: no standing, a seat from before the policy
+    assert kept.key == reminder.key  # the same email for the ledger
+    everything = Recipient(False, PERSON, False, {})
+    assert seated_ahead(reminder, everything) is reminder

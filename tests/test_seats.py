@@ -433,3 +433,36 @@ def test_a_seat_freed_while_a_newcomer_is_refused_is_never_lost(seats: Seats) ->
         if rid(1) in cancelled.promoted:
             told.append(Standing("confirmed", since=int(freed.timestamp())))
         assert told and all(t == seats.standing(SERIES, session, rid(1)) for t in told)
+
+
+def test_standings_in_many_sessions_are_read_together_as_each_alone(seats: Seats) -> None:
+    sessions = [f"x{i}" for i in range(120)]  # more than one BatchGetItem's 100 keys
+    me = rid(1)
+    seats.take(SERIES, "x0", me, 1, AT)
+    seats.take(SERIES, "x1", rid(2), 1, AT)
+    seats.join_waitlist(SERIES, "x1", rid(3), later(1))
+    seats.join_waitlist(SERIES, "x1", me, later(2))
+    seats.mark_pending(SERIES, "x110", me, AT)
+    calls: list[str] = []
+    client = getattr(seats, "client", None)
+
+    def count(**kwargs: Any) -> None:
+        calls.append(kwargs["event_name"].rpartition(".")[2])
+    if client is not None:
+        client.meta.events.register("before-call.dynamodb", count)
+    try:
+        together_read = seats.standings(SERIES, sessions, me)
+        bare = seats.standings(SERIES, sessions, me, places=False)
+    finally:
+        if client is not None:
+            client.meta.events.unregister("before-call.dynamodb", count)
+
+    alone = {s: found for s in sessions if (found := seats.standing(SERIES, s, me))}
+    assert together_read == alone
+    assert together_read["x0"] == Standing("confirmed", since=int(AT.timestamp()))
+    assert together_read["x1"].state == "waitlisted" and together_read["x1"].place == 2
+    assert together_read["x110"].state == "pending" and set(together_read) == {"x0", "x1", "x110"}
+    assert bare["x1"] == Standing("waitlisted", None, together_read["x1"].since)
+    assert seats.standings(SERIES, [], me) == {}
+    if client is not None:  # 2 x 2 BatchGetItem (100 + 20 keys), one place counted once
+        assert sorted(calls) == ["BatchGetItem"] * 4 + ["Query"]

@@ -106,6 +106,8 @@ class Seats(Protocol):
     def clear_pending(self, series_id: str, session_id: str, registrant_id: str) -> bool: ...
     def standing(self, series_id: str, session_id: str, registrant_id: str
                  ) -> Standing | None: ...
+    def standings(self, series_id: str, session_ids: Sequence[str], registrant_id: str,
+                  places: bool = True) -> dict[str, Standing]: ...
     def counts(self, series_id: str, session_ids: Sequence[str]) -> dict[str, SeatCounts]: ...
     def waitlist(self, series_id: str, session_id: str, cursor: str | None, limit: int
                  ) -> tuple[list[WaitlistEntry], str | None]: ...
@@ -363,6 +365,22 @@ class DynamoSeats:
         if state != "waitlisted":
             return Standing(state, since=since)
         return Standing(state, self._place(series_id, session_id, item["line"]["S"]), since)
+
+    def standings(self, series_id: str, session_ids: Sequence[str], registrant_id: str,
+                  places: bool = True) -> dict[str, Standing]:
+        """One registrant's standing in each of these sessions where they have one, read
+        together (one BatchGetItem per 100 sessions, consistent); with ``places``, a
+        waitlisted standing's place too (a counting Query each, as ``standing``)."""
+        unique = list(dict.fromkeys(session_ids))
+        keys = [key(f"SERIES#{series_id}", _who_sk(s, registrant_id)) for s in unique]
+        found: dict[str, Standing] = {}
+        for item in batch_get(self.client, self.table, keys) if keys else []:
+            session_id = item["sk"]["S"].removeprefix("SEATS#").rpartition("#WHO#")[0]
+            state: SeatState = item["state"]["S"]
+            place = self._place(series_id, session_id, item["line"]["S"]) \
+                if state == "waitlisted" and places else None
+            found[session_id] = Standing(state, place, int(item["since"]["N"]))
+        return {s: found[s] for s in unique if s in found}
 
     def counts(self, series_id: str, session_ids: Sequence[str]) -> dict[str, SeatCounts]:
         """Each session's counts (one BatchGetItem per 100 sessions); zeros where none."""
@@ -623,6 +641,13 @@ class MemorySeats:
                  ) -> Standing | None:
         with self._lock:
             return self._standing(series_id, session_id, registrant_id)
+
+    def standings(self, series_id: str, session_ids: Sequence[str], registrant_id: str,
+                  places: bool = True) -> dict[str, Standing]:
+        with self._lock:
+            found = {s: self._standing(series_id, s, registrant_id) for s in session_ids}
+        return {s: standing if places else Standing(standing.state, None, standing.since)
+                for s, standing in found.items() if standing is not None}
 
     def counts(self, series_id: str, session_ids: Sequence[str]) -> dict[str, SeatCounts]:
         with self._lock:

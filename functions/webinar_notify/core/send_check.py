@@ -9,7 +9,7 @@ the one request it makes before sending anyway, and withdraws what is no longer 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .announcements import Announcement
 from .jobs import ORGANISER_COPY, EmailJob
@@ -34,12 +34,25 @@ class Recipient:
 SEATED_KINDS = frozenset({"reminder", "update", "cancellation", "announcement", "waitlisted"})
 
 
-def seat_sessions(job: EmailJob) -> tuple[str, ...]:
+def seat_sessions(job: EmailJob, series: Series | None = None) -> tuple[str, ...]:
     """The sessions whose seat standing the check needs (read with the rest, in one request):
-    those of a reminder, a session's change, a session announcement or a waitlist email."""
+    those of a reminder, a session's change, a session announcement or a waitlist email; under
+    a registration policy, also a reminder's other sessions ahead (``seated_ahead``)."""
     if job.kind not in SEATED_KINDS or job.registrant_id == ORGANISER_COPY:
         return ()
+    if job.kind == "reminder" and series is not None and series.policy.counts_seats:
+        return job.session_ids + tuple(s for s in job.also if s not in job.session_ids)
     return job.session_ids
+
+
+def seated_ahead(job: EmailJob, recipient: Recipient) -> EmailJob:
+    """A reminder lists as "sessions ahead" only those the person holds a seat for, not
+    those they wait for or await approval for (no standing read: a registration older than
+    the policy, which keeps its seats)."""
+    if job.kind != "reminder" or not job.also:
+        return job
+    also = tuple(s for s in job.also if recipient.standings.get(s, "confirmed") == "confirmed")
+    return job if also == job.also else replace(job, also=also)
 
 
 def withdrawn(job: EmailJob, recipient: Recipient, series: Series,

@@ -1,25 +1,28 @@
 """The page behind the "manage your registration" link: what a person is registered for.
 
-A person can add or drop sessions, cancel, download what is stored, or erase it. The token in
-the link is the only credential: no login, no cookie, and nothing changes on a GET.
+A person can add or drop sessions, cancel, download what is stored or their certificates'
+PDFs, or erase it. The token in the link is the only credential: no login, no cookie, and
+nothing changes on a GET.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..adapters.certificate_store import CertificateStore
 from ..adapters.clock import Clock
 from ..adapters.queue import SendQueue
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core import i18n, tokens
 from ..core.calendar import personal_feed
+from ..core.certificates import Certificate, normalised_id
 from ..core.compose import session_view
-from ..core.errors import InvalidInputError, PayloadError
+from ..core.errors import InvalidInputError, NotFoundError, PayloadError
 from ..core.jobs import EmailJob
 from ..core.policies import SeatState, Standing
 from ..core.registration import Registration, RegistrationEvent
@@ -27,7 +30,7 @@ from ..core.render import Renderer
 from ..core.series import Series
 from .intake import apply_and_store, confirmation_job
 from .linked import linked_registration
-from .registrant_care import PersonRecords, erase, withdraw
+from .registrant_care import erase, withdraw
 from .seating import (
     SeatNews,
     ahead,
@@ -36,6 +39,7 @@ from .seating import (
     give_up_seats,
     news_jobs,
     promotion_jobs,
+    seated_cancels,
     send_and_mark,
     take_seats,
 )
@@ -47,7 +51,7 @@ ERASE_WINDOW = timedelta(minutes=10)  # how long "Yes, delete my data" stays val
 
 class ManagePage:
     def __init__(self, store: Store, secrets: Secrets, renderer: Renderer, clock: Clock,
-                 queue: SendQueue, records: PersonRecords | None = None) -> None:
+                 queue: SendQueue, records: CertificateStore | None = None) -> None:
         self.records = records  # presence, evaluations, certificates: downloaded, erased
         self.queue = queue
         self.store = store
@@ -61,8 +65,9 @@ class ManagePage:
                                                    series_id, token.removesuffix(".ics"),
             today=self.clock.now().date())
         registered = set(registration.sessions_in([s.id for s in series.sessions]))
-        sessions = [s for s in series.sessions if s.id in registered
-                    and self._holds_seat(series, registration, s.id)]
+        seated = self._seated(series, registration, [s.id for s in series.sessions
+                                                     if s.id in registered])
+        sessions = [s for s in series.sessions if s.id in seated]
         body = personal_feed(series, sessions,  # what it adds, in the person's language
                              {s.id: registration.join_url_for(s.id) for s in sessions},
                              i18n.choose(registration.registrant.language, series.language))
@@ -128,9 +133,7 @@ class ManagePage:
                                         "manage", sessions)
         seated = self._seats(series, action, sessions, updated, now)
         if seated is not None:  # a registration policy: seats decide what is confirmed
-            cancels = [replace(job, session_ids=kept) for job in cancels
-                       if (kept := tuple(s for s in job.session_ids
-                                         if seated.held.get(s, "confirmed") == "confirmed"))]
+            cancels = seated_cancels(cancels, seated.held)
         confirmation = confirmation_job(series, updated, now) \
             if action == "add" and seated is None else None
         own = cancels + ([confirmation] if confirmation is not None else []) \
@@ -205,6 +208,47 @@ class ManagePage:
         others = promotion_jobs(seats, self.store.get_registration, series, news.promoted)
         return _Seated(news, own, others, held)
 
+    def certificate(self, series_id: str, token: str, certificate_id: str,
+                    accept_language: str = "") -> tuple[bytes, str]:
+        """One of the person's certificates as a PDF in their language, and its file name.
+        NotFoundError (in their language) for an id that is not one of theirs, or revoked."""
+        from ..core.kinds.certificate import pdf_filename
+        from .certificates import render_pdf
+
+        series, registration = linked_registration(self.store, self.secrets, "manage",
+                                                   series_id, token,
+            today=self.clock.now().date())
+        lang = _language(series, registration, accept_language)
+        wanted = normalised_id(certificate_id)
+        found = next((c for c in self._held(series, registration)
+                      if c.certificate_id == wanted), None)
+        if found is None or found.revoked:
+            error = NotFoundError("this certificate was revoked: it can no longer be "
+                                  "downloaded" if found else "no such certificate")
+            error.language = lang
+            raise error
+        return render_pdf(found, lang), pdf_filename(found)
+
+    def _held(self, series: Series, registration: Registration) -> list[Certificate]:
+        if self.records is None or not series.certificates:
+            return []
+        return self.records.held(series.id, registration.registrant_id)
+
+    def _certificates(self, series: Series, registration: Registration, token: str,
+                      language: str) -> list[dict[str, Any]]:
+        """The person's certificates as the page lists them, each with its download link."""
+        from babel.numbers import format_decimal
+
+        from ..core.kinds.certificate import certified_title
+
+        place = i18n.locale(language)
+        order = {f"session:{s.id}": n for n, s in enumerate(series.sessions)}  # series: -1
+        return [{"title": certified_title(series, c), "revoked": c.revoked,
+                 "credits": format_decimal(c.credits, locale=place), "label": c.credit_label,
+                 "url": f"{token}/certificates/{c.certificate_id}"}
+                for c in sorted(self._held(series, registration),
+                                key=lambda c: order.get(c.scope, -1))]
+
     def _suppressed(self, registration: Registration) -> bool:
         return is_suppressed(self.store, self.secrets, registration.registrant.email)
 
@@ -247,28 +291,31 @@ class ManagePage:
             "series": series, "sessions": sessions, "addable": addable, "time_zone": zone,
             "active": registration.status == "active", "subject": series.title,
             "approval": registration.approval,
+            "certificates": self._certificates(series, registration, token, language),
             "notice": notice, "token": token, "confirm_erase": confirm_erase}, language, series)
 
-    def _holds_seat(self, series: Series, registration: Registration, session_id: str) -> bool:
-        """Whether the session belongs in the person's calendar: under a policy, only once
+    def _seated(self, series: Series, registration: Registration, session_ids: list[str]
+                ) -> set[str]:
+        """The sessions that belong in the person's calendar: under a policy, only once
         approved and seated (a standing from before the policy keeps its seat), as the
         sender decides for reminders (core/send_check.py); a waitlisted or pending person
-        gets no join link this way either."""
+        gets no join link this way either. The standings are read together (one request)."""
         if not series.policy.counts_seats:
-            return True
+            return set(session_ids)
         if registration.approval != "approved":
-            return False
-        standing = self.store.seats.standing(series.id, session_id, registration.registrant_id)
-        return standing is None or standing.state == "confirmed"
+            return set()
+        found = self.store.seats.standings(series.id, session_ids, registration.registrant_id,
+                                           places=False)
+        return {s for s in session_ids if s not in found or found[s].state == "confirmed"}
 
     def _standings(self, series: Series, registration: Registration, now: datetime
                    ) -> dict[str, Standing]:
-        """Where the person stands in each session ahead (a read each), under a policy."""
+        """Where the person stands in each session ahead, under a policy: read together (one
+        request), and a counting Query for each waitlist place."""
         if not series.policy.counts_seats or registration.status != "active":
             return {}
-        found = {s: self.store.seats.standing(series.id, s, registration.registrant_id)
-                 for s in registration.sessions_in(ahead(series, now))}
-        return {s: standing for s, standing in found.items() if standing is not None}
+        return self.store.seats.standings(series.id, registration.sessions_in(
+            ahead(series, now)), registration.registrant_id)
 
 
 @dataclass(frozen=True, slots=True)

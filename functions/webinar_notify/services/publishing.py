@@ -108,6 +108,7 @@ class Publishing:
         merged = merge_series(stored, incoming, now)
         if stored is not None and merged is stored:
             return ChangePreview("unchanged", quiet=quiet, revision=stored.revision)
+        _refuse_quiet_seating(stored, merged, quiet)
         notices = session_notices(stored, merged, now) if stored and not quiet else []
         changed = tuple(s.id for s in merged.sessions
                         if stored is None or stored.session(s.id) != s)
@@ -145,6 +146,7 @@ class Publishing:
             plan_series(self.schedule, self.store, stored.id, now, self._rate)
             return Published("unchanged", stored.revision, quiet=quiet,
                              crowded=self.crowded(stored))
+        _refuse_quiet_seating(stored, merged, quiet)
         notices = session_notices(stored, merged, now) if stored and not quiet else []
         try:  # the series and the notices it owes its registrants, in one transaction
             self.store.put_series(merged, stored.revision if stored else None,
@@ -179,3 +181,16 @@ class Publishing:
     @property
     def _rate(self) -> float:
         return self.scheduler.settings.send_rate
+
+
+def _refuse_quiet_seating(stored: Series | None, merged: Series, quiet: bool) -> None:
+    """A session added to a series with a capacity or approval seats (or lines up, or marks
+    pending) its whole-series registrants, and tells each where they stand: that is mail, and
+    without it their seats would not be counted. So it cannot be quiet."""
+    if not quiet or stored is None or not merged.policy.counts_seats:
+        return
+    added = [s.id for s in merged.sessions if stored.session(s.id) is None and not s.cancelled]
+    if added:
+        raise PayloadError(f"quiet: session {added[0]!r} is new, and under the series' "
+                           "capacity or approval its whole-series registrants are seated in "
+                           "it and told where they stand; publish it without quiet")

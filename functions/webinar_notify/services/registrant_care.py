@@ -20,7 +20,7 @@ from ..core.kinds import CancellationPayload
 from ..core.registration import Registration, RegistrationEvent
 from ..core.series import Series
 from .intake import apply_and_store
-from .seating import give_up_and_tell
+from .seating import give_up_and_tell, seated_cancels
 from .suppression import is_suppressed
 
 
@@ -113,7 +113,9 @@ class RegistrantCare:
         if registration.status != "active":
             return RegistrantCancelled(registrant_id, 0)
         _updated, jobs = withdraw(self.store, self.clock, series, registration, "organiser")
-        give_up_and_tell(self.store, self.queue, series, registrant_id, None, self.clock.now())
+        held = give_up_and_tell(self.store, self.queue, series, registrant_id, None,
+                                self.clock.now())
+        jobs = seated_cancels(jobs, held)  # a session only waited for: not in their calendar
         if jobs and not is_suppressed(self.store, self.secrets, registration.registrant.email):
             self.queue.send(jobs)
             return RegistrantCancelled(registrant_id, len(jobs))

@@ -27,6 +27,7 @@ from ..core.schedule import agenda, first_moment, shifts, slots
 from ..core.series import Series
 from ..core.tasks import (
     EARLY_SUFFIX,
+    Notice,
     ReminderTask,
     Task,
     addressed,
@@ -35,6 +36,7 @@ from ..core.tasks import (
 )
 from ..core.text import suppression_id
 from ..core.waves import Wave, is_wave
+from .seating import seat_in_new_session
 
 PARKED_KEPT = timedelta(days=7)  # parked jobs outlive their wave's window by this, then expire
 PLAN_ATTEMPTS = 5  # each lost race means another writer planned from fresher reads
@@ -153,6 +155,11 @@ class Scheduler:
         allowed = [r for r in wanted if ids[r.registrant_id] not in blocked]
         maker = task.main if isinstance(task, ReminderTask) else task
         jobs = [maker.job(r, series) for r in allowed]
+        if isinstance(task, Notice) and task.kind == "new_session" \
+                and series.policy.counts_seats:  # seated (or lined up) first, then told
+            jobs = seat_in_new_session(self.store, self.queue, series, task, page, jobs,
+                                       self.clock.now())
+            return jobs, len(wanted) - len(allowed)
         if isinstance(task, ReminderTask) and shifts(task.slot, task.quiet):
             now = self.clock.now()
             later: dict[datetime, list[EmailJob]] = {}

@@ -13,7 +13,7 @@ every caller that sees the same change, so the delivery ledger sends it once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -30,6 +30,7 @@ from ..core.kinds import (
 from ..core.policies import SeatState
 from ..core.registration import Registration
 from ..core.series import Series
+from ..core.tasks import Notice
 
 Promotion = tuple[str, str]  # (session, registrant id): someone else given a seat
 RegistrationReader = Callable[[str, str], Registration | None]  # store.get_registration
@@ -58,22 +59,71 @@ def take_seats(seats: Seats, series: Series, registration: Registration,
     news = SeatNews()
     if registration.status != "active" or registration.approval == "declined":
         return news
-    policy = series.policy
     for session_id in registration.sessions_in(ahead(series, now)):
-        if registration.approval == "pending":
-            seats.mark_pending(series.id, session_id, registration.registrant_id, now)
-            news.pending.append(session_id)
-            continue
-        capacity = policy.capacity_of(session_id)
-        seated = seat_or_wait(seats, series.id, session_id, registration.registrant_id,
-                              capacity, now)
-        if seated.standing.state == "pending":  # approved since: line up from now
-            seated = admit(seats, series.id, session_id, registration.registrant_id,
-                           capacity, now)
-        _note(news, session_id, seated.standing.state, seated.standing.place,
-              seated.standing.since)
-        news.promoted += [(session_id, r) for r in seated.unnotified]
+        _seat_one(seats, series, registration, session_id, now, news)
     return news
+
+
+def _seat_one(seats: Seats, series: Series, registration: Registration, session_id: str,
+              now: datetime, news: SeatNews) -> None:
+    """One session of an active registration: pending, seated or lined up, noted in news."""
+    if registration.approval == "pending":
+        seats.mark_pending(series.id, session_id, registration.registrant_id, now)
+        news.pending.append(session_id)
+        return
+    capacity = series.policy.capacity_of(session_id)
+    seated = seat_or_wait(seats, series.id, session_id, registration.registrant_id,
+                          capacity, now)
+    if seated.standing.state == "pending":  # approved since: line up from now
+        seated = admit(seats, series.id, session_id, registration.registrant_id,
+                       capacity, now)
+    _note(news, session_id, seated.standing.state, seated.standing.place,
+          seated.standing.since)
+    news.promoted += [(session_id, r) for r in seated.unnotified]
+
+
+def seat_in_new_session(store: Store, queue: SendQueue, series: Series, notice: Notice,
+                        page: Sequence[Registration], offers: Sequence[EmailJob],
+                        now: datetime) -> list[EmailJob]:
+    """A session added to the series, for one page of its registrations (the notice's
+    fan-out): every whole-series registrant is seated in it, lined up or marked pending, as
+    their registration would have been. ``offers`` are the notice's emails ("a new session,
+    yours too", with its invitation): they go only to those seated; those lined up get the
+    waitlist email with their place instead, the pending nothing more. Those who registered
+    after the session was added were seated and told by their own registration. Queues the
+    emails, tells whoever was promoted on the way, and returns what it queued.
+
+    Idempotent, as the fan-out needs: a page done again after a crash stands everyone where
+    they stand, and queues the same emails under the same keys."""
+    seats, session_id = store.seats, notice.session_id
+    if session_id not in ahead(series, now):
+        return []  # cancelled or over meanwhile: nothing to seat, nothing to offer
+    news = SeatNews()
+    standing: dict[str, tuple[Registration, SeatNews]] = {}
+    for registration in page:
+        if not registration.whole_series or registration.status != "active" \
+                or registration.approval == "declined":
+            continue
+        own = SeatNews()
+        _seat_one(seats, series, registration, session_id, now, own)
+        news.promoted += own.promoted
+        if registration.registered_since(session_id) <= notice.created.timestamp():
+            standing[registration.registrant_id] = (registration, own)
+    told = list(news.promoted)
+    jobs: list[EmailJob] = []
+    for offer in offers:
+        if offer.registrant_id not in standing:
+            continue
+        registration, own = standing[offer.registrant_id]
+        if own.confirmed:
+            jobs.append(offer)
+            if series.policy.capacity_of(session_id) is not None:  # perhaps promoted
+                told.append((session_id, offer.registrant_id))
+        elif own.waitlisted:
+            jobs += news_jobs(series, registration, SeatNews(waitlisted=own.waitlisted))
+    jobs += promotion_jobs(seats, store.get_registration, series, news.promoted)
+    send_and_mark(queue, seats, series, jobs, SeatNews(promoted=told))
+    return jobs
 
 
 def admit_seats(seats: Seats, series: Series, registration: Registration,
@@ -125,6 +175,17 @@ def dropped_sessions(series: Series, requested: Sequence[str] | None,
 
 # ---- the emails -------------------------------------------------------------------------
 
+def seated_cancels(cancels: Iterable[EmailJob], held: Mapping[str, SeatState]
+                   ) -> list[EmailJob]:
+    """Calendar cancellations (METHOD:CANCEL) cut to the sessions the person held a seat in:
+    a session they only waited for, or awaited approval for, never reached their calendar,
+    so they get no email about it (docs/registration_policies.md). A session with no
+    standing (a registration older than the policy) kept its seat."""
+    return [replace(job, session_ids=kept) for job in cancels
+            if (kept := tuple(s for s in job.session_ids
+                              if held.get(s, "confirmed") == "confirmed"))]
+
+
 def news_jobs(series: Series, registration: Registration, news: SeatNews) -> list[EmailJob]:
     """The registrant's own emails: a confirmation of the seated sessions (with their
     invitations), a waitlist email with the places, or "awaiting approval"."""
@@ -146,16 +207,18 @@ def news_jobs(series: Series, registration: Registration, news: SeatNews) -> lis
 
 
 def confirmation(series: Series, registration: Registration,
-                 since: dict[str, int]) -> EmailJob:
+                 since: dict[str, int], promoted: bool = False) -> EmailJob:
     """A confirmation of the sessions whose seats the person holds, keyed by when each seat
-    was taken: the same email whoever queues it (their own registration, or the promoter)."""
+    was taken: the same email whoever queues it (their own registration, or the promoter).
+    ``promoted``: the seat came from the waitlist, and the email says so ("A seat opened
+    up")."""
     sessions = tuple(s.id for s in series.sessions if s.id in since)
+    payload = ConfirmationPayload.of(opted_in=registration.opted_in,
+                                     join_urls=registration.join_urls)
     return EmailJob(
         kind="confirmation", series_id=series.id, series_revision=series.revision,
         registrant_id=registration.registrant_id, recipient=registration.registrant,
-        session_ids=sessions,
-        payload=ConfirmationPayload.of(opted_in=registration.opted_in,
-                                       join_urls=registration.join_urls),
+        session_ids=sessions, payload=replace(payload, promoted=promoted),
         key=delivery_key("confirmation", series.id, registration.registrant_id,
                          *sessions, "seat", *(since[s] for s in sessions)))
 
@@ -171,7 +234,8 @@ def promotion_jobs(seats: Seats, get_registration: RegistrationReader, series: S
         if registration is None or registration.status != "active" \
                 or standing is None or standing.state != "confirmed":
             continue
-        jobs.append(confirmation(series, registration, {session_id: standing.since}))
+        jobs.append(confirmation(series, registration, {session_id: standing.since},
+                                 promoted=True))
     return jobs
 
 
