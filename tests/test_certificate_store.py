@@ -180,6 +180,7 @@ def test_erasure_leaves_nothing_and_the_certificate_no_longer_verifies(
                                               "certificates": []}
     assert store.verification(mine.certificate_id) is None
     assert store.verification(theirs.certificate_id) is not None
+    assert store.to_email(SERIES) == [(KHAI, "series")]  # hers went with her data
     assert store.erase_person(SERIES, ANA) == 0
 
 
@@ -324,3 +325,20 @@ def test_no_certificate_is_written_for_a_person_erased_meanwhile(
     assert dynamo_store.verification(issued.certificate_id) is None
     assert dynamo_store.records(SERIES, ANA).certificates == ()
     assert dynamo_store.put_certificate(certificate(KHAI, "Khai")) is True
+
+
+def test_a_certificate_issued_is_listed_to_email_until_its_email_is_queued(
+        store: CertificateStore) -> None:
+    ana_s1, ana_series = certificate(ANA, "Ana", scope="session:s1"), certificate(ANA, "Ana")
+    for issued in (ana_series, ana_s1, certificate(KHAI, "山田 花子")):
+        store.put_certificate(issued)
+    assert store.to_email(SERIES) == [(ANA, "series"), (ANA, "session:s1"), (KHAI, "series")]
+    assert store.to_email("another-series") == []
+    store.emailed(SERIES, ANA, "series")
+    store.emailed(SERIES, ANA, "series")  # twice: the same as once
+    assert store.to_email(SERIES) == [(ANA, "session:s1"), (KHAI, "series")]
+    found = store.certificate(SERIES, ANA, "session:s1")
+    assert found is not None and (found.certificate_id, found.name) == (
+        ana_s1.certificate_id, "Ana")
+    assert store.certificate(SERIES, ANA, "session:s2") is None
+    assert "Ana" not in str(store.to_email(SERIES))  # ids and scopes only

@@ -26,6 +26,8 @@ from webinar_notify.core.follow_ups import follow_up_announcements
 from webinar_notify.core.jobs import EmailJob, EmailKind, delivery_key
 from webinar_notify.core.kinds import (
     CancellationPayload,
+    CertificateFile,
+    CertificatePayload,
     ConfirmationPayload,
     DeclinedPayload,
     Payload,
@@ -108,7 +110,7 @@ def follow_up_emails(branded: bool = False, language: str = "") -> dict[str, Ema
     docs = follow_up_announcements(s1, {
         "split": True, "recording_url": "https://video.example/rec/s1",
         "slides_url": "https://estro.example/slides/s1.pdf",
-        "survey_url": "https://survey.example/s1"}, renderer())
+        "survey_url": "https://survey.example/s1"}, renderer(), note="")  # our own words
     return {doc["id"]: announcement_email(doc["body_markdown"], doc["subject"], branded,
                                           translations_from_doc(doc["translations"]), language)
             for doc in docs}
@@ -155,7 +157,25 @@ def every_kind(branded: bool = False, language: str = "") -> dict[str, Email]:
         "pending": made(job("pending", ("s1", "s2"), payload=PendingPayload())),
         "declined": made(job("declined", (), payload=DeclinedPayload(
             "The course is for ESTRO members.\nPlease join first."))),
+        "certificate": certificate_email(s, language),
     }
+
+
+def certificate_email(s: Series, language: str) -> Email:
+    """A series certificate's email, its PDF as the sender would attach it (bytes only)."""
+    from decimal import Decimal
+
+    from webinar_notify.core.certificates import Certificate, CertifiedSession
+
+    sessions = tuple(CertifiedSession(x.id, x.title, x.start, x.end - x.start, 60)
+                     for x in s.sessions[:2])
+    made = job("certificate", (), payload=CertificatePayload("series"), language=language)
+    certificate = Certificate("JALM-RKKL-DH6S-BA5K", s.id, made.registrant_id, "series",
+                              "Marie Tremblay", s.title, sessions, Decimal("2.5"),
+                              Decimal("2.5"), "ECMEC", ("Ane Appelt",), NOW.date(),
+                              "https://events.example.org/verify/JALM-RKKL-DH6S-BA5K")
+    return compose(s, made, now=NOW, renderer=renderer(), links=LINKS,
+                   certificate=CertificateFile(certificate, b"%PDF-1.7 test"))
 
 
 KINDS = sorted(every_kind.__wrapped__())

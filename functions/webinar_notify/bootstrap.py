@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from .adapters.accounts import Accounts
     from .adapters.audit import Audit
-    from .adapters.certificate_mail import CertificateMail
     from .adapters.certificate_store import CertificateStore
     from .adapters.exports import Exports
     from .adapters.fetcher import Fetcher
@@ -48,6 +47,8 @@ if TYPE_CHECKING:
     from .adapters.secrets import Secrets
     from .adapters.store import Store
     from .adapters.token_verifier import Verifier
+    from .core.jobs import EmailJob
+    from .core.kinds import CertificateFile
     from .core.organiser_jobs import Continuation
     from .core.registration import Registration
     from .core.series import Series
@@ -191,8 +192,8 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
     def certificates() -> Certificates:
         from .services.certificates import Certificates
 
-        return Certificates(store, kept_attendance(), certificate_mail_beside(store),
-                            secrets.certificate_secret, clock, public_base_url)
+        return Certificates(store, kept_attendance(), queue, secrets.certificate_secret, clock,
+                            public_base_url)
 
     def intake() -> Intake:
         from .services.attendance import AttendanceIntake
@@ -206,6 +207,11 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
         from .services.feedback import Feedback
 
         return Feedback(store, secrets, clock)
+
+    def certificate_files(job: EmailJob, language: str) -> CertificateFile | None:
+        from .services.certificates import certificate_file
+
+        return certificate_file(kept_attendance(), job, language)
 
     @cache
     def rendering() -> Rendering:
@@ -222,7 +228,7 @@ def build(*, store: Store, ledger: Ledger, schedule: ScheduleStore, audit: Audit
             sender=Sender(ledger, SeriesCache(store, clock), mailer, renderer, secrets, clock,
                           SendSettings(public_base_url=public_base_url, lease=lease), queue,
                           RateLimiter(send_rate_per_instance), schedule, recipients=store,
-                          pool=send_pool),
+                          pool=send_pool, certificate_files=certificate_files),
             manage=ManagePage(store, secrets, renderer, clock, queue, kept_attendance()),
             organiser=Organiser(store, schedule, scheduler(), audit, secrets, clock, queue,
                                 renderer, jobs(), kept_attendance()),
@@ -313,16 +319,6 @@ def certificate_store_beside(store: Store) -> CertificateStore:
     if isinstance(store, DynamoStore):
         return DynamoCertificateStore(store.client, store.table)
     return MemoryCertificateStore()
-
-
-def certificate_mail_beside(store: Store) -> CertificateMail:
-    """The list of certificates to email, beside the registrations."""
-    from .adapters.certificate_mail import DynamoCertificateMail, MemoryCertificateMail
-    from .adapters.store import DynamoStore
-
-    if isinstance(store, DynamoStore):
-        return DynamoCertificateMail(store.client, store.table)
-    return MemoryCertificateMail()
 
 
 def https_fetcher() -> Fetcher:

@@ -113,14 +113,20 @@ def add_commands(commands: Any) -> None:
         **({"time_zone": a.time_zone} if a.time_zone else {})}))
 
     marks = commands.add_parser("attendance-mark", help="mark people present for a whole "
-                                "session, or (--absent) not there")
+                                "session, (--absent) not there, or (--minutes N) present N "
+                                "minutes")
     _target(marks, session=True)
     marks.add_argument("--emails-file", type=Path, required=True, help="one address per line")
-    marks.add_argument("--absent", action="store_true")
+    marked = marks.add_mutually_exclusive_group()
+    marked.add_argument("--absent", action="store_true")
+    marked.add_argument("--minutes", type=int, help="present this many minutes (not the "
+                        "whole session)")
     marks.set_defaults(run=lambda a: _call(a, {"action": "mark_attendance",
                                                "session": a.session,
                                                "emails": _addresses(a.emails_file),
-                                               "attended": not a.absent}))
+                                               "attended": not a.absent,
+                                               **({"minutes": a.minutes}
+                                                  if a.minutes is not None else {})}))
 
     certificates = commands.add_parser("certificates", help="issue what is earned (ACTION: "
                                        "issue) or revoke one (ACTION: revoke ID)")

@@ -9,7 +9,7 @@
     record_attendance    {session, emails}
     follow_up            {session, recording_url?, slides_url?, survey_url?, split?, send_at?}
     upload_attendance    {session, file, format?: zoom | csv, time_zone?}
-    mark_attendance      {session, emails, attended?}
+    mark_attendance      {session, emails, attended?, minutes?}
     assess_certificates  {}
     revoke_certificate   {id}
     approve              {registrants?, emails?, reason?}   (manual approval: pending ones)

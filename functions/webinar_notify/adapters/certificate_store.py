@@ -21,8 +21,12 @@ and an erasure are each one Query (paged) on ``PERSON#<registrant id>#``, whatev
     CERTIFICATE#<certificate id> / CERTIFICATE
                                         the verification record: ``body`` (name, series,
                                         credits) and ``revoked`` (one GetItem for the page)
+    SERIES#<id> / CERTMAIL#<rid>#<scope>
+                                        a certificate issued and its email not yet queued
+                                        (``body``: the date of issue; no address, no name)
 
-A session's presence is read, per person, from the first that applies: their manual mark; the
+A session's presence is read, per person, from the first that applies: their manual mark (a
+mark and an import's row share one item: the later one written stands); the
 row of the session's current report import (a person the report does not list was not there:
 the webhook log of an imported session counts for nobody); their webhook log. An import writes
 its rows first and its ``IMPORT#`` marker last, so a half-done import changes nothing until it
@@ -32,12 +36,15 @@ is repeated, and a newer import replaces the whole of the older one.
 same id) writes its ``body`` and never un-revokes it. A revocation changes both items in one
 transaction, each on condition that it exists, so it cannot bring back an erased certificate.
 
-No item holds an address; the name is in the certificate items only. Erasure deletes the
-verification records first, then every item of the person, so a failure part-way never leaves
-a public name that a repeated erasure could no longer find.
+The list of certificates to email is written in the same transaction as the certificate, so
+no certificate is issued without its email being owed: ``to_email`` reads the series' list
+(one Query), and ``emailed`` takes a certificate off it once its email is on the send queue.
 
-Hooks for the data download and erasure of a registrant (not wired yet): ``person_data`` (what
-the download adds: presence per session, evaluations, certificates) and ``erase_person``.
+No item holds an address; the name is in the certificate items only. Erasure deletes the
+verification records first, then every item of the person (and their entries on the list to
+email), so a failure part-way never leaves a public name that a repeated erasure could no
+longer find. ``person_data`` is what the registrant's data download adds (presence per
+session, evaluations, certificates).
 """
 
 from __future__ import annotations
@@ -114,6 +121,11 @@ class CertificateStore(Protocol):
     def record_evaluation(self, series_id: str, registrant_id: str, key: str,
                           at: datetime) -> None: ...
     def put_certificate(self, certificate: Certificate) -> bool: ...
+    def certificate(self, series_id: str, registrant_id: str,
+                    scope: str) -> Certificate | None: ...
+    def to_email(self, series_id: str) -> list[tuple[str, str]]: ...
+    def held(self, series_id: str, registrant_id: str) -> list[Certificate]: ...
+    def emailed(self, series_id: str, registrant_id: str, scope: str) -> None: ...
     def records(self, series_id: str, registrant_id: str) -> PersonRecords: ...
     def verification(self, certificate_id: str) -> dict[str, Any] | None: ...
     def revoke(self, certificate_id: str, series_id: str | None = None) -> bool: ...
@@ -148,7 +160,23 @@ def _import_sk(session_id: str) -> str:
 
 
 def _cert_sk(certificate: Certificate) -> str:
-    return f"{_person(certificate.registrant_id)}CERT#{certificate.scope}"
+    return _held_sk(certificate.registrant_id, certificate.scope)
+
+
+def _held_sk(registrant_id: str, scope: str) -> str:
+    return f"{_person(registrant_id)}CERT#{scope}"
+
+
+MAIL_PREFIX = "CERTMAIL#"
+
+
+def _mail_sk(registrant_id: str, scope: str) -> str:
+    return f"{MAIL_PREFIX}{registrant_id}#{scope}"
+
+
+def _mail_pair(sk: str) -> tuple[str, str]:
+    registrant_id, _, scope = sk.removeprefix(MAIL_PREFIX).partition("#")
+    return registrant_id, scope
 
 
 def _event_sk(registrant_id: str, session_id: str, event: PresenceEvent) -> str:
@@ -265,6 +293,24 @@ class _KeptItems:
     def _query(self, pk: str, prefix: str) -> Iterator[Item]:
         raise NotImplementedError
 
+    def _get(self, pk: str, sk: str) -> tuple[dict[str, Any], bool] | None:
+        raise NotImplementedError
+
+    def certificate(self, series_id: str, registrant_id: str,
+                    scope: str) -> Certificate | None:
+        """One certificate the person holds (one GetItem), as it stands now."""
+        found = self._get(_series_pk(series_id), _held_sk(registrant_id, scope))
+        return _certificate(*found) if found else None
+
+    def held(self, series_id: str, registrant_id: str) -> list[Certificate]:
+        """Every certificate the person holds (one Query, on their certificates only)."""
+        return [_certificate(body, revoked) for _, body, revoked in self._query(
+            _series_pk(series_id), f"{_person(registrant_id)}CERT#")]
+
+    def to_email(self, series_id: str) -> list[tuple[str, str]]:
+        """Certificates issued whose email is not yet queued: (registrant id, scope)."""
+        return [_mail_pair(sk) for sk, _, _ in self._query(_series_pk(series_id), MAIL_PREFIX)]
+
     def _imports(self, series_id: str) -> dict[str, str]:
         return {sk.removeprefix("IMPORT#"): body["import_id"]
                 for sk, body, _ in self._query(_series_pk(series_id), "IMPORT#")}
@@ -315,6 +361,10 @@ class MemoryCertificateStore(_KeptItems):
             if item_pk == pk and sk.startswith(prefix):
                 yield sk, item["body"], bool(item.get("revoked"))
 
+    def _get(self, pk: str, sk: str) -> tuple[dict[str, Any], bool] | None:
+        item = self.items.get((pk, sk))
+        return (item["body"], bool(item.get("revoked"))) if item else None
+
     def put_certificate(self, certificate: Certificate) -> bool:
         """Always written: the fake keeps no registrations to check (the table's store
         refuses a certificate for a person erased meanwhile)."""
@@ -322,7 +372,13 @@ class MemoryCertificateStore(_KeptItems):
         for item_key in ((_series_pk(certificate.series_id), _cert_sk(certificate)),
                          (_verification_pk(certificate.certificate_id), "CERTIFICATE")):
             self.items.setdefault(item_key, {})["body"] = body  # revoked stays as it was
+        self.items[(_series_pk(certificate.series_id),
+                    _mail_sk(certificate.registrant_id, certificate.scope))] = {
+            "body": {"issued_on": certificate.issued_on.isoformat()}}
         return True
+
+    def emailed(self, series_id: str, registrant_id: str, scope: str) -> None:
+        self.items.pop((_series_pk(series_id), _mail_sk(registrant_id, scope)), None)
 
     def verification(self, certificate_id: str) -> dict[str, Any] | None:
         item = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
@@ -347,6 +403,7 @@ class MemoryCertificateStore(_KeptItems):
         for sk, body, _ in doomed:
             if "#CERT#" in sk:
                 self.items.pop((_verification_pk(body["certificate_id"]), "CERTIFICATE"), None)
+                self.items.pop((pk, _mail_sk(registrant_id, body["scope"])), None)
         for sk, _, _ in doomed:
             del self.items[(pk, sk)]
         return len(doomed)
@@ -392,15 +449,23 @@ class DynamoCertificateStore(_KeptItems):
         the person is registered, so an erasure between the assessment's read and this write
         leaves no name behind that no later erasure could find (False: nothing written)."""
         body = {":body": {"S": json.dumps(_certificate_body(certificate))}}
-        registered = _key(_series_pk(certificate.series_id), f"REG#{certificate.registrant_id}")
+        pk = _series_pk(certificate.series_id)
+        registered = _key(pk, f"REG#{certificate.registrant_id}")
+        to_email = _key(pk, _mail_sk(certificate.registrant_id, certificate.scope)) | {
+            "body": {"S": json.dumps({"issued_on": certificate.issued_on.isoformat()})}}
         return self._transact([
             {"ConditionCheck": {"TableName": self.table, "Key": registered,
                                 "ConditionExpression": "attribute_exists(pk)"}},
             *({"Update": {"TableName": self.table, "Key": key,
                           "UpdateExpression": "SET body = :body",
                           "ExpressionAttributeValues": body}}
-              for key in (_key(_series_pk(certificate.series_id), _cert_sk(certificate)),
-                          _key(_verification_pk(certificate.certificate_id), "CERTIFICATE")))])
+              for key in (_key(pk, _cert_sk(certificate)),
+                          _key(_verification_pk(certificate.certificate_id), "CERTIFICATE"))),
+            {"Put": {"TableName": self.table, "Item": to_email}}])
+
+    def emailed(self, series_id: str, registrant_id: str, scope: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=_key(
+            _series_pk(series_id), _mail_sk(registrant_id, scope)))
 
     def verification(self, certificate_id: str) -> dict[str, Any] | None:
         found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
@@ -429,11 +494,13 @@ class DynamoCertificateStore(_KeptItems):
         pk = _series_pk(series_id)
         own: list[tuple[str, str]] = []
         public: list[tuple[str, str]] = []
+        listed: list[tuple[str, str]] = []
         for sk, body, _ in self._query(pk, _person(registrant_id)):
             own.append((pk, sk))
             if "#CERT#" in sk:
                 public.append((_verification_pk(body["certificate_id"]), "CERTIFICATE"))
-        for keys in (public, own):
+                listed.append((pk, _mail_sk(registrant_id, body["scope"])))
+        for keys in (public, listed + own):
             for start in range(0, len(keys), BATCH_WRITE):
                 self._delete_batch(keys[start:start + BATCH_WRITE])
         return len(own)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .announcements import Announcement
 from .errors import PayloadError
 from .jobs import EmailJob
-from .kinds import REGISTRY
+from .kinds import REGISTRY, CertificateFile
 from .kinds.common import (
     SOON,
     Inputs,
@@ -39,10 +39,12 @@ __all__ = ["SOON", "Links", "city", "compose", "context", "language_of", "person
 
 
 def compose(series: Series, job: EmailJob, *, now: datetime, renderer: Renderer,
-            links: Links, announcement: Announcement | None = None) -> Email:
+            links: Links, announcement: Announcement | None = None,
+            certificate: CertificateFile | None = None) -> Email:
     """The email of one job; ``announcement``: the stored announcement an announcement job
-    names (the sender reads it)."""
+    names, ``certificate``: a certificate email's certificate and PDF (the sender reads
+    both)."""
     kind = REGISTRY.get(job.kind)
     if kind is None:
         raise PayloadError(f"no composer for {job.kind} emails")
-    return kind.compose(series, job, Inputs(now, renderer, links, announcement))
+    return kind.compose(series, job, Inputs(now, renderer, links, announcement, certificate))

@@ -138,7 +138,12 @@ def certificate_settings(value: object, session_ids: Collection[str]) -> dict[st
         raise SeriesFileError("certificates: must be a mapping")
     doc = {str(k): v for k, v in value.items()}
     evaluations = doc.pop("evaluations", None) or {}
+    note = doc.pop("absentee_note", None)  # what the absentees' follow-up says (follow_ups)
     rules_from_mapping(doc, session_ids)
+    if note is not None:
+        from .follow_ups import checked_absentee_note
+
+        doc["absentee_note"] = checked_absentee_note(note)
     if not isinstance(evaluations, Mapping):
         raise SeriesFileError("certificates.evaluations: must be a mapping of series or a "
                               "session id to {provider:, email:}")

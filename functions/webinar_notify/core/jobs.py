@@ -24,9 +24,10 @@ from .kinds import REGISTRY, Payload
 from .registration import Registrant
 
 EmailKind = Literal["confirmation", "reminder", "update", "cancellation", "announcement",
-                    "waitlisted", "pending", "declined"]
+                    "waitlisted", "pending", "declined", "certificate"]
 KINDS: tuple[EmailKind, ...] = ("confirmation", "reminder", "update", "cancellation",
-                                "announcement", "waitlisted", "pending", "declined")
+                                "announcement", "waitlisted", "pending", "declined",
+                                "certificate")
 VERSION = 2
 # The registrant id of an organiser's previews and test copies: no registrant, so never
 # counted in the series' mail figures (its ledger item still keeps it from going out twice).

@@ -6,7 +6,7 @@ addresses, throttled sends, bounces that never come back); a warn works but is w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,8 +16,10 @@ from .snapshot import (
     FEEDBACK_TOPIC,
     OUTPUTS,
     Account,
+    Audience,
     ConfigurationSet,
     Identity,
+    Parameter,
     ReadFailure,
     Snapshot,
     Stack,
@@ -256,7 +258,44 @@ def _parameters(snapshot: Snapshot) -> Iterator[Check]:
                             "--type SecureString)")
             else:
                 yield Check("ok", f"SSM parameter {name}", "exists (SecureString)")
+        yield from _certificate_secret(snapshot, found)
     yield _webhook_secrets(snapshot)
+
+
+DEFAULT_SSM_KEY = "alias/aws/ssm"
+
+
+def _certificate_secret(snapshot: Snapshot, found: Mapping[str, Parameter | None]
+                        ) -> Iterator[Check]:
+    """The key of certificate ids, needed as soon as a series gives certificates: the
+    functions read it with ssm:GetParameter, which decrypts with the account's default SSM
+    key only (their roles hold no other key). Without it, no certificate is issued. Checked
+    when it exists, or when a series asked about (--series) gives certificates."""
+    name = snapshot.parameter_name("CertificateSecretParameter")
+    subject = f"SSM parameter {name}"
+    parameter = found.get(name)
+    giving = sorted(series_id for series_id, audience in snapshot.series.items()
+                    if isinstance(audience, Audience) and audience.series.certificates)
+    if parameter is None:
+        if giving:
+            yield Check("FAIL", subject, f"missing, and {', '.join(giving)} "
+                        f"{'gives' if len(giving) == 1 else 'give'} certificates: none can "
+                        "be issued until it exists (set it once, never change it): aws ssm "
+                        f"put-parameter --type SecureString --name {name} --region "
+                        f"{snapshot.region} --value \"$(openssl rand -hex 32)\"")
+        return
+    if parameter.kind != "SecureString":
+        yield Check("warn", subject, f"a {parameter.kind}, not a SecureString: the key of "
+                    "certificate ids should be stored encrypted (put-parameter --overwrite "
+                    "--type SecureString, with the same value, so ids stay the same)")
+    elif parameter.key_id and parameter.key_id.removeprefix("alias/") != "aws/ssm":
+        yield Check("FAIL", subject, f"encrypted with the KMS key {parameter.key_id}, which "
+                    "the functions may not use: no certificate could be issued; put it "
+                    f"again with the same value and --key-id {DEFAULT_SSM_KEY} --overwrite")
+    else:
+        yield Check("ok", subject, "exists (SecureString)" + (
+            f"; {', '.join(giving)} {'gives' if len(giving) == 1 else 'give'} certificates"
+            if giving else ""))
 
 
 def _webhook_secrets(snapshot: Snapshot) -> Check:

@@ -63,7 +63,8 @@ def read_account(session: boto3.Session, region: str, stack_name: str,
     config_set_name = stack.resources.get(CONFIGURATION_SET) if isinstance(stack, Stack) \
         else None
     names = [partial.parameter_name(key)
-             for key in ("TokenSecretParameter", "RegistrantKeyParameter")]
+             for key in ("TokenSecretParameter", "RegistrantKeyParameter",
+                         "CertificateSecretParameter")]
     webhook_path = partial.parameter_name("WebhookSecretsPath")
     return Snapshot(
         region=region, stack_name=stack_name, stack=stack, identity_name=identity_name,
@@ -211,7 +212,8 @@ def _parameters(ssm: Any, names: list[str]) -> dict[str, Parameter | None]:
         ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": names}])
     for page in pages:
         for parameter in page["Parameters"]:
-            found[parameter["Name"]] = Parameter(parameter["Name"], str(parameter["Type"]))
+            found[parameter["Name"]] = Parameter(parameter["Name"], str(parameter["Type"]),
+                                                 str(parameter.get("KeyId", "")))
     return found
 
 

@@ -23,6 +23,7 @@ PARAMETER_DEFAULTS = {
     "TokenSecretParameter": "webinar-notify/token-secret",
     "RegistrantKeyParameter": "webinar-notify/registrant-key",
     "WebhookSecretsPath": "webinar-notify/webhooks",
+    "CertificateSecretParameter": "webinar-notify/certificate-secret",
 }
 
 
@@ -92,6 +93,7 @@ class Audience:
 class Parameter:
     name: str
     kind: str  # String, StringList or SecureString
+    key_id: str = ""  # a SecureString's KMS key ("alias/aws/ssm": the account's default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,14 +63,16 @@ def attendance_report(series_id: str, session_id: str) -> Response[str]:
 
 @router.post(f"{SERIES}/sessions/<session_id>/marks")
 def marks(series_id: str, session_id: str) -> Response[str]:
-    """``{emails: [...], attended: true | false}``: present for the whole session, or not;
-    then each marked person's certificates are assessed again."""
+    """``{emails: [...], attended: true | false, minutes?: N}``: present for the whole
+    session, not there, or present N minutes; then each marked person's certificates are
+    assessed again."""
     def run(_caller: str, body: dict[str, Any]) -> Answer:
         s = services()
         organiser, certificates = s.organiser, s.certificates
         series, ids, counted = mark_people(
             organiser.store, certificates.certificates, organiser.secrets, organiser.clock,
-            series_id, session_id, body.get("emails"), body.get("attended", True))
+            series_id, session_id, body.get("emails"), body.get("attended", True),
+            body.get("minutes"))
         issued = sum(len(certificates.assess(series, rid).issued) for rid in ids) \
             if series.certificates else 0
         return Answer(200, {"marked": counted.marked, "not_registered": counted.not_registered,

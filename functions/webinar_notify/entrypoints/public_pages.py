@@ -44,6 +44,8 @@ PAGE_ERRORS = (
     i18n.mark("that session cannot be changed any more"),
     i18n.mark("unknown action"),
     i18n.mark("scope must be announcements or all"),
+    i18n.mark("no such certificate"),
+    i18n.mark("this certificate was revoked: it can no longer be downloaded"),
 )
 
 
@@ -73,6 +75,22 @@ def download(series_id: str, token: str) -> Response[str]:
     return Response(200, "application/json", json.dumps(data, ensure_ascii=False, indent=2),
                     headers={"Content-Disposition":
                              f'attachment; filename="{series_id}-my-data.json"'})
+
+
+@router.get("/manage/<series_id>/<token>/certificates/<certificate_id>")
+def certificate_download(series_id: str, token: str, certificate_id: str
+                         ) -> Response[bytes] | Response[str]:
+    """One of the person's certificates as a PDF (made on demand), by the manage link's own
+    token; a revoked one, or an id that is not theirs, is the error page (404)."""
+    try:
+        edge.check_page_path(series_id, token)
+        pdf, filename = services().manage.certificate(series_id, token, certificate_id[:40],
+                                                      accept_language=_accept_language())
+    except InvalidInputError as error:
+        return _refusal(error)
+    metrics.add_metric(name="CertificatesDownloaded", unit=MetricUnit.Count, value=1)
+    return Response(200, "application/pdf", pdf, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("/optin/<series_id>/<token>")
@@ -202,16 +220,20 @@ def _page(render: Callable[[], str], path: tuple[str, str]) -> Response[str]:
         edge.check_page_path(*path)
         body = render()
     except InvalidInputError as error:
-        metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
-        language = error.language or i18n.from_accept_language(_accept_language()) \
-            or i18n.SOURCE
-        return Response(error.status, "text/html; charset=utf-8",
-                        _error_page(str(error), language),
-                        headers={"Content-Language": language})
+        return _refusal(error)
     metrics.add_metric(name="PagesShown", unit=MetricUnit.Count, value=1)
     found = _PAGE_LANGUAGE.search(body[:400])
     return Response(200, "text/html; charset=utf-8", body,
                     headers={"Content-Language": found[1] if found else i18n.SOURCE})
+
+
+def _refusal(error: InvalidInputError) -> Response[str]:
+    """The error page with the error's status, in the person's language where the error
+    knows it, else the browser's."""
+    metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
+    language = error.language or i18n.from_accept_language(_accept_language()) or i18n.SOURCE
+    return Response(error.status, "text/html; charset=utf-8", _error_page(str(error), language),
+                    headers={"Content-Language": language})
 
 
 def _error_page(message: str, language: str = i18n.SOURCE) -> str:

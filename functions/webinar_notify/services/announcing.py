@@ -16,7 +16,7 @@ from ..core.announcements import Announcement, parse_announcement, translations_
 from ..core.compose import Links, compose
 from ..core.console_views import audience_estimate
 from ..core.errors import NotFoundError, PayloadError
-from ..core.follow_ups import follow_up_announcements
+from ..core.follow_ups import absentee_note, follow_up_announcements
 from ..core.jobs import ORGANISER_COPY as ORGANISER_COPY  # still importable from here
 from ..core.jobs import EmailJob, delivery_key
 from ..core.kinds import AnnouncementPayload
@@ -73,7 +73,8 @@ class Announcing:
         if session is None:
             raise PayloadError("session: unknown session")
         announced = []
-        for announcement_doc in follow_up_announcements(session, doc, self.renderer):
+        for announcement_doc in follow_up_announcements(session, doc, self.renderer,
+                                                        absentee_note(series)):
             now = self.clock.now()
             series, announcement = self._announcement(series_id, announcement_doc, now)
             translations = translations_from_doc(announcement_doc["translations"])

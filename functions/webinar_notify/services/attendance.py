@@ -11,6 +11,12 @@ An upload is read whole in the request (one bad row refuses the file, with every
 line and column), turned into registrant ids and handed to the attendance job, which writes
 it in steps and then marks the session's import, so a half-done import changes nothing
 (adapters/certificate_store.py).
+
+The registration's ``attended`` flag, which the attendee and absentee audiences read (a
+follow-up split in two), is kept in step with these records by ``keep_attended`` after every
+attendance write: a Zoom join or leave, a mark, the last step of an upload, the older list.
+Present means any time at all as recorded (under a certificate's threshold still counts);
+nothing recorded for that session, or no time, means absent.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ..adapters.certificate_store import MANUAL, CertificateStore, ImportRow
+from ..adapters.certificate_store import MANUAL, CertificateStore, ImportRow, SessionRecord
 from ..adapters.clock import Clock
+from ..adapters.dynamo import StaleWriteError
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
 from ..core.attendance import AttendanceUpload, Interval, parse_generic_csv, parse_zoom_report
@@ -31,6 +38,7 @@ from ..core.certificates import SERIES_EVALUATION, session_scope
 from ..core.errors import NotFoundError, PayloadError
 from ..core.providers import Provider
 from ..core.providers.zoom_participants import EVENTS, parse_participant_event
+from ..core.registration import Registration
 from ..core.series import Series, Session
 from ..core.text import is_time_zone, registrant_id
 
@@ -39,6 +47,7 @@ if TYPE_CHECKING:
     from .organiser_jobs import OrganiserJobs
 
 UPLOAD_FORMATS = {"zoom": "zoom-report", "csv": "csv"}  # request's format -> source kept
+WRITE_ATTEMPTS = 5  # a registration written meanwhile by another: read it again
 EVALUATION_QUERY = "evaluation"  # ?evaluation=series or ?evaluation=<session id>
 
 
@@ -86,8 +95,9 @@ class AttendanceIntake:
     def receive(self, provider: Provider, series: Series, body: bytes,
                 query: Mapping[str, str]) -> Handled | None:
         """A verified delivery: an evaluation (by the webhook's ``?evaluation=``) is taken in
-        full; a Zoom join or leave is kept as presence, and a join goes on to the
-        registration intake too (attendee follow-ups); None for anything else."""
+        full; a Zoom join or leave is kept as presence and the registration's ``attended``
+        flag follows the records, where a join that finds the person present goes on to the
+        registration intake, which marks it; None for anything else."""
         if EVALUATION_QUERY in query:
             return self._evaluation(provider, series, body, query[EVALUATION_QUERY])
         if provider.name == "zoom" and _zoom_event(body) in EVENTS:
@@ -102,10 +112,18 @@ class AttendanceIntake:
         if seen is None or seen.session_id is None:
             return None  # not ours, or no session: the intake answers (and counts it)
         rid = registrant_id(self.secrets.registrant_key(), series.id, seen.email)
-        if self.store.get_registration(series.id, rid) is not None:
-            self.certificates.add_presence_event(series.id, rid, seen.session_id, seen.event)
-        if seen.event.kind == "joined":
-            return None  # the intake marks the registration attended
+        registration = self.store.get_registration(series.id, rid)
+        session = series.session(seen.session_id)
+        if registration is None or session is None:
+            return None if seen.event.kind == "joined" else Handled("presence", rid)
+        self.certificates.add_presence_event(series.id, rid, session.id, seen.event)
+        record = self.certificates.records(series.id, rid).sessions.get(session.id)
+        there = was_there(record, session)
+        if there and seen.event.kind == "joined":
+            return None  # the intake marks the registration attended, as it always has
+        # A mark or a report that says otherwise wins over the webhook; a leave may end it.
+        keep_attended(self.store, self.clock, registration, session.id, there)
+        self.store.mark_attendance_known(series.id, session.id)
         return Handled("presence", rid)
 
     def _evaluation(self, provider: Provider, series: Series, body: bytes,
@@ -189,12 +207,60 @@ def upload_rows(upload: AttendanceUpload, key: str, series_id: str) -> dict[str,
     return rows
 
 
-def mark(certificates: CertificateStore, series_id: str, session: Session, rid: str,
-         attended: bool) -> None:
-    """An organiser's mark: present for the whole session, or not there at all. It wins over
-    the webhooks and any report for this person and session."""
-    whole = (Interval(session.start, session.end),) if attended else ()
-    certificates.put_upload(series_id, rid, session.id, MANUAL, whole)
+def was_there(record: SessionRecord | None, session: Session) -> bool:
+    """Present at the session as recorded: any time at all. Under a certificate's threshold
+    still counts as there for the follow-ups; no record, or no time, is absent."""
+    return record is not None and record.presence(session.start, session.end).seconds > 0
+
+
+def keep_attended(store: Store, clock: Clock, registration: Registration, session_id: str,
+                  there: bool) -> bool:
+    """The registration's ``attended`` flag for the session set to ``there``, read again if
+    written meanwhile; nothing is written when it says so already (a rerun writes nothing).
+    False if the person is no longer registered."""
+    current: Registration | None = registration
+    for _attempt in range(WRITE_ATTEMPTS):
+        if current is None:
+            return False
+        if (session_id in current.attended) == there:
+            return True
+        attended = current.attended | {session_id} if there \
+            else current.attended - {session_id}
+        try:
+            store.put_registration(replace(current, attended=attended), clock.now())
+            return True
+        except StaleWriteError:
+            current = store.get_registration(current.series_id, current.registrant_id)
+    raise StaleWriteError  # busy: the request or the step fails and is tried again
+
+
+def mark(store: Store, certificates: CertificateStore, clock: Clock, session: Session,
+         registration: Registration, attended: bool, minutes: int | None = None) -> None:
+    """An organiser's mark: present for the whole session, not there at all, or present for
+    ``minutes`` (checked by ``marked_minutes``). It wins over the webhooks and any report for
+    this person and session, and sets their ``attended`` flag to match (0 minutes: absent)."""
+    series_id, rid = registration.series_id, registration.registrant_id
+    if minutes is not None:
+        certificates.put_upload(series_id, rid, session.id, MANUAL, (), float(minutes))
+    else:
+        whole = (Interval(session.start, session.end),) if attended else ()
+        certificates.put_upload(series_id, rid, session.id, MANUAL, whole)
+    there = minutes > 0 if minutes is not None else attended
+    keep_attended(store, clock, registration, session.id, there)
+
+
+def marked_minutes(session: Session, minutes: object) -> int | None:
+    """The minutes of a mark, as the request gave them: None for none (present or absent by
+    ``attended``), else a whole number from 0 to the session's length; a clear 400 if not."""
+    if minutes is None or minutes == "":
+        return None
+    length = int(session.duration.total_seconds() // 60)
+    if isinstance(minutes, str) and minutes.strip().isdigit():
+        minutes = int(minutes.strip())
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= length:
+        raise PayloadError(f"minutes: expected a whole number from 0 to {length} (the length "
+                           f"of {session.id})")
+    return minutes
 
 
 MAX_MARKS = 500  # addresses one request marks (a longer list: the attendance import)
@@ -221,16 +287,18 @@ class Marked:
 
 
 def mark_people(store: Store, certificates: CertificateStore, secrets: Secrets, clock: Clock,
-                series_id: str, session_id: str, emails: object, attended: object
-                ) -> tuple[Series, list[str], Marked]:
+                series_id: str, session_id: str, emails: object, attended: object,
+                minutes: object = None) -> tuple[Series, list[str], Marked]:
     """An organiser's marks for a short list of addresses: present for the whole session,
-    or (``attended: false``) not there. The series, the ids marked, and the counts."""
+    (``attended: false``) not there, or present for ``minutes``. The series, the ids marked,
+    and the counts."""
     series = store.get_series(series_id)
     if series is None:
         raise NotFoundError(f"unknown series {series_id[:80]!r}")
     session = held_session(series, session_id, clock.now())
     if not isinstance(attended, bool):
         raise PayloadError("attended: expected true or false")
+    counted = marked_minutes(session, minutes)
     if not isinstance(emails, list) or not emails or \
             not all(isinstance(e, str) and e.strip() for e in emails):
         raise PayloadError("emails: expected a list of addresses")
@@ -239,7 +307,24 @@ def mark_people(store: Store, certificates: CertificateStore, secrets: Secrets, 
                            "list as a report or an attendance import")
     key = secrets.registrant_key()
     ids = list(dict.fromkeys(registrant_id(key, series.id, e.strip()) for e in emails))
-    known = [rid for rid in ids if store.get_registration(series.id, rid) is not None]
+    registered = store.registrations(series.id, ids)  # BatchGetItem, 100 a request
+    known = [rid for rid in ids if rid in registered]
     for rid in known:
-        mark(certificates, series.id, session, rid, attended)
+        mark(store, certificates, clock, session, registered[rid], attended, counted)
     return series, known, Marked(len(known), len(ids) - len(known))
+
+
+def mark_registrant(store: Store, certificates: CertificateStore, clock: Clock,
+                    series_id: str, session_id: str, rid: str, attended: bool
+                    ) -> Series:
+    """One registrant marked present or absent from the review, by registrant id; a 404
+    for someone no longer registered. The series, to assess them again."""
+    series = store.get_series(series_id)
+    if series is None:
+        raise NotFoundError(f"unknown series {series_id[:80]!r}")
+    session = held_session(series, session_id, clock.now())
+    registration = store.get_registration(series.id, rid)
+    if registration is None:
+        raise NotFoundError("no such registrant in this series")
+    mark(store, certificates, clock, session, registration, attended)
+    return series

@@ -3,13 +3,20 @@ record, made as a PDF on demand, verified by the public page and revoked by an o
 
 A person is assessed from what the certificate store holds for them (presence per session,
 evaluations done) against ``certificates:`` of the series file (core/certificates). What is
-earned and not yet issued is issued once: stored (adapters/certificate_store) and put on the
-list of certificates to email, which the certificate email reads and clears. A certificate
-already issued is not made again, so its date of issue, and the email, happen once; an
-organiser's revocation stays (issuing never un-revokes).
+earned and not yet issued is issued once: stored (adapters/certificate_store) together with
+its entry on the list of certificates to email, in one transaction; its email (the
+``certificate`` kind, core/kinds/certificate.py) is then put on the send queue and the entry
+taken off the list. A certificate already issued is not made again, so its date of issue, and
+the email, happen once; an organiser's revocation stays (issuing never un-revokes).
 
 A whole series is assessed by the ``certificates`` organiser job, a page of registrations at
-a time (``assess_page``): after an attendance upload, or when an organiser asks.
+a time (``assess_page``): after an attendance upload, or when an organiser asks. Its last
+page also queues any email still on the list (one whose queueing failed after its
+certificate was issued); the ledger key, the certificate's id and date of issue, keeps an
+email queued twice from going out twice.
+
+The email's PDF is made by the sender when the email goes (``certificate_file``), from the
+certificate as it stands then: an erased or revoked certificate is not sent.
 """
 
 from __future__ import annotations
@@ -18,9 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..adapters.certificate_mail import CertificateMail
 from ..adapters.certificate_store import CertificateStore
 from ..adapters.clock import Clock
+from ..adapters.queue import SendQueue
 from ..adapters.store import Store
 from ..core import i18n
 from ..core.attendance import Presence
@@ -33,7 +40,9 @@ from ..core.certificates import (
     normalised_id,
     rules_from_mapping,
 )
-from ..core.errors import NotFoundError
+from ..core.errors import NotFoundError, PayloadError
+from ..core.jobs import EmailJob, delivery_key
+from ..core.kinds import CertificateFile, CertificatePayload
 from ..core.registration import Registration
 from ..core.series import Series
 
@@ -60,7 +69,8 @@ PDF_LABELS = {
 
 def certificate_rules(series: Series) -> CertificateRules | None:
     """The series' rules (checked when the series file was read); None: no certificates."""
-    doc = {k: v for k, v in series.certificates.items() if k != "evaluations"}
+    doc = {k: v for k, v in series.certificates.items()
+           if k not in ("evaluations", "absentee_note")}
     if not doc:
         return None
     return rules_from_mapping(doc, [s.id for s in series.sessions])
@@ -84,9 +94,9 @@ class PageTally:
 
 
 class Certificates:
-    def __init__(self, store: Store, certificates: CertificateStore, mail: CertificateMail,
+    def __init__(self, store: Store, certificates: CertificateStore, queue: SendQueue,
                  secret: Callable[[], str], clock: Clock, public_base_url: str) -> None:
-        self.mail = mail
+        self.queue = queue
         self.store = store
         self.certificates = certificates
         self.secret = secret
@@ -110,7 +120,7 @@ class Certificates:
     def assess(self, series: Series, rid: str, issue_earned: bool = True
                ) -> PersonAssessment:
         """Judge every certificate of the rules for one registrant; issue what is earned
-        and not held yet (and put it on the list to email)."""
+        and not held yet, and queue its email."""
         registration = self.store.get_registration(series.id, rid)
         if registration is None:
             raise NotFoundError("no such registrant in this series")
@@ -135,10 +145,38 @@ class Certificates:
                     continue
                 certificate = self._issue(series, registration, rules, assessment)
                 if certificate is not None and self.certificates.put_certificate(certificate):
-                    self.mail.add(series.id, rid, certificate.scope, self.clock.now())
                     issued.append(certificate)
                     held[certificate.scope] = certificate
+        if issued:
+            self._send(series, registration, issued)
         return PersonAssessment(rid, assessments, tuple(issued), tuple(held.values()))
+
+    def _send(self, series: Series, registration: Registration,
+              certificates: Sequence[Certificate]) -> None:
+        """The certificates' emails on the send queue, then off the list to email (a failure
+        in between leaves them listed, for the series' next assessment to queue)."""
+        self.queue.send([certificate_job(series, registration, c) for c in certificates])
+        for certificate in certificates:
+            self.certificates.emailed(series.id, registration.registrant_id, certificate.scope)
+
+    def send_listed(self, series: Series) -> int:
+        """Queue the emails of certificates issued and still on the list to email; entries
+        whose person or certificate was erased meanwhile are dropped. How many were queued."""
+        listed = self.certificates.to_email(series.id)
+        if not listed:
+            return 0
+        people = self.store.registrations(series.id, sorted({rid for rid, _ in listed}))
+        queued = 0
+        for rid, scope in listed:
+            registration = people.get(rid)
+            certificate = self.certificates.certificate(series.id, rid, scope) \
+                if registration is not None else None
+            if registration is None or certificate is None or certificate.revoked:
+                self.certificates.emailed(series.id, rid, scope)
+                continue
+            self._send(series, registration, [certificate])
+            queued += 1
+        return queued
 
     def _issue(self, series: Series, registration: Registration, rules: CertificateRules,
                assessment: Assessment) -> Certificate | None:
@@ -163,6 +201,8 @@ class Certificates:
             held = {c.scope for c in result.held}
             unnamed += sum(1 for a in result.assessments
                            if a.state == "earned" and a.scope not in held)
+        if cursor is None:  # the last page: what an earlier failure left on the list
+            self.send_listed(series)
         return PageTally(len(page), issued, unnamed), cursor
 
     def held(self, series_id: str, rid: str, scope: str) -> Certificate:
@@ -174,12 +214,7 @@ class Certificates:
 
     def pdf(self, series_id: str, rid: str, scope: str, language: str) -> bytes:
         """The PDF of a certificate held, in ``language`` (made on demand, never stored)."""
-        from ..adapters.certificate_pdf import certificate_pdf
-
-        certificate = self.held(series_id, rid, scope)
-        catalog = i18n.translations(language)  # the placeholders are filled by the PDF
-        labels = {key: catalog.gettext(text) for key, text in PDF_LABELS.items()}
-        return certificate_pdf(certificate, language, labels)
+        return render_pdf(self.held(series_id, rid, scope), language)
 
     def verification(self, typed: str) -> dict[str, Any] | None:
         """What the public page shows for an id as someone typed it; None: no such one."""
@@ -197,7 +232,47 @@ class Certificates:
         return certificate_id
 
     def to_email(self, series_id: str) -> Sequence[tuple[str, str]]:
-        """Certificates issued and not yet emailed: (registrant id, scope) pairs, for the
-        certificate email, which calls ``self.mail.done`` for each one it has sent."""
-        return self.mail.pending(series_id)
+        """Certificates issued whose email is not on the send queue yet: (registrant id,
+        scope) pairs. Empty but for a failure between issuing and queueing."""
+        return self.certificates.to_email(series_id)
+
+
+def certificate_job(series: Series, registration: Registration,
+                    certificate: Certificate) -> EmailJob:
+    """The email of one certificate: once per certificate and date of issue (a person who
+    erased their data, came back and earned it again is told again)."""
+    scope = certificate.scope
+    return EmailJob(
+        kind="certificate", series_id=series.id, series_revision=series.revision,
+        registrant_id=registration.registrant_id, recipient=registration.registrant,
+        session_ids=(scope.removeprefix("session:"),) if scope != "series" else (),
+        payload=CertificatePayload(scope),
+        key=delivery_key("certificate", series.id, registration.registrant_id,
+                         certificate.certificate_id, certificate.issued_on.isoformat()))
+
+
+def render_pdf(certificate: Certificate, language: str) -> bytes:
+    """The certificate's PDF with its labels in ``language`` (made on demand, never stored)."""
+    from ..adapters.certificate_pdf import certificate_pdf
+
+    catalog = i18n.translations(language)  # the placeholders are filled by the PDF
+    labels = {key: catalog.gettext(text) for key, text in PDF_LABELS.items()}
+    return certificate_pdf(certificate, language, labels)
+
+
+def certificate_file(certificates: CertificateStore, job: EmailJob,
+                     language: str) -> CertificateFile | None:
+    """What the sender attaches to a certificate email: the certificate as it stands now and
+    its PDF (None when it was erased or revoked since). A certificate no embedded font can
+    draw is a PayloadError: no retry can help, and the email ends in the dead-letter queue,
+    whose alarm tells the operator."""
+    if not isinstance(job.payload, CertificatePayload):
+        return None
+    found = certificates.certificate(job.series_id, job.registrant_id, job.payload.scope)
+    if found is None or found.revoked:
+        return None
+    try:
+        return CertificateFile(found, render_pdf(found, language))
+    except ValueError as error:  # MissingGlyphsError, CertificateLayoutError: no names
+        raise PayloadError(f"the certificate cannot be drawn: {error}") from None
 

@@ -8,37 +8,24 @@
   its time is up; the scheduler's own cursor, lease and fence carry the fan-out across steps
   (and across the regular runs, which may take part), and the job reports how many emails the
   tracked tasks have queued until they are settled.
-- An attendance import: the request stores the list as registrant ids (keyed hashes, never an
-  address) in one object; each step marks attendance for the next ids in the list, batch by
-  batch, until its time is up, and hands on the position it reached with the counts so far.
-  The counts say whether each id matched a registration, not whether this step changed it,
-  so a step run again from the same position counts the same; at the end the session's
-  attendance is marked known (only then can an "attended" or "absent" audience be used).
-  Each listed person is also marked present for the whole session (a manual mark, kept with
-  their presence for certificates).
-- An attendance upload (Zoom's attendee report or a generic CSV, services/attendance.py): the
-  request reads the file whole and stores its rows per registrant id; each step writes the
-  rows of registrants (others are counted as not registered), and the last marks the
-  session's import, which makes the rows count and replaces the webhook log, then starts the
-  series' certificate assessment.
-- A certificate assessment: each step assesses a page of registrations (services/
-  certificates.py) and issues what is earned, until every registration has been seen.
 - Approvals or declines of many registrants (services/approvals.py): the request stores the
   ids in one object; each step decides for the next ones until its time is up.
 - Promotions after a capacity raise (a series published with more seats): each step fills
   the next session's free seats from its waitlist and queues the confirmations.
+- Attendance imports and uploads, and certificate assessments: attendance_jobs.py.
+
+``step`` runs a step of any of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..adapters.clock import Clock
-from ..adapters.dynamo import StaleWriteError
-from ..adapters.exports import MIN_PART_BYTES, Exports
+from ..adapters.exports import Exports
 from ..adapters.job_queue import JobQueue
 from ..adapters.job_store import JobStore
 from ..adapters.schedule_store import ScheduleStore
@@ -56,35 +43,24 @@ from ..core.organiser_jobs import (
 from ..core.policies import ApprovalError
 from ..core.registration import Registration
 from ..core.series import Series
+from .attendance_jobs import AttendanceJobs, upload_key
+from .job_steps import JobSettings
 from .scheduling import Scheduler
 
 if TYPE_CHECKING:
-    from ..adapters.certificate_store import ImportRow
     from .certificates import Certificates
+
+__all__ = ["JobSettings", "OrganiserJobs", "RowWriter", "upload_key"]
 
 # The CSV text of one page of registrations; the header when given no page (None).
 RowWriter = Callable[[Series, list[Registration] | None], str]
 UTF8_BOM = "\ufeff"  # so that spreadsheet programs read the names right
+DEFAULT_SETTINGS = JobSettings()
 
 
-@dataclass(frozen=True, slots=True)
-class JobSettings:
-    page_size: int = 500
-    part_bytes: int = MIN_PART_BYTES
-    max_stalls: int = 3  # steps in a row that uploaded nothing: then the job has failed
-    # A fan-out held by another run (its lease live) is asked again after this long, up to
-    # this many times in a row (more than the scheduler's lease) before the job gives up on
-    # following it; the scheduler's regular runs carry the fan-out on regardless.
-    fan_out_wait_seconds: int = 30
-    max_fan_out_waits: int = 20
-    attendance_batch: int = 200  # ids an import looks up between two progress records
-    write_attempts: int = 5  # a registration written meanwhile by another: read it again
-    certificate_page: int = 100  # registrations a certificate assessment reads at a time
-
-
-class OrganiserJobs:
+class OrganiserJobs(AttendanceJobs):
     def __init__(self, store: Store, jobs: JobStore, exports: Exports, queue: JobQueue,
-                 clock: Clock, rows: RowWriter, settings: JobSettings = JobSettings(), *,
+                 clock: Clock, rows: RowWriter, settings: JobSettings = DEFAULT_SETTINGS, *,
                  scheduler: Scheduler | None = None, schedule: ScheduleStore | None = None,
                  certificates: Callable[[], Certificates] | None = None) -> None:
         self._certificates = certificates
@@ -121,51 +97,6 @@ class OrganiserJobs:
         self.jobs.create(job, now)
         self.queue.send(Continuation(series_id, job.job_id, job.kind,
                                      extra={"tasks": ",".join(task_keys)}))
-        return job
-
-    def start_attendance(self, caller: str, series_id: str, session_id: str,
-                         registrant_ids: list[str]) -> OrganiserJob:
-        """Accept an attendance import: the ids as one object, one record and one message,
-        whatever the list's length."""
-        now = self.clock.now()
-        job = OrganiserJob(series_id, new_job_id(now), "attendance", "queued", caller,
-                           now.isoformat(), total=len(registrant_ids), session_id=session_id)
-        self.exports.put(import_key(series_id, job.job_id), encode_ids(registrant_ids),
-                         "text/plain; charset=us-ascii")
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind))
-        return job
-
-    def start_attendance_upload(self, caller: str, series_id: str, session_id: str,
-                                source: str, rows: dict[str, ImportRow]) -> OrganiserJob:
-        """Accept an uploaded report, read already: its rows per registrant id as one object,
-        one record and one message."""
-        from .attendance import rows_document
-
-        now = self.clock.now()
-        job = OrganiserJob(series_id, new_job_id(now), "attendance", "queued", caller,
-                           now.isoformat(), total=len(rows), session_id=session_id)
-        self.exports.put(upload_key(series_id, job.job_id), rows_document(rows),
-                         "application/json")
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind,
-                                     extra={"source": source}))
-        return job
-
-    def start_certificates(self, caller: str, series_id: str) -> OrganiserJob:
-        """Assess every registrant of the series and issue what is earned, as a job."""
-        series = self.store.get_series(series_id)
-        if series is None:
-            raise NotFoundError(f"unknown series {series_id[:80]!r}")
-        if not series.certificates:
-            raise PayloadError("this series gives no certificates (certificates: in the "
-                               "series file)")
-        now = self.clock.now()
-        counts = self.store.counts(series_id)
-        job = OrganiserJob(series_id, new_job_id(now), "certificates", "queued", caller,
-                           now.isoformat(), total=counts.registered)
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind))
         return job
 
     def start_decisions(self, caller: str, series_id: str, registrant_ids: list[str],
@@ -249,12 +180,6 @@ class OrganiserJobs:
             return None
         return self._hand_on(replace(work, extra={"stalls": str(stalls)}))
 
-    def _hand_on(self, work: Continuation) -> Continuation | None:
-        """The next step, unless another copy of this step has handed on already."""
-        if not self.jobs.hand_on(work.series_id, work.job_id, work.steps):
-            return None
-        return replace(work, steps=work.steps + 1)
-
     def _fan_out_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
         job = self.jobs.get(work.series_id, work.job_id)
         if job is None or job.finished:
@@ -278,161 +203,6 @@ class OrganiserJobs:
             return None
         return replace(work, rows=queued, steps=work.steps + 1,
                        extra={**work.extra, "waits": str(waits)})
-
-    def _attendance_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
-        """Mark attendance for the ids from the position ``work.rows`` on, a batch at a time,
-        until ``deadline`` has passed (one batch at least), then hand the rest on."""
-        job = self.jobs.get(work.series_id, work.job_id)
-        if job is None or job.finished:
-            return None  # a step delivered again after the end
-        if self.store.get_series(work.series_id) is None:
-            self.fail(work, "the series no longer exists")
-            return None
-        try:
-            ids = decode_ids(self.exports.read(import_key(work.series_id, work.job_id)))
-        except PayloadError as error:
-            self.fail(work, str(error))
-            return None
-        position = work.rows
-        recorded = int(work.extra.get("recorded", "0"))
-        not_registered = int(work.extra.get("not_registered", "0"))
-        while True:
-            batch = ids[position:position + self.settings.attendance_batch]
-            for rid in batch:
-                if self._attended(work.series_id, rid, job.session_id):
-                    recorded += 1
-                else:
-                    not_registered += 1
-            position += len(batch)
-            work = replace(work, rows=position, extra={
-                "recorded": str(recorded), "not_registered": str(not_registered)})
-            if position >= len(ids):
-                self.store.mark_attendance_known(work.series_id, job.session_id)
-                self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
-                                 done=position, recorded=recorded,
-                                 not_registered=not_registered)
-                return None
-            self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="running",
-                             done=position, recorded=recorded, not_registered=not_registered)
-            if self.clock.now() >= deadline:
-                return self._hand_on(work)
-
-    def _attended(self, series_id: str, rid: str, session_id: str) -> bool:
-        """Mark one registration as having attended: False if the id matches none. Already
-        marked counts as matched, so that looking an id up twice gives the same answer."""
-        for _attempt in range(self.settings.write_attempts):
-            registration = self.store.get_registration(series_id, rid)
-            if registration is None:
-                return False
-            if self._certificates is not None:
-                self._mark_present(series_id, rid, session_id)
-            if session_id in registration.attended:
-                return True
-            try:
-                self.store.put_registration(
-                    replace(registration, attended=registration.attended | {session_id}),
-                    self.clock.now())
-                return True
-            except StaleWriteError:
-                continue  # written meanwhile (a webhook, a Zoom join): read it again
-        raise StaleWriteError  # the step fails and SQS delivers it again
-
-    def _mark_present(self, series_id: str, rid: str, session_id: str) -> None:
-        from .attendance import mark
-
-        series = self.store.get_series(series_id)
-        session = series.session(session_id) if series else None
-        if session is not None and self._certificates is not None:
-            mark(self._certificates().certificates, series_id, session, rid, attended=True)
-
-    def _attendance_job(self, work: Continuation, unkept: str
-                        ) -> tuple[OrganiserJob, Series, Certificates] | None:
-        """The job and its series, while both are there and this deployment keeps
-        attendance; else the job is failed saying why (or was done already): None."""
-        job = self.jobs.get(work.series_id, work.job_id)
-        if job is None or job.finished:
-            return None
-        series = self.store.get_series(work.series_id)
-        if series is None or self._certificates is None:
-            self.fail(work, "the series no longer exists" if series is None else unkept)
-            return None
-        return job, series, self._certificates()
-
-    def _upload_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
-        """Write the upload's rows of registrants from ``work.rows`` on, a batch at a time,
-        until ``deadline``; after the last, mark the session's import (the rows count from
-        then on) and start the series' certificate assessment."""
-        from .attendance import rows_from_document
-
-        opened = self._attendance_job(work, "this deployment keeps no attendance")
-        if opened is None:
-            return None
-        job, series, certificates = opened
-        try:
-            rows = rows_from_document(self.exports.read(upload_key(work.series_id,
-                                                                    work.job_id)))
-        except PayloadError as error:
-            self.fail(work, str(error))
-            return None
-        store = certificates.certificates
-        ids = sorted(rows)
-        position = work.rows
-        recorded = int(work.extra.get("recorded", "0"))
-        not_registered = int(work.extra.get("not_registered", "0"))
-        source = work.extra["source"]
-        while True:
-            batch = ids[position:position + self.settings.attendance_batch]
-            registered = self.store.registrations(work.series_id, batch)  # BatchGetItem
-            known = {rid: rows[rid] for rid in batch if rid in registered}
-            for rid, row in known.items():
-                store.put_upload(work.series_id, rid, job.session_id, source, row.intervals,
-                                 row.minutes, job.job_id)
-            recorded += len(known)
-            not_registered += len(batch) - len(known)
-            position += len(batch)
-            work = replace(work, rows=position, extra={
-                "source": source, "recorded": str(recorded),
-                "not_registered": str(not_registered)})
-            if position >= len(ids):
-                store.mark_imported(work.series_id, job.session_id, source, job.job_id,
-                                    self.clock.now())
-                self.store.mark_attendance_known(work.series_id, job.session_id)
-                self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
-                                 done=position, recorded=recorded,
-                                 not_registered=not_registered)
-                if series.certificates:
-                    self.start_certificates(job.requested_by, series.id)
-                return None
-            self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="running",
-                             done=position, recorded=recorded, not_registered=not_registered)
-            if self.clock.now() >= deadline:
-                return self._hand_on(work)
-
-    def _certificates_step(self, work: Continuation, deadline: datetime
-                           ) -> Continuation | None:
-        """Assess a page of registrations at a time until ``deadline``, then hand on."""
-        opened = self._attendance_job(work, "this deployment issues no certificates")
-        if opened is None:
-            return None
-        _job, series, certificates = opened
-        cursor, done = work.cursor, work.rows
-        issued = int(work.extra.get("issued", "0"))
-        unnamed = int(work.extra.get("unnamed", "0"))
-        while True:
-            tally, cursor = certificates.assess_page(series, cursor,
-                                                     self.settings.certificate_page)
-            done, issued, unnamed = done + tally.people, issued + tally.issued, \
-                unnamed + tally.unnamed
-            if cursor is None:
-                self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
-                                 done=done, recorded=issued, not_registered=unnamed)
-                return None
-            work = replace(work, cursor=dict(cursor), rows=done,
-                           extra={"issued": str(issued), "unnamed": str(unnamed)})
-            self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="running",
-                             done=done)
-            if self.clock.now() >= deadline:
-                return self._hand_on(work)
 
     def _decisions_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
         """Decide for the ids from the position ``work.rows`` on until ``deadline`` (one at
@@ -512,10 +282,6 @@ class OrganiserJobs:
         """Seconds before the next step: none while it makes progress."""
         return self.settings.fan_out_wait_seconds if int(work.extra.get("waits", "0")) else 0
 
-    def fail(self, work: Continuation, reason: str) -> None:
-        self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="failed",
-                         done=work.rows, error=reason)
-
     def _upload(self, work: Continuation, object_key: str, data: bytes, rows: int,
                 cursor: dict[str, object]) -> Continuation:
         number = len(work.parts) + 1
@@ -533,8 +299,3 @@ class OrganiserJobs:
         self.exports.complete(object_key, work.upload_id, (*work.parts, (number, tag)))
         self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
                          done=work.rows + rows, result_key=object_key)
-
-
-def upload_key(series_id: str, job_id: str) -> str:
-    """Where an attendance upload keeps its rows per registrant id (never an address)."""
-    return import_key(series_id, job_id).removesuffix(".txt") + ".json"

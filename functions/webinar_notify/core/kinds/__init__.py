@@ -9,6 +9,7 @@ from typing import Any
 
 from .announcement import ANNOUNCEMENT, AnnouncementPayload
 from .cancellation import CANCELLATION, CancellationPayload
+from .certificate import CERTIFICATE, CertificateFile, CertificatePayload
 from .common import Kind
 from .confirmation import CONFIRMATION, ConfirmationPayload
 from .declined import DECLINED, DeclinedPayload
@@ -18,10 +19,13 @@ from .update import UPDATE, UpdatePayload
 from .waitlisted import WAITLISTED, WaitlistedPayload
 
 Payload = (ConfirmationPayload | ReminderPayload | UpdatePayload | CancellationPayload
-           | AnnouncementPayload | WaitlistedPayload | PendingPayload | DeclinedPayload)
+           | AnnouncementPayload | WaitlistedPayload | PendingPayload | DeclinedPayload
+           | CertificatePayload)
 REGISTRY: dict[str, Kind[Any]] = {kind.name: kind for kind in (
-    CONFIRMATION, REMINDER, UPDATE, CANCELLATION, ANNOUNCEMENT, WAITLISTED, PENDING, DECLINED)}
+    CONFIRMATION, REMINDER, UPDATE, CANCELLATION, ANNOUNCEMENT, WAITLISTED, PENDING, DECLINED,
+    CERTIFICATE)}
 
-__all__ = ["REGISTRY", "AnnouncementPayload", "CancellationPayload", "ConfirmationPayload",
+__all__ = ["REGISTRY", "AnnouncementPayload", "CancellationPayload", "CertificateFile",
+           "CertificatePayload", "ConfirmationPayload",
            "DeclinedPayload", "Kind", "Payload", "PendingPayload", "ReminderPayload",
            "UpdatePayload", "WaitlistedPayload"]
