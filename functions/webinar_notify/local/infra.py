@@ -74,57 +74,36 @@ def create_resources(template: dict[str, Any] | None = None,
     dynamodb.update_time_to_live(TableName="webinar-notify", TimeToLiveSpecification=ttl)
 
     sqs = boto3.client("sqs", region_name=REGION)
-    dlq_props = resources["SendDeadLetterQueue"]["Properties"]
-    dlq_url = sqs.create_queue(QueueName="webinar-notify-dlq", Attributes=_queue_attributes(
-        dlq_props))["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    queue_props = resources["SendQueue"]["Properties"]
-    redrive = queue_props["RedrivePolicy"]
-    attributes = _queue_attributes(queue_props)
-    attributes["RedrivePolicy"] = json.dumps(
-        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": redrive["maxReceiveCount"]})
-    queue_url = sqs.create_queue(QueueName="webinar-notify-send",
-                                 Attributes=attributes)["QueueUrl"]
-    return LocalResources(table="webinar-notify", queue_url=queue_url, dead_letter_url=dlq_url,
-                          max_receive_count=int(redrive["maxReceiveCount"]),
-                          job_queue_url=_job_queue(sqs, resources),
-                          export_bucket=_export_bucket(resources),
-                          **_feedback_queue(sqs, resources))
+    queue_url, dlq_url = _queue_with_dead_letters(sqs, resources, "SendQueue",
+                                                  "SendDeadLetterQueue", "webinar-notify-send",
+                                                  "webinar-notify-dlq")
+    job_queue_url, _ = _queue_with_dead_letters(sqs, resources, "JobQueue", "JobDeadLetterQueue",
+                                                "webinar-notify-jobs", "webinar-notify-jobs-dlq")
+    feedback_url, feedback_dlq_url = _queue_with_dead_letters(
+        sqs, resources, "FeedbackQueue", "FeedbackDeadLetterQueue", "webinar-notify-feedback",
+        "webinar-notify-feedback-dlq")
+    max_receive = resources["SendQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    return LocalResources(
+        table="webinar-notify", queue_url=queue_url, dead_letter_url=dlq_url,
+        max_receive_count=int(max_receive), job_queue_url=job_queue_url,
+        export_bucket=_export_bucket(resources), feedback_queue_url=feedback_url,
+        feedback_dead_letter_url=feedback_dlq_url, feedback_batch_size=int(
+            resources["FeedbackFunctionQueue"]["Properties"]["BatchSize"]))
 
 
-def _feedback_queue(sqs: Any, resources: dict[str, Any]) -> dict[str, Any]:
-    """The SES events' queue (and its dead-letter queue), as the template has them."""
-    dlq_url = sqs.create_queue(QueueName="webinar-notify-feedback-dlq",
-                               Attributes=_queue_attributes(
-                                   resources["FeedbackDeadLetterQueue"]["Properties"])
-                               )["QueueUrl"]
+def _queue_with_dead_letters(sqs: Any, resources: dict[str, Any], queue: str, dead_letters: str,
+                             name: str, dead_letters_name: str) -> tuple[str, str]:
+    """A queue and its dead-letter queue as the template has them: (queue URL, DLQ URL)."""
+    dlq_url = str(sqs.create_queue(QueueName=dead_letters_name, Attributes=_queue_attributes(
+        resources[dead_letters]["Properties"]))["QueueUrl"])
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    properties = resources["FeedbackQueue"]["Properties"]
+    properties = resources[queue]["Properties"]
     attributes = _queue_attributes(properties)
     attributes["RedrivePolicy"] = json.dumps({
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": properties["RedrivePolicy"]["maxReceiveCount"]})
-    url = sqs.create_queue(QueueName="webinar-notify-feedback", Attributes=attributes)["QueueUrl"]
-    return {"feedback_queue_url": url, "feedback_dead_letter_url": dlq_url,
-            "feedback_batch_size": int(
-                resources["FeedbackFunctionQueue"]["Properties"]["BatchSize"])}
-
-
-def _job_queue(sqs: Any, resources: dict[str, Any]) -> str:
-    """The organiser jobs' queue (and its dead-letter queue), as the template has them."""
-    dlq_url = sqs.create_queue(QueueName="webinar-notify-jobs-dlq", Attributes=_queue_attributes(
-        resources["JobDeadLetterQueue"]["Properties"]))["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    properties = resources["JobQueue"]["Properties"]
-    attributes = _queue_attributes(properties)
-    attributes["RedrivePolicy"] = json.dumps({
-        "deadLetterTargetArn": dlq_arn,
-        "maxReceiveCount": properties["RedrivePolicy"]["maxReceiveCount"]})
-    return str(sqs.create_queue(QueueName="webinar-notify-jobs",
-                                Attributes=attributes)["QueueUrl"])
+    return str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]), dlq_url
 
 
 def _export_bucket(resources: dict[str, Any]) -> str:

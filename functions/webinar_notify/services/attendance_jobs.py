@@ -32,7 +32,6 @@ from ..core.errors import NotFoundError, PayloadError
 from ..core.organiser_jobs import (
     Continuation,
     OrganiserJob,
-    decode_ids,
     encode_ids,
     import_key,
     new_job_id,
@@ -105,10 +104,8 @@ class AttendanceJobs(JobSteps):
         if self.store.get_series(work.series_id) is None:
             self.fail(work, "the series no longer exists")
             return None
-        try:
-            ids = decode_ids(self.exports.read(import_key(work.series_id, work.job_id)))
-        except PayloadError as error:
-            self.fail(work, str(error))
+        ids = self._listed_ids(work)
+        if ids is None:
             return None
         position = work.rows
         recorded = int(work.extra.get("recorded", "0"))

@@ -14,7 +14,8 @@ from ..adapters.exports import MIN_PART_BYTES, Exports
 from ..adapters.job_queue import JobQueue
 from ..adapters.job_store import JobStore
 from ..adapters.store import Store
-from ..core.organiser_jobs import Continuation
+from ..core.errors import PayloadError
+from ..core.organiser_jobs import Continuation, decode_ids, import_key
 
 if TYPE_CHECKING:
     from .certificates import Certificates
@@ -51,6 +52,15 @@ class JobSteps:
         if not self.jobs.hand_on(work.series_id, work.job_id, work.steps):
             return None
         return replace(work, steps=work.steps + 1)
+
+    def _listed_ids(self, work: Continuation) -> list[str] | None:
+        """The registrant ids the job was given (stored with it), or None when they cannot
+        be read, and the job has failed saying why."""
+        try:
+            return decode_ids(self.exports.read(import_key(work.series_id, work.job_id)))
+        except PayloadError as error:
+            self.fail(work, str(error))
+            return None
 
     def fail(self, work: Continuation, reason: str) -> None:
         self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="failed",

@@ -30,11 +30,10 @@ from ..adapters.job_queue import JobQueue
 from ..adapters.job_store import JobStore
 from ..adapters.schedule_store import ScheduleStore
 from ..adapters.store import Store
-from ..core.errors import NotFoundError, PayloadError
+from ..core.errors import NotFoundError
 from ..core.organiser_jobs import (
     Continuation,
     OrganiserJob,
-    decode_ids,
     encode_ids,
     export_key,
     import_key,
@@ -219,10 +218,8 @@ class OrganiserJobs(AttendanceJobs):
             self.fail(work, "the series no longer exists" if series is None
                       else "this job cannot be carried out here")
             return None
-        try:
-            ids = decode_ids(self.exports.read(import_key(work.series_id, work.job_id)))
-        except PayloadError as error:
-            self.fail(work, str(error))
+        ids = self._listed_ids(work)
+        if ids is None:
             return None
         changed = int(work.extra.get("changed", "0"))
         refused = int(work.extra.get("refused", "0"))
