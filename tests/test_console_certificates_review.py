@@ -178,7 +178,7 @@ def test_minutes_marked_in_the_console_count_and_a_wrong_number_is_refused(
                                          attended="minutes", minutes="42"))
     assert done.status == 200 and "Marked 1 person present 42 minutes at s1" in done.text
     assert minutes(site, "ana@example.org") == {"s1": 42}
-    for bad in ("61", "-3", "ten", ""):
+    for bad in ("61", "-3", "ten", "", "²", "9" * 5000):
         refused = editor.post(PAGE, editor.form(done.text.split('id="mark-form"')[1]
                                                 .split("</form>")[0], session="s1",
                                                 emails="ana@example.org",
@@ -188,7 +188,8 @@ def test_minutes_marked_in_the_console_count_and_a_wrong_number_is_refused(
     assert minutes(site, "ana@example.org") == {"s1": 42}  # the refusals changed nothing
 
 
-@pytest.mark.parametrize("body", [{"minutes": 61}, {"minutes": True}, {"minutes": 2.5}])
+@pytest.mark.parametrize("body", [{"minutes": 61}, {"minutes": True}, {"minutes": 2.5},
+                                  {"minutes": "²"}, {"minutes": "9" * 5000}])
 def test_the_api_refuses_minutes_outside_the_session(site: Harness,
                                                      body: dict[str, Any]) -> None:
     register(site, "ana@example.org", "Ana")

@@ -257,7 +257,8 @@ def test_a_batch_tally_counts_alike_in_memory_and_on_dynamodb(harness: Harness) 
 
 
 def test_a_sender_batch_whose_count_fails_is_sent_once_and_repaired(
-        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+        harness: Harness, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """Sent is sent: a failed counter write leaves the counts short, never the email twice."""
     ledger = harness.runtime.services.sender.ledger
 
@@ -271,6 +272,7 @@ def test_a_sender_batch_whose_count_fails_is_sent_once_and_repaired(
     harness.runtime.drain()
     harness.runtime.drain()
     assert len(harness.outbox.entries()) == 3 and harness.queued() == 0
+    assert '"MailCountsMissed":[3.0]' in capsys.readouterr().out  # the sender's metric, once
     store = harness.runtime.store
     assert store.counts(SERIES_ID).mail_count("sent") == 0
     assert repair_counts(store, SERIES_ID) == {"mail confirmation|s1|sent": (0, 3)}

@@ -77,7 +77,8 @@ def test_no_claims_is_401_and_another_series_is_403(harness: Harness) -> None:
 def test_bad_cursors_and_limits_are_400_not_500(harness: Harness) -> None:
     for path in (f"{BASE}/registrants?cursor=abc", f"{BASE}/audit?cursor=%%%",
                  f"{BASE}/delivery?cursor=AAAA", f"{BASE}/registrants?limit=0",
-                 f"{BASE}/registrants?limit=many"):
+                 f"{BASE}/registrants?limit=many", f"{BASE}/registrants?limit=%C2%B2",
+                 f"{BASE}/registrants?limit={'9' * 5000}"):
         answer = read(harness, path)
         assert answer.status == 400, path
         assert answer.body["error"]

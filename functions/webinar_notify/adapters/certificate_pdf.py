@@ -108,6 +108,18 @@ def uncovered(text: str, include_cjk: bool = True) -> list[str]:
     return [f"U+{ord(ch):04X}" for ch in seen]
 
 
+def missing_scripts(text: str) -> tuple[str, ...]:
+    """The scripts of the characters of ``text`` that no embedded font draws, by their
+    Unicode names ("Arabic", "Hebrew"; "Symbols" for emoji and other symbols): what may be
+    said of a name in a log line or to an organiser, unlike its characters."""
+    from fontTools import unicodedata as scripts
+
+    found = {scripts.script_name(scripts.script(chr(int(point[2:], 16))))
+             for point in uncovered(text)}
+    return tuple(sorted({"Symbols" if name in ("Common", "Inherited", "Unknown") else name
+                         for name in found}))
+
+
 def _texts(certificate: Certificate, labels: Mapping[str, str]) -> list[str]:
     return [certificate.name, certificate.series_title, certificate.credit_label,
             certificate.certificate_id, certificate.verification_url,

@@ -21,6 +21,7 @@ _LANGUAGE_TAG = re.compile(
     r"(?:-(?P<region>[A-Za-z]{2}|[0-9]{3}))?"
     r"(?P<variants>(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*)")
 MAX_LANGUAGE_TAG_LENGTH = 35
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def nfc(text: str) -> str:
@@ -127,3 +128,9 @@ def registrant_id(key: str, series_id: str, email: str) -> str:
     """
     message = f"{series_id}\n{email.lower()}".encode()
     return "r" + hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:31]
+
+
+def whole_number(text: str) -> int | None:
+    """A count or a number of minutes typed in a form or a query: up to nine ASCII digits, or
+    None. ``str.isdigit`` also accepts "²" and 5,000-digit strings, which ``int`` refuses."""
+    return int(text) if _WHOLE_NUMBER.fullmatch(text) else None

@@ -27,6 +27,7 @@ from typing import Any
 from ..core.console_views import moment_in
 from ..core.errors import PayloadError
 from ..core.series import Series
+from ..core.text import whole_number
 
 FIELD_ALIASES = {"body_markdown": "body_markdown", "subject": "subject", "send_at": "send_at",
                  "audience": "audience", "id": "announcement_id", "start": "start",
@@ -147,7 +148,8 @@ def session_change_fields(form: Mapping[str, str]) -> dict[str, object]:
         fields["start"] = form["start"].strip()
     if "duration_minutes" in form:
         text = form["duration_minutes"].strip()
-        fields["duration_minutes"] = int(text) if text.isdigit() and len(text) < 6 else text
+        minutes = whole_number(text) if len(text) < 6 else None
+        fields["duration_minutes"] = text if minutes is None else minutes
     if "title" in form:
         fields["title"] = form["title"]
     if "join_url" in form:

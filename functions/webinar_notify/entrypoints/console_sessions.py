@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from ..bootstrap import services
 from ..core.console_views import KIND_LABELS, moment_in
 from ..core.errors import InvalidInputError, PayloadError
+from ..core.text import whole_number
 from ..services.answers import Answer, ChangePreview, OrganiserResult
 from ..services.console_views import ConsoleViews
 from . import console_forms as forms
@@ -118,9 +119,10 @@ def _previewed_revision(form: Mapping[str, str]) -> int | None:
     text = form.get("revision", "")
     if not text:
         return None
-    if not text.isdigit():
+    revision = whole_number(text)
+    if revision is None:
         raise PayloadError("revision: this form was changed; preview the change again")
-    return int(text)
+    return revision
 
 
 def _dry(result: OrganiserResult) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ..core import edge
 from ..core.errors import PayloadError, SignatureError
 from ..core.organiser_access import OrganiserIdentity, identity_from_claims, require
 from ..core.series import Series
+from ..core.text import whole_number
 from ..services.console_exports import jobs_from
 from ..services.console_views import ConsoleViews, views_from
 from ..services.seat_views import approvals_view
@@ -64,9 +65,10 @@ def _limit(default: int) -> int:
     text = _query("limit")
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    limit = whole_number(text)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise PayloadError(f"limit: a whole number from 1 to {MAX_LIMIT}")
-    return int(text)
+    return limit
 
 
 @router.get(SERIES)

@@ -32,8 +32,10 @@ _OUTCOME_METRICS = {"sent": "EmailsSent", "duplicate": "EmailsDuplicateSkipped",
                     "deferred": "EmailsDeferred", "retrying": "EmailsRetried",
                     "expired": "EmailsExpired", "skipped": "EmailsSkippedStale",
                     "suppressed": "EmailsSuppressed", "withdrawn": "EmailsWithdrawn",
-                    "handed_back": "EmailsHandedBack", "failed": "EmailsFailed"}
+                    "handed_back": "EmailsHandedBack", "failed": "EmailsFailed",
+                    "counts_missed": "MailCountsMissed"}
 FAILED = "failed"  # records that raised: SQS delivers them again
+COUNTS_MISSED = "counts_missed"  # sent, but the batch's counter write failed: a repair adds it
 
 
 def send_batch(records: list[dict[str, Any]], seconds_left: float | None) -> list[str]:
@@ -47,7 +49,9 @@ def send_batch(records: list[dict[str, Any]], seconds_left: float | None) -> lis
             failed.append(_failure(record.get("messageId", ""), error))
     outcomes: Counter[str] = Counter({FAILED: len(failed)})
     if jobs:
-        results = services().sender.deliver_all([job for _id, job in jobs], seconds_left)
+        sender = services().sender
+        results = sender.deliver_all([job for _id, job in jobs], seconds_left)
+        outcomes[COUNTS_MISSED] = sender.counts_missed
         for (message_id, job), result in zip(jobs, results, strict=True):
             if isinstance(result, Exception):
                 failed.append(_failure(message_id, result))

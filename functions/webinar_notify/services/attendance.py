@@ -40,7 +40,7 @@ from ..core.providers import Provider
 from ..core.providers.zoom_participants import EVENTS, parse_participant_event
 from ..core.registration import Registration
 from ..core.series import Series, Session
-from ..core.text import is_time_zone, registrant_id
+from ..core.text import is_time_zone, registrant_id, whole_number
 
 if TYPE_CHECKING:
     from ..core.organiser_jobs import OrganiserJob
@@ -255,8 +255,8 @@ def marked_minutes(session: Session, minutes: object) -> int | None:
     if minutes is None or minutes == "":
         return None
     length = int(session.duration.total_seconds() // 60)
-    if isinstance(minutes, str) and minutes.strip().isdigit():
-        minutes = int(minutes.strip())
+    if isinstance(minutes, str):
+        minutes = whole_number(minutes.strip())
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= length:
         raise PayloadError(f"minutes: expected a whole number from 0 to {length} (the length "
                            f"of {session.id})")

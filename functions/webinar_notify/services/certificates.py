@@ -16,7 +16,14 @@ certificate was issued); the ledger key, the certificate's id and date of issue,
 email queued twice from going out twice.
 
 The email's PDF is made by the sender when the email goes (``certificate_file``), from the
-certificate as it stands then: an erased or revoked certificate is not sent.
+certificate as it stands then: an erased or revoked certificate is not sent, nor one issued
+again since (its id or date of issue differ from the email's key).
+
+A certificate is issued only when its embedded fonts can draw it (adapters/certificate_pdf):
+one whose name, say, is written in Arabic stays earned and not issued, with the scripts the
+fonts lack (never the name) in the review of attendance and in the job's count, and a later
+assessment issues it once the fonts or the name allow. Two assessments at once (a mark and
+the series' job) cannot both issue it: the store writes a certificate only where none is held.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from ..core.certificates import (
     normalised_id,
     rules_from_mapping,
 )
-from ..core.errors import NotFoundError, PayloadError
+from ..core.errors import InvalidInputError, NotFoundError, StaleJobError
 from ..core.jobs import EmailJob, delivery_key
 from ..core.kinds import CertificateFile, CertificatePayload
 from ..core.registration import Registration
@@ -77,11 +84,48 @@ def certificate_rules(series: Series) -> CertificateRules | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Unprintable:
+    """A certificate earned that its fonts cannot draw: which scripts they lack, and whether
+    the name has them (else a title or an organiser of the series file)."""
+
+    scope: str
+    scripts: tuple[str, ...]
+    in_name: bool
+
+
+class CertificateUnprintableError(InvalidInputError):
+    """A certificate held whose text the embedded fonts cannot draw (or fit): no PDF."""
+
+    status = 422
+
+
+UNPRINTABLE = i18n.mark("This certificate cannot be made into a PDF yet, because some of its "
+                        "text cannot be printed. Please write to the organisers.")
+
+
+def unprintable(scope: str, name: str, texts: Sequence[str]) -> Unprintable | None:
+    """What the fonts lack to draw a certificate of ``name`` with the series' ``texts``
+    (titles, organisers, credit label); None when they draw it all."""
+    from ..adapters.certificate_pdf import missing_scripts
+
+    in_name = missing_scripts(name)
+    scripts = tuple(sorted(set(in_name) | set(missing_scripts(" ".join(texts)))))
+    return Unprintable(scope, scripts, bool(in_name)) if scripts else None
+
+
+def certificate_texts(certificate: Certificate) -> list[str]:
+    """What a certificate prints besides the name and the labels (the series' texts)."""
+    return [certificate.series_title, certificate.credit_label,
+            *(s.title for s in certificate.sessions), *certificate.organisers]
+
+
+@dataclass(frozen=True, slots=True)
 class PersonAssessment:
     registrant_id: str
     assessments: tuple[Assessment, ...]
     issued: tuple[Certificate, ...]  # issued by this assessment (to be emailed)
     held: tuple[Certificate, ...]  # every certificate the person now holds
+    unprintable: tuple[Unprintable, ...] = ()  # earned, not issued: the fonts cannot draw it
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +135,7 @@ class PageTally:
     people: int
     issued: int
     unnamed: int  # earned, but the registration holds no name to print
+    unprintable: int = 0  # earned, but the fonts cannot draw it (Unprintable)
 
 
 class Certificates:
@@ -139,17 +184,27 @@ class Certificates:
                                    set(records.evaluations)))
         held = {c.scope: c for c in records.certificates}
         issued: list[Certificate] = []
+        blocked: list[Unprintable] = []
         if issue_earned and registration.status == "active":
             for assessment in assessments:
                 if assessment.state != "earned" or assessment.scope in held:
                     continue
                 certificate = self._issue(series, registration, rules, assessment)
-                if certificate is not None and self.certificates.put_certificate(certificate):
+                if certificate is None:
+                    continue
+                cannot = unprintable(certificate.scope, certificate.name,
+                                     certificate_texts(certificate))
+                if cannot is not None:
+                    blocked.append(cannot)
+                elif self.certificates.put_certificate(certificate):
                     issued.append(certificate)
                     held[certificate.scope] = certificate
+                else:  # held by now (another assessment issued it), or the person erased
+                    held.update((c.scope, c) for c in self.certificates.held(series.id, rid))
         if issued:
             self._send(series, registration, issued)
-        return PersonAssessment(rid, assessments, tuple(issued), tuple(held.values()))
+        return PersonAssessment(rid, assessments, tuple(issued), tuple(held.values()),
+                                tuple(blocked))
 
     def _send(self, series: Series, registration: Registration,
               certificates: Sequence[Certificate]) -> None:
@@ -194,16 +249,17 @@ class Certificates:
                     ) -> tuple[PageTally, dict[str, Any] | None]:
         """One page of the series' registrants assessed; the cursor of the next page."""
         page, cursor = self.store.registrations_page(series.id, cursor, limit)
-        issued = unnamed = 0
+        issued = unnamed = blocked = 0
         for registration in page:
             result = self._assess(series, registration, True)
             issued += len(result.issued)
-            held = {c.scope for c in result.held}
+            blocked += len(result.unprintable)
+            held = {c.scope for c in result.held} | {u.scope for u in result.unprintable}
             unnamed += sum(1 for a in result.assessments
                            if a.state == "earned" and a.scope not in held)
         if cursor is None:  # the last page: what an earlier failure left on the list
             self.send_listed(series)
-        return PageTally(len(page), issued, unnamed), cursor
+        return PageTally(len(page), issued, unnamed, blocked), cursor
 
     def held(self, series_id: str, rid: str, scope: str) -> Certificate:
         found = next((c for c in self.certificates.records(series_id, rid).certificates
@@ -213,7 +269,8 @@ class Certificates:
         return found
 
     def pdf(self, series_id: str, rid: str, scope: str, language: str) -> bytes:
-        """The PDF of a certificate held, in ``language`` (made on demand, never stored)."""
+        """The PDF of a certificate held, in ``language`` (made on demand, never stored);
+        CertificateUnprintableError when it cannot be drawn."""
         return render_pdf(self.held(series_id, rid, scope), language)
 
     def verification(self, typed: str) -> dict[str, Any] | None:
@@ -247,8 +304,13 @@ def certificate_job(series: Series, registration: Registration,
         registrant_id=registration.registrant_id, recipient=registration.registrant,
         session_ids=(scope.removeprefix("session:"),) if scope != "series" else (),
         payload=CertificatePayload(scope),
-        key=delivery_key("certificate", series.id, registration.registrant_id,
-                         certificate.certificate_id, certificate.issued_on.isoformat()))
+        key=certificate_key(certificate))
+
+
+def certificate_key(certificate: Certificate) -> str:
+    """The email's delivery key: the certificate's id and its date of issue."""
+    return delivery_key("certificate", certificate.series_id, certificate.registrant_id,
+                        certificate.certificate_id, certificate.issued_on.isoformat())
 
 
 def render_pdf(certificate: Certificate, language: str) -> bytes:
@@ -257,22 +319,29 @@ def render_pdf(certificate: Certificate, language: str) -> bytes:
 
     catalog = i18n.translations(language)  # the placeholders are filled by the PDF
     labels = {key: catalog.gettext(text) for key, text in PDF_LABELS.items()}
-    return certificate_pdf(certificate, language, labels)
+    try:
+        return certificate_pdf(certificate, language, labels)
+    except ValueError:  # MissingGlyphsError, CertificateLayoutError: their text names nobody
+        error = CertificateUnprintableError(UNPRINTABLE)
+        error.language = language
+        raise error from None
 
 
 def certificate_file(certificates: CertificateStore, job: EmailJob,
                      language: str) -> CertificateFile | None:
     """What the sender attaches to a certificate email: the certificate as it stands now and
-    its PDF (None when it was erased or revoked since). A certificate no embedded font can
-    draw is a PayloadError: no retry can help, and the email ends in the dead-letter queue,
-    whose alarm tells the operator."""
+    its PDF. None (the email is stale) when it was erased or revoked since, or issued again
+    since (an erasure, a new registration, earned again: its date of issue, so its email's
+    key, differ). A certificate its fonts cannot draw (issued before issuing checked) is not
+    sent either: no retry could help, so StaleJobError rather than the dead-letter queue; the
+    manage page says why it has no PDF."""
     if not isinstance(job.payload, CertificatePayload):
         return None
     found = certificates.certificate(job.series_id, job.registrant_id, job.payload.scope)
-    if found is None or found.revoked:
+    if found is None or found.revoked or job.key != certificate_key(found):
         return None
     try:
         return CertificateFile(found, render_pdf(found, language))
-    except ValueError as error:  # MissingGlyphsError, CertificateLayoutError: no names
-        raise PayloadError(f"the certificate cannot be drawn: {error}") from None
+    except CertificateUnprintableError:
+        raise StaleJobError("the certificate cannot be printed with its fonts") from None
 

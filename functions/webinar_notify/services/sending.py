@@ -134,6 +134,7 @@ class Sender:
         self.secrets = secrets
         self.clock = clock
         self.settings = settings
+        self.counts_missed = 0  # of the last batch: counts its counter write could not add
 
     def deliver_all(self, jobs: Sequence[EmailJob], seconds_left: float | None = None
                     ) -> list[Delivery | Exception]:
@@ -166,9 +167,13 @@ class Sender:
                 futures = [threads.submit(contextvars.copy_context().run, self._outcome, job,
                                           deadline, tally) for job in now]
                 results = [future.result() for future in futures]
+        self.counts_missed = 0
         if tally:  # sent is sent: a failed count leaves it short (a repair recounts it)
-            with contextlib.suppress(Exception):
+            pending = tally.total()
+            try:
                 self.ledger.count(tally)
+            except Exception:
+                self.counts_missed = pending  # the MailCountsMissed metric says so
         late = [job for job, result in zip(now, results, strict=True) if result is None]
         back = iter(self._hand_back(late + later) if late or later else [])
         return [result if result is not None else next(back) for result in results] + list(back)
