@@ -242,3 +242,144 @@ def test_the_memory_store_lists_the_pending_in_order_of_arrival_too() -> None:
     assert stored is not None
     store.put_registration(replace(stored, approval="approved"), start)
     assert [r.registrant_id for r in store.pending_page(SERIES_ID, None, 5)[0]] == ids[1:]
+
+
+# ---- a stack updated over registrants pending before the list had an order -----------------
+
+def as_before_the_ordered_index(harness: Harness) -> None:
+    """Rewrite the pending index as the previous version wrote it: a bare ``PENDING#<id>`` per
+    pending registrant, no ``arrived``, no ``PENDINGAT#`` twin and no mark."""
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    table = harness.runtime.resources.table
+    for item in harness.items("PENDING"):
+        client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+        if item["sk"]["S"].startswith("PENDING#"):
+            client.put_item(TableName=table, Item={"pk": item["pk"], "sk": item["sk"]})
+
+
+def index_of(harness: Harness, rid: str) -> list[str]:
+    """The pending index's items naming this registrant."""
+    return [i["sk"]["S"] for i in harness.items("PENDING") if i["sk"]["S"].endswith(rid)]
+
+
+def listed(harness: Harness) -> list[str]:
+    return [p["id"] for p in read(harness, f"{API}/approvals").body["pending"]]
+
+
+def test_registrants_pending_before_the_update_are_listed_in_order_and_decided(
+        harness: Harness) -> None:
+    publish(harness, Policy(approval="manual"))
+    people = [f"old{9 - i}@example.org" for i in range(4)]
+    for i, address in enumerate(people):
+        harness.clock.advance(timedelta(seconds=1))
+        assert harness.register(email=address, name=f"O {i}", event_id=f"evt-o{i}",
+                                sessions=["s1"]).status == 202
+    ids = [harness.registration(a).registrant_id for a in people]
+    assert ids != sorted(ids)
+    as_before_the_ordered_index(harness)
+    assert index_of(harness, ids[0]) == [f"PENDING#{ids[0]}"]
+
+    # decided before anyone read the list: its bare entry goes, nothing is left behind
+    decide = {"decision": "approve", "registrants": [ids[3]]}
+    assert harness.runtime.organiser(f"{API}/approvals", decide, "k-bare").status == 200
+    assert index_of(harness, ids[3]) == []
+
+    harness.clock.advance(timedelta(seconds=1))  # one who registers after the update
+    assert harness.register(email="new@example.org", name="N", event_id="evt-new",
+                            sessions=["s1"]).status == 202
+    newcomer = harness.registration("new@example.org").registrant_id
+
+    assert listed(harness) == [*ids[:3], newcomer]  # in order of registration
+    page = sign_in(harness).get(f"{BASE}/approvals").text
+    assert list(dict.fromkeys(re.findall(r"(?:old\d|new)@example\.org", page))) == \
+        [*people[:3], "new@example.org"]
+    assert read(harness, API).body["seats"]["s1"]["pending"] == 4
+    assert len(index_of(harness, ids[0])) == 2  # mended: an arrival and its ordered twin
+
+    assert harness.runtime.organiser(f"{API}/approvals", {
+        "decision": "approve", "registrants": [ids[1]]}, "k-mended").status == 200
+    assert [e["to"] for e in mail(harness, "confirmation")] == [people[3], people[1]]
+    harness.erase(people[2])
+    assert index_of(harness, ids[1]) == [] and index_of(harness, ids[2]) == []
+    assert listed(harness) == [ids[0], newcomer]
+    assert read(harness, API).body["seats"]["s1"]["pending"] == 2
+
+
+def test_a_decision_that_read_the_bare_entry_before_it_was_mended_leaves_nothing_behind(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    people = pending_people(harness, 2)
+    ids = [harness.registration(a).registrant_id for a in people]
+    as_before_the_ordered_index(harness)
+    store = harness.runtime.store
+    get_item = store.client.get_item
+    mended: list[bool] = []
+
+    def read_then_mend(**request: Any) -> Any:
+        """The list is read (and mended) just after the decision looked at the entry."""
+        found = get_item(**request)
+        if request["Key"]["sk"]["S"] == f"PENDING#{ids[0]}" and not mended:
+            mended.append(True)
+            assert [r.registrant_id for r in store.pending_page(SERIES_ID, None, 25)[0]] == ids
+        return found
+    monkeypatch.setattr(store.client, "get_item", read_then_mend)
+
+    decide = {"decision": "decline", "registrants": [ids[0]]}
+    assert harness.runtime.organiser(f"{API}/approvals", decide, "k-race").status == 200
+    assert mended and index_of(harness, ids[0]) == []
+    assert [r.registrant_id for r in store.pending_page(SERIES_ID, None, 25)[0]] == ids[1:]
+
+
+def test_once_mended_and_settled_the_first_page_costs_what_it_did(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from webinar_notify.adapters.store import PENDING_MEND_WINDOW, DynamoStore
+    from webinar_notify.local import aws_calls
+
+    pending_people(harness, 3)
+    as_before_the_ordered_index(harness)
+    store = harness.runtime.store
+    assert isinstance(store, DynamoStore)
+    calls: list[str] = []
+    stop = aws_calls.watch(lambda service, operation, _: calls.append(operation)
+                           if service == "dynamodb" else None)
+    try:
+        def first_page(at: float) -> list[str]:
+            monkeypatch.setattr(store, "wall_clock", lambda: at)
+            calls.clear()
+            assert len(store.pending_page(SERIES_ID, None, 2)[0]) == 2
+            return list(calls)
+        mending = first_page(1_000_000)
+        settling = first_page(1_000_000 + PENDING_MEND_WINDOW - 1)
+        settled = first_page(1_000_000 + PENDING_MEND_WINDOW)
+        rest, end = store.pending_page(SERIES_ID, store.pending_page(SERIES_ID, None, 2)[1], 2)
+    finally:
+        stop()
+    assert mending.count("TransactWriteItems") == 3 and "PutItem" in mending
+    assert settling == ["Query", "Query", "BatchGetItem"]  # one Query finds nothing to mend
+    assert settled == ["Query", "BatchGetItem"]  # as before the index had an order
+    assert len(rest) == 1 and end is None
+
+
+def test_the_memory_store_lists_those_pending_from_before_as_the_table_does(
+        harness: Harness) -> None:
+    publish(harness, Policy(approval="manual"))
+    people = [f"m{9 - i}@example.org" for i in range(4)]
+    for i, address in enumerate(people):
+        harness.clock.advance(timedelta(seconds=1))
+        harness.register(email=address, name="M", event_id=f"evt-m{i}", sessions=["s1"])
+    ids = [harness.registration(a).registrant_id for a in people]
+    assert ids != sorted(ids)
+    memory = MemoryStore()
+    for address in people[::-1]:  # what the table holds, without the order of arrival
+        stored = harness.registration(address)
+        memory.put_registration(replace(stored, version=0), datetime(2030, 1, 1, tzinfo=UTC))
+    memory.pending_arrived.clear()
+    as_before_the_ordered_index(harness)
+    cursors: list[str | None] = [None]
+    for store in (harness.runtime.store, memory):
+        first, cursor = store.pending_page(SERIES_ID, None, 3)
+        rest, end = store.pending_page(SERIES_ID, cursor, 3)
+        assert [r.registrant_id for r in first + rest] == ids and end is None
+        cursors.append(cursor)
+    assert cursors[1] == cursors[2]

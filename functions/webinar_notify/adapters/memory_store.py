@@ -55,7 +55,7 @@ from .read_model import (
 )
 from .schedule_store import PARKED_CHUNKS_PER_PAGE, Decision
 from .seats import MemorySeats, Seats
-from .store import erase_retrying
+from .store import erase_retrying, registered_at
 
 _SUPPRESSION_ID = re.compile(r"[0-9a-f]{32}")
 _PAGE_KEY = re.compile(r"REG#[A-Za-z0-9_.:+#-]{1,128}")
@@ -169,12 +169,14 @@ class MemoryStore:
 
     def pending_page(self, series_id: str, cursor: str | None, limit: int
                      ) -> tuple[list[Registration], str | None]:
-        """In order of arrival on the list, as DynamoStore's ``PENDINGAT#`` items."""
+        """In order of arrival on the list, as DynamoStore's ``PENDINGAT#`` items; one on the
+        list from before it had an order arrived when it registered (``registered_at``)."""
         check_limit(limit)
         after = decode_cursor(cursor, series_id, "PENDINGAT#") if cursor else ""
 
-        def place(r: Registration) -> str:
-            arrived = self.pending_arrived.get((series_id, r.registrant_id), 0)
+        def place(r: Registration) -> str:  # one listed without an arrival is given one
+            arrived = self.pending_arrived.setdefault((series_id, r.registrant_id),
+                                                      registered_at(r))
             return f"PENDINGAT#{arrived:016d}#{r.registrant_id}"
         waiting = sorted((r for r, _search in self._rows(series_id).by_id.values()
                           if r.status == "active" and r.approval == "pending"

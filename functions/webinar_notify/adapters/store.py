@@ -12,6 +12,9 @@ Keys (``pk`` / ``sk``):
                                           with the series whose email caused it (caused_by)
     SERIES#<id> / SUPPRESSED#<sid>        ... listed under that series
     SERIES#<id> / COUNTS                  attendance that matched no session
+    SERIES#<id> / PENDING#<id>            a registrant awaiting approval (arrived: µs), and
+    SERIES#<id> / PENDINGAT#<µs>#<id>     ... the same in order of arrival; PENDINGAT marks
+                                          that every pending registrant is in that order
 The delivery ledger and the mail counters live in the same table (see ``ledger.py``); the
 read side the console uses is in ``read_model.py``.
 """
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -50,6 +55,11 @@ TOMBSTONE_TTL = timedelta(days=400)  # beyond any provider's retries and any ser
 EVENT_TTL = TOMBSTONE_TTL
 ERASE_ATTEMPTS = 3
 TRANSACT_ATTEMPTS = 4  # a transaction that met another one on a counter shard, sent again
+# SERIES#<id> / PENDINGAT: the pending index holds everyone awaiting approval, since "since".
+# For an hour after that (a stack update's old code still finishing) the first page still
+# mends entries without an order; after it, the first page costs nothing more.
+PENDING_MARK = "PENDINGAT"
+PENDING_MEND_WINDOW = 3600  # seconds
 
 
 def erase_retrying(erase: Callable[[Registration, int], None],
@@ -112,6 +122,7 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         self.client = client
         self.table = table
         self.seats: Seats = DynamoSeats(client, table)
+        self.wall_clock: Callable[[], float] = time.time  # the pending index's mend window
 
     def get_series(self, series_id: str) -> Series | None:
         item = self._get(key(f"SERIES#{series_id}", "SERIES"))
@@ -220,16 +231,23 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         index = key(f"SERIES#{series_id}", f"PENDING#{rid}")
         found = self.client.get_item(TableName=self.table, Key=index,
                                      ConsistentRead=True).get("Item") or {}
-        writes: list[dict[str, Any]] = [{"Delete": {"TableName": self.table, "Key": index}}]
-        if "arrived" in found:
-            writes.append({"Delete": {"TableName": self.table, "Key": key(
-                f"SERIES#{series_id}", f"PENDINGAT#{found['arrived']['S']}#{rid}")}})
-        return writes
+        if "arrived" not in found:  # unless the index was mended meanwhile (then: stale)
+            return [{"Delete": {"TableName": self.table, "Key": index,
+                                "ConditionExpression": "attribute_not_exists(arrived)"}}]
+        return [{"Delete": {"TableName": self.table, "Key": index,
+                            "ConditionExpression": "arrived = :arrived",
+                            "ExpressionAttributeValues": {":arrived": found["arrived"]}}},
+                {"Delete": {"TableName": self.table, "Key": key(
+                    f"SERIES#{series_id}", f"PENDINGAT#{found['arrived']['S']}#{rid}")}}]
 
     def pending_page(self, series_id: str, cursor: str | None, limit: int
                      ) -> tuple[list[Registration], str | None]:
         """One page of the registrants awaiting approval (a Query of the index, then one
-        BatchGetItem of their registrations), in order of arrival, and the next cursor."""
+        BatchGetItem of their registrations), in order of arrival, and the next cursor.
+
+        The first page's Query also reads ``PENDINGAT``, the mark that the index holds every
+        pending registrant: where it is missing or recent, entries written before the index
+        had an order are given one first (``_mend_pending_index``)."""
         check_page_limit(limit)
         request: dict[str, Any] = {
             "TableName": self.table, "Limit": limit, "ConsistentRead": True,
@@ -239,14 +257,88 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         if cursor:
             request["ExclusiveStartKey"] = key(
                 f"SERIES#{series_id}", decode_cursor(cursor, series_id, "PENDINGAT#"))
-        answer = self.client.query(**request)
+            answer: dict[str, Any] = dict(self.client.query(**request))
+        else:
+            answer = self._first_pending(series_id, request)
         ids = [item["sk"]["S"].rpartition("#")[2] for item in answer["Items"]]
         found = {item["sk"]["S"]: item for item in batch_get(
             self.client, self.table,
             [key(f"SERIES#{series_id}", f"REG#{rid}") for rid in ids])} if ids else {}
-        page = [_registration(found[f"REG#{rid}"]) for rid in ids if f"REG#{rid}" in found]
+        page = [registration for rid in ids if f"REG#{rid}" in found
+                and _is_pending(registration := _registration(found[f"REG#{rid}"]))]
         last = answer.get("LastEvaluatedKey")
         return page, encode_cursor(series_id, last["sk"]["S"]) if last else None
+
+    def _first_pending(self, series_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The first page of the index with its mark in the same Query (one item more,
+        ``PENDINGAT`` sorting just before ``PENDINGAT#``); mended first while it is needed."""
+        limit = request["Limit"]
+        answer = self.client.query(**{
+            **request, "Limit": limit + 1,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :mark AND :end",
+            "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
+                                          ":mark": {"S": PENDING_MARK},
+                                          ":end": {"S": PENDING_MARK + "$"}}})
+        items = answer["Items"]
+        mark = items[0] if items and items[0]["sk"]["S"] == PENDING_MARK else None
+        now = int(self.wall_clock())
+        mended = 0
+        if mark is None or now - int(mark["since"]["N"]) < PENDING_MEND_WINDOW:
+            mended = self._mend_pending_index(series_id)
+            if mark is None:
+                self._put_mark(series_id, now)
+        if mended:
+            return dict(self.client.query(**request))
+        items = items[1:] if mark is not None else items
+        if len(items) > limit:  # no mark: the one item more is the next page's
+            return {"Items": items[:limit], "LastEvaluatedKey": {
+                "pk": items[limit - 1]["pk"], "sk": items[limit - 1]["sk"]}}
+        return {**answer, "Items": items}
+
+    def _put_mark(self, series_id: str, now: int) -> None:
+        """The index is whole from ``now`` on (the first such moment is kept)."""
+        with suppress(StaleWriteError):  # marked by another reader meanwhile
+            conditional(lambda: self.client.put_item(
+                TableName=self.table, ConditionExpression="attribute_not_exists(pk)",
+                Item={**key(f"SERIES#{series_id}", PENDING_MARK), "since": {"N": str(now)}}))
+
+    def _mend_pending_index(self, series_id: str) -> int:
+        """Give each ``PENDING#<id>`` written before the index had an order (no ``arrived``)
+        the moment its registration was made and its ``PENDINGAT#`` twin, in one conditional
+        transaction each: one approved, declined or erased meanwhile is left as it is. How
+        many were mended."""
+        request: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True, "ProjectionExpression": "sk",
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "FilterExpression": "attribute_not_exists(arrived)",
+            "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
+                                          ":prefix": {"S": "PENDING#"}}}
+        bare: list[str] = []
+        while True:
+            answer = self.client.query(**request)
+            bare += [item["sk"]["S"].removeprefix("PENDING#") for item in answer["Items"]]
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        mended = 0
+        for registration in self.registrations(series_id, bare).values() if bare else ():
+            if not _is_pending(registration):
+                continue
+            rid, arrived = registration.registrant_id, f"{registered_at(registration):016d}"
+            try:
+                self._transact([
+                    {"Update": {"TableName": self.table,
+                                "Key": key(f"SERIES#{series_id}", f"PENDING#{rid}"),
+                                "UpdateExpression": "SET arrived = :arrived",
+                                "ConditionExpression":
+                                    "attribute_exists(pk) AND attribute_not_exists(arrived)",
+                                "ExpressionAttributeValues": {":arrived": {"S": arrived}}}},
+                    {"Put": {"TableName": self.table, "Item": key(
+                        f"SERIES#{series_id}", f"PENDINGAT#{arrived}#{rid}")}}])
+                mended += 1
+            except StaleWriteError:
+                continue  # decided, erased or mended meanwhile
+        return mended
 
     def registrations_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
                            ) -> tuple[list[Registration], dict[str, Any] | None]:
@@ -399,6 +491,16 @@ def _version_condition(attribute: str, expected: int | None) -> dict[str, Any]:
 def _event_key(series_id: str, provider: str, event_id: str) -> dict[str, Any]:
     digest = hashlib.sha256(event_id.encode()).hexdigest()[:32]
     return key(f"SERIES#{series_id}", f"EVENT#{provider}#{digest}")
+
+
+def registered_at(registration: Registration) -> int:
+    """When a registrant joined the pending list, as far as a registration written before the
+    list had an order tells (µs; its first registration, or 0 if unknown)."""
+    return min(registration.since.values(), default=0) * 1_000_000
+
+
+def _is_pending(registration: Registration) -> bool:
+    return registration.status == "active" and registration.approval == "pending"
 
 
 def _registration(item: dict[str, Any]) -> Registration:
