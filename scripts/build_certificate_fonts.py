@@ -9,9 +9,11 @@ exists so that anyone can check where they came from and make them again.
 
 It takes Noto Sans Regular and Bold (fonts-noto-core) and Noto Sans CJK JP Regular (the first
 face of NotoSansCJK-Regular.ttc in fonts-noto-cjk), keeps the characters listed below, drops
-hinting and OpenType layout features (fpdf2 draws without shaping), and converts the CJK
-subset from CFF to TrueType outlines, which fpdf2 embeds with a standard Identity-H encoding
-that every PDF reader, pypdf included, maps back to text.
+hinting and OpenType layout features (fpdf2 draws those without shaping), and converts the
+CJK subset from CFF to TrueType outlines, which fpdf2 embeds with a standard Identity-H
+encoding that every PDF reader, pypdf included, maps back to text. Noto Sans Arabic Bold and
+Noto Sans Hebrew Bold (fonts-noto-core) keep their layout features: a name in those scripts
+is drawn with text shaping (HarfBuzz, through uharfbuzz), right to left with joined letters.
 """
 
 from __future__ import annotations
@@ -39,14 +41,24 @@ CJK = [  # Noto Sans CJK JP: Japanese kana, Hangul, CJK ideographs of the basic 
     (0xAC00, 0xD7A3), (0xFF00, 0xFFEF)]
 
 
+# Drawn with shaping, for the name only (bold): their layout tables are kept, and so are the
+# space and ASCII punctuation, so that a name's words stay one run (read back in order).
+_RUN = [(0x0020, 0x002F), (0x00A0, 0x00A0), (0x200C, 0x200F)]
+SHAPED = {
+    "NotoSansArabic-Bold.ttf": [*_RUN, (0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF),
+                                (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)],
+    "NotoSansHebrew-Bold.ttf": [*_RUN, (0x0590, 0x05FF), (0xFB1D, 0xFB4F)],
+}
+
+
 def code_points(ranges: list[tuple[int, int]]) -> set[int]:
     return {cp for start, end in ranges for cp in range(start, end + 1)}
 
 
-def subset_font(font: TTFont, ranges: list[tuple[int, int]]) -> TTFont:
+def subset_font(font: TTFont, ranges: list[tuple[int, int]], shaped: bool = False) -> TTFont:
     options = subset.Options()
     options.hinting = False
-    options.layout_features = []
+    options.layout_features = ["*"] if shaped else []
     options.name_IDs = ["*"]
     options.notdef_outline = True
     subsetter = subset.Subsetter(options)
@@ -98,6 +110,9 @@ def main(debs: list[str]) -> None:
         for weight in ("Regular", "Bold"):
             save(subset_font(TTFont(root / "truetype" / "noto" / f"NotoSans-{weight}.ttf"),
                              LATIN), f"NotoSans-{weight}.ttf")
+        for name, ranges in SHAPED.items():
+            save(subset_font(TTFont(root / "truetype" / "noto" / name), ranges, shaped=True),
+                 name)
         cjk = subset_font(TTFont(root / "opentype" / "noto" / "NotoSansCJK-Regular.ttc",
                                  fontNumber=0), CJK)
         cff_to_truetype(cjk)

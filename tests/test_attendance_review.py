@@ -76,3 +76,18 @@ def test_rows_needing_a_decision_come_first_then_by_name() -> None:
             row("s1", {}, name="ana")]
     assert [r.name for r in ordered(rows)] == ["Yuki", "ana", "Zoë"]
     assert RULES.threshold == Fraction(85, 100)
+
+
+def test_an_earned_certificate_its_fonts_cannot_print_needs_a_decision() -> None:
+    both = {"s1": Presence(HOUR, HOUR), "s2": Presence(HOUR, HOUR)}
+    done = frozenset({"series"})
+    arabic = review_row(RULES, RULES.threshold, HELD, "series", ("r1", "محمد", "m@example.org"),
+                        both, {}, done, assess(RULES, HELD, both, done), (),
+                        (True, ("Arabic",)))
+    assert arabic.needs_review and arabic.certificate == "earned, cannot be printed"
+    assert "no Arabic letters" in arabic.reasons[0] and "محمد" not in arabic.reasons[0]
+    waiting = review_row(RULES, RULES.threshold, HELD, "series", ("r1", "😀", "m@example.org"),
+                         both, {}, frozenset(), assess(RULES, HELD, both, frozenset()), (),
+                         (True, ("Symbols",)))
+    assert waiting.certificate == "waiting for the evaluation"  # not earned yet: as before
+    assert len(waiting.reasons) == 1

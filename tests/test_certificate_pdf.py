@@ -14,17 +14,22 @@ from decimal import Decimal
 import pytest
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
+from pypdf.generic import ContentStream
 
 from conftest import SERIES_FILE
-from webinar_notify.adapters.certificate_pdf import (
+from webinar_notify.adapters.certificate_fonts import (
     CJK_FONT,
     LATIN_FONT,
+    SHAPED_FONTS,
+    _cmap,
+    missing_scripts,
+    uncovered,
+)
+from webinar_notify.adapters.certificate_pdf import (
     CertificateLayoutError,
     MissingGlyphsError,
-    _cmap,
     certificate_pdf,
     fonts_bytes,
-    uncovered,
 )
 from webinar_notify.core.attendance import Interval, presence
 from webinar_notify.core.certificates import Certificate, assess, issue, rules_from_mapping
@@ -146,9 +151,12 @@ def test_the_fonts_cover_the_scripts_the_docs_name() -> None:
     assert set(range(0xAC00, 0xD7A4)) <= cjk  # every Hangul syllable
     ideographs = set(range(0x4E00, 0xA000))
     assert ideographs - cjk == set(range(0x9FF0, 0xA000))  # all but the 16 newest (2020+)
+    arabic, hebrew = _cmap(SHAPED_FONTS["arabic"]), _cmap(SHAPED_FONTS["hebrew"])
+    assert set(range(0x621, 0x64B)) <= arabic and set(range(0x5D0, 0x5EB)) <= hebrew
     sizes = fonts_bytes()
     assert set(sizes) == {"NotoSans-Regular.ttf", "NotoSans-Bold.ttf",
-                          "NotoSansCJKjp-Regular.ttf"}
+                          "NotoSansCJKjp-Regular.ttf", "NotoSansArabic-Bold.ttf",
+                          "NotoSansHebrew-Bold.ttf"}
     assert sum(sizes.values()) < 10_000_000
 
 
@@ -211,3 +219,57 @@ def test_on_presence_each_row_shows_the_time_present_and_adds_up() -> None:
     text = text_of(certificate_pdf(cert))
     assert "Present" in text and " 0:54" in text and " 1:21" in text  # 54 + 81 = 135 min
     assert "Total: 2.25 h, 2 ECMEC" in text
+
+
+@pytest.mark.parametrize(("name", "scripts"), [
+    ("محمد العتيبي", ()), ("שרה לוי", ()), ("สมชาย", ("Thai",)),
+    ("अनीता", ("Devanagari",)), ("Ana 🎓", ("Symbols",)), ("ลี כהן", ("Thai",)),
+    ("Nguyễn Thị Thu Hà", ()), ("山田 花子", ()), ("Ελένη", ()), ("Ольга", ())])
+def test_the_scripts_the_fonts_lack_are_named_never_the_characters(
+        name: str, scripts: tuple[str, ...]) -> None:
+    assert missing_scripts(name, name=True) == scripts
+    if name[0] in "مש":  # Arabic and Hebrew only in the name (the shaped fonts are bold)
+        assert missing_scripts(name) == (("Arabic",) if name[0] == "م" else ("Hebrew",))
+
+
+def drawn_in_order(pdf: bytes, family: str) -> tuple[str, dict[str, set[int]]]:
+    """The characters drawn with the embedded font whose name has ``family``, in the order
+    of the page's content stream (left to right on the line), and the glyph codes used for
+    each character (more than one: contextual forms, as joined letters need)."""
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    maps: dict[str, tuple[str, dict[int, str]]] = {}
+    for key, ref in page["/Resources"]["/Font"].items():
+        font = ref.get_object()
+        cmap = font["/ToUnicode"].get_object().get_data().decode()
+        maps[key] = (str(font["/BaseFont"]), {
+            int(code, 16): chr(int(uni, 16))
+            for code, uni in re.findall(r"<([0-9A-F]{4})> <([0-9A-F]{4,8})>", cmap)})
+    current: tuple[str, dict[int, str]] = ("", {})
+    order: list[str] = []
+    forms: dict[str, set[int]] = {}
+    for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
+        if operator == b"Tf":
+            current = maps[operands[0]]
+        elif operator == b"Tj" and family in current[0]:
+            data = operands[0].original_bytes
+            for at in range(0, len(data), 2):
+                code = int.from_bytes(data[at:at + 2], "big")
+                order.append(current[1][code])
+                forms.setdefault(current[1][code], set()).add(code)
+    return "".join(order), forms
+
+
+@pytest.mark.parametrize(("name", "family"), [
+    ("محمد العتيبي", "Arabic"), ("عبد الرحمن بن محمد", "Arabic"), ("שרה לוי", "Hebrew")])
+def test_an_arabic_or_hebrew_name_is_drawn_right_to_left_and_joined(name: str,
+                                                                     family: str) -> None:
+    cert = certificate(name)
+    pdf = certificate_pdf(cert)
+    text = text_of(pdf)
+    assert name in text  # reads back in reading order, as typed
+    assert set(name) - {" "} <= drawn_with_outlines(pdf)
+    drawn, forms = drawn_in_order(pdf, family)
+    assert drawn == name[::-1]  # laid out right to left: the last letter leftmost
+    if family == "Arabic":  # joined: meem begins "محمد" and sits inside it, two shapes
+        assert len(forms["م"]) == 2
+    assert cert.certificate_id in text and "Total: 8.5 h, 8.5 ECMEC" in text

@@ -342,3 +342,21 @@ def test_a_certificate_issued_is_listed_to_email_until_its_email_is_queued(
         ana_s1.certificate_id, "Ana")
     assert store.certificate(SERIES, ANA, "session:s2") is None
     assert "Ana" not in str(store.to_email(SERIES))  # ids and scopes only
+
+
+def test_a_certificate_is_written_once_however_many_assessments_issue_it(
+        store: CertificateStore) -> None:
+    """Two assessments at once either side of midnight both found none held; the second
+    write is refused (False: no email owed), and what the first wrote stands."""
+    first = certificate(ANA, "Ana Lima")
+    after_midnight = replace(first, issued_on=first.issued_on + timedelta(days=1))
+    assert store.put_certificate(first) is True
+    store.emailed(SERIES, ANA, "series")  # its email is on the send queue
+    assert store.put_certificate(after_midnight) is False
+    held = store.certificate(SERIES, ANA, "series")
+    assert held is not None and held.issued_on == first.issued_on
+    assert store.to_email(SERIES) == []  # the refused one owes no email
+    assert store.revoke(first.certificate_id) is True
+    assert store.put_certificate(first) is False  # nor does issuing un-revoke it
+    verified = store.verification(first.certificate_id)
+    assert verified is not None and verified["revoked"] is True

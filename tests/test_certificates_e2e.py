@@ -20,12 +20,14 @@ from conftest import SECRET, SERIES_FILE, SERIES_ID, START, Harness, registratio
 from webinar_notify import bootstrap
 from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.outbox import OutboxMailer
+from webinar_notify.core.certificates import issue
 from webinar_notify.core.errors import SeriesFileError
 from webinar_notify.core.series import Series
 from webinar_notify.core.series_document import parse_series, series_to_document
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import HttpAnswer, LocalSettings, local_runtime
 from webinar_notify.series_files import load_series_file
+from webinar_notify.services.certificates import certificate_rules
 
 ZOOM_SECRET = "test-zoom-secret"
 KEY = "local-development-only"  # the local runtime's registrant key
@@ -269,6 +271,46 @@ def test_manual_marks_win_over_the_webhooks(site: Harness) -> None:
     wrong = site.runtime.organiser(f"{BASE}/sessions/s1/marks",
                                    {"emails": ["a@example.org"], "attended": "yes"}, "m-3")
     assert wrong.status == 400 and "attended" in wrong.body["error"]
+
+
+def test_a_name_the_fonts_cannot_draw_is_not_issued_and_its_pdf_is_a_clear_4xx(
+        site: Harness) -> None:
+    """The reviewer's case: marked present at s1 and s2, a Thai name earns both session
+    certificates; none is issued or emailed, nothing reaches the dead-letter queue. One
+    issued before issuing checked the fonts is offered with no link that cannot work, and
+    its download is a page in the person's language (422), never a 5xx."""
+    from webinar_notify.core import i18n
+    from webinar_notify.services.certificates import UNPRINTABLE
+
+    register(site, "m@example.org", "สมชาย ใจดี", "fr")
+    site.clock.set(S2 + timedelta(hours=3))
+    for session in ("s1", "s2"):
+        marked = site.runtime.organiser(f"{BASE}/sessions/{session}/marks",
+                                        {"emails": ["m@example.org"]}, f"m-{session}")
+        assert (marked.status, marked.body["issued"]) == (200, 0), marked.body
+    site.runtime.drain()
+    assert site.runtime.dead_letters() == 0
+    assert not [e for e in site.outbox.entries() if e["kind"] == "certificate"]
+    services = bootstrap.services()
+    series = site.runtime.store.get_series(SERIES_ID)
+    assert series is not None
+    [s1] = [a for a in services.certificates.assess(series, rid("m@example.org"), False)
+            .assessments if a.scope == "session:s1"]
+    rules = certificate_rules(series)
+    assert rules is not None and s1.state == "earned"
+    old = issue(s1, secret="an-older-version", series_id=SERIES_ID, series_title=series.title,
+                registrant_id=rid("m@example.org"), name="สมชาย ใจดี", rules=rules,
+                organisers=[], issued_on=site.clock.now().date(),
+                verify_base_url=services.certificates.verify_base_url)
+    assert services.certificates.certificates.put_certificate(old)
+
+    path = site.manage_path("m@example.org")
+    page = site.runtime.request("GET", path, {}, b"")
+    said = i18n.tr("fr", UNPRINTABLE)
+    assert page.status == 200 and said in page.text and "/certificates/" not in page.text
+    refused = site.runtime.request("GET", f"{path}/certificates/{old.certificate_id}", {}, b"")
+    assert refused.status == 422 and refused.content_type.startswith("text/html")
+    assert said in refused.text and refused.headers["Content-Language"] == "fr"
 
 
 def test_the_attendance_list_import_marks_people_present_for_the_whole_session(

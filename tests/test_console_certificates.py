@@ -3,6 +3,7 @@ upload as a file in a multipart form, manual marks, issuing, revoking, and who m
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -106,3 +107,23 @@ def test_a_viewer_sees_the_page_but_may_not_act(site: Harness) -> None:
     assert page.status == 200 and 'id="upload-form"' not in page.text
     refused = viewer.post(PAGE, {"csrf": "x", "key": "k", "action": "issue"})
     assert refused.status == 403
+
+
+def test_a_certificate_is_found_by_its_series_id_not_its_title(site: Harness) -> None:
+    """A series renamed after issuing (its certificates keep the title they were issued
+    under) still revokes them from the console."""
+    import boto3
+
+    rehearse(site)
+    certificate = held(site, "hanako@example.org")["series"].certificate_id
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    table = site.runtime.resources.table
+    for item in site.items("CERTIFICATE"):
+        body = json.loads(item["body"]["S"])
+        item["body"] = {"S": json.dumps({**body, "series_title": "Last year's title"})}
+        client.put_item(TableName=table, Item=item)
+    editor = sign_in(site)
+    site.clock.set(AFTER)
+    asked = editor.get(f"{PAGE}/revoke?certificate_id={certificate}")
+    assert asked.status == 200 and "Revoke this certificate?" in asked.text
+    assert editor.get(f"{PAGE}/revoke?certificate_id=AAAA-BBBB-CCCC-DDDD").status == 404

@@ -3,9 +3,10 @@
 The fonts are embedded (subset to the characters used): Noto Sans for Latin with every
 diacritic (Vietnamese included), Greek and Cyrillic; Noto Sans CJK JP, as a fallback, for
 Japanese kana, Chinese and Japanese ideographs of the CJK Unified Ideographs block and Korean
-Hangul (docs/certificates.md). They ship in ``webinar_notify/fonts/`` (OFL 1.1, licence
-beside them). The CJK font (9 MB) is read only when a certificate has a character that
-Noto Sans lacks.
+Hangul; for the name only, Noto Sans Arabic and Hebrew, drawn with text shaping
+(docs/certificates.md; adapters/certificate_fonts says which characters each one has).
+They ship in ``webinar_notify/fonts/`` (OFL 1.1, licence beside them). The CJK font (9 MB)
+is read only when a certificate has a character that the others lack.
 
 The name is drawn as the certificate holds it (core.certificates.clean_name: as typed,
 composed, without control characters), on one line: a long name is drawn smaller, down to
@@ -25,19 +26,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
 
 from babel.dates import format_date
-from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
 from ..core.certificates import Certificate, decimal_text
+from .certificate_fonts import (
+    CJK_FONT,
+    FONTS,
+    LATIN_FONT,
+    SHAPED_FONTS,
+    shaped_families,
+    uncovered,
+)
 
-FONTS = Path(__file__).resolve().parents[1] / "fonts"
-LATIN_FONT = {"": FONTS / "NotoSans-Regular.ttf", "B": FONTS / "NotoSans-Bold.ttf"}
-CJK_FONT = FONTS / "NotoSansCJKjp-Regular.ttf"
 INK = (33, 37, 41)  # near black: 15:1 on white
 MUTED = (73, 80, 87)  # 8:1 on white, for labels
 ACCENT = (0, 84, 147)  # the title and the border: 7.8:1 on white
@@ -88,38 +91,6 @@ class MissingGlyphsError(ValueError):
         super().__init__("no embedded font has " + ", ".join(self.code_points[:10]))
 
 
-@cache
-def _cmap(path: Path) -> frozenset[int]:
-    """The code points a font file draws (only its cmap table is read)."""
-    font = TTFont(path, lazy=True)
-    try:
-        return frozenset(font.getBestCmap())
-    finally:
-        font.close()
-
-
-def uncovered(text: str, include_cjk: bool = True) -> list[str]:
-    """The characters of ``text`` that no embedded font draws, as "U+XXXX" (whitespace and
-    control characters are not drawn, so not counted)."""
-    have = _cmap(LATIN_FONT[""]) | (_cmap(CJK_FONT) if include_cjk else frozenset())
-    seen = dict.fromkeys(ch for ch in unicodedata.normalize("NFC", text)
-                         if not ch.isspace() and unicodedata.category(ch)[0] != "C"
-                         and ord(ch) not in have)
-    return [f"U+{ord(ch):04X}" for ch in seen]
-
-
-def missing_scripts(text: str) -> tuple[str, ...]:
-    """The scripts of the characters of ``text`` that no embedded font draws, by their
-    Unicode names ("Arabic", "Hebrew"; "Symbols" for emoji and other symbols): what may be
-    said of a name in a log line or to an organiser, unlike its characters."""
-    from fontTools import unicodedata as scripts
-
-    found = {scripts.script_name(scripts.script(chr(int(point[2:], 16))))
-             for point in uncovered(text)}
-    return tuple(sorted({"Symbols" if name in ("Common", "Inherited", "Unknown") else name
-                         for name in found}))
-
-
 def _texts(certificate: Certificate, labels: Mapping[str, str]) -> list[str]:
     return [certificate.name, certificate.series_title, certificate.credit_label,
             certificate.certificate_id, certificate.verification_url,
@@ -142,11 +113,12 @@ def certificate_pdf(certificate: Certificate, language: str = "en",
     """The certificate as PDF bytes. Dates are written in ``language`` (Babel), in the
     series' time zone (the sessions' own). MissingGlyphsError when a text cannot be drawn."""
     words = {**LABELS, **(labels or {})}
-    texts = _texts(certificate, words)
-    missing = uncovered(" ".join(texts))
+    name, others = certificate.name, " ".join(_texts(certificate, words)[1:])
+    missing = uncovered(name, name=True) + uncovered(others)
     if missing:
         raise MissingGlyphsError(missing)
-    needs_cjk = bool(uncovered(" ".join(texts), include_cjk=False))
+    needs_cjk = bool(uncovered(name, include_cjk=False, name=True)
+                     or uncovered(others, include_cjk=False))
     for layout in LAYOUTS:
         pdf = _document(certificate, language, needs_cjk)
         try:
@@ -176,6 +148,8 @@ def _document(certificate: Certificate, language: str, needs_cjk: bool) -> FPDF:
     if needs_cjk:
         pdf.add_font("cjk", "", CJK_FONT)
         pdf.set_fallback_fonts(["cjk"], exact_match=False)
+    for family in shaped_families(certificate.name):
+        pdf.add_font(family, "B", SHAPED_FONTS[family])
     issued = datetime.combine(certificate.issued_on, time(12), tzinfo=UTC)
     pdf.set_creation_date(issued)  # the same certificate makes the same file
     pdf.set_lang(language)
@@ -237,19 +211,33 @@ def _line(pdf: FPDF, text: str, size: float, style: str, colour: tuple[int, int,
 
 def _fitted_name(pdf: FPDF, name: str, width: float) -> None:
     """The name on one line (never wrapped, so it reads back whole): 30 pt, or as much
-    smaller as it needs, down to NAME_MIN_SIZE; CertificateLayoutError beyond that."""
-    pdf.set_font("sans", "B", NAME_SIZE)
-    wide = pdf.get_string_width(name)
-    size = NAME_SIZE if wide <= width else int(NAME_SIZE * width / wide * 10) / 10
-    if size < NAME_MIN_SIZE:
-        raise CertificateLayoutError("the name is too long to print on one line")
-    pdf.set_font("sans", "B", size)
-    while pdf.get_string_width(name) > width:  # rounding in the font's metrics
-        size -= 0.1
-        pdf.set_font("sans", "B", size)
-    pdf.set_text_color(*INK)
-    pdf.cell(width, max(size * 0.5, 6.0), name, align=Align.C, new_x=XPos.LMARGIN,
-             new_y=YPos.NEXT)
+    smaller as it needs, down to NAME_MIN_SIZE; CertificateLayoutError beyond that. A name
+    in Arabic or Hebrew is shaped (joined letters, right to left, in reading order for
+    the reader's copy and paste), in its script's font first, with Noto Sans (and the CJK
+    font) for its other letters; shaping is switched off again after the name."""
+    shaped = shaped_families(name)
+    family = shaped[0] if shaped else "sans"
+    cjk = ["cjk"] if "cjk" in pdf.fonts else []  # the document's fallback, restored below
+    if shaped:
+        pdf.set_fallback_fonts(["sans", *shaped[1:], *cjk], exact_match=False)
+        pdf.set_text_shaping(True)
+    try:
+        pdf.set_font(family, "B", NAME_SIZE)
+        wide = pdf.get_string_width(name)
+        size = NAME_SIZE if wide <= width else int(NAME_SIZE * width / wide * 10) / 10
+        if size < NAME_MIN_SIZE:
+            raise CertificateLayoutError("the name is too long to print on one line")
+        pdf.set_font(family, "B", size)
+        while pdf.get_string_width(name) > width:  # rounding in the font's metrics
+            size -= 0.1
+            pdf.set_font(family, "B", size)
+        pdf.set_text_color(*INK)
+        pdf.cell(width, max(size * 0.5, 6.0), name, align=Align.C, new_x=XPos.LMARGIN,
+                 new_y=YPos.NEXT)
+    finally:
+        if shaped:
+            pdf.set_text_shaping(False)
+            pdf.set_fallback_fonts(cjk, exact_match=False)
 
 
 def _sessions(pdf: FPDF, certificate: Certificate, language: str,

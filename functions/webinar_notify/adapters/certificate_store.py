@@ -32,9 +32,12 @@ the webhook log of an imported session counts for nobody); their webhook log. An
 its rows first and its ``IMPORT#`` marker last, so a half-done import changes nothing until it
 is repeated, and a newer import replaces the whole of the older one.
 
-``revoked`` is its own attribute, written only by ``revoke``: issuing a certificate again (the
-same id) writes its ``body`` and never un-revokes it. A revocation changes both items in one
-transaction, each on condition that it exists, so it cannot bring back an erased certificate.
+A certificate is written only where the person holds none for that scope (a condition on
+its ``body``): two assessments at once (a mark and the series' job, perhaps either side of
+midnight, so with two dates of issue) issue it once, and the one refused queues no email.
+``revoked`` is its own attribute, written only by ``revoke``, so nothing else un-revokes. A
+revocation changes both items in one transaction, each on condition that it exists, so it
+cannot bring back an erased certificate.
 
 The list of certificates to email is written in the same transaction as the certificate, so
 no certificate is issued without its email being owed: ``to_email`` reads the series' list
@@ -128,6 +131,7 @@ class CertificateStore(Protocol):
     def emailed(self, series_id: str, registrant_id: str, scope: str) -> None: ...
     def records(self, series_id: str, registrant_id: str) -> PersonRecords: ...
     def verification(self, certificate_id: str) -> dict[str, Any] | None: ...
+    def series_of(self, certificate_id: str) -> str | None: ...
     def revoke(self, certificate_id: str, series_id: str | None = None) -> bool: ...
     def person_data(self, series_id: str, registrant_id: str) -> dict[str, Any]: ...
     def erase_person(self, series_id: str, registrant_id: str) -> int: ...
@@ -307,6 +311,12 @@ class _KeptItems:
         return [_certificate(body, revoked) for _, body, revoked in self._query(
             _series_pk(series_id), f"{_person(registrant_id)}CERT#")]
 
+    def series_of(self, certificate_id: str) -> str | None:
+        """The id of the series a certificate was issued in (one GetItem), whatever its title
+        has become since; None for an id never issued or erased."""
+        found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
+        return str(found[0]["series_id"]) if found else None
+
     def to_email(self, series_id: str) -> list[tuple[str, str]]:
         """Certificates issued whose email is not yet queued: (registrant id, scope)."""
         return [_mail_pair(sk) for sk, _, _ in self._query(_series_pk(series_id), MAIL_PREFIX)]
@@ -366,8 +376,12 @@ class MemoryCertificateStore(_KeptItems):
         return (item["body"], bool(item.get("revoked"))) if item else None
 
     def put_certificate(self, certificate: Certificate) -> bool:
-        """Always written: the fake keeps no registrations to check (the table's store
-        refuses a certificate for a person erased meanwhile)."""
+        """Written unless the person holds one for that scope already (False: nothing
+        written). The fake keeps no registrations to check (the table's store also refuses
+        a certificate for a person erased meanwhile)."""
+        held = self.items.get((_series_pk(certificate.series_id), _cert_sk(certificate)))
+        if held is not None and "body" in held:
+            return False
         body = json.loads(json.dumps(_certificate_body(certificate)))
         for item_key in ((_series_pk(certificate.series_id), _cert_sk(certificate)),
                          (_verification_pk(certificate.certificate_id), "CERTIFICATE")):
@@ -444,10 +458,11 @@ class DynamoCertificateStore(_KeptItems):
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def put_certificate(self, certificate: Certificate) -> bool:
-        """The person's copy and the verification record, in one transaction: each one's
-        ``body`` only, so a revoked certificate issued again stays revoked; and only while
-        the person is registered, so an erasure between the assessment's read and this write
-        leaves no name behind that no later erasure could find (False: nothing written)."""
+        """The person's copy and the verification record, in one transaction; only where the
+        person holds none for that scope yet (another assessment may have issued it since
+        this one read), and only while the person is registered, so an erasure between the
+        assessment's read and this write leaves no name behind that no later erasure could
+        find. False: nothing written (held already, or not registered)."""
         body = {":body": {"S": json.dumps(_certificate_body(certificate))}}
         pk = _series_pk(certificate.series_id)
         registered = _key(pk, f"REG#{certificate.registrant_id}")
@@ -456,11 +471,14 @@ class DynamoCertificateStore(_KeptItems):
         return self._transact([
             {"ConditionCheck": {"TableName": self.table, "Key": registered,
                                 "ConditionExpression": "attribute_exists(pk)"}},
-            *({"Update": {"TableName": self.table, "Key": key,
-                          "UpdateExpression": "SET body = :body",
-                          "ExpressionAttributeValues": body}}
-              for key in (_key(pk, _cert_sk(certificate)),
-                          _key(_verification_pk(certificate.certificate_id), "CERTIFICATE"))),
+            {"Update": {"TableName": self.table, "Key": _key(pk, _cert_sk(certificate)),
+                        "UpdateExpression": "SET body = :body",
+                        "ConditionExpression": "attribute_not_exists(body)",
+                        "ExpressionAttributeValues": body}},
+            {"Update": {"TableName": self.table,
+                        "Key": _key(_verification_pk(certificate.certificate_id), "CERTIFICATE"),
+                        "UpdateExpression": "SET body = :body",
+                        "ExpressionAttributeValues": body}},
             {"Put": {"TableName": self.table, "Item": to_email}}])
 
     def emailed(self, series_id: str, registrant_id: str, scope: str) -> None:

@@ -55,8 +55,8 @@ TOMBSTONE_TTL = timedelta(days=400)  # beyond any provider's retries and any ser
 EVENT_TTL = TOMBSTONE_TTL
 ERASE_ATTEMPTS = 3
 TRANSACT_ATTEMPTS = 4  # a transaction that met another one on a counter shard, sent again
-# SERIES#<id> / PENDINGAT: the pending index holds everyone awaiting approval, since "since".
-# For an hour after that (a stack update's old code still finishing) the first page still
+# SERIES#<id> / PENDINGAT: from its "since" on, the pending index holds everyone awaiting
+# approval. For an hour after that (a stack update's old code still finishing) the first page still
 # mends entries without an order; after it, the first page costs nothing more.
 PENDING_MARK = "PENDINGAT"
 PENDING_MEND_WINDOW = 3600  # seconds
@@ -280,16 +280,16 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
                                           ":mark": {"S": PENDING_MARK},
                                           ":end": {"S": PENDING_MARK + "$"}}})
         items = answer["Items"]
-        mark = items[0] if items and items[0]["sk"]["S"] == PENDING_MARK else None
+        complete = items[0] if items and items[0]["sk"]["S"] == PENDING_MARK else None
         now = int(self.wall_clock())
         mended = 0
-        if mark is None or now - int(mark["since"]["N"]) < PENDING_MEND_WINDOW:
+        if complete is None or now - int(complete["since"]["N"]) < PENDING_MEND_WINDOW:
             mended = self._mend_pending_index(series_id)
-            if mark is None:
+            if complete is None:
                 self._put_mark(series_id, now)
         if mended:
             return dict(self.client.query(**request))
-        items = items[1:] if mark is not None else items
+        items = items[1:] if complete is not None else items
         if len(items) > limit:  # no mark: the one item more is the next page's
             return {"Items": items[:limit], "LastEvaluatedKey": {
                 "pk": items[limit - 1]["pk"], "sk": items[limit - 1]["sk"]}}

@@ -4,8 +4,10 @@ decision before anything is issued.
 
 A row needs a decision when a person was there but fell short by a little (within
 ``NEAR_POINTS`` of the threshold: a dropped connection or a late start may deserve a mark by
-hand), when the minutes rest on a guessed join or leave (a webhook was lost), or when the
-certificate is earned apart from the evaluation. Percentages are rounded down, as minutes are,
+hand), when the minutes rest on a guessed join or leave (a webhook was lost), when the
+certificate is earned apart from the evaluation, or when it is earned but its fonts cannot
+print it (a name in a script they lack: named by script, so the organiser can correct the
+name or wait for fonts that have it). Percentages are rounded down, as minutes are,
 so the page never shows more presence than the certificate counts.
 """
 
@@ -58,10 +60,13 @@ SOURCES = {"manual": "marked by hand", "zoom-report": "Zoom report", "csv": "upl
 def review_row(rules: CertificateRules | None, threshold: Fraction, sessions: Sequence[Session],
                scope: str, person: tuple[str, str, str], attendance: Mapping[str, Presence],
                sources: Mapping[str, str], evaluations: Collection[str],
-               assessments: Sequence[Assessment], held: Sequence[Certificate]) -> ReviewRow:
+               assessments: Sequence[Assessment], held: Sequence[Certificate],
+               unprintable: tuple[bool, tuple[str, ...]] | None = None) -> ReviewRow:
     """The row of one person for ``scope`` (a session id, or "series" for the whole series):
     ``person`` is (registrant id, name, address), ``attendance`` their presence per session
-    id, ``sources`` where each session's record came from."""
+    id, ``sources`` where each session's record came from; ``unprintable``, for a
+    certificate earned that its fonts cannot draw: whether the name is the cause, and the
+    scripts they lack."""
     live = [s for s in sessions if not s.cancelled]
     certificate_scope = SERIES_SCOPE if scope == SERIES_SCOPE else session_scope(scope)
     assessment = next((a for a in assessments if a.scope == certificate_scope), None)
@@ -89,6 +94,10 @@ def review_row(rules: CertificateRules | None, threshold: Fraction, sessions: Se
     if assessment is not None and assessment.state == "needs_evaluation" and certificate is None:
         reasons.append("attended, but the evaluation is not done: the certificate waits "
                        "for it")
+    printable = not (unprintable and assessment is not None and assessment.state == "earned"
+                     and certificate is None)
+    if not printable and unprintable is not None:
+        reasons.append(_unprintable_reason(*unprintable))
     sources_used = sorted({SOURCES.get(sources.get(s.id, ""), "Zoom webhooks")
                            for s in needed if s.id in attendance})
     return ReviewRow(
@@ -97,8 +106,21 @@ def review_row(rules: CertificateRules | None, threshold: Fraction, sessions: Se
         bool(needed) and met_count == len(needed),
         f"{met_count} of {len(needed)} sessions" if scope == SERIES_SCOPE else "",
         ", ".join(sources_used) or "no record", evaluation,
-        _certificate_state(rules, assessment, certificate),
+        _certificate_state(rules, assessment, certificate) if printable
+        else "earned, cannot be printed",
         certificate.certificate_id if certificate else "", tuple(reasons))
+
+
+def _unprintable_reason(in_name: bool, scripts: tuple[str, ...]) -> str:
+    """Why an earned certificate is not issued, by the scripts its fonts lack."""
+    letters = [f"{' and '.join(s for s in scripts if s != 'Symbols')} letters"] \
+        if any(s != "Symbols" for s in scripts) else []
+    lacking = " or ".join(letters + (["symbols or emoji"] if "Symbols" in scripts else []))
+    if in_name:
+        return (f"earned, but the name cannot be printed: the certificate's fonts have no "
+                f"{lacking}. It is issued once the name is corrected or the fonts have them")
+    return (f"earned, but the certificate cannot be printed: its fonts have no {lacking} "
+            "for a title or an organiser in the series file")
 
 
 def _needed(rules: CertificateRules | None, live: Sequence[Session], scope: str

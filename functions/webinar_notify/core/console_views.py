@@ -451,8 +451,9 @@ def _certificates_summary(job: Mapping[str, Any], done: int, total: object) -> s
         issued, unnamed = int(job.get("issued") or 0), int(job.get("unnamed") or 0)
         words = f"{people(done)} assessed; {issued} " \
             f"{'certificate' if issued == 1 else 'certificates'} issued."
-        return words + (f" {unnamed} earned but not issued: the registration has no name."
-                        if unnamed else "")
+        return words + (f" {unnamed} earned but not issued: a registration with no name, or "
+                        "one the certificate's fonts cannot print (the review of attendance "
+                        "lists them)." if unnamed else "")
     if state == "failed":
         return f"The certificate assessment failed: {job.get('error') or 'no reason'}."
     about = f" of about {total}" if total else ""

@@ -311,9 +311,10 @@ def confirm_revoke(series_id: str) -> Response[str]:
     def page(seen: Visit, views: ConsoleViews) -> Response[str]:
         series = views.series(series_id)
         certificate_id = normalised_id(query("certificate_id"))
-        found = services().certificates.certificates.verification(certificate_id) \
-            if certificate_id else None
-        if found is None or found.get("series") != series.title:
+        records = services().certificates.certificates
+        found = records.verification(certificate_id) \
+            if certificate_id and records.series_of(certificate_id) == series.id else None
+        if found is None:
             raise NotFound("no such certificate in this series: check the ID as printed "
                            "on the certificate, e.g. JALM-RKKL-DH6S-BA5K")
         back = query("back")

@@ -268,7 +268,7 @@ class AttendanceJobs(JobSteps):
             tally, cursor = certificates.assess_page(series, cursor,
                                                      self.settings.certificate_page)
             done, issued, unnamed = done + tally.people, issued + tally.issued, \
-                unnamed + tally.unnamed
+                unnamed + tally.unnamed + tally.unprintable
             if cursor is None:
                 self.jobs.update(work.series_id, work.job_id, self.clock.now(), state="done",
                                  done=done, recorded=issued, not_registered=unnamed)

@@ -22,7 +22,7 @@ from ..core.certificates import SERIES_SCOPE, assess
 from ..core.errors import NotFoundError
 from ..core.series import Series
 from ..core.text import registrant_id
-from .certificates import certificate_rules
+from .certificates import certificate_rules, unprintable
 
 PAGE_SIZE = 50
 
@@ -43,6 +43,8 @@ def review_page(reads: Store, certificates: CertificateStore, series: Series, sc
     rules = certificate_rules(series)
     threshold = rules.threshold if rules is not None else DEFAULT_THRESHOLD
     page, next_cursor = reads.registrations_matching(series.id, "", cursor or None, limit)
+    texts = [series.title, *(s.title for s in series.sessions),
+             *(o.name for o in series.organisers)] + ([rules.credit_label] if rules else [])
     rows = []
     for registration in page:
         if registration.status != "active":
@@ -59,9 +61,12 @@ def review_page(reads: Store, certificates: CertificateStore, series: Series, sc
         assessments = assess(rules, series.sessions, attendance, set(records.evaluations)) \
             if rules is not None else []
         person = (rid, registration.registrant.full_name, registration.registrant.email)
+        cannot = unprintable(scope, person[1], texts) if any(
+            a.state == "earned" for a in assessments) else None
         rows.append(review_row(rules, threshold, series.sessions, scope, person, attendance,
                                sources, set(records.evaluations), assessments,
-                               records.certificates))
+                               records.certificates,
+                               (cannot.in_name, cannot.scripts) if cannot else None))
     return ReviewPage(ordered(rows), next_cursor or "")
 
 

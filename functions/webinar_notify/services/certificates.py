@@ -20,7 +20,7 @@ certificate as it stands then: an erased or revoked certificate is not sent, nor
 again since (its id or date of issue differ from the email's key).
 
 A certificate is issued only when its embedded fonts can draw it (adapters/certificate_pdf):
-one whose name, say, is written in Arabic stays earned and not issued, with the scripts the
+one whose name, say, is written in Thai stays earned and not issued, with the scripts the
 fonts lack (never the name) in the review of attendance and in the job's count, and a later
 assessment issues it once the fonts or the name allow. Two assessments at once (a mark and
 the series' job) cannot both issue it: the store writes a certificate only where none is held.
@@ -106,9 +106,9 @@ UNPRINTABLE = i18n.mark("This certificate cannot be made into a PDF yet, because
 def unprintable(scope: str, name: str, texts: Sequence[str]) -> Unprintable | None:
     """What the fonts lack to draw a certificate of ``name`` with the series' ``texts``
     (titles, organisers, credit label); None when they draw it all."""
-    from ..adapters.certificate_pdf import missing_scripts
+    from ..adapters.certificate_fonts import missing_scripts
 
-    in_name = missing_scripts(name)
+    in_name = missing_scripts(name, name=True)
     scripts = tuple(sorted(set(in_name) | set(missing_scripts(" ".join(texts)))))
     return Unprintable(scope, scripts, bool(in_name)) if scripts else None
 

@@ -211,7 +211,8 @@ class ManagePage:
     def certificate(self, series_id: str, token: str, certificate_id: str,
                     accept_language: str = "") -> tuple[bytes, str]:
         """One of the person's certificates as a PDF in their language, and its file name.
-        NotFoundError (in their language) for an id that is not one of theirs, or revoked."""
+        NotFoundError (in their language) for an id that is not one of theirs, or revoked;
+        CertificateUnprintableError (422, in their language) for one its fonts cannot draw."""
         from ..core.kinds.certificate import pdf_filename
         from .certificates import render_pdf
 
@@ -240,11 +241,14 @@ class ManagePage:
         from babel.numbers import format_decimal
 
         from ..core.kinds.certificate import certified_title
+        from .certificates import certificate_texts, unprintable
 
         place = i18n.locale(language)
         order = {f"session:{s.id}": n for n, s in enumerate(series.sessions)}  # series: -1
+        # No link that cannot work: one the fonts cannot draw says so instead.
         return [{"title": certified_title(series, c), "revoked": c.revoked,
                  "credits": format_decimal(c.credits, locale=place), "label": c.credit_label,
+                 "unprintable": unprintable(c.scope, c.name, certificate_texts(c)) is not None,
                  "url": f"{token}/certificates/{c.certificate_id}"}
                 for c in sorted(self._held(series, registration),
                                 key=lambda c: order.get(c.scope, -1))]
