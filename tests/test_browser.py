@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -264,7 +264,9 @@ def test_a_cross_site_form_posted_by_the_browser_is_refused(
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    evil = HTTPServer(("127.0.0.2", 0), Evil)
+    # Threaded: chromium may open a spare connection first and send nothing on it, which
+    # would hold a one-at-a-time server (and the page) until it gave up on it.
+    evil = ThreadingHTTPServer(("127.0.0.2", 0), Evil)
     threading.Thread(target=evil.serve_forever, daemon=True).start()
     try:
         driver = browser
