@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -144,9 +144,9 @@ def _ses_bounce(address: str, delivery_tag: str) -> dict[str, Any]:
         "TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:FeedbackTopic"}}]}
 
 
-def _one_container_per_function(patch: pytest.MonkeyPatch) -> None:
+def _one_container_per_function(patch: pytest.MonkeyPatch) -> dict[str, bootstrap.Services]:
     """As on Lambda, each function has its own composition root (and its own caches, so each
-    one reads its secrets from SSM itself)."""
+    one reads its secrets from SSM itself); the containers, by function."""
     import sys
 
     containers = {f: bootstrap.from_environment() for f in FUNCTIONS}
@@ -159,6 +159,7 @@ def _one_container_per_function(patch: pytest.MonkeyPatch) -> None:
         if name.startswith("webinar_notify.entrypoints.") and \
                 getattr(module, "services", None) is shared:
             patch.setattr(module, "services", services)
+    return containers
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +210,7 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
             public_pages,
         )
 
-        _one_container_per_function(patch)
+        containers = _one_container_per_function(patch)
         verify_sender("webinars@estro.example")
         harness = Harness(runtime, clock, OutboxMailer(outbox_dir, clock), outbox_dir)
         organiser = f"/organiser/series/{SERIES_ID}"
@@ -221,8 +222,11 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
             answer = harness.register(email=address, event_id=f"e{i}",
                                       interests=["estro24-pre-meeting"])
             assert answer.status == 202, answer.body
-        sender = bootstrap.services().sender  # moto's SQS waits a delay out on the wall
-        sender.settings = replace(sender.settings, retry_delay=timedelta(0))  # clock: none
+        # moto's SQS waits a message's delay out on the wall clock: the email SES throttles
+        # (deferred by a back-off and a spread of up to 30 s) comes back at once here.
+        queue = containers["SenderFunction"].sender.queue
+        deferred = queue.send
+        patch.setattr(queue, "send", lambda batch, delay_seconds=0: deferred(batch))
         with _ses_throttles_once(patch):  # the claim is given back and the job deferred
             runtime.drain()
         runtime.drain()  # the deferred email, whoever's it was
