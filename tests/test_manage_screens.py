@@ -119,8 +119,11 @@ def test_the_manage_page_with_certificates_and_with_a_waitlist(pages: Pages, dri
     driver.set_window_size(*WIDTHS[width])
     expected = {  # page: (its language, what it must say)
         "certificates": ("fr", ["Vos certificats", "Télécharger le certificat (PDF)",
-                                "Révoqué par les organisateurs", "Vos sessions"]),
-        "waitlist": ("de", ["Warteliste verlassen", "Platz 1", "Ihr Platz ist bestätigt"]),
+                                "Révoqué par les organisateurs", "Vos sessions",
+                                "de ces sessions et êtes sur liste d'attente pour les autres"]),
+        "waitlist": ("de", ["Warteliste verlassen", "Platz 1", "Ihr Platz ist bestätigt",
+                            "dieser Sitzungen einen Platz und stehen für die übrigen auf der "
+                            "Warteliste"]),
     }
     found = {}
     for name, (language, said) in expected.items():
