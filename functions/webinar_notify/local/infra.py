@@ -4,10 +4,12 @@ it is the kit's (the checkout's infra/template.yaml, or the copy an installed pa
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import yaml
@@ -18,7 +20,13 @@ TEMPLATE = kit.sam_template()  # the default wherever a path is not passed
 REGION = "eu-west-1"
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:  # libyaml's parser where PyYAML has it: every test's runtime reads the template
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CloudFormationLoader(_SafeLoader):
     """Reads !Ref, !Sub, !GetAtt... as plain values: we only need the literal properties."""
 
 
@@ -34,7 +42,15 @@ _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path | None = None) -> dict[str, Any]:
-    with (path or TEMPLATE).open(encoding="utf-8") as handle:
+    """The template as a dict of plain values (a copy of its own: callers may change it)."""
+    path = path or TEMPLATE
+    return copy.deepcopy(_parsed(path, path.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=8)
+def _parsed(path: Path, _modified: int) -> dict[str, Any]:
+    """Parsed once per file and version (a changed file is read again)."""
+    with path.open(encoding="utf-8") as handle:
         return dict(yaml.load(handle, Loader=_CloudFormationLoader))  # noqa: S506 (safe subclass)
 
 
