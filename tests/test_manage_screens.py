@@ -10,29 +10,25 @@ manage-waitlist-*.png.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
-from conftest import CHROMEDRIVER, CHROMIUM, SECRET, START, Harness, without
+from conftest import CHROMEDRIVER, CHROMIUM, serving, without
 from test_certificates_e2e import (
     AFTER,
     BASE,
-    ZOOM_SECRET,
     certificate_series,
+    certificate_site,
     evaluate,
     held,
     register,
 )
-from test_console_browser import AXE, WIDTHS, _axe, _serious, _shot, _visible
-from webinar_notify.adapters.clock import VirtualClock
-from webinar_notify.adapters.outbox import OutboxMailer
+from test_console_browser import WIDTHS, _axe, _needs_axe, _serious, _shot, _visible
 from webinar_notify.core.policies import Policy
-from webinar_notify.local.runtime import LocalSettings, local_runtime
-from webinar_notify.local.server import LocalKey, LocalServer
+from webinar_notify.local.server import LocalServer
 
 CERTIFIED = "helene@example.org"  # French; the series' certificate, s1's revoked, s2's
 SEATED = "seated@example.org"  # took the one seat of s3
@@ -52,16 +48,11 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
         without("needs Debian's chromium and chromium-driver (scripts/check installs them "
                 "as root)")
     series = replace(certificate_series(), policy=Policy(session_capacity={"s3": 1}))
-    clock = VirtualClock(START)
-    folder = tmp_path_factory.mktemp("manage-screens")
-    outbox = OutboxMailer(folder / "outbox", clock)
     server = LocalServer(("127.0.0.1", 0), io.StringIO())
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    settings = LocalSettings(webhook_secrets={"generic": SECRET, "zoom": ZOOM_SECRET},
-                             public_base_url=base, quiet=True)
-    with local_runtime(clock, outbox, settings) as runtime:
-        runtime.push_series(series)
-        harness = Harness(runtime, clock, outbox, folder / "outbox")
+    folder = tmp_path_factory.mktemp("manage-screens")
+    with certificate_site(folder, series, base) as harness:
+        runtime, clock = harness.runtime, harness.clock
         register(harness, SEATED, "Sam Seated")
         register(harness, CERTIFIED, "Hélène Dupré-Lefèvre", "fr")
         register(harness, WAITING, "Jonas Müller", "de")
@@ -79,14 +70,8 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
                                  "revoke").status == 200
         paths = [harness.link(r"http://127\.0\.0\.1:\d+(/manage/\S+)", to=to)
                  for to in (CERTIFIED, WAITING)]
-        server.install(runtime, LocalKey("K", "S"))
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        try:
+        with serving(server, runtime):
             yield Pages(base, *paths)
-        finally:
-            server.shutdown()
-            server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +99,12 @@ def _button_names(driver: Any) -> list[str]:
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_the_manage_page_with_certificates_and_with_a_waitlist(pages: Pages, driver: Any,
                                                                width: str) -> None:
-    if not AXE.is_file():
-        without("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
+    _needs_axe()
     driver.set_window_size(*WIDTHS[width])
     expected = {  # page: (its language, what it must say)
         "certificates": ("fr", ["Vos certificats", "Télécharger le certificat (PDF)",
                                 "Révoqué par les organisateurs", "Vos sessions",
-                                "de ces sessions et êtes sur liste d'attente pour les autres"]),
+                                "de ces sessions et êtes sur liste d’attente pour les autres"]),
         "waitlist": ("de", ["Warteliste verlassen", "Platz 1", "Ihr Platz ist bestätigt",
                             "dieser Sitzungen einen Platz und stehen für die übrigen auf der "
                             "Warteliste"]),
