@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -286,6 +286,8 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
         _attendance_through_the_job_function(runtime)
         _certificates_through_the_functions(harness)
         _seats_through_the_functions(harness)
+        _quiet_hours_through_the_functions(harness)
+        _approvals_through_the_functions(harness)
         _sign_in_with_a_temporary_password(harness)
     stop()
     yield recorded
@@ -395,6 +397,47 @@ def _seats_through_the_functions(harness: Harness) -> None:
     runtime.tick()
     assert _run_jobs(runtime) == 1  # the fan-out job finds it done
     assert runtime.store.seats.counts(SERIES_ID, ["s9"])["s9"].confirmed == 1
+
+
+def _quiet_hours_through_the_functions(harness: Harness) -> None:
+    """Los Angeles wakes after s2's 7-day reminder (07:00 there): the scheduler function parks
+    it for its wave at 08:00 and reads it back then (docs/organisers.md, quiet hours)."""
+    from webinar_notify.core.text import registrant_id
+
+    runtime = harness.runtime
+    assert harness.register(email="lee@example.org", event_id="e-lee", sessions=["s2"],
+                            time_zone="America/Los_Angeles").status == 202
+    runtime.drain()
+    end = datetime(2023, 10, 30, 16, 0, tzinfo=UTC)  # past 08:00 in Los Angeles that day
+    while (wake := runtime.next_wakeup()) is not None and wake <= end:
+        harness.clock.set(max(wake, harness.clock.now()))
+        runtime.tick()
+        runtime.drain()
+    lee = registrant_id(KEY, SERIES_ID, "lee@example.org")
+    assert harness.items("PARKED#"), "the reminder was not parked"
+    sent = [i for i in harness.items("DELIVERY") if i.get("registrant", {}).get("S") == lee
+            and i["pk"]["S"].startswith("DELIVERY#reminder#") and i["state"]["S"] == "sent"]
+    assert len(sent) == 1, sent  # the wave read it back, addressed it and SES sent it
+
+
+def _approvals_through_the_functions(harness: Harness) -> None:
+    """Manual approval: a registrant pending, the pending list read (its order index mended
+    and marked on the first read) and the registrant approved (taken off the index)."""
+    from webinar_notify.core.series_document import series_to_document
+
+    runtime = harness.runtime
+    organiser = f"/organiser/series/{SERIES_ID}"
+    current = series_to_document(runtime.store.get_series(SERIES_ID))
+    pushed = runtime.organiser(f"{organiser}/push", {"series": {**current, "approval": "manual"},
+                                                     "quiet": True}, "p-approval")
+    assert pushed.status < 300, pushed.body
+    assert harness.register(email="kay@example.org", event_id="e-kay").status == 202
+    viewer = {"sub": "s-1", "email": "o@example.org", "cognito:groups": [f"{SERIES_ID}.viewer"]}
+    listed = runtime.request("GET", f"{organiser}/approvals", {}, b"", jwt_claims=viewer)
+    assert listed.status == 200 and len(listed.body["pending"]) == 1, listed.body
+    decided = runtime.organiser(f"{organiser}/approvals", {
+        "decision": "approve", "registrants": [listed.body["pending"][0]["id"]]}, "a-kay")
+    assert decided.status == 200, decided.body
 
 
 def _certificates_through_the_functions(harness: Harness) -> None:

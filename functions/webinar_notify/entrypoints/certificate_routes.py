@@ -4,49 +4,26 @@ certificates assessed and issued, a certificate revoked."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from aws_lambda_powertools.metrics import MetricUnit
 
 from ..bootstrap import services
-from ..core import edge
-from ..core.errors import PayloadTooLargeError, SignatureError
 from ..core.organiser_jobs import MAX_ATTENDANCE_BODY_BYTES, job_view
 from ..services.answers import Answer
 from ..services.attendance import accept_upload, mark_people
-from .organiser_routes import SERIES, _iam_caller
-from .request_body import raw_body
+from .organiser_routes import SERIES, perform_signed
 
-metrics = Metrics()
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 
 
 def _perform(action: str, series_id: str, run: Callable[[str, dict[str, Any]], Answer],
              **ids: str) -> Response[str]:
-    """Authenticate (the signed Idempotency-Key as every organiser action), check the ids,
-    run once per key, audit; the answer as JSON."""
-    event = router.current_event
-    caller = _iam_caller()
-    headers = event.headers or {}
-    if "idempotency-key" not in edge.signed_header_names(headers.get("authorization", ""),
-                                                         event.query_string_parameters or {}):
-        raise SignatureError("sign the Idempotency-Key header (list it in SignedHeaders)")
-    for name, value in {"series_id": series_id, **ids}.items():
-        edge.check_id(value, name.replace("_", " "))
-    if len(raw_body(event)) > MAX_ATTENDANCE_BODY_BYTES:
-        raise PayloadTooLargeError(f"body is larger than {MAX_ATTENDANCE_BODY_BYTES} bytes")
-    body = edge.json_object(raw_body(event) or b"{}")
-    request = {"path": event.path, "body": body}
-    answer = services().organiser.perform(caller, headers.get("idempotency-key", ""), action,
-                                          series_id, request, lambda: run(caller, dict(body)))
-    metrics.add_metric(name="OrganiserActions", unit=MetricUnit.Count, value=1)
-    return Response(status_code=answer.status, content_type="application/json",
-                    body=json.dumps(answer.body, ensure_ascii=False))
+    """An organiser action (organiser_routes.perform_signed) whose body may be a session's
+    attendance report."""
+    return perform_signed(action, series_id, run, MAX_ATTENDANCE_BODY_BYTES, **ids)
 
 
 @router.post(f"{SERIES}/sessions/<session_id>/attendance-report")
@@ -73,8 +50,7 @@ def marks(series_id: str, session_id: str) -> Response[str]:
             organiser.store, certificates.certificates, organiser.secrets, organiser.clock,
             series_id, session_id, body.get("emails"), body.get("attended", True),
             body.get("minutes"))
-        issued = sum(len(certificates.assess(series, rid).issued) for rid in ids) \
-            if series.certificates else 0
+        issued = certificates.issue_after_marks(series, ids)
         return Answer(200, {"marked": counted.marked, "not_registered": counted.not_registered,
                             "issued": issued})
     return _perform("mark_attendance", series_id, run, session_id=session_id)

@@ -209,8 +209,7 @@ def _mark(seen: Visit, form: dict[str, str], series_id: str) -> str:
         series, ids, counted = mark_people(o.store, s.certificates.certificates, o.secrets,
                                            o.clock, series_id, session_id, emails, attended,
                                            minutes)
-        issued = sum(len(s.certificates.assess(series, rid).issued) for rid in ids) \
-            if series.certificates else 0
+        issued = s.certificates.issue_after_marks(series, ids)
         return Answer(200, {"marked": counted.marked, "not_registered": counted.not_registered,
                             "issued": issued})
     answer = perform(seen, form, "mark_attendance", series_id,
@@ -287,9 +286,7 @@ def _mark_one(seen: Visit, views: ConsoleViews, form: dict[str, str],
         s = services()
         series = mark_registrant(o.store, s.certificates.certificates, o.clock, series_id,
                                  session_id, rid, attended)
-        issued = len(s.certificates.assess(series, rid).issued) if series.certificates \
-            else 0
-        return Answer(200, {"issued": issued})
+        return Answer(200, {"issued": s.certificates.issue_after_marks(series, [rid])})
     answer = perform(seen, form, "mark_attendance", series_id,
                      {"session": session_id, "registrant": rid, "attended": attended}, run)
     if answer.status >= 300:

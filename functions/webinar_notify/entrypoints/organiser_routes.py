@@ -38,6 +38,16 @@ SERIES = "/organiser/series/<series_id>"
 def _act(action: str, series_id: str,
          run: Callable[[Organiser, dict[str, Any]], OrganiserResult], **ids: str) -> Response[str]:
     """Authenticate, check the path's ids (e.g. ``session_id=...``) and the body, then act."""
+    return perform_signed(action, series_id,
+                          lambda _caller, body: http_answer(run(services().organiser, body)),
+                          None, **ids)
+
+
+def perform_signed(action: str, series_id: str, run: Callable[[str, dict[str, Any]], Answer],
+                   max_body: int | None = None, **ids: str) -> Response[str]:
+    """Every organiser action: authenticate, check the path's ids and the body (at most
+    ``max_body`` bytes when given), run once per Idempotency-Key with the caller and the body,
+    audit; the answer as JSON."""
     event = router.current_event
     caller = _iam_caller()
     headers = event.headers or {}
@@ -48,12 +58,12 @@ def _act(action: str, series_id: str,
         raise SignatureError("sign the Idempotency-Key header (list it in SignedHeaders)")
     for name, value in {"series_id": series_id, **ids}.items():
         edge.check_id(value, name.replace("_", " "))
+    if max_body is not None and len(raw_body(event)) > max_body:
+        raise PayloadTooLargeError(f"body is larger than {max_body} bytes")
     body = edge.json_object(raw_body(event) or b"{}")
-    organiser = services().organiser
-    key = headers.get("idempotency-key", "")
     request = {"path": event.path, "body": body}
-    answer = organiser.perform(caller, key, action, series_id, request,
-                               lambda: http_answer(run(organiser, dict(body))))
+    answer = services().organiser.perform(caller, headers.get("idempotency-key", ""), action,
+                                          series_id, request, lambda: run(caller, dict(body)))
     metrics.add_metric(name="OrganiserActions", unit=MetricUnit.Count, value=1)
     return Response(status_code=answer.status, content_type="application/json",
                     body=json.dumps(answer.body, ensure_ascii=False))

@@ -34,7 +34,6 @@ from ..core.organiser_jobs import (
     OrganiserJob,
     encode_ids,
     import_key,
-    new_job_id,
 )
 from ..core.series import Series, Session
 from .job_steps import JobSteps
@@ -54,14 +53,10 @@ class AttendanceJobs(JobSteps):
                          registrant_ids: list[str]) -> OrganiserJob:
         """Accept an attendance import: the ids as one object, one record and one message,
         whatever the list's length."""
-        now = self.clock.now()
-        job = OrganiserJob(series_id, new_job_id(now), "attendance", "queued", caller,
-                           now.isoformat(), total=len(registrant_ids), session_id=session_id)
-        self.exports.put(import_key(series_id, job.job_id), encode_ids(registrant_ids),
-                         "text/plain; charset=us-ascii")
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind))
-        return job
+        return self._queue_job(series_id, "attendance", caller, len(registrant_ids),
+                               session_id=session_id, stored=(
+                                   import_key, encode_ids(registrant_ids),
+                                   "text/plain; charset=us-ascii"))
 
     def start_attendance_upload(self, caller: str, series_id: str, session_id: str,
                                 source: str, rows: dict[str, ImportRow]) -> OrganiserJob:
@@ -69,15 +64,9 @@ class AttendanceJobs(JobSteps):
         one record and one message."""
         from .attendance import rows_document
 
-        now = self.clock.now()
-        job = OrganiserJob(series_id, new_job_id(now), "attendance", "queued", caller,
-                           now.isoformat(), total=len(rows), session_id=session_id)
-        self.exports.put(upload_key(series_id, job.job_id), rows_document(rows),
-                         "application/json")
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind,
-                                     extra={"source": source}))
-        return job
+        return self._queue_job(series_id, "attendance", caller, len(rows),
+                               session_id=session_id, extra={"source": source},
+                               stored=(upload_key, rows_document(rows), "application/json"))
 
     def start_certificates(self, caller: str, series_id: str) -> OrganiserJob:
         """Assess every registrant of the series and issue what is earned, as a job."""
@@ -87,13 +76,8 @@ class AttendanceJobs(JobSteps):
         if not series.certificates:
             raise PayloadError("this series gives no certificates (certificates: in the "
                                "series file)")
-        now = self.clock.now()
-        counts = self.store.counts(series_id)
-        job = OrganiserJob(series_id, new_job_id(now), "certificates", "queued", caller,
-                           now.isoformat(), total=counts.registered)
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind))
-        return job
+        return self._queue_job(series_id, "certificates", caller,
+                               self.store.counts(series_id).registered)
 
     def _attendance_step(self, work: Continuation, deadline: datetime) -> Continuation | None:
         """Mark attendance for the ids from the position ``work.rows`` on, a batch at a time,

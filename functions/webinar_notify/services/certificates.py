@@ -162,6 +162,13 @@ class Certificates:
                 found[session.id] = record.presence(session.start, session.end)
         return found
 
+    def issue_after_marks(self, series: Series, rids: Sequence[str]) -> int:
+        """Each newly marked person assessed again (when the series gives certificates):
+        how many certificates that issued."""
+        if not series.certificates:
+            return 0
+        return sum(len(self.assess(series, rid).issued) for rid in rids)
+
     def assess(self, series: Series, rid: str, issue_earned: bool = True
                ) -> PersonAssessment:
         """Judge every certificate of the rules for one registrant; issue what is earned

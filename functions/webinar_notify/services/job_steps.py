@@ -15,7 +15,14 @@ from ..adapters.job_queue import JobQueue
 from ..adapters.job_store import JobStore
 from ..adapters.store import Store
 from ..core.errors import PayloadError
-from ..core.organiser_jobs import Continuation, decode_ids, import_key
+from ..core.organiser_jobs import (
+    Continuation,
+    JobKind,
+    OrganiserJob,
+    decode_ids,
+    import_key,
+    new_job_id,
+)
 
 if TYPE_CHECKING:
     from .certificates import Certificates
@@ -46,6 +53,22 @@ class JobSteps:
     clock: Clock
     settings: JobSettings
     _certificates: Callable[[], Certificates] | None
+
+    def _queue_job(self, series_id: str, kind: JobKind, caller: str, total: int | None, *,
+                   session_id: str = "", extra: dict[str, str] | None = None,
+                   stored: tuple[Callable[[str, str], str], bytes, str] | None = None
+                   ) -> OrganiserJob:
+        """Accept a job: its input stored first when it has one (``stored``: object key per
+        job id, data, content type), then one record and one message."""
+        now = self.clock.now()
+        job = OrganiserJob(series_id, new_job_id(now), kind, "queued", caller, now.isoformat(),
+                           total=total, session_id=session_id)
+        if stored is not None:
+            key_of, data, content_type = stored
+            self.exports.put(key_of(series_id, job.job_id), data, content_type)
+        self.jobs.create(job, now)
+        self.queue.send(Continuation(series_id, job.job_id, kind, extra=extra or {}))
+        return job
 
     def _hand_on(self, work: Continuation) -> Continuation | None:
         """The next step, unless another copy of this step has handed on already."""

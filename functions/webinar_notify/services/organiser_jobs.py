@@ -37,7 +37,6 @@ from ..core.organiser_jobs import (
     encode_ids,
     export_key,
     import_key,
-    new_job_id,
 )
 from ..core.policies import ApprovalError
 from ..core.registration import Registration
@@ -77,50 +76,30 @@ class OrganiserJobs(AttendanceJobs):
         """Accept an export of every registrant: one record and one message, whatever N."""
         if self.store.get_series(series_id) is None:
             raise NotFoundError(f"unknown series {series_id[:80]!r}")
-        now = self.clock.now()
         counts = self.store.counts(series_id)
-        job = OrganiserJob(series_id, new_job_id(now), "registrants_csv", "queued", caller,
-                           now.isoformat(), total=counts.registered + counts.awaiting_opt_in
-                           + counts.cancelled)
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind))
-        return job
+        return self._queue_job(series_id, "registrants_csv", caller, counts.registered
+                               + counts.awaiting_opt_in + counts.cancelled)
 
     def start_fan_out(self, series_id: str, task_keys: tuple[str, ...], total: int | None,
                       caller: str = "", session_id: str = "") -> OrganiserJob:
         """Send tasks that are due now (an announcement, or the notices of a change to
         ``session_id``): one record and one message."""
-        now = self.clock.now()
-        job = OrganiserJob(series_id, new_job_id(now), "fan_out", "queued", caller,
-                           now.isoformat(), total=total, session_id=session_id)
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind,
-                                     extra={"tasks": ",".join(task_keys)}))
-        return job
+        return self._queue_job(series_id, "fan_out", caller, total, session_id=session_id,
+                               extra={"tasks": ",".join(task_keys)})
 
     def start_decisions(self, caller: str, series_id: str, registrant_ids: list[str],
                         decision: str, reason: str) -> OrganiserJob:
         """Accept approvals or declines of many registrants: the ids as one object, one record
         and one message; the reason travels with the message (at most 1,000 characters)."""
-        now = self.clock.now()
-        job = OrganiserJob(series_id, new_job_id(now), "decisions", "queued", caller,
-                           now.isoformat(), total=len(registrant_ids))
-        self.exports.put(import_key(series_id, job.job_id), encode_ids(registrant_ids),
-                         "text/plain; charset=us-ascii")
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind,
-                                     extra={"decision": decision, "reason": reason}))
-        return job
+        return self._queue_job(series_id, "decisions", caller, len(registrant_ids),
+                               extra={"decision": decision, "reason": reason},
+                               stored=(import_key, encode_ids(registrant_ids),
+                                       "text/plain; charset=us-ascii"))
 
     def start_promotions(self, series_id: str, session_ids: tuple[str, ...]) -> OrganiserJob:
         """After a capacity raise: fill the sessions' free seats from their waitlists."""
-        now = self.clock.now()
-        job = OrganiserJob(series_id, new_job_id(now), "promotions", "queued", "",
-                           now.isoformat(), total=len(session_ids))
-        self.jobs.create(job, now)
-        self.queue.send(Continuation(series_id, job.job_id, job.kind,
-                                     extra={"sessions": ",".join(session_ids)}))
-        return job
+        return self._queue_job(series_id, "promotions", "", len(session_ids),
+                               extra={"sessions": ",".join(session_ids)})
 
     def job(self, series_id: str, job_id: str) -> OrganiserJob:
         found = self.jobs.get(series_id, job_id)
