@@ -84,5 +84,5 @@ def missing_scripts(text: str, name: bool = False) -> tuple[str, ...]:
 
     found = {scripts.script_name(scripts.script(chr(int(point[2:], 16))))
              for point in uncovered(text, name=name)}
-    return tuple(sorted({"Symbols" if name in ("Common", "Inherited", "Unknown") else name
-                         for name in found}))
+    return tuple(sorted({"Symbols" if script in ("Common", "Inherited", "Unknown") else script
+                         for script in found}))

@@ -67,6 +67,7 @@ from ..core.attendance import Interval, Presence, PresenceEvent, presence, prese
 from ..core.certificates import Certificate, CertifiedSession, decimal_text
 from ..core.errors import RetryableError
 from .conflicts import error_code, pause
+from .dynamo import key as _key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -311,6 +312,10 @@ class _KeptItems:
         return [_certificate(body, revoked) for _, body, revoked in self._query(
             _series_pk(series_id), f"{_person(registrant_id)}CERT#")]
 
+    def verification(self, certificate_id: str) -> dict[str, Any] | None:
+        found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
+        return _certificate(*found).verification() if found else None
+
     def series_of(self, certificate_id: str) -> str | None:
         """The id of the series a certificate was issued in (one GetItem), whatever its title
         has become since; None for an id never issued or erased."""
@@ -394,18 +399,13 @@ class MemoryCertificateStore(_KeptItems):
     def emailed(self, series_id: str, registrant_id: str, scope: str) -> None:
         self.items.pop((_series_pk(series_id), _mail_sk(registrant_id, scope)), None)
 
-    def verification(self, certificate_id: str) -> dict[str, Any] | None:
-        item = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
-        return _certificate(item["body"], bool(item.get("revoked"))).verification() \
-            if item else None
-
     def revoke(self, certificate_id: str, series_id: str | None = None) -> bool:
         record = self.items.get((_verification_pk(certificate_id), "CERTIFICATE"))
         if record is None or series_id not in (None, record["body"]["series_id"]):
             return False
         body = record["body"]
         own = self.items.get((_series_pk(body["series_id"]),
-                              f"{_person(body['registrant_id'])}CERT#{body['scope']}"))
+                              _held_sk(body["registrant_id"], body["scope"])))
         if own is None:
             return False
         record["revoked"] = own["revoked"] = True
@@ -485,10 +485,6 @@ class DynamoCertificateStore(_KeptItems):
         self.client.delete_item(TableName=self.table, Key=_key(
             _series_pk(series_id), _mail_sk(registrant_id, scope)))
 
-    def verification(self, certificate_id: str) -> dict[str, Any] | None:
-        found = self._get(_verification_pk(certificate_id), "CERTIFICATE")
-        return _certificate(*found).verification() if found else None
-
     def revoke(self, certificate_id: str, series_id: str | None = None) -> bool:
         """Both items marked revoked, each only if it still exists (an erasure between the
         read and the write makes this False, and writes nothing); with ``series_id``, only
@@ -551,7 +547,3 @@ class DynamoCertificateStore(_KeptItems):
                     raise
             pause(attempt)
         raise RetryableError("the certificate is being changed concurrently; retry")
-
-
-def _key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}

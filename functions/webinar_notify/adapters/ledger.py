@@ -27,19 +27,14 @@ from ..core.counts import count_shard, counted_session, mail_attribute
 from ..core.jobs import ORGANISER_COPY, EmailJob
 from .conflicts import is_write_conflict, pause
 from .dynamo import is_condition_failure, key
-from .mail_counts import MailTally, add_counts, mail_counter_key
+from .mail_counts import MailTally, add_counts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 ClaimResult = Literal["claimed", "sent", "busy"]
 LEDGER_TTL = timedelta(days=400)  # outlives any series: a resent email is worse than a row
-COUNT_ATTEMPTS = 5  # a counter ADD refused because a transaction held the shard
 CONFLICT_ATTEMPTS = 5  # SES events of one email racing each other
-
-
-def counter_key(series_id: str, delivery_key: str) -> dict[str, Any]:
-    return mail_counter_key(series_id, count_shard(delivery_key))
 
 
 class Ledger(Protocol):
@@ -97,34 +92,24 @@ class DynamoLedger:
                 ":sessions": {"L": [{"S": s} for s in job.session_ids]},
                 ":mail_pk": {"S": f"MAIL#{job.series_id}"},
                 ":mail_sk": {"S": f"{job.registrant_id}#{sent_at}#{job.kind}"}}}
-        counter: dict[str, Any] = {
-            "TableName": self.table, "Key": counter_key(job.series_id, job.key),
-            "UpdateExpression": "ADD #n :one", "ExpressionAttributeNames": {
-                "#n": mail_attribute(job.kind, counted_session(job.session_ids), "sent")},
-            "ExpressionAttributeValues": {":one": {"N": "1"}}}
         self.client.update_item(**ledger)
         if job.registrant_id == ORGANISER_COPY:
             return
+        name = mail_attribute(job.kind, counted_session(job.session_ids), "sent")
         if tally is not None:
-            tally.add(job.series_id, job.key, counter["ExpressionAttributeNames"]["#n"])
+            tally.add(job.series_id, job.key, name)
         else:
-            self._add(counter)
+            self._add(job, name)
 
     def count(self, tally: MailTally) -> None:
         """A batch's counts: one write per counter shard it touched."""
         add_counts(self.client, self.table, tally.take())
 
-    def _add(self, counter: dict[str, Any]) -> None:
-        """The counter's ADD; refused while a transaction holds the shard (not applied), so
-        sent again after a pause."""
-        for attempt in range(COUNT_ATTEMPTS):
-            try:
-                self.client.update_item(**counter)
-                return
-            except ClientError as error:
-                if not is_write_conflict(error) or attempt == COUNT_ATTEMPTS - 1:
-                    raise
-            pause(attempt)
+    def _add(self, job: EmailJob, name: str) -> None:
+        """+1 on the job's counter shard under ``name`` (``count`` of a tally of one)."""
+        once = MailTally()
+        once.add(job.series_id, job.key, name)
+        self.count(once)
 
     def expire(self, job: EmailJob, now: datetime) -> bool:
         """Too late to send (its window closed, e.g. a reminder after the start): recorded
@@ -153,11 +138,8 @@ class DynamoLedger:
                 return False
             raise
         if job.registrant_id != ORGANISER_COPY:
-            self._add({"TableName": self.table, "Key": counter_key(job.series_id, job.key),
-                       "UpdateExpression": "ADD #n :one", "ExpressionAttributeNames": {
-                           "#n": mail_attribute(job.kind, counted_session(job.session_ids),
-                                                "expired")},
-                       "ExpressionAttributeValues": {":one": {"N": "1"}}})
+            self._add(job, mail_attribute(job.kind, counted_session(job.session_ids),
+                                          "expired"))
         return True
 
     def release(self, delivery_key: str) -> None:

@@ -250,16 +250,14 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         had an order are given one first (``_mend_pending_index``)."""
         check_page_limit(limit)
         request: dict[str, Any] = {
-            "TableName": self.table, "Limit": limit, "ConsistentRead": True,
+            "TableName": self.table, "ConsistentRead": True,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": f"SERIES#{series_id}"},
                                           ":prefix": {"S": "PENDINGAT#"}}}
         if cursor:
-            request["ExclusiveStartKey"] = key(
-                f"SERIES#{series_id}", decode_cursor(cursor, series_id, "PENDINGAT#"))
-            answer: dict[str, Any] = dict(self.client.query(**request))
+            answer = self._query(request, decode_cursor(cursor, series_id, "PENDINGAT#"), limit)
         else:
-            answer = self._first_pending(series_id, request)
+            answer = self._first_pending(series_id, request, limit)
         ids = [item["sk"]["S"].rpartition("#")[2] for item in answer["Items"]]
         found = {item["sk"]["S"]: item for item in batch_get(
             self.client, self.table,
@@ -269,10 +267,10 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         last = answer.get("LastEvaluatedKey")
         return page, encode_cursor(series_id, last["sk"]["S"]) if last else None
 
-    def _first_pending(self, series_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _first_pending(self, series_id: str, request: dict[str, Any],
+                       limit: int) -> dict[str, Any]:
         """The first page of the index with its mark in the same Query (one item more,
         ``PENDINGAT`` sorting just before ``PENDINGAT#``); mended first while it is needed."""
-        limit = request["Limit"]
         answer = self.client.query(**{
             **request, "Limit": limit + 1,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :mark AND :end",
@@ -288,7 +286,7 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
             if complete is None:
                 self._put_mark(series_id, now)
         if mended:
-            return dict(self.client.query(**request))
+            return self._query(request, None, limit)
         items = items[1:] if complete is not None else items
         if len(items) > limit:  # no mark: the one item more is the next page's
             return {"Items": items[:limit], "LastEvaluatedKey": {

@@ -392,31 +392,19 @@ def _folded_on(head: bytes, size: int, link: bytes) -> bytes:
 
 def _fold_on(current: str, size: int, rest: str) -> str:
     """The rest of a content line folded on from ``current`` (``size`` octets), as
-    ``_fold_state`` would, by slices where the rest is ASCII (a link nearly always is)."""
-    if not rest.isascii():
+    ``_fold_state`` would: by slices where the rest is ASCII with no escape to keep whole
+    (a link nearly always is), else by ``_fold_state`` itself."""
+    if not rest.isascii() or "\\" in rest or "^" in rest or current.endswith(("\\", "^")):
         done, last, _ = _fold_state(rest, current, size)
         return _FOLD.join([*done, last]) + "\r\n"
     room = _LIMIT - 1 - size
     if len(rest) <= room:
         return current + rest + "\r\n"
-    if "\\" not in rest and "^" not in rest and not current.endswith(("\\", "^")):
-        pieces = [current, rest[:room]]  # no escape to keep whole: a fold every full line
-        for at in range(room, len(rest), _LIMIT - 1):
-            pieces += (_FOLD, rest[at:at + _LIMIT - 1])
-        pieces.append("\r\n")
-        return "".join(pieces)
-    lines: list[str] = []
-    while size + len(rest) > _LIMIT - 1:
-        room = _LIMIT - 1 - size
-        chunk, rest = current + rest[:room], rest[room:]
-        if len(chunk) > 1 and chunk[-1] in "\\^":
-            lines.append(chunk[:-1])
-            current, size = chunk[-1], 1
-        else:
-            lines.append(chunk)
-            current, size = "", 0
-    lines.append(current + rest)
-    return _FOLD.join(lines) + "\r\n"
+    pieces = [current, rest[:room]]  # a fold every full line
+    for at in range(room, len(rest), _LIMIT - 1):
+        pieces += (_FOLD, rest[at:at + _LIMIT - 1])
+    pieces.append("\r\n")
+    return "".join(pieces)
 
 
 __all__ = ["CalendarPart", "Method", "fold", "session_invite", "session_invites"]

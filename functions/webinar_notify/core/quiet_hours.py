@@ -11,7 +11,7 @@ When no such instant exists the nominal moment stands. Hour and minute offsets s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -25,11 +25,6 @@ class QuietHours:
 
     start: time = time(21, 0)
     end: time = time(8, 0)
-
-    @property
-    def length(self) -> timedelta:
-        span = _minutes(self.end) - _minutes(self.start)
-        return timedelta(minutes=span % (24 * 60) or 24 * 60)
 
     def is_quiet(self, local: datetime) -> bool:
         now, start, end = _minutes(local.time()), _minutes(self.start), _minutes(self.end)
@@ -93,9 +88,9 @@ def _next_at(local: datetime, wall: time) -> datetime:
     return candidate if candidate > local else _at(local.date() + _DAY, wall, local)
 
 
-def _at(day: object, wall: time, like: datetime) -> datetime:
+def _at(day: date, wall: time, like: datetime) -> datetime:
     # A wall time inside a DST gap is read as the instant just after it (fold 0 semantics).
-    naive = datetime.combine(day, wall)  # type: ignore[arg-type]
+    naive = datetime.combine(day, wall)
     return naive.replace(tzinfo=like.tzinfo).astimezone(UTC).astimezone(like.tzinfo)
 
 

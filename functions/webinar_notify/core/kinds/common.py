@@ -144,6 +144,25 @@ def read_string_map(value: object, name: str, kind: str) -> tuple[tuple[str, str
     return tuple(sorted(value.items()))
 
 
+class NoFields:
+    """A payload with nothing beyond the job (a kind's dataclass sets ``KIND``)."""
+
+    __slots__ = ()
+    KIND: ClassVar[EmailKind]
+
+    def to_doc(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Self:
+        read_fields(doc, cls.KIND)
+        return cls()
+
+    @classmethod
+    def from_v1(cls, extra: Mapping[str, str]) -> Self:
+        return cls()
+
+
 # -- what the templates read ---------------------------------------------------------------
 
 def live_sessions(series: Series, ids: tuple[str, ...]) -> list[Session]:

@@ -3,13 +3,12 @@ registrant: the sessions asked for, and no calendar invitation until they are ap
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..i18n import tr
 from ..series import Series
-from .common import Inputs, Kind, context, email, live_sessions, read_fields
+from .common import Inputs, Kind, NoFields, context, email, live_sessions
 
 if TYPE_CHECKING:
     from ..jobs import EmailJob, EmailKind
@@ -17,20 +16,8 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingPayload:
+class PendingPayload(NoFields):
     KIND: ClassVar[EmailKind] = "pending"
-
-    def to_doc(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> PendingPayload:
-        read_fields(doc, cls.KIND)
-        return cls()
-
-    @classmethod
-    def from_v1(cls, extra: Mapping[str, str]) -> PendingPayload:
-        return cls()
 
 
 def compose(series: Series, job: EmailJob, payload: PendingPayload, given: Inputs) -> Email:

@@ -3,9 +3,8 @@ ahead, and its calendar entry as a file; with a one-click unsubscribe."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..i18n import tr
 from ..schedule import until
@@ -13,6 +12,7 @@ from ..series import Series
 from .common import (
     Inputs,
     Kind,
+    NoFields,
     context,
     email,
     ics_file,
@@ -20,7 +20,6 @@ from .common import (
     language_of,
     live_sessions,
     one_session,
-    read_fields,
     session_view,
     unsubscribe_headers,
 )
@@ -31,22 +30,10 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class ReminderPayload:
+class ReminderPayload(NoFields):
     """Nothing beyond the job: the session, the person and the sessions ahead are in it."""
 
     KIND: ClassVar[EmailKind] = "reminder"
-
-    def to_doc(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> ReminderPayload:
-        read_fields(doc, cls.KIND)
-        return cls()
-
-    @classmethod
-    def from_v1(cls, extra: Mapping[str, str]) -> ReminderPayload:
-        return cls()
 
 
 def compose(series: Series, job: EmailJob, payload: ReminderPayload, given: Inputs) -> Email:
