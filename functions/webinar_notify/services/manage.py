@@ -291,8 +291,11 @@ class ManagePage:
         addable = [session_view(series, s, zone, None, now, language) for s in series.sessions
                    if s.id not in registered and not s.cancelled and s.end > now] \
             if registration.approval != "declined" else []
+        held = [view["seat"] for view in sessions]
         return self.renderer.render("manage.html", {
             "series": series, "sessions": sessions, "addable": addable, "time_zone": zone,
+            "seated": sum(seat not in ("waitlisted", "pending") for seat in held),
+            "waiting": held.count("waitlisted"),
             "active": registration.status == "active", "subject": series.title,
             "approval": registration.approval,
             "certificates": self._certificates(series, registration, token, language),
