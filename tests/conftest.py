@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.signatures import sign
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
+from webinar_notify.local.server import LocalKey, LocalServer
 from webinar_notify.series_files import load_series_file
 
 # No test may reach AWS: moto answers everything, and these credentials are fake.
@@ -170,6 +172,19 @@ def headless_chromium(window: str | None = "1280,900",
         yield driver
     finally:
         driver.quit()
+
+
+@contextmanager
+def serving(server: LocalServer, runtime: LocalRuntime) -> Iterator[None]:
+    """``runtime``'s API on ``server``'s port, from a thread, until the block ends."""
+    server.install(runtime, LocalKey("K", "S"))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

@@ -35,6 +35,21 @@ def pending_people(harness: Harness, count: int, prefix: str = "p") -> list[str]
     return people
 
 
+def arriving_out_of_id_order(harness: Harness, prefix: str, count: int) -> tuple[list[str],
+                                                                               list[str]]:
+    """``count`` people pending approval, a second apart, whose registrant ids do not sort in
+    their order of arrival: their addresses and their ids, in that order."""
+    publish(harness, Policy(approval="manual"))
+    people = [f"{prefix}{9 - i}@example.org" for i in range(count)]
+    for i, address in enumerate(people):
+        harness.clock.advance(timedelta(seconds=1))
+        assert harness.register(email=address, name=f"{prefix} {i}",
+                                event_id=f"evt-{prefix}{i}", sessions=["s1"]).status == 202
+    ids = [harness.registration(a).registrant_id for a in people]
+    assert ids != sorted(ids)  # arrival order is not registrant id order here
+    return people, ids
+
+
 def test_the_console_approves_and_declines_the_ticked_with_a_reason(harness: Harness) -> None:
     people = pending_people(harness, 3)
     editor = sign_in(harness)
@@ -199,14 +214,7 @@ def test_publishing_more_seats_promotes_as_many_as_now_fit(harness: Harness) -> 
 
 def test_the_pending_list_is_in_order_of_arrival_in_the_console_and_the_read_api(
         harness: Harness) -> None:
-    publish(harness, Policy(approval="manual"))
-    people = [f"late{9 - i}@example.org" for i in range(6)]
-    for i, address in enumerate(people):
-        harness.clock.advance(timedelta(seconds=1))
-        assert harness.register(email=address, name=f"P {i}", event_id=f"evt-{i}",
-                                sessions=["s1"]).status == 202
-    ids = [harness.registration(a).registrant_id for a in people]
-    assert ids != sorted(ids)  # arrival order is not registrant id order here
+    people, ids = arriving_out_of_id_order(harness, "late", 6)
 
     assert [p["id"] for p in read(harness, f"{API}/approvals").body["pending"]] == ids
     page = sign_in(harness).get(f"{BASE}/approvals").text
@@ -270,14 +278,7 @@ def listed(harness: Harness) -> list[str]:
 
 def test_registrants_pending_before_the_update_are_listed_in_order_and_decided(
         harness: Harness) -> None:
-    publish(harness, Policy(approval="manual"))
-    people = [f"old{9 - i}@example.org" for i in range(4)]
-    for i, address in enumerate(people):
-        harness.clock.advance(timedelta(seconds=1))
-        assert harness.register(email=address, name=f"O {i}", event_id=f"evt-o{i}",
-                                sessions=["s1"]).status == 202
-    ids = [harness.registration(a).registrant_id for a in people]
-    assert ids != sorted(ids)
+    people, ids = arriving_out_of_id_order(harness, "old", 4)
     as_before_the_ordered_index(harness)
     assert index_of(harness, ids[0]) == [f"PENDING#{ids[0]}"]
 
@@ -363,13 +364,7 @@ def test_once_mended_and_settled_the_first_page_costs_what_it_did(
 
 def test_the_memory_store_lists_those_pending_from_before_as_the_table_does(
         harness: Harness) -> None:
-    publish(harness, Policy(approval="manual"))
-    people = [f"m{9 - i}@example.org" for i in range(4)]
-    for i, address in enumerate(people):
-        harness.clock.advance(timedelta(seconds=1))
-        harness.register(email=address, name="M", event_id=f"evt-m{i}", sessions=["s1"])
-    ids = [harness.registration(a).registrant_id for a in people]
-    assert ids != sorted(ids)
+    people, ids = arriving_out_of_id_order(harness, "m", 4)
     memory = MemoryStore()
     for address in people[::-1]:  # what the table holds, without the order of arrival
         stored = harness.registration(address)

@@ -12,37 +12,33 @@ certificate revoked, served on a local port once for the module.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from conftest import CHROMEDRIVER, CHROMIUM, SECRET, SERIES_ID, START, Harness, without
+from conftest import CHROMEDRIVER, CHROMIUM, SERIES_ID, serving, without
 from test_certificates_e2e import (
     BASE,
-    ZOOM_SECRET,
     certificate_series,
+    certificate_site,
     held,
     register,
     rehearse,
 )
 from test_console_browser import (
-    AXE,
     WIDTHS,
     _axe,
+    _needs_axe,
     _serious,
     _shot,
     _sign_in,
     _submit,
     _visible,
 )
-from webinar_notify.adapters.clock import VirtualClock
-from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core.series_document import parse_series, series_to_document
-from webinar_notify.local.runtime import LocalSettings, local_runtime
-from webinar_notify.local.server import LocalKey, LocalServer
+from webinar_notify.local.server import LocalServer
 
 ACCOUNT = "organiser@example.org"
 
@@ -68,16 +64,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     doc = series_to_document(certificate_series())
     doc["approval"], doc["auto_approve"] = "manual", {"domains": ["example.org"]}
     series = parse_series(doc)
-    clock = VirtualClock(START)
-    folder = tmp_path_factory.mktemp("certificate-screens")
-    outbox = OutboxMailer(folder / "outbox", clock)
     server = LocalServer(("127.0.0.1", 0), io.StringIO())
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    settings = LocalSettings(webhook_secrets={"generic": SECRET, "zoom": ZOOM_SECRET},
-                             public_base_url=base, quiet=True)
-    with local_runtime(clock, outbox, settings) as runtime:
-        runtime.push_series(series)
-        harness = Harness(runtime, clock, outbox, folder / "outbox")
+    folder = tmp_path_factory.mktemp("certificate-screens")
+    with certificate_site(folder, series, base) as harness:
+        runtime = harness.runtime
         register(harness, "pending@clinic.example", "Amara Okafor")  # awaits approval
         rehearse(harness)
         register(harness, "lea@example.org", "Léa Dubois")
@@ -90,14 +81,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         valid = held(harness, "hanako@example.org")["series"].certificate_id
         password = add_organiser(runtime.accounts_admin, ACCOUNT, "Local organiser",
                                  SERIES_ID, "editor", None)
-        server.install(runtime, LocalKey("K", "S"))
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        try:
+        with serving(server, runtime):
             yield Site(base, password, valid, revoked)
-        finally:
-            server.shutdown()
-            server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +121,7 @@ EXPECTED = {  # what each page must say, so a screenshot of an error page cannot
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_each_page_reads_well_and_axe_finds_no_serious_violation(site: Site, driver: Any,
                                                                  width: str) -> None:
-    if not AXE.is_file():
-        without("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
+    _needs_axe()
     driver.set_window_size(*WIDTHS[width])
     driver.delete_all_cookies()
     driver.get(f"{site.base}/console/sign-in")

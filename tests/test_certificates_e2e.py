@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,15 +54,27 @@ def certificate_series(**certificates: Any) -> Series:
     return parse_series(doc)
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Harness]:
+@contextmanager
+def certificate_site(folder: Path, series: Series | None = None,
+                     public_base_url: str | None = None) -> Iterator[Harness]:
+    """The local runtime taking the generic and the Zoom webhooks, at the series' start, with
+    ``series`` (the certificate series unless given) published and its outbox in
+    ``folder``/outbox."""
     clock = VirtualClock(START)
-    outbox = OutboxMailer(tmp_path / "outbox", clock)
+    outbox = OutboxMailer(folder / "outbox", clock)
     settings = LocalSettings(webhook_secrets={"generic": SECRET, "zoom": ZOOM_SECRET},
                              quiet=True)
+    if public_base_url:
+        settings = replace(settings, public_base_url=public_base_url)
     with local_runtime(clock, outbox, settings) as runtime:
-        runtime.push_series(certificate_series())
-        yield Harness(runtime, clock, outbox, tmp_path / "outbox")
+        runtime.push_series(series or certificate_series())
+        yield Harness(runtime, clock, outbox, folder / "outbox")
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Harness]:
+    with certificate_site(tmp_path) as harness:
+        yield harness
 
 
 def rid(address: str) -> str:

@@ -25,23 +25,20 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from conftest import SECRET, SERIES_ID, START, Harness
+from conftest import SERIES_ID, Harness
 from test_certificates_e2e import (
     BASE,
     PEOPLE,
-    ZOOM_SECRET,
     certificate_series,
+    certificate_site,
     evaluate,
     held,
     rehearse,
     verify,
 )
 from webinar_notify import bootstrap
-from webinar_notify.adapters.clock import VirtualClock
-from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core import i18n
 from webinar_notify.local.events import LocalContext, http_api_event
-from webinar_notify.local.runtime import LocalSettings, local_runtime
 
 HANAKO, KHAI, ANA = "hanako@example.org", "khai@example.org", "ana@example.org"
 
@@ -54,17 +51,10 @@ class Rehearsal:
 
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
-    folder = tmp_path_factory.mktemp("rehearsal") / "outbox"
-    clock = VirtualClock(START)
-    outbox = OutboxMailer(folder, clock)
-    settings = LocalSettings(webhook_secrets={"generic": SECRET, "zoom": ZOOM_SECRET},
-                             quiet=True)
-    with local_runtime(clock, outbox, settings) as runtime:
-        runtime.push_series(certificate_series())
-        site = Harness(runtime, clock, outbox, folder)
+    with certificate_site(tmp_path_factory.mktemp("rehearsal")) as site:
         rehearse(site)
         site.runtime.drain()
-        before = [str(e["file"]) for e in outbox.entries() if e["kind"] == "certificate"]
+        before = [str(e["file"]) for e in site.outbox.entries() if e["kind"] == "certificate"]
         assert evaluate(site, KHAI).status == 200  # his evaluation comes a day later
         site.runtime.drain()
         yield Rehearsal(site, before)

@@ -357,8 +357,7 @@ CONSOLE_PAGES: dict[str, Callable[[Demo], str]] = {
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_axe_finds_no_serious_violation_on_any_console_page(demo: Demo, driver: Any,
                                                             width: str) -> None:
-    if not AXE.is_file():
-        without("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
+    _needs_axe()
     driver.set_window_size(*WIDTHS[width])
     driver.delete_all_cookies()
     driver.get(demo.url("sign-in"))
@@ -378,8 +377,7 @@ def test_axe_finds_no_serious_violation_on_any_console_page(demo: Demo, driver: 
 
 def test_the_axe_check_finds_what_it_should(demo: Demo, driver: Any) -> None:
     """The check above can fail: a page with an unlabelled field and grey-on-white text."""
-    if not AXE.is_file():
-        without("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
+    _needs_axe()
     driver.get(demo.url("sign-in"))
     driver.execute_script(
         "const main = document.querySelector('main');"
@@ -515,6 +513,12 @@ def _serious(found: dict[str, list[dict[str, Any]]]) -> list[str]:
             f"{', '.join(str(n['target'][0]) for n in v['nodes'][:3])}"
             for page, violations in found.items() for v in violations
             if v["impact"] in ("serious", "critical")]
+
+
+def _needs_axe() -> None:
+    """Skips the test without axe-core (fails it in a run that requires the browser)."""
+    if not AXE.is_file():
+        without("needs axe-core from npm (scripts/check runs `npm ci` when npm is there)")
 
 
 def _assert_accessible(driver: Any, name: str) -> None:

@@ -26,11 +26,10 @@ from test_certificates_e2e import (
     site,
     verify,
 )
-from test_console_certificates import multipart
+from test_console_certificates import PAGE, multipart
 from test_console_pages import sign_in
 
 __all__ = ["site"]  # the fixture, shared
-PAGE = f"/console/series/{SERIES_ID}/certificates"
 REVIEW = f"{PAGE}/review"
 
 

@@ -30,7 +30,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import Harness
+from conftest import SERIES_FILE, Harness
 from webinar_notify.cli import main
 from webinar_notify.doctor.checks import Check, failed, run_checks
 from webinar_notify.doctor.reader import read_audience
@@ -565,8 +565,7 @@ def _with_series(found: Audience | ReadFailure | None, rate: str = "14") -> Snap
 
 
 def _audience(people: int) -> Audience:
-    series = load_series_file(Path(__file__).resolve().parents[1] / "series"
-                              / "reirradiation-2023.yaml")
+    series = load_series_file(SERIES_FILE)
     return Audience(series, {s.id: people for s in series.sessions})
 
 

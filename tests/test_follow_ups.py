@@ -16,11 +16,16 @@ from typing import Any
 
 import pytest
 
-from conftest import SECRET, SERIES_ID, START, Harness
-from test_certificates_e2e import S1, ZOOM_SECRET, certificate_series, register, visit, zoom
+from conftest import SERIES_FILE, SERIES_ID, Harness
+from test_certificates_e2e import (
+    S1,
+    certificate_series,
+    certificate_site,
+    register,
+    visit,
+    zoom,
+)
 from webinar_notify import bootstrap
-from webinar_notify.adapters.clock import VirtualClock
-from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.core import i18n
 from webinar_notify.core.errors import SeriesFileError
 from webinar_notify.core.follow_ups import absentee_note, follow_up_announcements
@@ -29,7 +34,6 @@ from webinar_notify.core.render import Renderer
 from webinar_notify.core.series import Series
 from webinar_notify.core.series_document import parse_series, series_to_document
 from webinar_notify.core.text import registrant_id
-from webinar_notify.local.runtime import LocalSettings, local_runtime
 from webinar_notify.series_files import load_series_file
 from webinar_notify.services.job_steps import JobSettings
 
@@ -93,7 +97,7 @@ def test_off_leaves_the_line_out(off: object) -> None:
 
 
 def test_a_series_without_certificates_says_nothing_of_credit() -> None:
-    found = bodies(load_series_file(ROOT / "series" / "reirradiation-2023.yaml"))
+    found = bodies(load_series_file(SERIES_FILE))
     assert DEFAULT not in found["absent"]["en"]
 
 
@@ -106,13 +110,8 @@ def test_a_wrong_note_is_refused_with_its_path(value: object) -> None:
 def test_through_the_organiser_api_only_the_absent_person_reads_the_line(
         tmp_path: Path) -> None:
     """Two registrants of s3, one marked present: the split follow-up, as sent."""
-    clock = VirtualClock(START)
-    outbox = OutboxMailer(tmp_path / "outbox", clock)
-    settings = LocalSettings(webhook_secrets={"generic": SECRET, "zoom": ZOOM_SECRET},
-                             quiet=True)
-    with local_runtime(clock, outbox, settings) as runtime:
-        runtime.push_series(with_certificates())
-        site = Harness(runtime, clock, outbox, tmp_path / "outbox")
+    with certificate_site(tmp_path, with_certificates()) as site:
+        clock, outbox, runtime = site.clock, site.outbox, site.runtime
         register(site, "there@example.org", "Bea")
         register(site, "away@example.org", "Jules", "fr")
         clock.set(datetime(2023, 12, 5, 9, 0, tzinfo=UTC))
@@ -162,13 +161,8 @@ def recorded(tmp_path: Path) -> Iterator[Harness]:
     - minutes@: a manual mark of 20 minutes, not in the report (a mark stands);
     - webhook-only@: joined on Zoom, not in the report (the report replaces the webhooks).
     """
-    clock = VirtualClock(START)
-    outbox = OutboxMailer(tmp_path / "outbox", clock)
-    settings = LocalSettings(webhook_secrets={"generic": SECRET, "zoom": ZOOM_SECRET},
-                             quiet=True)
-    with local_runtime(clock, outbox, settings) as runtime:
-        runtime.push_series(with_certificates())
-        site = Harness(runtime, clock, outbox, tmp_path / "outbox")
+    with certificate_site(tmp_path, with_certificates()) as site:
+        clock, runtime = site.clock, site.runtime
         for address in PEOPLE:
             register(site, address, address.partition("@")[0])
         clock.set(S1 + timedelta(hours=3))
