@@ -6,15 +6,16 @@ Each SES call, drawn from a seeded random generator:
 
 - 20 % fail before SES accepted the email (a connection error);
 - 10 % are throttled (SES's TooManyRequestsException);
--  5 % are accepted, and then the sender dies before it records the send in the ledger: the
-  claim stays until its lease runs out, and the email is sent again after it;
+-  5 % are accepted, and then the sender dies before it notes the send in its batch's sent
+  log: the claim stays until its lease runs out, and the email is sent again after it;
 - the rest are accepted.
 
 How a crash ends: by default that email's handling stops there (an error after SES's answer,
-before the ledger write; the rest of the batch goes on). With ``--crash-kills-invocation`` the
-whole process dies instead, as a Lambda timeout or running out of memory would: no code of ours
-runs after that, not even the handler's batch report, so every message of the batch comes back
-after the visibility timeout, one receive nearer the dead-letter queue.
+before the sent log noted it; the rest of the batch goes on). With ``--crash-kills-invocation``
+the whole process dies instead, as a Lambda timeout or running out of memory would: no code of
+ours runs after that, not even the handler's batch report, so every message of the batch comes
+back after the visibility timeout, one receive nearer the dead-letter queue; and the emails its
+sent log had not yet written out (at most FLUSH_EMAILS) are sent again after the lease too.
 
 The ledger is the real DynamoLedger on moto's DynamoDB, and the send-time look-up (suppression,
 registration, erasure) the real store's; ``--in-memory`` puts both in memory (the ledger's local
@@ -29,7 +30,8 @@ next visible message whenever the queue has nothing visible, so leases and delay
 would.
 
 The promise under test: nothing lost, nothing dead-lettered, and a duplicate only for each
-crash after SES accepted (the one documented window).
+crash after SES accepted (the one documented window), and for a dead invocation at most the
+FLUSH_EMAILS more its sent log had not written.
 
     .venv/bin/python benchmarks/fault_soak.py [--emails 1000] [--seed 4] [--in-memory]
                                               [--crash-kills-invocation]
@@ -56,7 +58,13 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from webinar_notify import bootstrap
 from webinar_notify.adapters.clock import VirtualClock
-from webinar_notify.adapters.ledger import ClaimResult, Ledger, MemoryLedger
+from webinar_notify.adapters.ledger import (
+    FLUSH_EMAILS,
+    ClaimResult,
+    Ledger,
+    MemoryLedger,
+    SentLog,
+)
 from webinar_notify.adapters.mail_counts import MailTally
 from webinar_notify.adapters.mailer import SesMailer
 from webinar_notify.adapters.memory_queue import MemoryQueue, QueuedMessage
@@ -118,27 +126,34 @@ class FaultySes:
 
 class DyingLedger:
     """The sender's ledger, except that the send SES accepted just before a crash is never
-    recorded: its claim stays as it was."""
+    noted in its batch's sent log: its claim stays as it was."""
 
     def __init__(self, inner: Ledger, ses: FaultySes) -> None:
         self.inner = inner
         self.ses = ses
 
-    def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult:
-        return self.inner.claim(delivery_key, now, lease)
+    def sent_log(self, now: datetime) -> SentLog:
+        log = self.inner.sent_log(now)
+        noted, ses = log.sent, self.ses
 
-    def complete(self, job: EmailJob, now: datetime, message_id: str,
-                 tally: MailTally | None = None) -> None:
-        if self.ses.dying:
-            self.ses.dying = False
-            raise SenderDied("the sender died before recording the send")
-        self.inner.complete(job, now, message_id, tally)
+        def sent(job: EmailJob) -> None:
+            if ses.dying:
+                ses.dying = False
+                raise SenderDied("the sender died before noting the send")
+            noted(job)
+
+        log.sent = sent  # type: ignore[method-assign]
+        return log
+
+    def claim(self, job: EmailJob, now: datetime, lease: timedelta,
+              log: SentLog) -> ClaimResult:
+        return self.inner.claim(job, now, lease, log)
 
     def count(self, tally: MailTally) -> None:
         self.inner.count(tally)
 
-    def release(self, delivery_key: str) -> None:
-        self.inner.release(delivery_key)
+    def release(self, job: EmailJob, log: SentLog) -> None:
+        self.inner.release(job, log)
 
     def expire(self, job: EmailJob, now: datetime) -> bool:
         return self.inner.expire(job, now)
@@ -312,9 +327,10 @@ def main() -> None:
           f"{CRASH_AFTER:.0%} crash after SES accepted (ending {crash}); every batch "
           "delivered twice")
     print("\n".join(report.lines()))
+    most = report.crashed_after_send * (1 + (FLUSH_EMAILS if args.crash_kills_invocation else 0))
     healthy = (report.lost == 0 and report.dead_letters == 0
-               and report.duplicates == report.crashed_after_send)
-    print("0 lost, 0 dead letters, duplicates = crashes after send: "
+               and report.crashed_after_send <= report.duplicates <= most)
+    print(f"0 lost, 0 dead letters, duplicates within {report.crashed_after_send}..{most}: "
           + ("yes" if healthy else "NO"))
     sys.exit(0 if healthy else 1)
 

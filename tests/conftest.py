@@ -12,14 +12,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from webinar_notify.adapters.clock import VirtualClock
+from webinar_notify.adapters.ledger import Ledger
+from webinar_notify.adapters.mail_counts import MailTally
 from webinar_notify.adapters.outbox import OutboxMailer
+from webinar_notify.core.jobs import EmailJob
 from webinar_notify.core.signatures import sign
 from webinar_notify.core.text import registrant_id
 from webinar_notify.local.runtime import HttpAnswer, LocalRuntime, LocalSettings, local_runtime
@@ -116,8 +119,23 @@ class Harness:
         items = client.scan(TableName=self.runtime.resources.table)["Items"]
         return [i for i in items if i["sk"]["S"].startswith(prefix)]
 
+    def ledger(self, kind: str = "") -> list[dict[str, Any]]:
+        """The ledger's emails (of one kind), each under its series and registrant."""
+        return [i for i in self.items(kind) if i["pk"]["S"].startswith("LEDGER#")]
+
     def queued(self) -> int:
         return self.runtime.queue.depth()
+
+
+def send_through(ledger: Ledger, jobs: list[EmailJob], at: datetime) -> MailTally:
+    """Each job claimed and taken by SES as the sender does it, in one batch with one sent
+    log; the batch's counts are returned, for the caller to write (``ledger.count``)."""
+    log = ledger.sent_log(at)
+    for job in jobs:
+        assert ledger.claim(job, at, timedelta(minutes=5), log) == "claimed"
+        log.sent(job)
+    log.flush()
+    return log.tally
 
 
 def registration_body(email: str, name: str, event_id: str, *, created: datetime,

@@ -22,7 +22,7 @@ from webinar_notify.core.announcements import parse_announcement, translations_f
 from webinar_notify.core.compose import compose
 from webinar_notify.core.errors import PayloadError
 from webinar_notify.core.follow_ups import follow_up_announcements
-from webinar_notify.core.jobs import KINDS, EmailJob
+from webinar_notify.core.jobs import KINDS, EmailJob, delivery_key
 from webinar_notify.core.kinds import (
     REGISTRY,
     AnnouncementPayload,
@@ -70,7 +70,7 @@ def test_every_kind_has_its_payload_and_its_composer() -> None:
 def test_a_job_reads_back_as_it_was_written(name: str) -> None:
     job = TYPED[name]
     message = json.loads(job.to_json())
-    assert message["v"] == 2 and "extra" not in message
+    assert message["v"] == 3 and "extra" not in message
     assert EmailJob.from_json(job.to_json()) == job
 
 
@@ -113,7 +113,7 @@ def test_a_version_1_message_still_on_a_queue_reads_as_its_typed_twin(name: str)
     twin = TYPED[name]
     if "not_after" in extra:
         twin = replace(twin, not_after=datetime.fromisoformat(extra["not_after"]))
-    assert EmailJob.from_json(_v1(twin, extra)) == twin
+    assert EmailJob.from_json(_v1(twin, extra)) == replace(twin, legacy_ledger=True)
 
 
 def test_a_version_1_update_composes_the_email_its_twin_does() -> None:
@@ -151,7 +151,9 @@ def _v2(name: str, payload: object, **fields: object) -> str:
     _v2("reminder", {}, deferrals=-1),
     _v2("reminder", {}, deferrals="2"),
     _v2("reminder", {}, not_after="2023-10-26T14:00:00"),
-    _v2("reminder", {}, v=3),
+    _v2("reminder", {}, v=4),
+    _v2("reminder", {}, key="reminder#not-a-delivery-key"),
+    _v2("reminder", {}, rid="someone-else"),
     _v2("reminder", {}, kind="postcard"),
     _v1(_job("confirmation"), {"join_urls": "{not json"}),
     _v1(_job("update"), {"previous_start": "soon", "previous_end": "later"}),
@@ -262,7 +264,8 @@ def test_the_sender_sends_a_version_1_message_and_dead_letters_a_malformed_one(
     assert series is not None
     person = registration.registrant
     v1 = {"v": 1, "kind": "reminder", "series": SERIES_ID, "rev": series.revision,
-          "rid": registration.registrant_id, "sessions": ["s1"], "key": "reminder#v1-on-queue",
+          "rid": registration.registrant_id, "sessions": ["s1"],
+          "key": delivery_key("reminder", SERIES_ID, registration.registrant_id, "v1-on-queue"),
           "also": [], "extra": {"not_after": "2023-10-26T14:00:00+00:00"},
           "to": {"email": person.email, "name": person.full_name, "tz": person.time_zone,
                  "join": None}}

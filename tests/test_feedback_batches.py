@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import SERIES_ID, Harness
-from webinar_notify.adapters.ledger import DynamoLedger
+from conftest import SERIES_ID, Harness, send_through
+from webinar_notify.adapters.ledger import DynamoLedger, ledger_key
 from webinar_notify.adapters.mail_counts import MailTally
 from webinar_notify.adapters.store import DynamoStore
 from webinar_notify.core.counts import COUNT_SHARDS
@@ -182,13 +182,12 @@ def test_two_events_of_one_email_racing_each_other_count_each_state_once(
     client = harness.runtime.store.client
     table = harness.runtime.resources.table
     first = DynamoStore(client, table)
-    stale = dict(client.get_item(TableName=table, Key={
-        "pk": {"S": f"DELIVERY#{delivery_key}"}, "sk": {"S": "DELIVERY"}})["Item"])
+    stale = dict(client.get_item(TableName=table, Key=ledger_key(delivery_key))["Item"])
     assert first.record_delivery(delivery_key, "complained", "t1", "abuse").outcome == "recorded"
 
     class StaleReads(DynamoStore):  # reads the item as it was before the complaint
-        def _ledger_item(self, item_key: dict[str, Any]) -> dict[str, Any]:
-            return stale
+        def _ledger_item(self, delivery_key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+            return ledger_key(delivery_key), stale
 
     late = StaleReads(client, table)
     assert late.record_delivery(delivery_key, "complained", "t2", "abuse").outcome == \
@@ -226,7 +225,7 @@ def test_the_template_feeds_the_function_from_a_queue_in_small_windows() -> None
 def test_a_batch_tally_counts_alike_in_memory_and_on_dynamodb(harness: Harness) -> None:
     """The stand-in the fault soaks use keeps DynamoDB's rules for batch counts too."""
     from webinar_notify.adapters.memory_store import MemoryStore
-    from webinar_notify.core.jobs import EmailJob
+    from webinar_notify.core.jobs import EmailJob, delivery_key
     from webinar_notify.core.registration import Registrant
 
     memory = MemoryStore()
@@ -236,13 +235,11 @@ def test_a_batch_tally_counts_alike_in_memory_and_on_dynamodb(harness: Harness) 
     jobs = [EmailJob(kind="reminder", series_id=SERIES_ID, series_revision=1,
                      registrant_id=f"r{i}", recipient=Registrant(f"p{i}@example.org", "",
                                                                  "Europe/Brussels"),
-                     session_ids=("s1",), key=f"reminder-s1-{i}") for i in range(6)]
+                     session_ids=("s1",), key=delivery_key("reminder", SERIES_ID, f"r{i}", "s1"))
+            for i in range(6)]
     seen = []
     for store, ledger in backends:
-        sent = MailTally()
-        for job in jobs:
-            assert ledger.claim(job.key, S1, timedelta(minutes=5)) == "claimed"
-            ledger.complete(job, S1, "ses-id", sent)
+        sent = send_through(ledger, jobs, S1)
         assert store.counts(SERIES_ID).mail_count("sent", "reminder", "s1") == 0  # not yet
         ledger.count(sent)
         events = MailTally()
@@ -279,7 +276,8 @@ def test_a_sender_batch_whose_count_fails_is_sent_once_and_repaired(
     assert store.counts(SERIES_ID).mail_count("sent") == 3
 
 
-def test_delivery_events_can_be_turned_off_and_bounces_still_arrive() -> None:
+def test_delivery_events_are_off_by_default_can_be_recorded_and_bounces_always_arrive(
+        ) -> None:
     from webinar_notify.local.iam import Stack
 
     def events(**parameters: str) -> set[str]:
@@ -287,6 +285,6 @@ def test_delivery_events_can_be_turned_off_and_bounces_still_arrive() -> None:
         return set(resources["FeedbackEventDestination"]["Properties"]["EventDestination"]
                    ["MatchingEventTypes"])
 
-    recorded, off = events(), events(DeliveryEvents="Off")
+    default, recorded = events(), events(DeliveryEvents="Recorded")
     assert recorded == {"delivery", "bounce", "complaint", "reject", "deliveryDelay"}
-    assert off == recorded - {"delivery"}  # suppression and the states worth a look stay
+    assert default == recorded - {"delivery"}  # suppression and the states worth a look stay

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from email.utils import getaddresses
@@ -19,7 +20,7 @@ from webinar_notify import bootstrap
 from webinar_notify.adapters.clock import VirtualClock
 from webinar_notify.adapters.mailer import OutgoingMessage, SesMailer
 from webinar_notify.adapters.outbox import OutboxMailer
-from webinar_notify.core.jobs import EmailJob
+from webinar_notify.core.jobs import EmailJob, delivery_key
 from webinar_notify.core.registration import Registrant
 from webinar_notify.local.runtime import LocalRuntime, LocalSettings, local_runtime
 from webinar_notify.series_files import load_series_file
@@ -220,17 +221,18 @@ def test_a_poison_message_ends_in_the_dead_letter_queue(harness: Harness) -> Non
 
 def test_a_crash_after_ses_accepted_resends_only_after_the_lease(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one documented window: sent, then the sender died before marking it sent."""
-    ledger = bootstrap.services().sender.ledger
-    real_complete = ledger.complete
+    """The one documented window: sent, then the sender died before its sent log noted it."""
+    from webinar_notify.adapters.ledger import SentLog
+
+    real_sent = SentLog.sent
     crashes = iter([True])
 
-    def crash_once(key: str, now: object, message_id: str, tally: object = None) -> None:
+    def crash_once(log: SentLog, job: EmailJob) -> None:
         if next(crashes, False):
             raise RuntimeError("sender killed after SES accepted")
-        real_complete(key, now, message_id, tally)  # type: ignore[arg-type]
+        real_sent(log, job)
 
-    monkeypatch.setattr(ledger, "complete", crash_once)
+    monkeypatch.setattr(SentLog, "sent", crash_once)
     harness.register()
     harness.runtime.drain()
     # The redelivery finds the claim still held, and waits for the lease instead of sending...
@@ -297,7 +299,7 @@ def test_a_hard_bounce_while_jobs_are_queued_stops_those_jobs(harness: Harness) 
     reminded = [e["to"] for e in harness.outbox.entries() if e["kind"] == "reminder"]
     assert reminded == ["fine@example.org"]
     assert harness.queued() == 0 and harness.runtime.dead_letters() == 0  # never retried
-    claimed = [i for i in harness.items("DELIVERY") if i["pk"]["S"].startswith("DELIVERY#rem")]
+    claimed = harness.ledger("reminder#")
     assert len(claimed) == 1  # the suppressed job wrote nothing to the ledger
 
 
@@ -318,10 +320,11 @@ def test_an_organisers_test_copy_to_a_suppressed_address_is_not_sent(harness: Ha
     assert harness.queued() == 0 and harness.runtime.dead_letters() == 0
 
 
-def _job(key: str) -> EmailJob:
+def _job(about: str) -> EmailJob:
     return EmailJob(kind="reminder", series_id="reirradiation-2023", series_revision=1,
                     registrant_id="r1", recipient=Registrant("x@example.org", "X", "UTC"),
-                    session_ids=("s1",), key=key)
+                    session_ids=("s1",), key=delivery_key("reminder", "reirradiation-2023",
+                                                          "r1", about))
 
 
 @pytest.mark.parametrize("kind", ["dynamodb", "memory"])
@@ -333,14 +336,44 @@ def test_the_ledgers_local_stand_in_keeps_the_dynamodb_ledgers_rules(
                       if kind == "dynamodb" else MemoryLedger())
     lease = timedelta(seconds=60)
     t = harness.clock.now()
-    seen = [ledger.claim("a", t, lease), ledger.claim("a", t + lease, lease)]
-    ledger.release("a")
-    seen.append(ledger.claim("a", t, lease))
-    seen.append(ledger.claim("a", t + lease + timedelta(seconds=1), lease))  # a crashed claim
-    ledger.complete(_job("a"), t, "ses-1")
-    ledger.release("a")  # a late release cannot undo a send
-    seen += [ledger.claim("a", t, lease), ledger.claim("a", t + timedelta(days=9), lease)]
-    assert seen == ["claimed", "busy", "claimed", "claimed", "sent", "sent"]
+    job, first = _job("a"), ledger.sent_log(t)
+    seen = [ledger.claim(job, t, lease, first), ledger.claim(job, t + lease, lease, first)]
+    ledger.release(job, first)
+    seen.append(ledger.claim(job, t, lease, first))
+    # Older than the lease, and its log does not name it: its sender died before SES's answer.
+    crashed = ledger.sent_log(t)
+    seen.append(ledger.claim(job, t + lease + timedelta(seconds=1), lease, crashed))
+    crashed.sent(job)
+    crashed.flush()
+    ledger.release(job, first)  # no longer that sender's claim: nothing changes
+    seen += [ledger.claim(job, t, lease, ledger.sent_log(t)),  # held, and not yet stale
+             ledger.claim(job, t + timedelta(days=9), lease, ledger.sent_log(t))]
+    assert seen == ["claimed", "busy", "claimed", "claimed", "busy", "sent"]
+    other = _job("b")  # many emails in one log: each found by its own mark
+    for n in range(30):
+        crashed.sent(_job(f"filler-{n}"))
+    assert ledger.claim(other, t, lease, crashed) == "claimed"
+    crashed.sent(other)
+    crashed.flush()
+    assert ledger.claim(other, t + timedelta(days=1), lease, ledger.sent_log(t)) == "sent"
+
+
+def test_an_email_sent_before_the_ledger_moved_is_not_sent_again(harness: Harness) -> None:
+    """A job still on the queue from before the ledger kept emails under their registrant
+    (a version 2 message) finds its email sent there, and sends nothing; a job queued since
+    does not read there."""
+    from webinar_notify.adapters.ledger import DynamoLedger, legacy_key
+
+    client = boto3.client("dynamodb")
+    ledger = DynamoLedger(client, harness.runtime.resources.table)
+    t = harness.clock.now()
+    job = _job("moved")
+    client.put_item(TableName=harness.runtime.resources.table, Item={
+        **legacy_key(job.key), "state": {"S": "sent"}, "series": {"S": job.series_id}})
+    old = EmailJob.from_json(json.dumps(json.loads(job.to_json()) | {"v": 2}))
+    assert old.legacy_ledger
+    assert ledger.claim(old, t, timedelta(seconds=60), ledger.sent_log(t)) == "sent"
+    assert ledger.claim(job, t, timedelta(seconds=60), ledger.sent_log(t)) == "claimed"
 
 
 def test_the_ses_client_neither_retries_nor_outwaits_the_sender() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import SERIES_FILE, SERIES_ID
+from conftest import SERIES_FILE, SERIES_ID, send_through
 from webinar_notify.adapters.audit import Audit, DynamoAudit
 from webinar_notify.adapters.dynamo import StaleWriteError
 from webinar_notify.adapters.job_store import DynamoJobStore, JobStore
@@ -28,7 +28,7 @@ from webinar_notify.adapters.read_model import SuppressedElsewhereError, encode_
 from webinar_notify.adapters.schedule_store import DynamoScheduleStore, ScheduleStore
 from webinar_notify.adapters.store import DynamoStore, Store
 from webinar_notify.core.errors import PayloadError
-from webinar_notify.core.jobs import ORGANISER_COPY, EmailJob
+from webinar_notify.core.jobs import ORGANISER_COPY, EmailJob, delivery_key
 from webinar_notify.core.organiser_jobs import OrganiserJob
 from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.text import registrant_id, suppression_id
@@ -312,7 +312,15 @@ def _email(i: int, kind: str, session: str) -> EmailJob:
     who = person(i)
     return EmailJob(kind=kind, series_id=SERIES_ID, series_revision=1,  # type: ignore[arg-type]
                     registrant_id=who.registrant_id, recipient=who.registrant,
-                    session_ids=(session,), key=f"{kind}-{session}-{i}")
+                    session_ids=(session,),
+                    key=delivery_key(kind, SERIES_ID, who.registrant_id, session))  # type: ignore[arg-type]
+
+
+def _test_copy() -> EmailJob:
+    """An organiser's test copy of an announcement: kept on the ledger, counted nowhere."""
+    return replace(_email(2, "announcement", "s1"), registrant_id=ORGANISER_COPY,
+                   session_ids=(),
+                   key=delivery_key("announcement", SERIES_ID, ORGANISER_COPY, "copy"))
 
 
 def test_mail_records_are_newest_first_and_delivery_states_count_once(
@@ -322,14 +330,16 @@ def test_mail_records_are_newest_first_and_delivery_states_count_once(
             (_email(1, "reminder", "s1"), NOW + timedelta(days=3)),
             (_email(2, "reminder", "s1"), NOW + timedelta(days=3))]
     for job, at in sent:
-        assert ledger.claim(job.key, at, timedelta(minutes=5)) == "claimed"
-        ledger.complete(job, at, "ses-id")
+        ledger.count(send_through(ledger, [job], at))
 
-    outcomes = [store.record_delivery("reminder-s1-1", "complained", "t1", "abuse").outcome,
-                store.record_delivery("reminder-s1-1", "delivered", "t2", "").outcome,
-                store.record_delivery("reminder-s1-1", "delivered", "t3", "").outcome,
-                store.record_delivery("nothing-sent", "bounced", "t4", "").outcome]
-    assert outcomes == ["recorded", "recorded", "duplicate", "unknown"]
+    reminded = sent[1][0].key
+    outcomes = [store.record_delivery(reminded, "complained", "t1", "abuse").outcome,
+                store.record_delivery(reminded, "delivered", "t2", "").outcome,
+                store.record_delivery(reminded, "delivered", "t3", "").outcome,
+                store.record_delivery(_email(3, "reminder", "s1").key, "bounced", "t4",
+                                      "").outcome,
+                store.record_delivery("not-a-delivery-key", "bounced", "t5", "").outcome]
+    assert outcomes == ["recorded", "recorded", "duplicate", "unknown", "unknown"]
 
     mail = store.registrant_mail(SERIES_ID, person(1).registrant_id)
     assert [(m.kind, m.session_ids, m.delivery, m.detail) for m in mail] == [
@@ -344,18 +354,16 @@ def test_a_test_copy_and_its_bounce_leave_the_series_counts_as_they_were(
         backend: Backend) -> None:
     store, ledger = backend.store, backend.ledger
     job = _email(1, "reminder", "s1")
-    ledger.claim(job.key, NOW, timedelta(minutes=5))
-    ledger.complete(job, NOW, "ses-id")
+    ledger.count(send_through(ledger, [job], NOW))
     before = store.counts(SERIES_ID)
-    copy = replace(_email(2, "announcement", "s1"), registrant_id=ORGANISER_COPY,
-                   session_ids=(), key="announcement-copy")
-    assert ledger.claim(copy.key, NOW, timedelta(minutes=5)) == "claimed"
-    ledger.complete(copy, NOW, "ses-copy")
+    copy = _test_copy()
+    ledger.count(send_through(ledger, [copy], NOW))
     assert store.record_delivery(copy.key, "bounced", "t1", "Permanent/General").outcome \
         == "recorded"
     assert store.counts(SERIES_ID) == before
     assert before.mail_count("sent") == 1
-    assert ledger.claim(copy.key, NOW + timedelta(hours=1), timedelta(minutes=5)) == "sent"
+    assert ledger.claim(copy, NOW + timedelta(hours=1), timedelta(minutes=5),
+                        ledger.sent_log(NOW)) == "sent"
     [shown] = store.registrant_mail(SERIES_ID, ORGANISER_COPY)
     assert (shown.kind, shown.delivery) == ("announcement", "bounced")
 
@@ -363,11 +371,8 @@ def test_a_test_copy_and_its_bounce_leave_the_series_counts_as_they_were(
 def test_the_mail_counters_are_repaired_from_the_ledger(backend: Backend) -> None:
     store, ledger = backend.store, backend.ledger
     jobs = [_email(i, "reminder", "s1") for i in range(6)]
-    jobs.append(replace(_email(7, "announcement", "s1"), registrant_id=ORGANISER_COPY,
-                        session_ids=(), key="announcement-copy"))
-    for job in jobs:
-        ledger.claim(job.key, NOW, timedelta(minutes=5))
-        ledger.complete(job, NOW, "ses-id")
+    jobs.append(_test_copy())
+    ledger.count(send_through(ledger, jobs, NOW))
     store.record_delivery(jobs[0].key, "delivered", "t1", "")
     store.record_delivery(jobs[0].key, "complained", "t2", "abuse")
     store.record_delivery(jobs[-1].key, "bounced", "t3", "")

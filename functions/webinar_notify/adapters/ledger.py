@@ -1,30 +1,43 @@
 """The delivery ledger: one item per email, so that no email goes out twice.
 
-A sender claims the email's key (a conditional write), sends, then marks it sent. A redelivered
-message finds "sent" and sends nothing. A claim that is older than the lease belongs to a
-sender that crashed and may be taken over. The one window left: SES accepted the email and
-the sender died before marking it sent; the email is then sent again after the lease.
+A sender claims the email with one conditional write, which also records what the console
+shows of it (series, kind, sessions, time: no address), sends it, and notes it in its batch's
+sent log. A redelivered message finds the claim and sends nothing: while the claim is younger
+than the lease its sender may still be at work ("busy": look again later); once older, the
+claim's sent log says whether SES accepted it ("sent"). If the log does not name it, its sender
+died before SES's answer was noted, and the email is claimed again and sent. The window left:
+SES accepted the email and the sender died before its log was written (at most FLUSH_EMAILS
+emails or FLUSH_SECONDS of one instance's sending); those are sent again after the lease.
 
-Marking it sent also records what the console shows of it (series, registrant, kind,
-sessions, time: no address) under the `Mail` index; then the email is counted on one of the
-series' mail counter shards, at once or, for a batch, once per shard with the batch's sums
+So an email costs one write, not two: a sent log takes FLUSH_EMAILS emails in one small item.
+The item sits under its series and registrant, so the console reads one person's mail with a
+Query of the table itself and no index is written. The email is counted "sent" on one of the
+series' mail counter shards once per shard and batch, with the batch's sums
 (``mail_counts.MailTally``). An organiser's test copy is kept on the ledger, so it never goes
 out twice, and counted nowhere:
 
-    DELIVERY#<key>           / DELIVERY   the email's state; mail_pk, mail_sk for the index
-    COUNTS#<series>#<shard>  / MAIL       "<kind>|<session or ->|<state>" -> n
+    LEDGER#<series>#<registrant> / <delivery key>   the email: its claim, SES's word on it
+    SENTLOG#<log>                / <part>           which of a batch's claims SES accepted
+    COUNTS#<series>#<shard>      / MAIL             "<kind>|<session or ->|<state>" -> n
+    DELIVERY#<key>               / DELIVERY         an email recorded before the ledger moved
+                                                    here: read, never written (`Mail` index)
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from botocore.exceptions import ClientError
 
 from ..core.counts import count_shard, counted_session, mail_attribute
-from ..core.jobs import ORGANISER_COPY, EmailJob
+from ..core.jobs import ORGANISER_COPY, EmailJob, delivery_owner
 from .conflicts import is_write_conflict, pause
 from .dynamo import is_condition_failure, key
 from .mail_counts import MailTally, add_counts
@@ -34,16 +47,106 @@ if TYPE_CHECKING:
 
 ClaimResult = Literal["claimed", "sent", "busy"]
 LEDGER_TTL = timedelta(days=400)  # outlives any series: a resent email is worse than a row
+# A sent log is read only for a claim older than the lease that a message brings back: SQS
+# keeps a message at most 14 days, and a fan-out runs again within its own window.
+SENT_LOG_TTL = timedelta(days=30)
+FLUSH_EMAILS = 10  # accepted emails per sent-log item (what a dead sender may send again)
+FLUSH_SECONDS = 1.0  # or sooner, once the oldest unwritten one is this old
 CONFLICT_ATTEMPTS = 5  # SES events of one email racing each other
+CLAIMED = "claimed"
+SENT_STATES = frozenset({CLAIMED, "sent", "sending"})  # "sent", "sending": the former layout
+
+
+def ledger_key(delivery_key: str) -> dict[str, Any]:
+    """Where the ledger keeps an email: under its series and registrant."""
+    series_id, registrant_id = delivery_owner(delivery_key)
+    return key(f"LEDGER#{series_id}#{registrant_id}", delivery_key)
+
+
+def legacy_key(delivery_key: str) -> dict[str, Any]:
+    """Where the ledger kept an email before it moved under its registrant."""
+    return key(f"DELIVERY#{delivery_key}", "DELIVERY")
+
+
+def sent_mark(delivery_key: str) -> str:
+    """An email's mark in a sent log: 64 bits of its key's hash (a false match among one
+    batch's emails is about 1 in 10^16)."""
+    return hashlib.sha256(delivery_key.encode()).hexdigest()[:16]
+
+
+def taken_claim(state: str, claimed_at: int, stale: int) -> Literal["sent", "busy", "check"]:
+    """What a claim found in place means: sent; busy (its sender may still be at work, or
+    the email expired); or older than the lease, so its sent log decides ("check")."""
+    if state == "sent":
+        return "sent"
+    if state in SENT_STATES and claimed_at < stale:
+        return "check"
+    return "busy"
+
+
+class SentLog:
+    """A batch's claims that SES accepted, written FLUSH_EMAILS at a time, or once the oldest
+    unwritten one is FLUSH_SECONDS old, and when the batch ends; and the batch's "sent"
+    counts. Shared by the batch's threads. A log write that fails leaves its emails sent
+    (``missed`` counts them): only a redelivery after the lease would send them again."""
+
+    def __init__(self, log_id: str, write: Callable[[str, int, list[str]], None]) -> None:
+        self.log_id = log_id
+        self.tally = MailTally()
+        self.missed = 0
+        self._write = write
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._oldest = 0.0
+        self._parts = 0
+
+    def sent(self, job: EmailJob) -> None:
+        """SES accepted this claimed email."""
+        if job.registrant_id != ORGANISER_COPY:
+            self.tally.add(job.series_id, job.key,
+                           mail_attribute(job.kind, counted_session(job.session_ids), "sent"))
+        with self._lock:
+            if not self._pending:
+                self._oldest = time.monotonic()
+            self._pending.append(sent_mark(job.key))
+            due = len(self._pending) >= FLUSH_EMAILS \
+                or time.monotonic() - self._oldest >= FLUSH_SECONDS
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is noted and not yet written."""
+        with self._lock:
+            marks, self._pending = self._pending, []
+            part, self._parts = self._parts, self._parts + (1 if marks else 0)
+        if not marks:
+            return
+        try:
+            self._write(self.log_id, part, marks)
+        except Exception:  # the emails stay sent; the sender's metric reports the shortfall
+            with self._lock:
+                self.missed += len(marks)
 
 
 class Ledger(Protocol):
-    def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult: ...
-    def complete(self, job: EmailJob, now: datetime, message_id: str,
-                 tally: MailTally | None = None) -> None: ...
+    def sent_log(self, now: datetime) -> SentLog: ...
+    def claim(self, job: EmailJob, now: datetime, lease: timedelta,
+              log: SentLog) -> ClaimResult: ...
     def count(self, tally: MailTally) -> None: ...
-    def release(self, delivery_key: str) -> None: ...
+    def release(self, job: EmailJob, log: SentLog) -> None: ...
     def expire(self, job: EmailJob, now: datetime) -> bool: ...
+
+
+def _claim_values(job: EmailJob, now: datetime, log: SentLog) -> dict[str, Any]:
+    return {":claimed": {"S": CLAIMED}, ":now": {"N": str(int(now.timestamp()))},
+            ":exp": {"N": str(int((now + LEDGER_TTL).timestamp()))},
+            ":log": {"S": log.log_id}, ":series": {"S": job.series_id},
+            ":kind": {"S": job.kind},
+            ":sessions": {"L": [{"S": s} for s in job.session_ids]}}
+
+
+CLAIM_UPDATE = ("SET #state = :claimed, claimed_at = :now, expires_at = :exp, sent_log = :log, "
+                "series = :series, kind = :kind, sessions = :sessions")
 
 
 class DynamoLedger:
@@ -51,105 +154,121 @@ class DynamoLedger:
         self.client = client
         self.table = table
 
-    def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult:
+    def sent_log(self, now: datetime) -> SentLog:
+        expires = str(int((now + SENT_LOG_TTL).timestamp()))
+
+        def write(log_id: str, part: int, marks: list[str]) -> None:
+            self.client.put_item(TableName=self.table, Item={
+                **key(f"SENTLOG#{log_id}", f"{part:05d}"), "marks": {"SS": marks},
+                "expires_at": {"N": expires}})
+
+        return SentLog(uuid.uuid4().hex, write)
+
+    def claim(self, job: EmailJob, now: datetime, lease: timedelta,
+              log: SentLog) -> ClaimResult:
+        if job.legacy_ledger:  # queued before the ledger moved: its claim may be there
+            old = self.client.get_item(TableName=self.table, Key=legacy_key(job.key),
+                                       ConsistentRead=True).get("Item")
+            if old and (seen := self._taken(job, dict(old), now, lease)) != "check":
+                return seen
+        item_key = ledger_key(job.key)
         try:
             self.client.update_item(
-                TableName=self.table, Key=key(f"DELIVERY#{delivery_key}", "DELIVERY"),
-                UpdateExpression="SET #state = :sending, claimed_at = :now, expires_at = :exp",
-                ConditionExpression="attribute_not_exists(pk) OR "
-                                    "(#state = :sending AND claimed_at < :stale)",
+                TableName=self.table, Key=item_key, UpdateExpression=CLAIM_UPDATE,
+                ConditionExpression="attribute_not_exists(pk)",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":sending": {"S": "sending"}, ":now": {"N": str(int(now.timestamp()))},
-                    ":stale": {"N": str(int((now - lease).timestamp()))},
-                    ":exp": {"N": str(int((now + LEDGER_TTL).timestamp()))}},
+                ExpressionAttributeValues=_claim_values(job, now, log),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
             old = cast(dict[str, Any], dict(error.response).get("Item", {}))
-            return "sent" if old.get("state", {}).get("S") == "sent" else "busy"
+            seen = self._taken(job, old, now, lease)
+            return self._retake(job, old, now, log) if seen == "check" else seen
         return "claimed"
 
-    def complete(self, job: EmailJob, now: datetime, message_id: str,
-                 tally: MailTally | None = None) -> None:
-        """Sent: the state and what the console shows of the email; then +1 on its counter,
-        at once or in ``tally`` (written by ``count``). Should the count fail after the state
-        was written (beyond the retries of a conflict), the email stays sent (and is never
-        sent twice): a count short by one beats a duplicate email. An organiser's test copy
-        is not counted."""
-        sent_at = now.isoformat()
-        ledger: dict[str, Any] = {
-            "TableName": self.table, "Key": key(f"DELIVERY#{job.key}", "DELIVERY"),
-            "UpdateExpression": "SET #state = :sent, sent_at = :now, message_id = :id, "
-                                "series = :series, registrant = :rid, kind = :kind, "
-                                "sessions = :sessions, mail_pk = :mail_pk, mail_sk = :mail_sk",
-            "ExpressionAttributeNames": {"#state": "state"},
-            "ExpressionAttributeValues": {
-                ":sent": {"S": "sent"}, ":now": {"S": sent_at}, ":id": {"S": message_id},
-                ":series": {"S": job.series_id}, ":rid": {"S": job.registrant_id},
-                ":kind": {"S": job.kind},
-                ":sessions": {"L": [{"S": s} for s in job.session_ids]},
-                ":mail_pk": {"S": f"MAIL#{job.series_id}"},
-                ":mail_sk": {"S": f"{job.registrant_id}#{sent_at}#{job.kind}"}}}
-        self.client.update_item(**ledger)
-        if job.registrant_id == ORGANISER_COPY:
-            return
-        name = mail_attribute(job.kind, counted_session(job.session_ids), "sent")
-        if tally is not None:
-            tally.add(job.series_id, job.key, name)
-        else:
-            self._add(job, name)
+    def _taken(self, job: EmailJob, old: dict[str, Any], now: datetime,
+               lease: timedelta) -> Literal["sent", "busy", "check"]:
+        seen = taken_claim(old.get("state", {}).get("S", ""),
+                           int(old.get("claimed_at", {}).get("N", "0")),
+                           int((now - lease).timestamp()))
+        log_id = old.get("sent_log", {}).get("S", "")
+        if seen == "check" and log_id and self._logged(log_id, job.key):
+            return "sent"
+        return seen
+
+    def _logged(self, log_id: str, delivery_key: str) -> bool:
+        """Whether the sent log of the claim's batch names this email."""
+        mark = sent_mark(delivery_key)
+        request: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"SENTLOG#{log_id}"}}}
+        while True:
+            answer = self.client.query(**request)
+            if any(mark in item.get("marks", {}).get("SS", []) for item in answer["Items"]):
+                return True
+            if "LastEvaluatedKey" not in answer:
+                return False
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _retake(self, job: EmailJob, old: dict[str, Any], now: datetime,
+                log: SentLog) -> ClaimResult:
+        """Claim again an email whose sender died before SES accepted it, unless another
+        sender did so first."""
+        values = _claim_values(job, now, log) | {":was": old.get("claimed_at", {"N": "0"})}
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=ledger_key(job.key), UpdateExpression=CLAIM_UPDATE,
+                ConditionExpression="claimed_at = :was AND #state = :claimed",
+                ExpressionAttributeNames={"#state": "state"}, ExpressionAttributeValues=values)
+        except ClientError as error:
+            if is_condition_failure(error):
+                return "busy"
+            raise
+        return "claimed"
 
     def count(self, tally: MailTally) -> None:
         """A batch's counts: one write per counter shard it touched."""
         add_counts(self.client, self.table, tally.take())
 
-    def _add(self, job: EmailJob, name: str) -> None:
-        """+1 on the job's counter shard under ``name`` (``count`` of a tally of one)."""
-        once = MailTally()
-        once.add(job.series_id, job.key, name)
-        self.count(once)
-
     def expire(self, job: EmailJob, now: datetime) -> bool:
         """Too late to send (its window closed, e.g. a reminder after the start): recorded
-        once, in the series' mail list as "expired" and +1 on its counter, for the organiser;
+        once, in the person's mail as "expired" and +1 on its counter, for the organiser;
         False when the email has a ledger item already (sent, or being sent)."""
-        at = now.isoformat()
         try:
             self.client.update_item(
-                TableName=self.table, Key=key(f"DELIVERY#{job.key}", "DELIVERY"),
+                TableName=self.table, Key=ledger_key(job.key),
                 UpdateExpression="SET #state = :expired, delivery = :expired, delivery_at = :at, "
-                                 "series = :series, registrant = :rid, kind = :kind, "
-                                 "sessions = :sessions, mail_pk = :mail_pk, "
-                                 "mail_sk = :mail_sk, expires_at = :exp",
+                                 "series = :series, kind = :kind, sessions = :sessions, "
+                                 "expires_at = :exp",
                 ConditionExpression="attribute_not_exists(pk)",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={
-                    ":expired": {"S": "expired"}, ":at": {"S": at},
-                    ":series": {"S": job.series_id}, ":rid": {"S": job.registrant_id},
-                    ":kind": {"S": job.kind},
+                    ":expired": {"S": "expired"}, ":at": {"S": now.isoformat()},
+                    ":series": {"S": job.series_id}, ":kind": {"S": job.kind},
                     ":sessions": {"L": [{"S": s} for s in job.session_ids]},
-                    ":mail_pk": {"S": f"MAIL#{job.series_id}"},
-                    ":mail_sk": {"S": f"{job.registrant_id}#{at}#{job.kind}"},
                     ":exp": {"N": str(int((now + LEDGER_TTL).timestamp()))}})
         except ClientError as error:
             if is_condition_failure(error):
                 return False
             raise
         if job.registrant_id != ORGANISER_COPY:
-            self._add(job, mail_attribute(job.kind, counted_session(job.session_ids),
-                                          "expired"))
+            once = MailTally()
+            once.add(job.series_id, job.key, mail_attribute(
+                job.kind, counted_session(job.session_ids), "expired"))
+            self.count(once)
         return True
 
-    def release(self, delivery_key: str) -> None:
-        """Give a claim back after a failure before SES accepted the email."""
+    def release(self, job: EmailJob, log: SentLog) -> None:
+        """Give a claim back after a failure before SES accepted the email; only while the
+        claim is still this batch's (``log``), never one another sender has taken since."""
         try:
             self.client.delete_item(
-                TableName=self.table, Key=key(f"DELIVERY#{delivery_key}", "DELIVERY"),
-                ConditionExpression="#state = :sending",
+                TableName=self.table, Key=ledger_key(job.key),
+                ConditionExpression="#state = :claimed AND sent_log = :log",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":sending": {"S": "sending"}})
+                ExpressionAttributeValues={":claimed": {"S": CLAIMED},
+                                           ":log": {"S": log.log_id}})
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
@@ -162,32 +281,29 @@ class MemoryLedger:
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.counters: dict[tuple[str, int], dict[str, int]] = {}  # (series, shard) -> counts
+        self.logs: dict[str, set[str]] = {}  # log id -> marks
 
-    def claim(self, delivery_key: str, now: datetime, lease: timedelta) -> ClaimResult:
-        old = self.items.get(delivery_key)
-        stale = int((now - lease).timestamp())
-        if old is None or (old["state"] == "sending" and old["claimed_at"] < stale):
-            self.items[delivery_key] = {"state": "sending", "claimed_at": int(now.timestamp())}
-            return "claimed"
-        return "sent" if old["state"] == "sent" else "busy"
+    def sent_log(self, now: datetime) -> SentLog:
+        def write(log_id: str, part: int, marks: list[str]) -> None:
+            self.logs.setdefault(log_id, set()).update(marks)
 
-    def complete(self, job: EmailJob, now: datetime, message_id: str,
-                 tally: MailTally | None = None) -> None:
-        sent_at = now.isoformat()
+        return SentLog(uuid.uuid4().hex, write)
+
+    def claim(self, job: EmailJob, now: datetime, lease: timedelta,
+              log: SentLog) -> ClaimResult:
+        old = self.items.get(job.key)
+        if old is not None:
+            seen = taken_claim(old["state"], old.get("claimed_at", 0),
+                               int((now - lease).timestamp()))
+            if seen == "check" and sent_mark(job.key) in self.logs.get(old["sent_log"], ()):
+                return "sent"
+            if seen != "check":
+                return seen
         self.items[job.key] = {
-            **self.items.get(job.key, {}), "state": "sent", "sent_at": sent_at,
-            "message_id": message_id, "series": job.series_id, "registrant": job.registrant_id,
-            "kind": job.kind, "sessions": list(job.session_ids),
-            "mail_pk": f"MAIL#{job.series_id}",
-            "mail_sk": f"{job.registrant_id}#{sent_at}#{job.kind}"}
-        if job.registrant_id == ORGANISER_COPY:
-            return
-        name = mail_attribute(job.kind, counted_session(job.session_ids), "sent")
-        if tally is not None:
-            tally.add(job.series_id, job.key, name)
-            return
-        shard = self.counters.setdefault((job.series_id, count_shard(job.key)), {})
-        shard[name] = shard.get(name, 0) + 1
+            "state": CLAIMED, "claimed_at": int(now.timestamp()), "sent_log": log.log_id,
+            "series": job.series_id, "registrant": job.registrant_id, "kind": job.kind,
+            "sessions": list(job.session_ids)}
+        return "claimed"
 
     def count(self, tally: MailTally) -> None:
         for (series_id, shard_number), sums in tally.take().items():
@@ -208,9 +324,22 @@ class MemoryLedger:
             shard[name] = shard.get(name, 0) + 1
         return True
 
-    def release(self, delivery_key: str) -> None:
-        if self.items.get(delivery_key, {}).get("state") == "sending":
-            del self.items[delivery_key]
+    def release(self, job: EmailJob, log: SentLog) -> None:
+        item = self.items.get(job.key, {})
+        if item.get("state") == CLAIMED and item.get("sent_log") == log.log_id:
+            del self.items[job.key]
+
+
+def sent_at(item: Mapping[str, Any]) -> str:
+    """When an email went (ISO 8601), from a ledger item as DynamoDB returns it: the claim's
+    time (its sender sent it at once), or the former layout's own record; "" for an email
+    that expired unsent."""
+    if "sent_at" in item:
+        return str(item["sent_at"]["S"])
+    state = item.get("state", {}).get("S", "")
+    if state not in SENT_STATES or "claimed_at" not in item:
+        return ""
+    return datetime.fromtimestamp(int(item["claimed_at"]["N"]), UTC).isoformat()
 
 
 # "lost": it kept meeting other writes on the email or its counter shard and was given up
@@ -242,11 +371,14 @@ class DeliveryStateWrites:
 
     def record_delivery(self, delivery_key: str, state: str, at: str, detail: str,
                         tally: MailTally | None = None) -> DeliveryUpdate:
-        item_key = key(f"DELIVERY#{delivery_key}", "DELIVERY")
+        try:
+            item_key, item = self._ledger_item(delivery_key)
+        except ValueError:  # not a key this ledger makes
+            return DeliveryUpdate("unknown")
         series_id = ""
-        item = self._ledger_item(item_key)
         for attempt in range(CONFLICT_ATTEMPTS):
-            if not item or "series" not in item or item.get("state", {}).get("S") != "sent":
+            if not item or "series" not in item \
+                    or item.get("state", {}).get("S") not in SENT_STATES:
                 return DeliveryUpdate("unknown")
             series_id = item["series"]["S"]
             if state in item.get("events", {}).get("SS", []):
@@ -263,24 +395,34 @@ class DeliveryStateWrites:
                 if not is_write_conflict(error):
                     raise
                 pause(attempt)  # a transaction held the item: nothing was applied
-                item = self._ledger_item(item_key)
+                item = self._read(item_key, consistent=True)
                 continue
-            if state != "sent" and item.get("registrant", {}).get("S") != ORGANISER_COPY:
+            if state != "sent" and delivery_owner(delivery_key)[1] != ORGANISER_COPY:
                 self._count(series_id, delivery_key, item, state, tally)
             return DeliveryUpdate("recorded", series_id)
-        item = self._ledger_item(item_key)
+        item = self._read(item_key, consistent=True)
         if state in item.get("events", {}).get("SS", []):  # it got there in the end
             return DeliveryUpdate("duplicate", series_id)
         return DeliveryUpdate("lost", series_id)
 
-    def _ledger_item(self, item_key: dict[str, Any]) -> dict[str, Any]:
-        """The email's ledger item; read again consistently when the cheaper read does not
-        show it sent (an event may follow its email by less than a replica's lag)."""
-        item = self.client.get_item(TableName=self.table, Key=item_key).get("Item") or {}
-        if item.get("state", {}).get("S") != "sent":
-            item = self.client.get_item(TableName=self.table, Key=item_key,
-                                        ConsistentRead=True).get("Item") or {}
-        return dict(item)
+    def _ledger_item(self, delivery_key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The email's ledger key and item; read again consistently when the cheaper read
+        does not show it sent (an event may follow its email by less than a replica's lag),
+        and in the former layout when the email is not under its registrant."""
+        item_key = ledger_key(delivery_key)
+        item = self._read(item_key, consistent=False)
+        if item.get("state", {}).get("S") not in SENT_STATES:
+            item = self._read(item_key, consistent=True)
+        if not item:
+            old_key = legacy_key(delivery_key)
+            old = self._read(old_key, consistent=True)
+            if old:
+                return old_key, old
+        return item_key, item
+
+    def _read(self, item_key: dict[str, Any], *, consistent: bool) -> dict[str, Any]:
+        return dict(self.client.get_item(TableName=self.table, Key=item_key,
+                                         ConsistentRead=consistent).get("Item") or {})
 
     def _count(self, series_id: str, delivery_key: str, item: dict[str, Any], state: str,
                tally: MailTally | None) -> None:

@@ -2,7 +2,7 @@
 items they count, for a repair (``services/counts_repair.py``); mixed into the DynamoDB store:
 
     COUNTS#<series>#<shard 0..7> / MAIL      "<kind>|<session or ->|<state>" -> n
-    DELIVERY#<key> / DELIVERY                one email; in the `Mail` index once it was sent
+    LEDGER#<series>#<registrant> / <key>     one email (DELIVERY#<key> before it moved)
 
 A counter item holds every kind, session and state of its shard, so it outgrows 1 KB and
 each write of it costs a write unit per KB: the sender and the feedback function add up a
@@ -113,18 +113,25 @@ class MailCounts:
 
     def sent_mail_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
                        ) -> tuple[list[SentMail], dict[str, Any] | None]:
-        """One page of the series' sent emails (a Query of the `Mail` index), and the next
-        cursor."""
+        """One page of a Scan for the series' emails (a repair's read, seldom run: the
+        ledger keeps each email under its registrant, and the registrations of erased people
+        are gone), including those recorded before the ledger moved; and the next cursor.
+        A page may be empty while the cursor goes on."""
         request: dict[str, Any] = {
-            "TableName": self.table, "IndexName": "Mail", "Limit": limit,
-            "KeyConditionExpression": "mail_pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"MAIL#{series_id}"}}}
+            "TableName": self.table, "Limit": limit,
+            "FilterExpression": "series = :series AND (begins_with(pk, :ledger) "
+                                "OR (begins_with(pk, :legacy) AND attribute_exists(mail_pk)))",
+            "ExpressionAttributeValues": {
+                ":series": {"S": series_id}, ":ledger": {"S": f"LEDGER#{series_id}#"},
+                ":legacy": {"S": "DELIVERY#"}}}
         if cursor:
             request["ExclusiveStartKey"] = cursor
-        answer = self.client.query(**request)
+        answer = self.client.scan(**request)
         return ([SentMail(
-            delivery_key=item["pk"]["S"].removeprefix("DELIVERY#"),
-            registrant_id=item.get("registrant", {}).get("S", ""),
+            delivery_key=item["sk"]["S"] if item["pk"]["S"].startswith("LEDGER#")
+            else item["pk"]["S"].removeprefix("DELIVERY#"),
+            registrant_id=item.get("registrant", {}).get("S", "")
+            or item["pk"]["S"].rpartition("#")[2],
             kind=item.get("kind", {}).get("S", ""),
             session_ids=tuple(v["S"] for v in item.get("sessions", {}).get("L", [])),
             states=frozenset(item.get("events", {}).get("SS", []))

@@ -30,6 +30,7 @@ from ..core.counts import (
     count_shard,
     counted_session,
     mail_attribute,
+    newest_first,
     parse_mail_attribute,
     tally,
 )
@@ -42,7 +43,7 @@ from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
 from ..core.waves import is_wave
 from .dynamo import StaleWriteError
-from .ledger import STATE_RANK, DeliveryUpdate, MemoryLedger
+from .ledger import SENT_STATES, STATE_RANK, DeliveryUpdate, MemoryLedger
 from .mail_counts import MailTally
 from .read_model import (
     SEARCH_PAGE,
@@ -235,21 +236,18 @@ class MemoryStore:
 
     def sent_mail_page(self, series_id: str, cursor: dict[str, Any] | None, limit: int
                        ) -> tuple[list[SentMail], dict[str, Any] | None]:
-        """The series' sent emails in index order; the cursor holds the last index key."""
-        after = str(cursor.get("mail_sk", "")) if cursor else ""
-        mine = sorted((str(item["mail_sk"]), delivery_key, item)
-                      for delivery_key, item in self.ledger.items.items()
-                      if item.get("mail_pk") == f"MAIL#{series_id}")
-        if cursor:
-            mine = mine[bisect.bisect_right([sk for sk, _, _ in mine], after):]
+        """The series' emails in key order; the cursor holds the last key."""
+        after = str(cursor.get("key", "")) if cursor else ""
+        mine = sorted((delivery_key, item) for delivery_key, item in self.ledger.items.items()
+                      if item.get("series") == series_id and delivery_key > after)
         page = mine[:limit]
         return ([SentMail(delivery_key=k, registrant_id=str(item.get("registrant", "")),
                           kind=str(item.get("kind", "")),
                           session_ids=tuple(item.get("sessions", ())),
                           states=frozenset(item.get("events", set()))
                           | ({item["delivery"]} if item.get("delivery") else set()))
-                 for _, k, item in page],
-                {"mail_sk": page[-1][0]} if len(mine) > limit else None)
+                 for k, item in page],
+                {"key": page[-1][0]} if len(mine) > limit else None)
 
     def counts(self, series_id: str) -> SeriesCounts:
         registrations: dict[str, int] = {}
@@ -297,15 +295,15 @@ class MemoryStore:
                         limit: int = 200) -> list[MailRecord]:
         """Every email sent to this person in this series, newest first."""
         check_limit(limit)
-        mine = sorted((item for item in self.ledger.items.values()
-                       if item.get("mail_pk") == f"MAIL#{series_id}"
-                       and str(item.get("mail_sk", "")).startswith(f"{registrant_id}#")),
-                      key=lambda item: str(item["mail_sk"]), reverse=True)
-        return [MailRecord(kind=item.get("kind", ""), session_ids=tuple(item.get("sessions", ())),
-                           sent_at=item.get("sent_at", ""), delivery=item.get("delivery", ""),
-                           delivery_at=item.get("delivery_at", ""),
-                           detail=item.get("delivery_detail", ""))
-                for item in mine[:limit]]
+        records = [MailRecord(
+            kind=item.get("kind", ""), session_ids=tuple(item.get("sessions", ())),
+            sent_at=datetime.fromtimestamp(item["claimed_at"], UTC).isoformat()
+            if item.get("state") in SENT_STATES else "",
+            delivery=item.get("delivery", ""), delivery_at=item.get("delivery_at", ""),
+            detail=item.get("delivery_detail", ""))
+            for item in self.ledger.items.values()
+            if item.get("series") == series_id and item.get("registrant") == registrant_id]
+        return newest_first(records)[:limit]
 
     def suppressions(self, series_id: str, cursor: str | None, limit: int
                      ) -> tuple[list[SuppressionRecord], str | None]:
@@ -364,7 +362,7 @@ class MemoryStore:
                         tally: MailTally | None = None) -> DeliveryUpdate:
         """SES's word on an email the ledger sent: each state once, the worst one shown."""
         item = self.ledger.items.get(delivery_key)
-        if not item or "series" not in item or item.get("state") != "sent":
+        if not item or "series" not in item or item.get("state") not in SENT_STATES:
             return DeliveryUpdate("unknown")
         series_id = str(item["series"])
         seen: set[str] = item.setdefault("events", set())

@@ -20,6 +20,7 @@ from ..core.counts import (
     MailRecord,
     SeriesCounts,
     SuppressionRecord,
+    newest_first,
     parse_mail_attribute,
 )
 from ..core.errors import InvalidInputError, PayloadError, RetryableError
@@ -27,6 +28,7 @@ from ..core.registration import Registration
 from ..core.text import registrant_id
 from .conflicts import error_code, is_conflict_only, pause
 from .dynamo import batch_get, key
+from .ledger import sent_at
 from .registration_counts import counters_of, registration_shard_key
 
 if TYPE_CHECKING:
@@ -182,21 +184,27 @@ class ReadModel:
 
     def registrant_mail(self, series_id: str, registrant_id: str,
                         limit: int = 200) -> list[MailRecord]:
-        """Every email sent to this person in this series, newest first (the `Mail` index)."""
+        """Every email sent to this person in this series, newest first: a Query of their
+        part of the ledger, and one of the `Mail` index for what was sent before the ledger
+        moved there."""
         check_limit(limit)
-        answer = self.client.query(
+        items = self.client.query(
+            TableName=self.table, KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"LEDGER#{series_id}#{registrant_id}"}}
+        )["Items"]
+        items += self.client.query(
             TableName=self.table, IndexName="Mail", Limit=limit, ScanIndexForward=False,
             KeyConditionExpression="mail_pk = :pk AND begins_with(mail_sk, :who)",
             ExpressionAttributeValues={":pk": {"S": f"MAIL#{series_id}"},
-                                       ":who": {"S": f"{registrant_id}#"}})
-        return [MailRecord(
+                                       ":who": {"S": f"{registrant_id}#"}})["Items"]
+        return newest_first([MailRecord(
             kind=item.get("kind", {}).get("S", ""),
             session_ids=tuple(v["S"] for v in item.get("sessions", {}).get("L", [])),
-            sent_at=item.get("sent_at", {}).get("S", ""),
+            sent_at=sent_at(item),
             delivery=item.get("delivery", {}).get("S", ""),
             delivery_at=item.get("delivery_at", {}).get("S", ""),
             detail=item.get("delivery_detail", {}).get("S", ""))
-            for item in answer["Items"]]
+            for item in items])[:limit]
 
     def suppressions(self, series_id: str, cursor: str | None, limit: int
                      ) -> tuple[list[SuppressionRecord], str | None]:

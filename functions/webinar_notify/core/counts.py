@@ -145,6 +145,12 @@ class MailRecord:
     detail: str  # bounce type/subtype or complaint type
 
 
+def newest_first(records: list[MailRecord]) -> list[MailRecord]:
+    """One person's mail as the console lists it: by when it went (or expired), newest
+    first."""
+    return sorted(records, key=lambda r: r.sent_at or r.delivery_at, reverse=True)
+
+
 @dataclass(frozen=True, slots=True)
 class SuppressionRecord:
     suppression_id: str  # a keyed hash of the address

@@ -6,8 +6,10 @@ which it is no use, how often it was put back), are fields of the job. Just befo
 the sender reads only whether it is still wanted (core/send_check.py), in one request; the
 series is read once per container and revision.
 
-On the queue a job is JSON, ``"v": 2``. Version 1 messages (a string map, ``extra``) are still
-read, as a queue may hold them while a new version is deployed.
+On the queue a job is JSON, ``"v": 3``. Versions 2 (the same fields) and 1 (a string map,
+``extra``) are still read, as a queue may hold them while a new version is deployed; such a job
+was queued when the ledger kept its emails elsewhere, so it is marked ``legacy_ledger`` (and
+keeps the mark when put back on the queue) for the sender to look there too.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ EmailKind = Literal["confirmation", "reminder", "update", "cancellation", "annou
 KINDS: tuple[EmailKind, ...] = ("confirmation", "reminder", "update", "cancellation",
                                 "announcement", "waitlisted", "pending", "declined",
                                 "certificate")
-VERSION = 2
+VERSION = 3
 # The registrant id of an organiser's previews and test copies: no registrant, so never
 # counted in the series' mail figures (its ledger item still keeps it from going out twice).
 ORGANISER_COPY = "organiser-copy"
@@ -47,6 +49,7 @@ class EmailJob:
     payload: Payload | None = None  # the kind's own; None: the kind's default
     not_after: datetime | None = None  # no use after this (e.g. a reminder after the start)
     deferrals: int = 0  # times the sender put it back on the queue for later
+    legacy_ledger: bool = False  # queued before the ledger moved (version 1 or 2)
 
     def __post_init__(self) -> None:
         kind = REGISTRY.get(self.kind)
@@ -68,12 +71,13 @@ class EmailJob:
             | ({"lang": self.recipient.language} if self.recipient.language else {}),
         } | ({"payload": payload} if payload else {})
           | ({"not_after": self.not_after.isoformat()} if self.not_after else {})
-          | ({"deferrals": self.deferrals} if self.deferrals else {}),
+          | ({"deferrals": self.deferrals} if self.deferrals else {})
+          | ({"legacy_ledger": True} if self.legacy_ledger else {}),
             separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> EmailJob:
-        """Parse a queue message (version 2, or 1 from before an update); a malformed one
+        """Parse a queue message (version 3, or 2 or 1 from before an update); a malformed one
         raises PayloadError (and ends in the DLQ)."""
         try:
             doc: dict[str, Any] = json.loads(text)
@@ -82,7 +86,8 @@ class EmailJob:
             if kind is None:
                 raise ValueError("kind")
             version = doc.get("v")
-            if version == VERSION:
+            legacy = version != VERSION or doc.get("legacy_ledger") is True
+            if version in (2, VERSION):
                 payload, not_after, deferrals = (
                     kind.payload.from_doc(doc.get("payload", {})), doc.get("not_after"),
                     doc.get("deferrals", 0))
@@ -95,6 +100,8 @@ class EmailJob:
                 raise ValueError("version")
             if not isinstance(deferrals, int) or isinstance(deferrals, bool) or deferrals < 0:
                 raise ValueError("deferrals")
+            if delivery_owner(str(doc["key"])) != (str(doc["series"]), str(doc["rid"])):
+                raise ValueError("key")  # the ledger keeps the email under its owner
             return cls(kind=kind.name, series_id=str(doc["series"]),
                        series_revision=int(doc["rev"]), registrant_id=str(doc["rid"]),
                        recipient=Registrant(email=str(to["email"]), full_name=str(to["name"]),
@@ -102,7 +109,8 @@ class EmailJob:
                                             language=str(to.get("lang", ""))),
                        session_ids=tuple(str(s) for s in doc["sessions"]), key=str(doc["key"]),
                        also=tuple(str(s) for s in doc.get("also", ())), payload=payload,
-                       not_after=_instant(not_after), deferrals=deferrals)
+                       not_after=_instant(not_after), deferrals=deferrals,
+                       legacy_ledger=legacy)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise PayloadError(f"malformed email job: {type(error).__name__}") from None
 
@@ -126,3 +134,13 @@ def delivery_key(kind: EmailKind, series_id: str, registrant_id: str, *scope: ob
     """Deterministic key of one email: kind, series, what it is about, and to whom."""
     about = hashlib.sha256("\n".join(str(s) for s in scope).encode()).hexdigest()[:16]
     return f"{kind}#{series_id}#{about}#{registrant_id}"
+
+
+def delivery_owner(key: str) -> tuple[str, str]:
+    """The series and registrant a delivery key names (ValueError for a key not made by
+    ``delivery_key``): the ledger keeps each email under them."""
+    kind, _, rest = key.partition("#")
+    series_id, about, registrant_id = [*rest.rsplit("#", 2), "", ""][:3]
+    if kind not in KINDS or not series_id or len(about) != 16 or not registrant_id:
+        raise ValueError("not a delivery key")
+    return series_id, registrant_id

@@ -33,9 +33,10 @@ _OUTCOME_METRICS = {"sent": "EmailsSent", "duplicate": "EmailsDuplicateSkipped",
                     "expired": "EmailsExpired", "skipped": "EmailsSkippedStale",
                     "suppressed": "EmailsSuppressed", "withdrawn": "EmailsWithdrawn",
                     "handed_back": "EmailsHandedBack", "failed": "EmailsFailed",
-                    "counts_missed": "MailCountsMissed"}
+                    "counts_missed": "MailCountsMissed", "marks_missed": "SentMarksMissed"}
 FAILED = "failed"  # records that raised: SQS delivers them again
 COUNTS_MISSED = "counts_missed"  # sent, but the batch's counter write failed: a repair adds it
+MARKS_MISSED = "marks_missed"  # sent, but not noted in the batch's sent log (see ledger.py)
 
 
 def send_batch(records: list[dict[str, Any]], seconds_left: float | None) -> list[str]:
@@ -52,6 +53,7 @@ def send_batch(records: list[dict[str, Any]], seconds_left: float | None) -> lis
         sender = services().sender
         results = sender.deliver_all([job for _id, job in jobs], seconds_left)
         outcomes[COUNTS_MISSED] = sender.counts_missed
+        outcomes[MARKS_MISSED] = sender.marks_missed
         for (message_id, job), result in zip(jobs, results, strict=True):
             if isinstance(result, Exception):
                 failed.append(_failure(message_id, result))

@@ -4,12 +4,14 @@ to the mailer.
 An address that bounced or complained since the job was queued gets nothing, nor does a person
 who erased their data, cancelled or opted out of that kind of email since (core/send_check.py):
 both are read in the one request made before the claim. Redelivered or
-duplicated jobs find their key already sent and send nothing. A failure before the mailer
+duplicated jobs find their claim and send nothing (adapters/ledger.py says how a claim whose
+sender died is told from one that was sent). A failure before the mailer
 accepted the email gives the claim back and puts the job back on the queue with a growing
 delay, as SES throttling or another sender holding the claim do, so a passing fault never uses
 up the receives that lead to the dead-letter queue; only a job that keeps failing, or that
-cannot be read, ends there. A process that dies writes nothing: its claim expires after the
-lease and the email is sent again (the one documented duplicate).
+cannot be read, ends there. A process that dies writes nothing more: its claims expire after the
+lease, and the emails its batch's sent log does not name are sent again (the one documented
+duplicate: accepted by SES in the last moment before the log was written).
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from ..adapters.clock import Clock
-from ..adapters.ledger import Ledger
-from ..adapters.mail_counts import MailTally
+from ..adapters.ledger import Ledger, SentLog
 from ..adapters.mailer import Mailer, OutgoingMessage
 from ..adapters.queue import SendQueue
 from ..adapters.rate_limit import RateLimiter
@@ -135,6 +136,7 @@ class Sender:
         self.clock = clock
         self.settings = settings
         self.counts_missed = 0  # of the last batch: counts its counter write could not add
+        self.marks_missed = 0  # of the last batch: sent emails its sent log could not note
 
     def deliver_all(self, jobs: Sequence[EmailJob], seconds_left: float | None = None
                     ) -> list[Delivery | Exception]:
@@ -158,35 +160,43 @@ class Sender:
             self.secrets.registrant_key()
             self.secrets.token_secrets()
         results: list[Delivery | Exception | None]
-        tally = MailTally()  # the batch's sent emails, counted once per shard at the end
+        log = self.ledger.sent_log(self.clock.now())  # and the batch's counts, once per shard
         if len(now) <= 1 or self.pool == 1:
-            results = [self._outcome(job, deadline, tally) for job in now]
+            results = [self._outcome(job, deadline, log) for job in now]
         else:
             with ThreadPoolExecutor(max_workers=min(self.pool, len(now))) as threads:
                 # Each email runs in a copy of the caller's context (which function calls).
                 futures = [threads.submit(contextvars.copy_context().run, self._outcome, job,
-                                          deadline, tally) for job in now]
+                                          deadline, log) for job in now]
                 results = [future.result() for future in futures]
-        self.counts_missed = 0
-        if tally:  # sent is sent: a failed count leaves it short (a repair recounts it)
-            pending = tally.total()
-            try:
-                self.ledger.count(tally)
-            except Exception:
-                self.counts_missed = pending  # the MailCountsMissed metric says so
+        self._close(log)
         late = [job for job, result in zip(now, results, strict=True) if result is None]
         back = iter(self._hand_back(late + later) if late or later else [])
         return [result if result is not None else next(back) for result in results] + list(back)
 
-    def _outcome(self, job: EmailJob, deadline: float | None = None,
-                 tally: MailTally | None = None) -> Delivery | Exception | None:
+    def _outcome(self, job: EmailJob, deadline: float | None, log: SentLog
+                 ) -> Delivery | Exception | None:
         """What became of one job; None when its time to start had passed (hand it back)."""
         if deadline is not None and time.monotonic() >= deadline:
             return None
         try:
-            return self.deliver(job, tally)
+            return self.deliver(job, log)
         except Exception as error:  # reported for this record; the others go on
             return error
+
+    def _close(self, log: SentLog) -> None:
+        """The batch's sent log written out and its counts added. Sent is sent: a failure
+        leaves a count short (a repair recounts it) or an email unnoted (sent again only if
+        a message brings it back after the lease); the sender's metrics say so."""
+        log.flush()
+        self.marks_missed = log.missed
+        self.counts_missed = 0
+        if log.tally:
+            pending = log.tally.total()
+            try:
+                self.ledger.count(log.tally)
+            except Exception:
+                self.counts_missed = pending  # the MailCountsMissed metric says so
 
     def _hand_back(self, jobs: list[EmailJob]) -> list[Delivery | Exception]:
         try:
@@ -201,8 +211,14 @@ class Sender:
         with contextlib.suppress(Exception):
             self.ledger.expire(job, now)
 
-    def deliver(self, job: EmailJob, tally: MailTally | None = None) -> Delivery:
-        """One job; its "sent" count goes into ``tally`` when given (the batch writes it)."""
+    def deliver(self, job: EmailJob, log: SentLog | None = None) -> Delivery:
+        """One job, noted in its batch's sent ``log`` (a log of its own when alone)."""
+        if log is None:
+            log = self.ledger.sent_log(self.clock.now())
+            try:
+                return self.deliver(job, log)
+            finally:
+                self._close(log)
         now = self.clock.now()
         if job.not_after is not None and now >= job.not_after:
             self._record_expired(job, now)
@@ -219,7 +235,7 @@ class Sender:
                     and withdrawn(job, recipient, series, self._announcement(job)):
                 return Delivery("withdrawn")  # erased, cancelled or opted out since
             job = seated_ahead(job, recipient)
-            claim = self.ledger.claim(job.key, now, self.settings.lease)
+            claim = self.ledger.claim(job, now, self.settings.lease, log)
         except RetryableError as error:  # e.g. DynamoDB throttled the read: try later
             return self._retry(job, error)
         except WebinarNotifyError:
@@ -233,22 +249,22 @@ class Sender:
         try:
             message = self._message(job)
             self.limiter.acquire()
-            message_id = self.mailer.send(message)
+            self.mailer.send(message)  # SES's events name the email by its delivery tag
         except StaleJobError:
-            self.ledger.release(job.key)
+            self.ledger.release(job, log)
             return Delivery("skipped")
         except RetryableError:
-            self.ledger.release(job.key)
+            self.ledger.release(job, log)
             return Delivery(self._defer(job, self.settings.retry_delay))
         except InvalidInputError:  # e.g. the series is gone: no retry can help
-            self.ledger.release(job.key)
+            self.ledger.release(job, log)
             raise
         except Exception as error:  # before SES accepted, or its answer was lost: try later
-            self.ledger.release(job.key)
+            self.ledger.release(job, log)
             return self._retry(job, error)
         # A BaseException (the runtime going down) releases nothing: as after a crash, the
         # claim expires after the lease.
-        self.ledger.complete(job, self.clock.now(), message_id, tally)
+        log.sent(job)
         return Delivery("sent")
 
     def _retry(self, job: EmailJob, error: Exception) -> Delivery:
