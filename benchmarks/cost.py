@@ -4,7 +4,7 @@ writes, for its capacity units), every Lambda invocation and how long it took, a
 every log line the handlers write (their JSON lines and EMF metric blobs, as CloudWatch Logs
 would ingest them). Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/cost.py [--registrants 20] [--detail]
+    .venv/bin/python benchmarks/cost.py [--registrants 20] [--detail] [--marginal]
                                                           (CI: --registrants 2 --tiny)
 
 About a minute at the default (8 at 100 registrants): moto copies the whole table at every
@@ -592,6 +592,14 @@ def _log_to(stream: io.TextIOBase) -> None:
                 handler.setStream(stream)
 
 
+def _copy_run(run: Run) -> Run:
+    """A run's tallies as they stand (``report`` takes the idle scheduler's out)."""
+    copied = Run(emails=run.emails, deliveries=run.deliveries)
+    for name, tally in run.tallies.items():
+        copied.tallies[name] = _copy(tally)
+    return copied
+
+
 def _copy(tally: Tally) -> Tally:
     return Tally(**{**tally.__dict__, "requests": Counter(tally.requests)})
 
@@ -732,6 +740,27 @@ def report(run: Run, detail: bool = False) -> None:
           "each SQS event source's long polls $0.10-0.26 (notes §2, not counted here)")
 
 
+def report_marginal(small: Run, large: Run) -> None:
+    """What each 1,000 more emails cost, from two runs of one series with fewer and more
+    registrants: what does not grow with the emails (the scheduler's runs, a batch's writes
+    once it is full) drops out, so this is the cost at a larger series' scale."""
+    extra = large.emails - small.emails
+    if extra <= 0:
+        return
+    grown: dict[str, Tally] = {}
+    for name in (set(small.tallies) | set(large.tallies)) - {"idle scheduler run"}:
+        grown[name] = Tally()
+        _subtract_into(grown[name], large.tallies.get(name, Tally()),
+                       small.tallies.get(name, Tally()))
+    per, ses = 1000 / extra, SES_PER_EMAIL * 1000
+    rest = {n: t for n, t in grown.items() if n not in FEEDBACK_PATH}
+    default = price(rest, False).total() * per / ses * 100
+    recorded = price(grown, False, large.deliveries - small.deliveries).total() * per / ses * 100
+    print(f"\neach 1,000 more emails ({small.emails} -> {large.emails}), tracing off, storage "
+          f"apart: {default:5.2f} % of SES with DeliveryEvents=Off (the default; goal <= 2 %), "
+          f"{recorded:5.2f} % with DeliveryEvents=Recorded")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--registrants", type=int, default=20)
@@ -739,11 +768,20 @@ def main() -> None:
                         help="stop after the first session's reminders (CI)")
     parser.add_argument("--detail", action="store_true",
                         help="each function's requests by type, per 1,000 emails")
+    parser.add_argument("--marginal", action="store_true",
+                        help="also run with half the registrants, and print what each 1,000 "
+                             "more emails cost (the larger series' scale)")
     args = parser.parse_args()
     until = datetime.fromisoformat("2023-10-27T00:00:00+00:00") if args.tiny else None
+    half = Run()
+    if args.marginal:
+        play(half, max(1, args.registrants // 2), until)
     run = Run()
     play(run, args.registrants, until)
+    marginal_of = (_copy_run(half), _copy_run(run)) if args.marginal else None
     report(run, args.detail)
+    if marginal_of:
+        report_marginal(*marginal_of)
 
 
 if __name__ == "__main__":
