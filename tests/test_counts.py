@@ -205,9 +205,7 @@ def test_the_overview_and_a_page_cost_the_same_requests_at_20_and_at_160(
     _stored(harness, 140, start=20)  # three pages of 50 and more
     large = _page_costs(harness)
     assert small == large
-    # One BatchGetItem; Query pages; a person's mail: their part of the ledger, and the index
-    # of what was sent before the ledger moved there.
-    assert [len(c) for c in large] == [1, 1, 2, 1]
+    assert [len(c) for c in large] == [1, 1, 1, 1]  # one BatchGetItem; Query pages
     assert not any("Scan" in call for calls in large for call in calls)
     counts = harness.runtime.store.counts(SERIES_ID)
     assert counts.registered == 160 and counts.whole_series == 54

@@ -358,6 +358,36 @@ def test_the_ledgers_local_stand_in_keeps_the_dynamodb_ledgers_rules(
     assert ledger.claim(other, t + timedelta(days=1), lease, ledger.sent_log(t)) == "sent"
 
 
+def test_a_sent_log_write_that_fails_is_tried_again_and_only_the_last_one_counts_missed(
+        ) -> None:
+    from webinar_notify.adapters.ledger import FLUSH_EMAILS, SentLog, sent_mark
+
+    written: list[str] = []
+    refusals = iter([True])
+
+    def write(log_id: str, part: int, marks: list[str]) -> None:
+        if next(refusals, False):
+            raise RuntimeError("throttled")
+        written.extend(marks)
+
+    log = SentLog("batch", write)
+    jobs = [_job(f"a{n}") for n in range(FLUSH_EMAILS + 1)]
+    for job in jobs:  # the tenth's write is refused; the eleventh's takes all eleven
+        log.sent(job)
+    log.flush(last=True)
+    assert sorted(written) == sorted(sent_mark(job.key) for job in jobs) and log.missed == 0
+    assert log.tally.total() == len(jobs)
+
+    def refuse(log_id: str, part: int, marks: list[str]) -> None:
+        raise RuntimeError("throttled")
+
+    lost = SentLog("batch-2", refuse)
+    for job in jobs[:3]:
+        lost.sent(job)
+    lost.flush(last=True)
+    assert lost.missed == 3  # sent, and reported: the sender's SentMarksMissed metric
+
+
 def test_an_email_sent_before_the_ledger_moved_is_not_sent_again(harness: Harness) -> None:
     """A job still on the queue from before the ledger kept emails under their registrant
     (a version 2 message) finds its email sent there, and sends nothing; a job queued since

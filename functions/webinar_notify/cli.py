@@ -75,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
     repair.add_argument("--region", help="default: your AWS configuration's")
     repair.set_defaults(run=_counts_repair)
 
+    ledger = commands.add_parser("ledger", help="the delivery ledger")
+    ledger_commands = ledger.add_subparsers(required=True, metavar="ACTION")
+    migrate = ledger_commands.add_parser(
+        "migrate", help="copy the emails recorded before the ledger moved under the registrant "
+                        "into its new place (once, after updating a stack deployed before; "
+                        "safe to run again)")
+    migrate.add_argument("--table", required=True,
+                         help="the stack's DynamoDB table (its Table resource's physical name)")
+    migrate.add_argument("--region", help="default: your AWS configuration's")
+    migrate.set_defaults(run=_ledger_migrate)
+
     simulate = commands.add_parser("simulate", help="replay a scenario locally in virtual time")
     simulate.add_argument("scenario", type=Path, help="a scenario file (see scenarios/)")
     simulate.add_argument("--outbox", type=Path, required=True, help="directory for the emails")
@@ -120,6 +131,18 @@ def _parser() -> argparse.ArgumentParser:
     signer.add_argument("--timestamp", type=int, help="unix time (default: now)")
     signer.set_defaults(run=_sign)
     return parser
+
+
+def _ledger_migrate(args: argparse.Namespace) -> int:
+    import boto3
+
+    from .adapters.ledger_migration import migrate_ledger
+
+    report = migrate_ledger(boto3.client("dynamodb", region_name=args.region), args.table)
+    print(f"{report.copied} email(s) copied, {report.present} already in place"
+          + (f", {report.unreadable} with a key of another form left as they were"
+             if report.unreadable else ""))
+    return 0
 
 
 def _counts_repair(args: argparse.Namespace) -> int:

@@ -6,8 +6,10 @@ sent log. A redelivered message finds the claim and sends nothing: while the cla
 than the lease its sender may still be at work ("busy": look again later); once older, the
 claim's sent log says whether SES accepted it ("sent"). If the log does not name it, its sender
 died before SES's answer was noted, and the email is claimed again and sent. The window left:
-SES accepted the email and the sender died before its log was written (at most FLUSH_EMAILS
-emails or FLUSH_SECONDS of one instance's sending); those are sent again after the lease.
+SES accepted the email and the sender died before its log was written (fewer than
+FLUSH_EMAILS emails of one instance: an item is written at each tenth, or, as an email is
+noted, once the oldest unwritten is FLUSH_SECONDS old, and when the batch ends); those are sent
+again after the lease.
 
 So an email costs one write, not two: a sent log takes FLUSH_EMAILS emails in one small item.
 The item sits under its series and registrant, so the console reads one person's mail with a
@@ -47,9 +49,9 @@ if TYPE_CHECKING:
 
 ClaimResult = Literal["claimed", "sent", "busy"]
 LEDGER_TTL = timedelta(days=400)  # outlives any series: a resent email is worse than a row
-# A sent log is read only for a claim older than the lease that a message brings back: SQS
-# keeps a message at most 14 days, and a fan-out runs again within its own window.
-SENT_LOG_TTL = timedelta(days=30)
+# A sent log lives as long as the claims it speaks for: the same email may be asked for again
+# at any time (a form sent twice, a seat given again), and its claim must then say "sent".
+SENT_LOG_TTL = LEDGER_TTL
 FLUSH_EMAILS = 10  # accepted emails per sent-log item (what a dead sender may send again)
 FLUSH_SECONDS = 1.0  # or sooner, once the oldest unwritten one is this old
 CONFLICT_ATTEMPTS = 5  # SES events of one email racing each other
@@ -87,8 +89,9 @@ def taken_claim(state: str, claimed_at: int, stale: int) -> Literal["sent", "bus
 class SentLog:
     """A batch's claims that SES accepted, written FLUSH_EMAILS at a time, or once the oldest
     unwritten one is FLUSH_SECONDS old, and when the batch ends; and the batch's "sent"
-    counts. Shared by the batch's threads. A log write that fails leaves its emails sent
-    (``missed`` counts them): only a redelivery after the lease would send them again."""
+    counts. Shared by the batch's threads. A log write that fails is tried again with the
+    next; if the last one fails, its emails stay sent and unnoted (``missed`` counts them),
+    and only the same email asked for again after the lease would send them again."""
 
     def __init__(self, log_id: str, write: Callable[[str, int, list[str]], None]) -> None:
         self.log_id = log_id
@@ -114,8 +117,10 @@ class SentLog:
         if due:
             self.flush()
 
-    def flush(self) -> None:
-        """Write what is noted and not yet written."""
+    def flush(self, *, last: bool = False) -> None:
+        """Write what is noted and not yet written. A write that fails leaves its marks for
+        the next one; one that fails at the ``last`` flush leaves the emails sent but
+        unnoted (the sender's metric reports them)."""
         with self._lock:
             marks, self._pending = self._pending, []
             part, self._parts = self._parts, self._parts + (1 if marks else 0)
@@ -123,9 +128,12 @@ class SentLog:
             return
         try:
             self._write(self.log_id, part, marks)
-        except Exception:  # the emails stay sent; the sender's metric reports the shortfall
+        except Exception:
             with self._lock:
-                self.missed += len(marks)
+                if last:
+                    self.missed += len(marks)
+                else:
+                    self._pending[:0] = marks
 
 
 class Ledger(Protocol):
@@ -202,6 +210,7 @@ class DynamoLedger:
         mark = sent_mark(delivery_key)
         request: dict[str, Any] = {
             "TableName": self.table, "KeyConditionExpression": "pk = :pk",
+            "ConsistentRead": True,
             "ExpressionAttributeValues": {":pk": {"S": f"SENTLOG#{log_id}"}}}
         while True:
             answer = self.client.query(**request)
@@ -215,11 +224,12 @@ class DynamoLedger:
                 log: SentLog) -> ClaimResult:
         """Claim again an email whose sender died before SES accepted it, unless another
         sender did so first."""
-        values = _claim_values(job, now, log) | {":was": old.get("claimed_at", {"N": "0"})}
+        values = _claim_values(job, now, log) | {":was": old.get("claimed_at", {"N": "0"}),
+                                                  ":sending": {"S": "sending"}}
         try:
-            self.client.update_item(
+            self.client.update_item(  # "sending": a claim copied from the former layout
                 TableName=self.table, Key=ledger_key(job.key), UpdateExpression=CLAIM_UPDATE,
-                ConditionExpression="claimed_at = :was AND #state = :claimed",
+                ConditionExpression="claimed_at = :was AND #state IN (:claimed, :sending)",
                 ExpressionAttributeNames={"#state": "state"}, ExpressionAttributeValues=values)
         except ClientError as error:
             if is_condition_failure(error):
@@ -234,7 +244,11 @@ class DynamoLedger:
     def expire(self, job: EmailJob, now: datetime) -> bool:
         """Too late to send (its window closed, e.g. a reminder after the start): recorded
         once, in the person's mail as "expired" and +1 on its counter, for the organiser;
-        False when the email has a ledger item already (sent, or being sent)."""
+        False when the email has a ledger item already (sent, or being sent), here or, for a
+        job queued before the ledger moved, where the ledger kept it then."""
+        if job.legacy_ledger and self.client.get_item(
+                TableName=self.table, Key=legacy_key(job.key), ConsistentRead=True).get("Item"):
+            return False
         try:
             self.client.update_item(
                 TableName=self.table, Key=ledger_key(job.key),
@@ -413,7 +427,7 @@ class DeliveryStateWrites:
         item = self._read(item_key, consistent=False)
         if item.get("state", {}).get("S") not in SENT_STATES:
             item = self._read(item_key, consistent=True)
-        if not item:
+        if item.get("state", {}).get("S") not in SENT_STATES:  # not here: sent before?
             old_key = legacy_key(delivery_key)
             old = self._read(old_key, consistent=True)
             if old:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -62,6 +63,20 @@ class MailTally:
 
     def __bool__(self) -> bool:
         return bool(self._sums)
+
+
+def write_tally(write: Callable[[MailTally], None], tally: MailTally) -> int:
+    """Write a batch's tally with ``write``; how many counts it could not add (0 when it
+    wrote them, or had none). What they count happened (sent, recorded), so a failure leaves
+    the counts short, never doubled, until a repair; the caller's metric says by how many."""
+    if not tally:
+        return 0
+    pending = tally.total()
+    try:
+        write(tally)
+    except Exception:
+        return pending
+    return 0
 
 
 def add_counts(client: DynamoDBClient, table: str,
@@ -115,23 +130,18 @@ class MailCounts:
                        ) -> tuple[list[SentMail], dict[str, Any] | None]:
         """One page of a Scan for the series' emails (a repair's read, seldom run: the
         ledger keeps each email under its registrant, and the registrations of erased people
-        are gone), including those recorded before the ledger moved; and the next cursor.
-        A page may be empty while the cursor goes on."""
+        are gone; what was recorded before the ledger moved counts once ``webinar-notify
+        ledger migrate`` copied it); and the next cursor. A page may be empty while the cursor
+        goes on."""
         request: dict[str, Any] = {
             "TableName": self.table, "Limit": limit,
-            "FilterExpression": "series = :series AND (begins_with(pk, :ledger) "
-                                "OR (begins_with(pk, :legacy) AND attribute_exists(mail_pk)))",
-            "ExpressionAttributeValues": {
-                ":series": {"S": series_id}, ":ledger": {"S": f"LEDGER#{series_id}#"},
-                ":legacy": {"S": "DELIVERY#"}}}
+            "FilterExpression": "begins_with(pk, :ledger)",
+            "ExpressionAttributeValues": {":ledger": {"S": f"LEDGER#{series_id}#"}}}
         if cursor:
             request["ExclusiveStartKey"] = cursor
         answer = self.client.scan(**request)
         return ([SentMail(
-            delivery_key=item["sk"]["S"] if item["pk"]["S"].startswith("LEDGER#")
-            else item["pk"]["S"].removeprefix("DELIVERY#"),
-            registrant_id=item.get("registrant", {}).get("S", "")
-            or item["pk"]["S"].rpartition("#")[2],
+            delivery_key=item["sk"]["S"], registrant_id=item["pk"]["S"].rpartition("#")[2],
             kind=item.get("kind", {}).get("S", ""),
             session_ids=tuple(v["S"] for v in item.get("sessions", {}).get("L", [])),
             states=frozenset(item.get("events", {}).get("SS", []))

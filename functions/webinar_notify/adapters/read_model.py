@@ -184,19 +184,14 @@ class ReadModel:
 
     def registrant_mail(self, series_id: str, registrant_id: str,
                         limit: int = 200) -> list[MailRecord]:
-        """Every email sent to this person in this series, newest first: a Query of their
-        part of the ledger, and one of the `Mail` index for what was sent before the ledger
-        moved there."""
+        """Every email sent to this person in this series, newest first: one Query of their
+        part of the ledger (what was sent before the ledger moved there is in it once
+        ``webinar-notify ledger migrate`` copied it)."""
         check_limit(limit)
         items = self.client.query(
             TableName=self.table, KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": f"LEDGER#{series_id}#{registrant_id}"}}
         )["Items"]
-        items += self.client.query(
-            TableName=self.table, IndexName="Mail", Limit=limit, ScanIndexForward=False,
-            KeyConditionExpression="mail_pk = :pk AND begins_with(mail_sk, :who)",
-            ExpressionAttributeValues={":pk": {"S": f"MAIL#{series_id}"},
-                                       ":who": {"S": f"{registrant_id}#"}})["Items"]
         return newest_first([MailRecord(
             kind=item.get("kind", {}).get("S", ""),
             session_ids=tuple(v["S"] for v in item.get("sessions", {}).get("L", [])),

@@ -1,4 +1,5 @@
-"""The store port and its DynamoDB adapter (single table; Get, Put, Query, never a Scan).
+"""The store port and its DynamoDB adapter (single table; Get, Put, Query; a Scan only for an
+operator's ``counts repair``, adapters/mail_counts.py).
 
 Keys (``pk`` / ``sk``):
     SERIES#<id> / SERIES                  the series document and its revision

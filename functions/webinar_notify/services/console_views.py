@@ -1,6 +1,6 @@
 """The organiser console's read side: one view model per page, shared by the pages and the
 JSON read routes. Every view reads with Get and Query (kept counters, one page of
-registrations, one registrant's mail through the `Mail` index), never a Scan, so a page costs
+registrations, one registrant's mail from their part of the ledger), never a Scan, so a page costs
 the same few requests whatever the series' size; only the CSV export pages through everyone.
 """
 

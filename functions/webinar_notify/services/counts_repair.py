@@ -4,9 +4,10 @@ registrations, the mail counters from the delivery ledger.
 The registration counters move with every registration write, in the same transaction, so they
 stay exact; the mail counters move with each email sent and each SES event recorded. A repair
 is for what neither covers: items restored from a backup, a bug, a hand edit, a counter write
-that failed after its email was marked sent. It pages through the registrations and the
-series' sent emails (Query, never a Scan) and replaces a counter item only if no write moved
-it meanwhile (else it counts again). Organisers' test copies are counted nowhere.
+that failed after its email was sent. It pages through the registrations (Query) and the
+series' emails (a Scan of the ledger's items: each email sits under its registrant, and erased
+people's emails still count) and replaces a counter item only if no write moved it meanwhile
+(else it counts again). Organisers' test copies are counted nowhere.
 """
 
 from __future__ import annotations

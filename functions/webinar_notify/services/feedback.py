@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..adapters.clock import Clock
-from ..adapters.mail_counts import MailTally
+from ..adapters.mail_counts import MailTally, write_tally
 from ..adapters.mailer import delivery_key_of
 from ..adapters.secrets import Secrets
 from ..adapters.store import Store
@@ -51,14 +51,10 @@ class Feedback:
                 results.append(self.handle(event, tally))
             except Exception as error:  # reported for this event; the others go on
                 results.append(error)
-        if tally:
-            pending = tally.total()
-            try:
-                self.store.add_mail_counts(tally)
-            except Exception:  # the states are written; only the counts are short
-                first = next((r for r in results if isinstance(r, Counter)), None)
-                if first is not None:
-                    first["counts_missed"] += pending
+        missed = write_tally(self.store.add_mail_counts, tally)  # the states are written
+        first = next((r for r in results if isinstance(r, Counter)), None)
+        if missed and first is not None:
+            first["counts_missed"] += missed
         return results
 
     def handle(self, event: dict[str, Any], tally: MailTally | None = None) -> Counter[str]:

@@ -28,6 +28,7 @@ from typing import Literal, Protocol
 
 from ..adapters.clock import Clock
 from ..adapters.ledger import Ledger, SentLog
+from ..adapters.mail_counts import write_tally
 from ..adapters.mailer import Mailer, OutgoingMessage
 from ..adapters.queue import SendQueue
 from ..adapters.rate_limit import RateLimiter
@@ -188,15 +189,9 @@ class Sender:
         """The batch's sent log written out and its counts added. Sent is sent: a failure
         leaves a count short (a repair recounts it) or an email unnoted (sent again only if
         a message brings it back after the lease); the sender's metrics say so."""
-        log.flush()
+        log.flush(last=True)
         self.marks_missed = log.missed
-        self.counts_missed = 0
-        if log.tally:
-            pending = log.tally.total()
-            try:
-                self.ledger.count(log.tally)
-            except Exception:
-                self.counts_missed = pending  # the MailCountsMissed metric says so
+        self.counts_missed = write_tally(self.ledger.count, log.tally)  # MailCountsMissed
 
     def _hand_back(self, jobs: list[EmailJob]) -> list[Delivery | Exception]:
         try:
