@@ -581,14 +581,17 @@ def _environment(name: str, value: str) -> Iterator[None]:
 
 
 def _log_to(stream: io.TextIOBase) -> None:
-    """Point the handlers' log handlers (Powertools writes to stdout) at ``stream``."""
+    """Point the handlers' log handlers (Powertools writes to stdout, or to an earlier run's
+    counter) at ``stream``."""
     import logging
 
     for logger in [logging.getLogger(), *(logging.getLogger(name) for name in
                                           list(logging.root.manager.loggerDict))]:
         for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler) and \
-                    getattr(handler, "stream", None) in (sys.stdout, sys.__stdout__):
+            if not isinstance(handler, logging.StreamHandler):
+                continue
+            current = getattr(handler, "stream", None)
+            if current in (sys.stdout, sys.__stdout__) or isinstance(current, LogCounter):
                 handler.setStream(stream)
 
 
