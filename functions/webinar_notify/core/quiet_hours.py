@@ -49,10 +49,12 @@ def moment_for(nominal: datetime, zone: str, quiet: QuietHours | None,
                    upper.astimezone(UTC))
 
 
+@lru_cache(maxsize=4096)
 def earliest_moment(nominal: datetime, quiet: QuietHours | None, lower: datetime,
                     upper: datetime) -> datetime:
     """The earliest moment any registrant anywhere can get this reminder: the first pass of
-    a slot runs then. Every UTC offset in use (-12:00 to +14:00, quarter hours) is tried."""
+    a slot runs then. Every UTC offset in use (-12:00 to +14:00, quarter hours) is tried,
+    once per slot and bounds (the scheduler plans the same slots at every run)."""
     if quiet is None:
         return nominal
     nominal_utc, low, high = nominal.astimezone(UTC), lower.astimezone(UTC), \
