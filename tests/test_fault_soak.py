@@ -32,7 +32,7 @@ def test_500_emails_under_faults_lose_nothing_and_duplicate_only_after_crashes()
 
 def test_the_same_soak_on_the_dynamodb_ledger() -> None:
     """Smaller, on moto: the real ledger's conditional writes under the same faults."""
-    report = fault_soak.run(60, seed_value=12)
+    report = fault_soak.run(30, seed_value=12)
     assert report.lost == 0 and report.dead_letters == 0 and report.left_in_queue == 0
     assert report.duplicates == report.crashed_after_send > 0
     assert report.failed_before_send > 0 and report.throttled > 0
