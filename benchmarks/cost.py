@@ -750,15 +750,15 @@ def report_marginal(small: Run, large: Run) -> None:
     extra = large.emails - small.emails
     if extra <= 0:
         return
-    grown: dict[str, Tally] = {}
-    for name in (set(small.tallies) | set(large.tallies)) - {"idle scheduler run"}:
-        grown[name] = Tally()
-        _subtract_into(grown[name], large.tallies.get(name, Tally()),
-                       small.tallies.get(name, Tally()))
     per, ses = 1000 / extra, SES_PER_EMAIL * 1000
-    rest = {n: t for n, t in grown.items() if n not in FEEDBACK_PATH}
-    default = price(rest, False).total() * per / ses * 100
-    recorded = price(grown, False, large.deliveries - small.deliveries).total() * per / ses * 100
+
+    def priced(run: Run, recorded: bool) -> float:  # each run priced whole, then differenced
+        tallies = {n: t for n, t in run.tallies.items() if n != "idle scheduler run"
+                   and (recorded or n not in FEEDBACK_PATH)}
+        return price(tallies, False, run.deliveries if recorded else 0).total()
+
+    default = (priced(large, False) - priced(small, False)) * per / ses * 100
+    recorded = (priced(large, True) - priced(small, True)) * per / ses * 100
     print(f"\neach 1,000 more emails ({small.emails} -> {large.emails}), tracing off, storage "
           f"apart: {default:5.2f} % of SES with DeliveryEvents=Off (the default; goal <= 2 %), "
           f"{recorded:5.2f} % with DeliveryEvents=Recorded")

@@ -140,6 +140,8 @@ def _ledger_migrate(args: argparse.Namespace) -> int:
 
     report = migrate_ledger(boto3.client("dynamodb", region_name=args.region), args.table)
     print(f"{report.copied} email(s) copied, {report.present} already in place"
+          + (f", {report.unfinished} claim(s) still unfinished (run it again later)"
+             if report.unfinished else "")
           + (f", {report.unreadable} with a key of another form left as they were"
              if report.unreadable else ""))
     return 0

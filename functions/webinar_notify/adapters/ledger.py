@@ -224,12 +224,11 @@ class DynamoLedger:
                 log: SentLog) -> ClaimResult:
         """Claim again an email whose sender died before SES accepted it, unless another
         sender did so first."""
-        values = _claim_values(job, now, log) | {":was": old.get("claimed_at", {"N": "0"}),
-                                                  ":sending": {"S": "sending"}}
+        values = _claim_values(job, now, log) | {":was": old.get("claimed_at", {"N": "0"})}
         try:
-            self.client.update_item(  # "sending": a claim copied from the former layout
+            self.client.update_item(
                 TableName=self.table, Key=ledger_key(job.key), UpdateExpression=CLAIM_UPDATE,
-                ConditionExpression="claimed_at = :was AND #state IN (:claimed, :sending)",
+                ConditionExpression="claimed_at = :was AND #state = :claimed",
                 ExpressionAttributeNames={"#state": "state"}, ExpressionAttributeValues=values)
         except ClientError as error:
             if is_condition_failure(error):
