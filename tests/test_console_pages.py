@@ -641,6 +641,24 @@ def test_a_hard_bounce_shows_on_the_timeline_and_in_the_bounce_rate(
     assert "No address of this series is suppressed." in lifted.text
 
 
+def test_delivered_shows_once_the_mail_service_reports_a_delivery(
+        editor: Browser, harness: Harness) -> None:
+    """By default SES reports bounces, complaints, rejects and delays, not deliveries: no
+    "Delivered" column of zeros until one is reported."""
+    from webinar_notify.entrypoints import feedback
+
+    harness.register_many(2)
+    states = [row[0] for row in _rows(editor.get(f"{BASE}/delivery").text, "states")]
+    assert "Sent" in states and "Delivered" not in states
+    assert 'data-label="Delivered"' not in editor.get(f"{BASE}/timeline").text
+    entry = next(e for e in harness.outbox.entries() if e["to"] == "person1@example.org")
+    feedback.lambda_handler(sns_delivery(ses_event(entry, "Delivery", at=harness.clock.now())),
+                            LocalContext("webinar-notify-feedback"))
+    states = {row[0]: row[1] for row in _rows(editor.get(f"{BASE}/delivery").text, "states")}
+    assert states["Delivered"] == "1"
+    assert '<td data-label="Delivered" class="num">1</td>' in editor.get(f"{BASE}/timeline").text
+
+
 def test_the_audit_trail_names_who_and_never_an_address(editor: Browser,
                                                         harness: Harness) -> None:
     harness.register_many(2)
