@@ -291,6 +291,23 @@ def _job(i: int) -> EmailJob:
                                      registrant_id(KEY, SERIES_ID, address), "s1"))
 
 
+def test_a_batch_counts_its_emails_sent_in_one_write_and_a_repair_leaves_them(
+        harness: Harness) -> None:
+    """A batch's "sent" counts go on one counter shard of its own, not on each email's: one
+    write per series and batch. The sums over the shards are what a repair checks."""
+    ledger = DynamoLedger(boto3.client("dynamodb", region_name="eu-west-1"),
+                          harness.runtime.resources.table)
+    tally = send_through(ledger, [_job(i) for i in range(12)], harness.clock.now())
+    with _requests() as calls:
+        ledger.count(tally)
+    assert calls == ["dynamodb UpdateItem"]
+    store = harness.runtime.store
+    assert store.counts(SERIES_ID).mail_count("sent", "reminder", "s1") == 12
+    with _requests() as calls:
+        assert repair_counts(store, SERIES_ID) == {}
+    assert "dynamodb UpdateItem" not in calls  # right as they are: nothing rewritten
+
+
 @pytest.mark.parametrize("conflicts", [1, 2])
 def test_a_sent_count_refused_by_a_feedback_transaction_is_added_again(
         harness: Harness, conflicts: int) -> None:

@@ -14,9 +14,9 @@ again after the lease.
 So an email costs one write, not two: a sent log takes FLUSH_EMAILS emails in one small item.
 The item sits under its series and registrant, so the console reads one person's mail with a
 Query of the table itself and no index is written. The email is counted "sent" on one of the
-series' mail counter shards once per shard and batch, with the batch's sums
-(``mail_counts.MailTally``). An organiser's test copy is kept on the ledger, so it never goes
-out twice, and counted nowhere:
+series' mail counter shards, the batch's own (chosen by its sent log), once per batch with
+the batch's sums (``mail_counts.MailTally``). An organiser's test copy is kept on the
+ledger, so it never goes out twice, and counted nowhere:
 
     LEDGER#<series>#<registrant> / <delivery key>   the email: its claim, SES's word on it
     SENTLOG#<log>                / <part>           which of a batch's claims SES accepted
@@ -105,8 +105,8 @@ class SentLog:
 
     def sent(self, job: EmailJob) -> None:
         """SES accepted this claimed email."""
-        if job.registrant_id != ORGANISER_COPY:
-            self.tally.add(job.series_id, job.key,
+        if job.registrant_id != ORGANISER_COPY:  # on the batch's own shard: one write a batch
+            self.tally.add(job.series_id, self.log_id,
                            mail_attribute(job.kind, counted_session(job.session_ids), "sent"))
         with self._lock:
             if not self._pending:

@@ -39,16 +39,21 @@ def repair_counts(store: Store, series_id: str) -> dict[str, tuple[int, int]]:
     mail = _repair(lambda: store.mail_counters(series_id),
                    lambda: recount_mail(store, series_id),
                    lambda shard, was, now: store.replace_mail_counters(
-                       series_id, shard, was, now), "emails")
+                       series_id, shard, was, now), "emails", by_total=True)
     return changes | {MAIL_PREFIX + name: change for name, change in mail.items()}
 
 
 def _repair(stored_now: Callable[[], Shards], counted_now: Callable[[], Shards],
             replace: Callable[[int, dict[str, int], dict[str, int]], None],
-            what: str) -> dict[str, tuple[int, int]]:
+            what: str, *, by_total: bool = False) -> dict[str, tuple[int, int]]:
+    """``by_total``: the counts are right when their sums over the shards are (a batch's
+    "sent" counts go on one shard of its own, not on each email's), and only then left as
+    they are; otherwise each shard is set to the recount's."""
     for _ in range(ATTEMPTS):
         stored = stored_now()
         counted = counted_now()
+        if by_total and not _changes(_totals(stored), _totals(counted)):
+            return {}
         try:
             for shard, was in stored.items():
                 now = counted.get(shard, {})
