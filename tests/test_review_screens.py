@@ -12,7 +12,7 @@ import pytest
 
 from conftest import SHOTS, headless_chromium
 from test_email_defects import LINKS, NOW, job, renderer, series
-from test_translation_screens import _fit
+from test_translation_screens import _fit, no_sideways_scroll, open_email
 from webinar_notify.core.compose import compose
 from webinar_notify.core.kinds import ConfirmationPayload
 
@@ -31,14 +31,11 @@ def test_the_promoted_confirmation_reads_well(browser: object, tmp_path: Path,
     made = compose(series(), job("confirmation", ("s1",), language=language,
                                  payload=ConfirmationPayload(promoted=True)),
                    now=NOW, renderer=renderer(), links=LINKS)
-    page = tmp_path / "promoted.html"
-    page.write_text(made.html or "", encoding="utf-8")
     driver: object = browser
-    driver.get(page.as_uri())  # type: ignore[attr-defined]
+    open_email(driver, tmp_path, "promoted", made.html or "")
     for width in (375, 600):
         _fit(driver, width)
-        assert driver.execute_script(  # type: ignore[attr-defined]
-            "return document.documentElement.scrollWidth <= window.innerWidth"), width
+        assert no_sideways_scroll(driver), width
         driver.save_screenshot(  # type: ignore[attr-defined]
             str(SHOTS / f"email-{language}-promoted-{width}.png"))
     text = driver.execute_script("return document.body.innerText")  # type: ignore[attr-defined]

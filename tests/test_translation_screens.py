@@ -24,6 +24,19 @@ def browser() -> Iterator[object]:
         yield driver
 
 
+def open_email(driver: object, folder: Path, name: str, html: str) -> None:
+    """The email's HTML as a page in the browser."""
+    page = folder / f"{name}.html"
+    page.write_text(html, encoding="utf-8")
+    driver.get(page.as_uri())  # type: ignore[attr-defined]
+
+
+def no_sideways_scroll(driver: object) -> bool:
+    """The page is no wider than the window."""
+    return bool(driver.execute_script(  # type: ignore[attr-defined]
+        "return document.documentElement.scrollWidth <= window.innerWidth"))
+
+
 def _fit(driver: object, width: int) -> None:
     """The window's inner width is ``width`` and its height the whole email."""
     driver.set_window_size(width, 900)  # type: ignore[attr-defined]
@@ -39,16 +52,13 @@ def _fit(driver: object, width: int) -> None:
 def test_every_kind_reads_well_in_english_and_french(browser: object, tmp_path: Path,
                                                      kind: str, language: str) -> None:
     made = kinds.every_kind(False, language)[kind]
-    page = tmp_path / f"{kind}.html"
-    page.write_text(made.html or "", encoding="utf-8")
     driver: object = browser
-    driver.get(page.as_uri())  # type: ignore[attr-defined]
+    open_email(driver, tmp_path, kind, made.html or "")
     for width in (375, 600):
         _fit(driver, width)
         assert driver.execute_script(  # type: ignore[attr-defined]
             "return document.documentElement.lang") == language
-        assert driver.execute_script(  # type: ignore[attr-defined]
-            "return document.documentElement.scrollWidth <= window.innerWidth"), width
+        assert no_sideways_scroll(driver), width
         # each date kept on one line is one line high
         heights = driver.execute_script(  # type: ignore[attr-defined]
             "return [...document.querySelectorAll('span')].filter(s => "
