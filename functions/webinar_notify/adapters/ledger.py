@@ -76,13 +76,15 @@ def sent_mark(delivery_key: str) -> str:
     return hashlib.sha256(delivery_key.encode()).hexdigest()[:16]
 
 
-def taken_claim(state: str, claimed_at: int, stale: int) -> Literal["sent", "busy", "check"]:
+def taken_claim(state: str, claimed_at: int, stale: int,
+                logged: Callable[[], bool]) -> Literal["sent", "busy", "retake"]:
     """What a claim found in place means: sent; busy (its sender may still be at work, or
-    the email expired); or older than the lease, so its sent log decides ("check")."""
+    the email expired); or, older than the lease, sent if its batch's sent log names the
+    email (``logged``, read only then), else to be taken again (its sender died first)."""
     if state == "sent":
         return "sent"
     if state in SENT_STATES and claimed_at < stale:
-        return "check"
+        return "sent" if logged() else "retake"
     return "busy"
 
 
@@ -177,7 +179,7 @@ class DynamoLedger:
         if job.legacy_ledger:  # queued before the ledger moved: its claim may be there
             old = self.client.get_item(TableName=self.table, Key=legacy_key(job.key),
                                        ConsistentRead=True).get("Item")
-            if old and (seen := self._taken(job, dict(old), now, lease)) != "check":
+            if old and (seen := self._taken(job, dict(old), now, lease)) != "retake":
                 return seen
         item_key = ledger_key(job.key)
         try:
@@ -192,18 +194,16 @@ class DynamoLedger:
                 raise
             old = cast(dict[str, Any], dict(error.response).get("Item", {}))
             seen = self._taken(job, old, now, lease)
-            return self._retake(job, old, now, log) if seen == "check" else seen
+            return self._retake(job, old, now, log) if seen == "retake" else seen
         return "claimed"
 
     def _taken(self, job: EmailJob, old: dict[str, Any], now: datetime,
-               lease: timedelta) -> Literal["sent", "busy", "check"]:
-        seen = taken_claim(old.get("state", {}).get("S", ""),
-                           int(old.get("claimed_at", {}).get("N", "0")),
-                           int((now - lease).timestamp()))
+               lease: timedelta) -> Literal["sent", "busy", "retake"]:
         log_id = old.get("sent_log", {}).get("S", "")
-        if seen == "check" and log_id and self._logged(log_id, job.key):
-            return "sent"
-        return seen
+        return taken_claim(old.get("state", {}).get("S", ""),
+                           int(old.get("claimed_at", {}).get("N", "0")),
+                           int((now - lease).timestamp()),
+                           lambda: bool(log_id) and self._logged(log_id, job.key))
 
     def _logged(self, log_id: str, delivery_key: str) -> bool:
         """Whether the sent log of the claim's batch names this email."""
@@ -307,10 +307,9 @@ class MemoryLedger:
         old = self.items.get(job.key)
         if old is not None:
             seen = taken_claim(old["state"], old.get("claimed_at", 0),
-                               int((now - lease).timestamp()))
-            if seen == "check" and sent_mark(job.key) in self.logs.get(old["sent_log"], ()):
-                return "sent"
-            if seen != "check":
+                               int((now - lease).timestamp()),
+                               lambda: sent_mark(job.key) in self.logs.get(old["sent_log"], ()))
+            if seen != "retake":
                 return seen
         self.items[job.key] = {
             "state": CLAIMED, "claimed_at": int(now.timestamp()), "sent_log": log.log_id,
@@ -343,16 +342,22 @@ class MemoryLedger:
             del self.items[job.key]
 
 
-def sent_at(item: Mapping[str, Any]) -> str:
-    """When an email went (ISO 8601), from a ledger item as DynamoDB returns it: the claim's
-    time (its sender sent it at once), or the former layout's own record; "" for an email
-    that expired unsent."""
-    if "sent_at" in item:
-        return str(item["sent_at"]["S"])
-    state = item.get("state", {}).get("S", "")
-    if state not in SENT_STATES or "claimed_at" not in item:
+def sent_time(state: str, claimed_at: int | None, recorded: str = "") -> str:
+    """When an email went (ISO 8601): the former layout's own record, else the claim's time
+    (its sender sent it at once); "" for an email that expired unsent."""
+    if recorded:
+        return recorded
+    if state not in SENT_STATES or claimed_at is None:
         return ""
-    return datetime.fromtimestamp(int(item["claimed_at"]["N"]), UTC).isoformat()
+    return datetime.fromtimestamp(claimed_at, UTC).isoformat()
+
+
+def sent_at(item: Mapping[str, Any]) -> str:
+    """``sent_time`` of a ledger item as DynamoDB returns it."""
+    claimed = item.get("claimed_at", {}).get("N")
+    return sent_time(item.get("state", {}).get("S", ""),
+                     int(claimed) if claimed is not None else None,
+                     item.get("sent_at", {}).get("S", ""))
 
 
 # "lost": it kept meeting other writes on the email or its counter shard and was given up

@@ -145,6 +145,7 @@ class MailCounts:
             kind=item.get("kind", {}).get("S", ""),
             session_ids=tuple(v["S"] for v in item.get("sessions", {}).get("L", [])),
             states=frozenset(item.get("events", {}).get("SS", []))
-            | ({item["delivery"]["S"]} if "delivery" in item else set()))
+            | ({item["delivery"]["S"]} if "delivery" in item else set()),
+            sent_log=item.get("sent_log", {}).get("S", ""))
             for item in answer["Items"]],
             dict(answer["LastEvaluatedKey"]) if "LastEvaluatedKey" in answer else None)

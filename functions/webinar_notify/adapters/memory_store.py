@@ -43,7 +43,7 @@ from ..core.series import Series
 from ..core.series_document import parse_series, series_to_document
 from ..core.waves import is_wave
 from .dynamo import StaleWriteError
-from .ledger import SENT_STATES, STATE_RANK, DeliveryUpdate, MemoryLedger
+from .ledger import SENT_STATES, STATE_RANK, DeliveryUpdate, MemoryLedger, sent_time
 from .mail_counts import MailTally
 from .read_model import (
     SEARCH_PAGE,
@@ -245,7 +245,8 @@ class MemoryStore:
                           kind=str(item.get("kind", "")),
                           session_ids=tuple(item.get("sessions", ())),
                           states=frozenset(item.get("events", set()))
-                          | ({item["delivery"]} if item.get("delivery") else set()))
+                          | ({item["delivery"]} if item.get("delivery") else set()),
+                          sent_log=str(item.get("sent_log", "")))
                  for k, item in page],
                 {"key": page[-1][0]} if len(mine) > limit else None)
 
@@ -297,8 +298,7 @@ class MemoryStore:
         check_limit(limit)
         records = [MailRecord(
             kind=item.get("kind", ""), session_ids=tuple(item.get("sessions", ())),
-            sent_at=datetime.fromtimestamp(item["claimed_at"], UTC).isoformat()
-            if item.get("state") in SENT_STATES else "",
+            sent_at=sent_time(item["state"], item.get("claimed_at")),
             delivery=item.get("delivery", ""), delivery_at=item.get("delivery_at", ""),
             detail=item.get("delivery_detail", ""))
             for item in self.ledger.items.values()

@@ -124,6 +124,17 @@ class SentMail:
     kind: str
     session_ids: tuple[str, ...]
     states: frozenset[str]  # what SES said of it, each state once
+    sent_log: str = ""  # the sent log of the batch that sent it ("" before the ledger moved)
+
+    def shards(self) -> dict[int, frozenset[str]]:
+        """The counter shard of each attribute it adds 1 to: "sent" on its batch's (the
+        sender counts a batch on the shard of its sent log), SES's states on its own."""
+        own = count_shard(self.delivery_key)
+        batch = count_shard(self.sent_log) if self.sent_log else own
+        found: dict[int, set[str]] = {}
+        for name in self.counters():
+            found.setdefault(batch if name.endswith("|sent") else own, set()).add(name)
+        return {shard: frozenset(names) for shard, names in found.items()}
 
     def counters(self) -> frozenset[str]:
         """The mail counter attributes it adds 1 to: "sent", and each state SES reported."""

@@ -39,21 +39,16 @@ def repair_counts(store: Store, series_id: str) -> dict[str, tuple[int, int]]:
     mail = _repair(lambda: store.mail_counters(series_id),
                    lambda: recount_mail(store, series_id),
                    lambda shard, was, now: store.replace_mail_counters(
-                       series_id, shard, was, now), "emails", by_total=True)
+                       series_id, shard, was, now), "emails")
     return changes | {MAIL_PREFIX + name: change for name, change in mail.items()}
 
 
 def _repair(stored_now: Callable[[], Shards], counted_now: Callable[[], Shards],
             replace: Callable[[int, dict[str, int], dict[str, int]], None],
-            what: str, *, by_total: bool = False) -> dict[str, tuple[int, int]]:
-    """``by_total``: the counts are right when their sums over the shards are (a batch's
-    "sent" counts go on one shard of its own, not on each email's), and only then left as
-    they are; otherwise each shard is set to the recount's."""
+            what: str) -> dict[str, tuple[int, int]]:
     for _ in range(ATTEMPTS):
         stored = stored_now()
         counted = counted_now()
-        if by_total and not _changes(_totals(stored), _totals(counted)):
-            return {}
         try:
             for shard, was in stored.items():
                 now = counted.get(shard, {})
@@ -87,8 +82,8 @@ def recount_mail(store: Store, series_id: str) -> Shards:
         page, cursor = store.sent_mail_page(series_id, cursor, PAGE)
         for mail in page:
             if mail.registrant_id != ORGANISER_COPY:
-                shards.setdefault(count_shard(mail.delivery_key), Counter()).update(
-                    mail.counters())
+                for shard, names in mail.shards().items():
+                    shards.setdefault(shard, Counter()).update(names)
         if cursor is None:
             return {shard: dict(counts) for shard, counts in shards.items()}
 

@@ -206,14 +206,8 @@ class Sender:
         with contextlib.suppress(Exception):
             self.ledger.expire(job, now)
 
-    def deliver(self, job: EmailJob, log: SentLog | None = None) -> Delivery:
-        """One job, noted in its batch's sent ``log`` (a log of its own when alone)."""
-        if log is None:
-            log = self.ledger.sent_log(self.clock.now())
-            try:
-                return self.deliver(job, log)
-            finally:
-                self._close(log)
+    def deliver(self, job: EmailJob, log: SentLog) -> Delivery:
+        """One job of a batch, noted in the batch's sent ``log`` once SES accepted it."""
         now = self.clock.now()
         if job.not_after is not None and now >= job.not_after:
             self._record_expired(job, now)
