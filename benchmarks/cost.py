@@ -18,11 +18,8 @@ queue, whose event source hands the feedback function a batch of what has arrive
 events of one drain of the send queue, at most the template's BatchSize; on AWS a batch gathers
 for up to its window, so it holds at least as many, and costs no more per email than here).
 
-Counted: requests, items, invocations, log bytes, and the write units of the `Mail` index
-(projection ALL: each write that gives a ledger item its index keys, or changes it while it has
-them, writes the index entry too, at its size plus 100 bytes per KB rounded up:
-docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html, "Provisioned throughput
-considerations"). SNS's delivery of each event to the queue is counted as one SQS request (an
+Counted: requests, items (the table has no index to write), invocations, log bytes. SNS's
+delivery of each event to the queue is counted as one SQS request (an
 SQS SendMessage on the queue; SNS itself does not charge for it). Modelled, and said so where
 printed:
 - Lambda's own START/END/REPORT lines per invocation (their format, with measured durations);
@@ -41,9 +38,9 @@ printed:
   receives of 10 (counted) and deletes what succeeded in batches of 10 (counted); the
   feedback queue's likewise. A receive that finds nothing is not counted per email: Lambda's
   pollers keep polling an empty queue anyway (the fixed cost printed last);
-- storage: each email's ledger item and its `Mail` index entry, at the sizes this run left in
-  the table, kept for the ledger's TTL (400 days), with point-in-time recovery on the table
-  (not on the index). Priced apart from the per-request total too, since the first 25 GB a
+- storage: each email's ledger item and its batch's sent log, at the sizes this run left in
+  the table, kept for the ledger's TTL (400 days), with point-in-time recovery on the table.
+  Priced apart from the per-request total too, since the first 25 GB a
   month are free on every account (aws.amazon.com/dynamodb/pricing).
 """
 
@@ -68,7 +65,7 @@ from typing import Any
 
 from webinar_notify import kit
 from webinar_notify.adapters.clock import VirtualClock
-from webinar_notify.adapters.ledger import LEDGER_TTL, SENT_LOG_TTL
+from webinar_notify.adapters.ledger import LEDGER_TTL
 from webinar_notify.adapters.outbox import OutboxMailer
 from webinar_notify.adapters.rate_limit import pool_size
 from webinar_notify.core.signatures import sign
@@ -92,7 +89,6 @@ XRAY_PER_TRACE = 5.00 / 1e6  # traces recorded: aws.amazon.com/xray/pricing (not
 DYNAMODB_PER_GB_MONTH = 0.25
 PITR_PER_GB_MONTH = 0.20  # continuous backups: the table's size, not its global indexes
 KMS_KEY_PER_MONTH = 1.00  # aws.amazon.com/kms/pricing (not in the notes)
-INDEX_ENTRY_OVERHEAD = 100  # bytes an index entry adds to the item's own (DynamoDB's rule)
 SNS_PER_PUBLISH = 0.50 / 1e6  # SNS requests; deliveries to Lambda are free:
 #                               aws.amazon.com/sns/pricing (not in the notes)
 METRIC_PER_MONTH = 0.30  # a custom metric, first 10,000: aws.amazon.com/cloudwatch/pricing
@@ -118,7 +114,6 @@ class Tally:
     requests: Counter[str] = field(default_factory=Counter)  # "service:Operation"
     rru: float = 0.0
     wru: float = 0.0
-    index_wru: float = 0.0  # the `Mail` index's writes, caused by this function's writes
     log_bytes: int = 0  # its JSON log lines, tracing off
     trace_id_bytes: int = 0  # what the xray_trace_id key adds to them with tracing on
     log_lines: int = 0
@@ -224,51 +219,6 @@ def capacity(operation: str, params: Mapping[str, Any], answer: Mapping[str, Any
         return sum(2 * _read_units(item_size(r.get("Item")), True)
                    for r in answer.get("Responses") or []), 0.0
     return 0.0, 0.0
-
-
-def index_entry(table: str, key: Mapping[str, Any]) -> tuple[str, int] | None:
-    """The item's `Mail` index entry as stored now: (its sort key, its size), or None when the
-    item is not in the index (no ``mail_pk``), read from moto's backend directly."""
-    from moto.core.models import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
-
-    try:
-        item = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_item(table, dict(key))
-    except Exception:  # a table or key moto cannot find
-        return None
-    if item is None or "mail_pk" not in item.attrs or "mail_sk" not in item.attrs:
-        return None
-    return str(item.attrs["mail_sk"].value), item.size() + INDEX_ENTRY_OVERHEAD
-
-
-def written_items(operation: str, params: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(table, key) of each item a PutItem, UpdateItem, DeleteItem or TransactWriteItems
-    writes."""
-    def one(kind: str, body: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        if kind in ("PutItem", "Put"):
-            item = body.get("Item") or {}
-            return [(str(body.get("TableName")),
-                     {name: item[name] for name in ("pk", "sk") if name in item})]
-        if kind in ("UpdateItem", "DeleteItem", "Update", "Delete"):
-            return [(str(body.get("TableName")), dict(body.get("Key") or {}))]
-        return []
-
-    if operation == "TransactWriteItems":
-        return [written for action in params.get("TransactItems", [])
-                for kind, body in action.items() for written in one(kind, body)]
-    return one(operation, params)
-
-
-def index_write_units(before: tuple[str, int] | None, after: tuple[str, int] | None) -> float:
-    """The index's write units for one write of its item: a put when the item enters it, a
-    delete when it leaves, both when its index key changes, else one update."""
-    if before is None and after is None:
-        return 0.0
-    if before is None or after is None:
-        return _write_units((after or before or ("", 0))[1])
-    if before[0] != after[0]:
-        return _write_units(before[1]) + _write_units(after[1])
-    return _write_units(after[1])
 
 
 # ---- what the handlers write to their logs -------------------------------------------------
@@ -438,16 +388,8 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
              for local, logical in runtime.LOGICAL_IDS.items()}
     logs = LogCounter(run, names)
 
-    indexed_before: dict[int, list[tuple[str, int] | None]] = {}
-
-    def before(service: str, operation: str, params: Mapping[str, Any]) -> None:
-        if service == "dynamodb":
-            indexed_before[id(params)] = [index_entry(table, key)
-                                          for table, key in written_items(operation, params)]
-
     def answered(service: str, operation: str, params: Mapping[str, Any],
                  answer: Mapping[str, Any], seconds: float) -> None:
-        was = indexed_before.pop(id(params), [])
         function = aws_calls.current_function.get()
         if not function and service != "sqs":
             return  # the runner's own reads and set-up: no function makes them on AWS
@@ -465,10 +407,6 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
             read, write = capacity(operation, params, answer)
             tally.rru += read
             tally.wru += write
-            if "Error" not in answer:
-                for entry, (table, key) in zip(was, written_items(operation, params),
-                                               strict=False):
-                    tally.index_wru += index_write_units(entry, index_entry(table, key))
 
     real_invoke = runtime.LocalRuntime._invoke
     real_send = OutboxMailer.send
@@ -515,7 +453,6 @@ def play(run: Run, registrants: int, until: datetime | None) -> None:
         _log_to(logs)
         stack.enter_context(contextlib.redirect_stdout(logs))  # EMF blobs are printed
         local.push_series(series)
-        stack.callback(aws_calls.watch(before))
         stack.callback(aws_calls.watch_answers(answered))
         stack.callback(as_event_source(sender_batch(), local.resources.queue_url))
         runtime.LocalRuntime._invoke = timed_invoke  # type: ignore[method-assign]
@@ -620,7 +557,6 @@ def _subtract_into(target: Tally, after: Tally, before: Tally) -> None:
 # ---- prices --------------------------------------------------------------------------------
 
 LEDGER_MONTHS = LEDGER_TTL.days / (365.25 / 12)
-LOG_MONTHS = SENT_LOG_TTL.days / (365.25 / 12)
 FEEDBACK_PATH = ("FeedbackFunction", "FeedbackQueue (SNS, event source)")
 
 
@@ -629,12 +565,11 @@ class Bill:
     lambda_requests: float
     lambda_compute: float
     dynamodb: float  # the table's read and write units
-    dynamodb_index: float  # the `Mail` index's write units
     sqs: float
     sns: float
     logs: float
     xray: float
-    storage: float = 0.0  # the ledger and its index entries, for the ledger's life
+    storage: float = 0.0  # the ledger and its sent logs, for the ledger's life
 
     def total(self) -> float:
         return float(sum(self.__dict__.values()))
@@ -652,11 +587,10 @@ def lambda_seconds(tally: Tally) -> float:
 
 def storage_price(run: Run) -> float:
     """Each ledger item for the ledger's life, and each sent log for its own, with the
-    table's continuous backups (an email is in no index: the `Mail` index holds only what
-    was sent before the ledger moved under the registrant)."""
+    table's continuous backups."""
     per_gb_month = (DYNAMODB_PER_GB_MONTH + PITR_PER_GB_MONTH) / GB
     return (run.ledger_items * run.ledger_bytes * per_gb_month * LEDGER_MONTHS
-            + run.log_items * run.log_bytes * per_gb_month * LOG_MONTHS)
+            + run.log_items * run.log_bytes * per_gb_month * LEDGER_MONTHS)
 
 
 def price(tallies: Mapping[str, Tally], traced: bool, publishes: int = 0,
@@ -672,7 +606,6 @@ def price(tallies: Mapping[str, Tally], traced: bool, publishes: int = 0,
                 lambda_compute=gb_seconds * LAMBDA_PER_GB_SECOND,
                 dynamodb=sum(t.rru * DYNAMODB_PER_RRU + t.wru * DYNAMODB_PER_WRU
                              for t in tallies.values()),
-                dynamodb_index=sum(t.index_wru for t in tallies.values()) * DYNAMODB_PER_WRU,
                 sqs=sqs * SQS_PER_REQUEST, sns=publishes * SNS_PER_PUBLISH,
                 logs=log_bytes / GB * LOGS_PER_GB,
                 xray=invocations * XRAY_PER_TRACE if traced else 0.0, storage=storage)
@@ -688,7 +621,7 @@ def report(run: Run, detail: bool = False) -> None:
           f"{run.ledger_bytes:.0f} B on average; sent logs {run.log_items} of "
           f"{run.log_bytes:.0f} B")
     print(f"{'function':<34}{'invocations':>12}{'requests':>10}{'RRU':>8}{'WRU':>8}"
-          f"{'idx WRU':>8}{'log B/email':>12}{'EMF B/email':>12}{'Lambda B/email':>15}"
+          f"{'log B/email':>12}{'EMF B/email':>12}{'Lambda B/email':>15}"
           f"{'% of SES':>10}")
     for name, tally in sorted(run.tallies.items()):
         if not (tally.invocations or tally.requests):
@@ -697,7 +630,7 @@ def report(run: Run, detail: bool = False) -> None:
         publishes = run.deliveries if name == "FeedbackQueue (SNS, event source)" else 0
         share = price({name: tally}, False, publishes).total() * per / ses * 100
         print(f"{name:<34}{tally.invocations:>12}{sum(tally.requests.values()):>10}"
-              f"{tally.rru:>8.1f}{tally.wru:>8.1f}{tally.index_wru:>8.1f}"
+              f"{tally.rru:>8.1f}{tally.wru:>8.1f}"
               f"{tally.log_bytes / emails:>12.0f}{tally.emf_bytes / emails:>12.0f}"
               f"{tally.platform_bytes / emails:>15.0f}{share:>9.2f}%")
         if detail:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from email.utils import getaddresses
@@ -386,24 +385,6 @@ def test_a_sent_log_write_that_fails_is_tried_again_and_only_the_last_one_counts
         lost.sent(job)
     lost.flush(last=True)
     assert lost.missed == 3  # sent, and reported: the sender's SentMarksMissed metric
-
-
-def test_an_email_sent_before_the_ledger_moved_is_not_sent_again(harness: Harness) -> None:
-    """A job still on the queue from before the ledger kept emails under their registrant
-    (a version 2 message) finds its email sent there, and sends nothing; a job queued since
-    does not read there."""
-    from webinar_notify.adapters.ledger import DynamoLedger, legacy_key
-
-    client = boto3.client("dynamodb")
-    ledger = DynamoLedger(client, harness.runtime.resources.table)
-    t = harness.clock.now()
-    job = _job("moved")
-    client.put_item(TableName=harness.runtime.resources.table, Item={
-        **legacy_key(job.key), "state": {"S": "sent"}, "series": {"S": job.series_id}})
-    old = EmailJob.from_json(json.dumps(json.loads(job.to_json()) | {"v": 2}))
-    assert old.legacy_ledger
-    assert ledger.claim(old, t, timedelta(seconds=60), ledger.sent_log(t)) == "sent"
-    assert ledger.claim(job, t, timedelta(seconds=60), ledger.sent_log(t)) == "claimed"
 
 
 def test_the_ses_client_neither_retries_nor_outwaits_the_sender() -> None:

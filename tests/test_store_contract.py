@@ -33,7 +33,7 @@ from webinar_notify.core.organiser_jobs import OrganiserJob
 from webinar_notify.core.registration import Registrant, Registration
 from webinar_notify.core.text import registrant_id, suppression_id
 from webinar_notify.local import aws_limits
-from webinar_notify.local.infra import REGION, load_template
+from webinar_notify.local.infra import REGION, create_table
 from webinar_notify.series_files import load_series_file
 from webinar_notify.services.counts_repair import recount, repair_counts
 
@@ -80,13 +80,7 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 def _table_as_in_the_template(client: Any) -> str:
-    properties = load_template()["Resources"]["Table"]["Properties"]
-    name = f"contract-{next(_TABLES)}"
-    client.create_table(TableName=name, BillingMode=properties["BillingMode"],
-                        AttributeDefinitions=properties["AttributeDefinitions"],
-                        KeySchema=properties["KeySchema"],
-                        GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []))
-    return name
+    return create_table(client, f"contract-{next(_TABLES)}")
 
 
 def person(i: int, *, sessions: frozenset[str] = frozenset(), name: str = "",

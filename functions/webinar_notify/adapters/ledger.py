@@ -22,7 +22,7 @@ ledger, so it never goes out twice, and counted nowhere:
     SENTLOG#<log>                / <part>           which of a batch's claims SES accepted
     COUNTS#<series>#<shard>      / MAIL             "<kind>|<session or ->|<state>" -> n
     DELIVERY#<key>               / DELIVERY         an email recorded before the ledger moved
-                                                    here: read, never written (`Mail` index)
+                                                    here: read, given SES's later word, copied out
 """
 
 from __future__ import annotations
@@ -49,9 +49,6 @@ if TYPE_CHECKING:
 
 ClaimResult = Literal["claimed", "sent", "busy"]
 LEDGER_TTL = timedelta(days=400)  # outlives any series: a resent email is worse than a row
-# A sent log lives as long as the claims it speaks for: the same email may be asked for again
-# at any time (a form sent twice, a seat given again), and its claim must then say "sent".
-SENT_LOG_TTL = LEDGER_TTL
 FLUSH_EMAILS = 10  # accepted emails per sent-log item (what a dead sender may send again)
 FLUSH_SECONDS = 1.0  # or sooner, once the oldest unwritten one is this old
 CONFLICT_ATTEMPTS = 5  # SES events of one email racing each other
@@ -165,7 +162,9 @@ class DynamoLedger:
         self.table = table
 
     def sent_log(self, now: datetime) -> SentLog:
-        expires = str(int((now + SENT_LOG_TTL).timestamp()))
+        # As long as the claims it speaks for: the same email may be asked for again at any
+        # time (a form sent twice, a seat given again), and its claim must then say "sent".
+        expires = str(int((now + LEDGER_TTL).timestamp()))
 
         def write(log_id: str, part: int, marks: list[str]) -> None:
             self.client.put_item(TableName=self.table, Item={

@@ -71,10 +71,11 @@ def create_table(client: Any, name: str, table: dict[str, Any] | None = None) ->
     """The table as the template defines it (its ``Properties``; default: the kit's), under
     ``name``, on the current (moto) endpoint; its name."""
     table = table or load_template()["Resources"]["Table"]["Properties"]
+    indexes = table.get("GlobalSecondaryIndexes")
     client.create_table(
         TableName=name, BillingMode=table["BillingMode"],
         AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"],
-        GlobalSecondaryIndexes=table.get("GlobalSecondaryIndexes", []))
+        **({"GlobalSecondaryIndexes": indexes} if indexes else {}))
     return name
 
 
