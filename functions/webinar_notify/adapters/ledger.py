@@ -67,6 +67,14 @@ def legacy_key(delivery_key: str) -> dict[str, Any]:
     return key(f"DELIVERY#{delivery_key}", "DELIVERY")
 
 
+def former_item(client: DynamoDBClient, table: str, delivery_key: str) -> dict[str, Any]:
+    """The email as the ledger kept it before it moved under its registrant ({}: not there),
+    read consistently: for a job queued before the move, and SES's word on an email sent
+    before it."""
+    return dict(client.get_item(TableName=table, Key=legacy_key(delivery_key),
+                                ConsistentRead=True).get("Item") or {})
+
+
 def sent_mark(delivery_key: str) -> str:
     """An email's mark in a sent log: 64 bits of its key's hash (a false match among one
     batch's emails is about 1 in 10^16)."""
@@ -176,9 +184,8 @@ class DynamoLedger:
     def claim(self, job: EmailJob, now: datetime, lease: timedelta,
               log: SentLog) -> ClaimResult:
         if job.legacy_ledger:  # queued before the ledger moved: its claim may be there
-            old = self.client.get_item(TableName=self.table, Key=legacy_key(job.key),
-                                       ConsistentRead=True).get("Item")
-            if old and (seen := self._taken(job, dict(old), now, lease)) != "retake":
+            old = former_item(self.client, self.table, job.key)
+            if old and (seen := self._taken(job, old, now, lease)) != "retake":
                 return seen
         item_key = ledger_key(job.key)
         try:
@@ -244,8 +251,7 @@ class DynamoLedger:
         once, in the person's mail as "expired" and +1 on its counter, for the organiser;
         False when the email has a ledger item already (sent, or being sent), here or, for a
         job queued before the ledger moved, where the ledger kept it then."""
-        if job.legacy_ledger and self.client.get_item(
-                TableName=self.table, Key=legacy_key(job.key), ConsistentRead=True).get("Item"):
+        if job.legacy_ledger and former_item(self.client, self.table, job.key):
             return False
         try:
             self.client.update_item(
@@ -431,10 +437,9 @@ class DeliveryStateWrites:
         if item.get("state", {}).get("S") not in SENT_STATES:
             item = self._read(item_key, consistent=True)
         if item.get("state", {}).get("S") not in SENT_STATES:  # not here: sent before?
-            old_key = legacy_key(delivery_key)
-            old = self._read(old_key, consistent=True)
+            old = former_item(self.client, self.table, delivery_key)
             if old:
-                return old_key, old
+                return legacy_key(delivery_key), old
         return item_key, item
 
     def _read(self, item_key: dict[str, Any], *, consistent: bool) -> dict[str, Any]:
