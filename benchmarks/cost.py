@@ -18,10 +18,12 @@ queue, whose event source hands the feedback function a batch of what has arrive
 events of one drain of the send queue, at most the template's BatchSize; on AWS a batch gathers
 for up to its window, so it holds at least as many, and costs no more per email than here).
 
-Counted: requests, items (the table has no index to write), invocations, log bytes. SNS's
-delivery of each event to the queue is counted as one SQS request (an
-SQS SendMessage on the queue; SNS itself does not charge for it). Modelled, and said so where
-printed:
+Counted: requests, items (the table has no index to write), invocations, log bytes. A key
+read is charged for the whole item as stored, whatever was projected, and a key read that
+finds nothing still costs the minimum, half a unit or one (docs.aws.amazon.com/amazondynamodb/
+latest/developerguide/read-write-operations.html). SNS's delivery of each event to the queue is
+counted as one SQS request (an SQS SendMessage on the queue; SNS itself does not charge for
+it). Modelled, and said so where printed:
 - Lambda's own START/END/REPORT lines per invocation (their format, with measured durations);
 - Lambda duration: the handler's own time here (its wall time less the time moto and the
   outbox, the stand-ins for AWS, took to answer), scaled to the CPU share Lambda gives the
@@ -183,20 +185,22 @@ def capacity(operation: str, params: Mapping[str, Any], answer: Mapping[str, Any
              ) -> tuple[float, float]:
     """(read units, write units) one DynamoDB call consumed."""
     consistent = bool(params.get("ConsistentRead"))
-    if operation == "GetItem":
-        return _read_units(item_size(answer.get("Item")), consistent), 0.0
-    if operation == "Query":
+    if operation == "GetItem":  # the whole item, whatever was projected; none: the minimum
+        return _read_units(_stored_size(params["TableName"], params["Key"]), consistent), 0.0
+    if operation == "Query":  # a Query that finds nothing still reads the minimum
         items = answer.get("Items") or []
         size = sum(item_size(i) for i in items)
         count, scanned = int(answer.get("Count", 0)), int(answer.get("ScannedCount", 0))
         if count and scanned > count:  # filtered: what was read, not what came back
             size = size * scanned // count
         return _read_units(size, consistent), 0.0
-    if operation == "BatchGetItem":
-        units = sum(_read_units(item_size(i), bool(r.get("ConsistentRead")))
-                    for table, items in (answer.get("Responses") or {}).items()
-                    for r in [params.get("RequestItems", {}).get(table, {})] for i in items)
-        return units, 0.0
+    if operation == "BatchGetItem":  # each key as a GetItem (unprocessed ones come again)
+        unread = {table: {json.dumps(k, sort_keys=True) for k in request.get("Keys", [])}
+                  for table, request in (answer.get("UnprocessedKeys") or {}).items()}
+        return sum(_read_units(_stored_size(table, k), bool(request.get("ConsistentRead")))
+                   for table, request in params.get("RequestItems", {}).items()
+                   for k in request.get("Keys", [])
+                   if json.dumps(k, sort_keys=True) not in unread.get(table, set())), 0.0
     if operation == "PutItem":
         return 0.0, _write_units(item_size(params.get("Item")))
     if operation == "UpdateItem":

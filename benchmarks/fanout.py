@@ -70,7 +70,6 @@ LAMBDA_PER_REQUEST = 0.20 / 1e6
 DYNAMODB_PER_WRITE_UNIT = 0.625 / 1e6
 DYNAMODB_PER_READ_UNIT = 0.125 / 1e6
 SQS_PER_REQUEST = 0.40 / 1e6
-SENDER_MEMORY_GB = 0.5
 VCPU_PER_MB = 1 / 1769  # Lambda gives one vCPU at 1,769 MB, in proportion below
 REGISTRATION_KB = 0.4  # one registration item, as stored
 DEADLINE_SIZES = (100, 1_000, 10_000, 100_000)
@@ -81,19 +80,24 @@ TICK = timedelta(minutes=5)  # the scheduler's schedule
 
 @dataclass(frozen=True, slots=True)
 class SenderDefaults:
-    """The template's: SesSendRate, SenderConcurrency, the event source's BatchSize."""
+    """The template's: SesSendRate, SenderConcurrency, the event source's BatchSize, the
+    sender's MemorySize."""
 
     rate: float
     instances: int
     batch: int
+    memory_gb: float
 
     @classmethod
     def from_template(cls) -> SenderDefaults:
         template = load_template()
         parameters = template["Parameters"]
         source = template["Resources"]["SenderFunctionSendQueue"]["Properties"]
+        sender = template["Resources"]["SenderFunction"]["Properties"]
+        memory = sender.get("MemorySize", template["Globals"]["Function"]["MemorySize"])
         return cls(float(parameters["SesSendRate"]["Default"]),
-                   int(parameters["SenderConcurrency"]["Default"]), int(source["BatchSize"]))
+                   int(parameters["SenderConcurrency"]["Default"]), int(source["BatchSize"]),
+                   int(memory) / 1024)
 
 
 class CountingMailer:
@@ -315,9 +319,9 @@ def simulated_ses(runtime: LocalRuntime, queued: list[EmailJob], seconds: float,
              f"(goal: 1.00)")
     busiest = results[-1][0]
     per_email = busiest.cpu / busiest.emails if busiest.emails else 0.0
-    vcpu = SENDER_MEMORY_GB * 1024 * VCPU_PER_MB
+    vcpu = defaults.memory_gb * 1024 * VCPU_PER_MB
     echo(f"  CPU per email in that instance (compose, MIME, pacing, threads; no DynamoDB "
-         f"client work): {per_email * 1000:.2f} ms here; a {SENDER_MEMORY_GB * 1024:.0f} MB "
+         f"client work): {per_email * 1000:.2f} ms here; a {defaults.memory_gb * 1024:.0f} MB "
          f"function has {vcpu:.2f} vCPU, enough for about {ratio(vcpu, per_email, '.0f')} "
          f"emails/s per instance on a core like this one")
     return results
@@ -333,7 +337,7 @@ def costs(store_and_queue: float, default_rate: Reached, defaults: SenderDefault
     cost = {
         f"Lambda (sender: {billed_per_email * 1000:.0f} ms billed per email at "
         f"{default_rate.rate:g}/s, measured)":
-            billed_per_email * SENDER_MEMORY_GB * LAMBDA_GB_SECOND_ARM * 1000
+            billed_per_email * defaults.memory_gb * LAMBDA_GB_SECOND_ARM * 1000
             + LAMBDA_PER_REQUEST * 1000 / defaults.batch,
         "DynamoDB and SQS (from the counts of part 1)": store_and_queue,
     }

@@ -55,3 +55,11 @@ def test_the_cost_benchmark_prices_a_counted_run_against_ses() -> None:
     marginal = re.search(r"each 1,000 more emails \((\d+) -> (\d+)\).*?([\d.]+) % of SES with "
                          r"DeliveryEvents=Off", stdout)
     assert marginal and int(marginal[1]) < int(marginal[2]) and float(marginal[3]) > 0, stdout
+
+
+def test_the_sender_memory_benchmark_measures_against_the_functions_memory() -> None:
+    stdout = run("sender_memory.py", "--pdfs", "2", "--rate", "14")
+    assert "the function has 256 MB" in stdout
+    shipped = re.search(r"one at a time: +(\d+) MB = ([\d.]+)x the function's memory", stdout)
+    assert shipped and 0 < int(shipped[1]) and float(shipped[2]) > 0, stdout
+    assert "side by side (before):" in stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import unicodedata
 from dataclasses import replace
 from datetime import date, timedelta
@@ -273,3 +274,38 @@ def test_an_arabic_or_hebrew_name_is_drawn_right_to_left_and_joined(name: str,
     if family == "Arabic":  # joined: meem begins "محمد" and sits inside it, two shapes
         assert len(forms["م"]) == 2
     assert cert.certificate_id in text and "Total: 8.5 h, 8.5 ECMEC" in text
+
+
+def test_threads_draw_one_certificate_at_a_time_and_each_gets_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sender's pool draws certificates one after another (each document parses its fonts
+    anew: side by side, 38 threads with CJK names would need 1.4 GB), and each thread still
+    gets the PDF of its own certificate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from webinar_notify.adapters import certificate_pdf as module
+
+    drawing, most = 0, 0
+    real_document, real_close = module._document, module._close_fonts
+
+    def document(*args: object) -> object:
+        nonlocal drawing, most
+        drawing += 1
+        most = max(most, drawing)
+        time.sleep(0.01)  # room for another thread to start one, were it allowed to
+        return real_document(*args)  # type: ignore[arg-type]
+
+    def close(pdf: object) -> None:
+        nonlocal drawing
+        real_close(pdf)  # type: ignore[arg-type]
+        drawing -= 1
+
+    monkeypatch.setattr(module, "_document", document)
+    monkeypatch.setattr(module, "_close_fonts", close)
+    names = ["Ana Souza", "山田 太郎", "Jürgen Groß", "Zoë Lefèvre"]
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        pdfs = list(threads.map(lambda name: certificate_pdf(certificate(name)), names))
+    assert most == 1
+    assert drawing == 0
+    for name, pdf in zip(names, pdfs, strict=True):
+        assert name.replace(" ", "") in text_of(pdf).replace(" ", "")

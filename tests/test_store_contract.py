@@ -284,6 +284,29 @@ def test_erasure_leaves_a_tombstone_and_takes_the_person_off_the_counts(
     assert totals(store) == (1, 0, 0, 1, {})
 
 
+def test_the_senders_look_up_tells_a_registrant_an_erased_person_and_a_stranger_apart(
+        backend: Backend) -> None:
+    """The one read before a send: the tombstone counts only where the registration is gone
+    (a person who registered again after erasing is not "erased")."""
+    store = backend.store
+    kept = store.put_registration(person(1), NOW)
+    gone = store.put_registration(person(2), NOW)
+    store.erase_registration(gone, 1_700_000_000)
+    sid = suppression_id(KEY, person(3).registrant.email)
+    store.suppress(sid, "Bounce", NOW, SERIES_ID)
+
+    present = store.recipient(SERIES_ID, kept.registrant_id, "no-such-address")
+    assert present.registration is not None and not present.erased
+    assert not present.suppressed
+    erased = store.recipient(SERIES_ID, gone.registrant_id, "no-such-address")
+    assert erased.registration is None and erased.erased
+    stranger = store.recipient(SERIES_ID, person(3).registrant_id, sid)
+    assert stranger.registration is None and not stranger.erased and stranger.suppressed
+    back = store.put_registration(person(2), NOW)  # registered again after erasing
+    again = store.recipient(SERIES_ID, back.registrant_id, "no-such-address")
+    assert again.registration is not None and not again.erased
+
+
 def test_counters_are_repaired_only_over_what_was_read(backend: Backend) -> None:
     store = backend.store
     for i in range(12):

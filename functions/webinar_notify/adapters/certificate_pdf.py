@@ -17,12 +17,18 @@ embedded font has is refused (MissingGlyphsError) rather than printed with an em
 
 With ``credit_basis: presence`` the table shows each session's time present (h:mm), which
 adds up to the total; otherwise each session's scheduled hours.
+
+A process draws one certificate at a time (``_DRAWING``): fontTools parses each font anew for
+every document, about 50 MB for the CJK font, so the sender's 38 threads at 500/s drawing at
+once would need 1.4 GB (benchmarks/sender_memory.py). Drawing is pure Python and holds the
+GIL, so threads drawing side by side were no faster.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
@@ -48,6 +54,9 @@ RULE = (173, 181, 189)  # the table's lines (not text)
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = 297.0, 210.0, 18.0
 FOOTER_TOP = PAGE_HEIGHT - MARGIN - 13.5  # where the footer's first line starts
 NAME_SIZE, NAME_MIN_SIZE = 30.0, 9.0  # points: the name on one line, shrunk to fit
+# One thread draws every certificate (docstring above): one document's fonts in memory at a
+# time, always in that thread's malloc arena, which the next document reuses.
+_DRAWER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="certificate-pdf")
 
 LABELS = {  # English; the wiring passes the registrant's language's catalog entries
     "title": "Certificate of attendance",
@@ -119,6 +128,12 @@ def certificate_pdf(certificate: Certificate, language: str = "en",
         raise MissingGlyphsError(missing)
     needs_cjk = bool(uncovered(name, include_cjk=False, name=True)
                      or uncovered(others, include_cjk=False))
+    return _DRAWER.submit(_drawn, certificate, language, words, needs_cjk).result()
+
+
+def _drawn(certificate: Certificate, language: str, words: Mapping[str, str],
+           needs_cjk: bool) -> bytes:
+    """The PDF in the first layout its sessions fit (on the drawing thread)."""
     for layout in LAYOUTS:
         pdf = _document(certificate, language, needs_cjk)
         try:

@@ -423,12 +423,12 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
 
     def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
                   session_ids: Sequence[str] = ()) -> Recipient:
-        """The suppression, registration and tombstone of one recipient, and their seat
-        standing in ``session_ids``, in one BatchGetItem (eventually consistent, 0.5 read
-        units an item): what the sender reads just before sending."""
+        """The suppression and registration of one recipient, and their seat standing in
+        ``session_ids``, in one BatchGetItem (eventually consistent, 0.5 read units an item,
+        found or not): what the sender reads just before sending. The tombstone matters
+        only where the registration is gone, so only then is it read, with a GetItem."""
         wanted = {"suppressed": key(f"SUPPRESSED#{suppression_id}", "SUPPRESSED"),
-                  "registration": key(f"SERIES#{series_id}", f"REG#{registrant_id}"),
-                  "erased": key(f"SERIES#{series_id}", f"ERASED#{registrant_id}")}
+                  "registration": key(f"SERIES#{series_id}", f"REG#{registrant_id}")}
         wanted |= {f"seat:{s}": key(f"SERIES#{series_id}", standing_sort_key(s, registrant_id))
                    for s in session_ids}
         found = {(got["pk"]["S"], got["sk"]["S"]): got for got in batch_get(
@@ -440,9 +440,12 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         registration = read("registration")
         standings = {s: str(seat["state"]["S"]) for s in session_ids
                      if (seat := read(f"seat:{s}")) is not None}
+        erased = registration is None and self.client.get_item(
+            TableName=self.table, Key=key(f"SERIES#{series_id}", f"ERASED#{registrant_id}"),
+            ProjectionExpression="pk").get("Item") is not None
         return Recipient(suppressed=read("suppressed") is not None,
                          registration=_registration(registration) if registration else None,
-                         erased=read("erased") is not None, standings=standings)
+                         erased=erased, standings=standings)
 
     def erased_at(self, series_id: str, registrant_id: str) -> int | None:
         """When this person's data was erased from the series (unix seconds), if it was."""

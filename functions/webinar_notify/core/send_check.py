@@ -25,7 +25,7 @@ class Recipient:
 
     suppressed: bool  # the address bounced or complained, in any series
     registration: Registration | None  # as stored now (None: gone, or never there)
-    erased: bool  # a tombstone: the person erased their data in this series
+    erased: bool  # no registration, and a tombstone: the person erased their data here
     # Their seat in the sessions the email is about (seat_sessions), where they have one:
     # "confirmed", "waitlisted" or "pending" (core/policies).
     standings: Mapping[str, str] = field(default_factory=dict)
