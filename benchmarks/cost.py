@@ -315,7 +315,8 @@ def sender_batch() -> int:
 def sender_threads() -> int:
     """The sender's pool at the template's default rate and concurrency (adapters/rate_limit)."""
     concurrency = int(load_template()["Parameters"]["SenderConcurrency"]["Default"])
-    return pool_size(send_rate() / concurrency, sender_batch())
+    return pool_size(send_rate() / concurrency, sender_batch(),
+                     memory_of_functions().get("SenderFunction", 0))
 
 
 def stored_items(table: str, prefix: str) -> tuple[int, float]:

@@ -88,6 +88,11 @@ class SenderDefaults:
     batch: int
     memory_gb: float
 
+    def instances_at(self, rate: float) -> int:
+        """SenderConcurrency at ``rate``: the default, raised to R / 50 above 100/s (what one
+        instance's CPU and pool keep up with, as the template's description says)."""
+        return max(self.instances, math.ceil(rate / 50))
+
     @classmethod
     def from_template(cls) -> SenderDefaults:
         template = load_template()
@@ -273,7 +278,7 @@ def reminder_jobs(queued: list[EmailJob], count: int) -> list[EmailJob]:
 def one_instance(sender: Sender, jobs: list[EmailJob], rate: float, defaults: SenderDefaults,
                  pool: int) -> Reached:
     """The instance's invocations one after another, each a batch, against a fresh SES."""
-    share = rate / defaults.instances
+    share = rate / defaults.instances_at(rate)
     ses = SimulatedSes(rate)
     sender.mailer = SesMailer(ses, "benchmark")  # type: ignore[arg-type]
     sender.ledger = MemoryLedger()
@@ -294,8 +299,8 @@ def simulated_ses(runtime: LocalRuntime, queued: list[EmailJob], seconds: float,
     sender.recipients = Everyone()
     results = []
     for rate in RATES:
-        share = rate / defaults.instances
-        pool = pool_size(share, defaults.batch)
+        share = rate / defaults.instances_at(rate)
+        pool = pool_size(share, defaults.batch, round(defaults.memory_gb * 1024))
         pooled = max(10, math.ceil(share * seconds))
         single = max(10, math.ceil(min(share, 1 / SES_LATENCY_S) * seconds))
         jobs = reminder_jobs(queued, pooled)
@@ -303,9 +308,11 @@ def simulated_ses(runtime: LocalRuntime, queued: list[EmailJob], seconds: float,
             results.append((one_instance(sender, jobs, rate, defaults, pool),
                             one_instance(sender, jobs[:single], rate, defaults, 1)))
     echo(f"one sender instance, SES answering in {SES_LATENCY_S * 1000:.0f} ms and throttling "
-         f"above R; share = R / SenderConcurrency {defaults.instances}, batches of "
+         f"above R; share = R / SenderConcurrency (the template's {defaults.instances}, "
+         f"raised to R / 50 above 100/s as its description asks), batches of "
          f"{defaults.batch}:")
     for pooled_run, single_run in results:
+        instances = defaults.instances_at(pooled_run.rate)
         echo(f"  R = {pooled_run.rate:g}/s, share {pooled_run.share:g}/s: "
              f"pool of {pooled_run.pool}: {pooled_run.per_second:.1f} emails/s "
              f"= {ratio(pooled_run.per_second, pooled_run.share)} x the share "
@@ -314,8 +321,8 @@ def simulated_ses(runtime: LocalRuntime, queued: list[EmailJob], seconds: float,
              f"= {ratio(single_run.per_second, single_run.share)} x; "
              f"pool / one at a time = "
              f"{ratio(pooled_run.per_second, single_run.per_second, '.1f')}; "
-             f"{defaults.instances} instances reach "
-             f"{ratio(defaults.instances * pooled_run.per_second, pooled_run.rate)} x R "
+             f"{instances} instances reach "
+             f"{ratio(instances * pooled_run.per_second, pooled_run.rate)} x R "
              f"(goal: 1.00)")
     busiest = results[-1][0]
     per_email = busiest.cpu / busiest.emails if busiest.emails else 0.0

@@ -133,7 +133,7 @@ def main() -> None:
     instances = args.instances or max(int(template["Parameters"]["SenderConcurrency"]
                                           ["Default"]), math.ceil(args.rate / 50))
     batch = int(sender["Environment"]["Variables"]["SENDER_BATCH_SIZE"])
-    pool = pool_size(args.rate / instances, batch)
+    pool = pool_size(args.rate / instances, batch, memory)
     wiring = peak_mb("wiring only", 0, pool)
     shipped = peak_mb("one at a time", args.pdfs, pool)
     before = peak_mb("side by side", args.pdfs, pool)

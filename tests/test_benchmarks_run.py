@@ -61,5 +61,5 @@ def test_the_sender_memory_benchmark_measures_against_the_functions_memory() -> 
     stdout = run("sender_memory.py", "--pdfs", "2", "--rate", "14")
     assert "the function has 256 MB" in stdout
     shipped = re.search(r"one at a time: +(\d+) MB = ([\d.]+)x the function's memory", stdout)
-    assert shipped and 0 < int(shipped[1]) and float(shipped[2]) > 0, stdout
+    assert shipped and int(shipped[1]) > 0 and float(shipped[2]) > 0, stdout
     assert "side by side (before):" in stdout

@@ -213,6 +213,10 @@ def test_the_pool_follows_the_share_of_the_rate() -> None:
     assert pool_size(500 / 2, 250) == 38
     assert pool_size(1000 / 2, 250) == 40
     assert pool_size(500 / 2, 10) == 10
+    assert pool_size(500 / 2, 250, memory_mb=256) == 8  # a thread per 32 MB of the function
+    assert pool_size(500 / 10, 250, memory_mb=256) == 8
+    assert pool_size(14 / 2, 250, memory_mb=256) == 2
+    assert pool_size(500 / 2, 250, memory_mb=512) == 16
     assert pool_size(0, 10) == 10  # unpaced (the local runner): the whole batch at once
 
 
@@ -245,5 +249,12 @@ def test_the_lambda_wiring_sizes_the_pool_and_its_connections_from_the_rate() ->
         "SES_SEND_RATE": "500", "SENDER_CONCURRENCY": "2", "SENDER_BATCH_SIZE": "250"})
     sending = built.sender
     assert sending.pool == 38 and sending.limiter.interval == 1 / 250
+    on_lambda = bootstrap.from_environment({  # Lambda says the function's memory
+        "TABLE_NAME": "t", "SEND_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
+        "SES_CONFIGURATION_SET": "cs", "WEBHOOK_SECRETS_PATH": "/w",
+        "TOKEN_SECRET_PARAMETER": "/t", "REGISTRANT_KEY_PARAMETER": "/r",
+        "SES_SEND_RATE": "500", "SENDER_CONCURRENCY": "10", "SENDER_BATCH_SIZE": "250",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"})
+    assert on_lambda.sender.pool == 8 and on_lambda.sender.limiter.interval == 1 / 50
     for client in (sending.mailer.client, sending.ledger.client):  # type: ignore[attr-defined]
         assert client.meta.config.max_pool_connections >= sending.pool

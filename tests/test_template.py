@@ -118,8 +118,9 @@ def test_sender_concurrency_and_rate_come_from_the_ses_send_rate_parameters() ->
 
 def test_the_sender_pool_is_sized_from_the_batch_the_event_source_delivers() -> None:
     """The sender's threads are sized to the batch the queue hands it; batches over 10 need a
-    batching window (Lambda refuses the mapping otherwise); with the defaults, the pool keeps
-    500/s busy and a batch at 14/s fits the function's time."""
+    batching window (Lambda refuses the mapping otherwise); at 500/s over the instances the
+    template's description asks for, the pool keeps each share busy within the function's
+    memory, and a batch at 14/s fits the function's time."""
     from webinar_notify.adapters.rate_limit import pool_size
 
     sender = FUNCTIONS["SenderFunction"]["Properties"]
@@ -127,8 +128,9 @@ def test_the_sender_pool_is_sized_from_the_batch_the_event_source_delivers() -> 
     assert sender["Environment"]["Variables"]["SENDER_BATCH_SIZE"] == str(source["BatchSize"])
     assert source["BatchSize"] <= 10 or source["MaximumBatchingWindowInSeconds"] >= 1
     instances = int(TEMPLATE["Parameters"]["SenderConcurrency"]["Default"])
-    share = 500 / instances
-    assert pool_size(share, source["BatchSize"]) * 10 >= share  # 10 emails/s per thread
+    memory = int(sender.get("MemorySize", TEMPLATE["Globals"]["Function"]["MemorySize"]))
+    share = 500 / max(instances, 500 // 50)  # above 100/s: SesSendRate / 50 instances
+    assert pool_size(share, source["BatchSize"], memory) * 10 >= share  # 10 emails/s a thread
     low = int(TEMPLATE["Parameters"]["SesSendRate"]["Default"]) / instances
     assert source["BatchSize"] / low <= int(sender["Timeout"]) - 20  # a batch fits its time
 

@@ -287,7 +287,8 @@ def from_environment(env: Mapping[str, str] = os.environ) -> Services:
         lease=timedelta(seconds=int(env.get("SENDER_TIMEOUT_SECONDS", "60"))),
         send_rate_per_instance=share,
         send_rate=float(env.get("SES_SEND_RATE", "0")),  # the scheduler plans fan-outs by it
-        send_pool=pool_size(share, int(env.get("SENDER_BATCH_SIZE", "10"))),
+        send_pool=pool_size(share, int(env.get("SENDER_BATCH_SIZE", "10")),
+                            int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "0"))),
         sign_in=lambda: console_sign_in(env),
         **organiser_jobs(env, dynamodb, sqs, table),
     )
