@@ -166,11 +166,8 @@ def _stored_size(table: str, key: Mapping[str, Any]) -> int:
     from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    try:
-        item = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_item(table, dict(key))
-    except Exception:  # a table or key moto cannot find: count the minimum
-        return 0
-    return item.size() if item is not None else 0
+    item = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_item(table, dict(key))
+    return item.size() if item is not None else 0  # none: the minimum is charged
 
 
 def _write_units(size: int) -> float:
@@ -187,7 +184,7 @@ def capacity(operation: str, params: Mapping[str, Any], answer: Mapping[str, Any
     consistent = bool(params.get("ConsistentRead"))
     if operation == "GetItem":  # the whole item, whatever was projected; none: the minimum
         return _read_units(_stored_size(params["TableName"], params["Key"]), consistent), 0.0
-    if operation == "Query":  # a Query that finds nothing still reads the minimum
+    if operation == "Query":  # by what it returned (the rare projected Query reads more)
         items = answer.get("Items") or []
         size = sum(item_size(i) for i in items)
         count, scanned = int(answer.get("Count", 0)), int(answer.get("ScannedCount", 0))

@@ -294,6 +294,15 @@ def test_the_senders_look_up_tells_a_registrant_an_erased_person_and_a_stranger_
     store.erase_registration(gone, 1_700_000_000)
     sid = suppression_id(KEY, person(3).registrant.email)
     store.suppress(sid, "Bounce", NOW, SERIES_ID)
+    tombstone_reads: list[str] = []
+    if isinstance(store, DynamoStore):  # a GetItem only where the registration is gone
+        get_item = store.client.get_item
+
+        def counted(**request: Any) -> Any:
+            tombstone_reads.append(request["Key"]["sk"]["S"].partition("#")[0])
+            return get_item(**request)
+
+        store.client.get_item = counted  # type: ignore[method-assign]
 
     present = store.recipient(SERIES_ID, kept.registrant_id, "no-such-address")
     assert present.registration is not None and not present.erased
@@ -302,9 +311,14 @@ def test_the_senders_look_up_tells_a_registrant_an_erased_person_and_a_stranger_
     assert erased.registration is None and erased.erased
     stranger = store.recipient(SERIES_ID, person(3).registrant_id, sid)
     assert stranger.registration is None and not stranger.erased and stranger.suppressed
+    copy = store.recipient(SERIES_ID, ORGANISER_COPY, "no-such-address")
+    assert copy.registration is None and not copy.erased
     back = store.put_registration(person(2), NOW)  # registered again after erasing
     again = store.recipient(SERIES_ID, back.registrant_id, "no-such-address")
     assert again.registration is not None and not again.erased
+    if isinstance(store, DynamoStore):
+        del store.client.get_item  # type: ignore[attr-defined]
+        assert tombstone_reads == ["ERASED", "ERASED"]  # the erased one and the stranger
 
 
 def test_counters_are_repaired_only_over_what_was_read(backend: Backend) -> None:

@@ -18,10 +18,11 @@ embedded font has is refused (MissingGlyphsError) rather than printed with an em
 With ``credit_basis: presence`` the table shows each session's time present (h:mm), which
 adds up to the total; otherwise each session's scheduled hours.
 
-A process draws one certificate at a time (``_DRAWING``): fontTools parses each font anew for
-every document, about 50 MB for the CJK font, so the sender's 38 threads at 500/s drawing at
-once would need 1.4 GB (benchmarks/sender_memory.py). Drawing is pure Python and holds the
-GIL, so threads drawing side by side were no faster.
+A process draws one certificate at a time, on one thread of its own (``_DRAWER``): fontTools
+parses each font anew for every document, about 50 MB for the CJK font, and a thread's freed
+memory stays in its own malloc arena, so 38 sender threads drawing side by side needed over
+1 GB (benchmarks/sender_memory.py). Drawing is pure Python and holds the GIL, so threads
+drawing side by side were no faster.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..core.counts import PENDING_TALLY, SentMail, tally
+from ..core.jobs import ORGANISER_COPY
 from ..core.registration import Registrant, Registration
 from ..core.send_check import Recipient
 from ..core.series import Series
@@ -440,7 +441,8 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         registration = read("registration")
         standings = {s: str(seat["state"]["S"]) for s in session_ids
                      if (seat := read(f"seat:{s}")) is not None}
-        erased = registration is None and self.client.get_item(
+        gone = registration is None and registrant_id != ORGANISER_COPY  # a copy has neither
+        erased = gone and self.client.get_item(
             TableName=self.table, Key=key(f"SERIES#{series_id}", f"ERASED#{registrant_id}"),
             ProjectionExpression="pk").get("Item") is not None
         return Recipient(suppressed=read("suppressed") is not None,

@@ -2,8 +2,9 @@
 
 Minutes can pass between queueing and sending (hours when sending is deferred), and in that
 time the person may have erased their data, cancelled, dropped the session or opted out of
-that kind of email. The sender reads the person's registration, tombstone and suppression in
-the one request it makes before sending anyway, and withdraws what is no longer wanted.
+that kind of email. The sender reads the person's registration and suppression in the one
+request it makes before sending anyway (and their tombstone only where the registration is
+gone), and withdraws what is no longer wanted.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         - SAFETY_MARGIN
     report = services().scheduler.run(deadline)
     for name, value in (("RemindersEnqueued", report.enqueued),
-                        ("RemindersSuppressed", report.suppressed),
+                        # notices and announcements (a reminder's are the sender's)
+                        ("FanOutSuppressed", report.suppressed),
                         ("ReminderSlotsSent", len(report.sent_slots)),
                         ("ReminderSlotsDropped", len(report.dropped_slots)),
                         ("ReminderSlotsUnfinished", report.unfinished),

@@ -3,7 +3,8 @@ to the mailer.
 
 An address that bounced or complained since the job was queued gets nothing, nor does a person
 who erased their data, cancelled or opted out of that kind of email since (core/send_check.py):
-both are read in the one request made before the claim. Redelivered or
+both are read in the one request made before the claim (and a second, for the tombstone, only
+where the registration is gone). Redelivered or
 duplicated jobs find their claim and send nothing (adapters/ledger.py says how a claim whose
 sender died is told from one that was sent). A failure before the mailer
 accepted the email gives the claim back and puts the job back on the queue with a growing
@@ -105,7 +106,8 @@ class SeriesCache:
 
 
 class Recipients(Protocol):
-    """What the sender reads about a recipient just before sending (one request)."""
+    """What the sender reads about a recipient just before sending (one request; two where
+    the registration is gone)."""
 
     def recipient(self, series_id: str, registrant_id: str, suppression_id: str,
                   session_ids: Sequence[str] = ()) -> Recipient: ...
