@@ -659,7 +659,8 @@ def report(run: Run, detail: bool = False) -> None:
             print(f"  {item:<16} ${usd * per:.6f}  {usd * per / ses * 100:5.2f} % of SES{note}")
         flowing = bill.total() - bill.storage
         print(f"  {'total':<16} ${flowing * per:.6f}  {flowing * per / ses * 100:5.2f} % of "
-              f"SES's ${ses:.2f} per 1,000 (goal <= 2 %), storage apart")
+              f"SES's ${ses:.2f} per 1,000, storage apart (this run, with its fixed parts; "
+              "the goal, <= 2 %, is per email at scale: --marginal)")
         print(f"  {'':<16} ${bill.total() * per:.6f}  {bill.total() * per / ses * 100:5.2f} % "
               "with the ledger's storage")
         essentials = flowing * per / (SES_ESSENTIALS_PER_EMAIL * 1000) * 100
