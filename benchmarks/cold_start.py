@@ -50,13 +50,14 @@ PLACEHOLDERS = {  # values for the template's references, shaped as AWS would gi
 }
 LAMBDA = {"PATH": "/usr/bin:/bin", "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
           "AWS_ACCESS_KEY_ID": "benchmark", "AWS_SECRET_ACCESS_KEY": "benchmark",
-          "LAMBDA_TASK_ROOT": str(ROOT), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}
+          "LAMBDA_TASK_ROOT": str(ROOT)}
 
 
 def functions() -> dict[str, tuple[str, dict[str, str]]]:
     """Each handler module the template names, with the environment its function gets."""
     template = load_template()
     shared = template["Globals"]["Function"].get("Environment", {}).get("Variables", {})
+    memory = template["Globals"]["Function"].get("MemorySize", 128)
     found: dict[str, tuple[str, dict[str, str]]] = {}
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -64,7 +65,10 @@ def functions() -> dict[str, tuple[str, dict[str, str]]]:
         properties = resource["Properties"]
         own = properties.get("Environment", {}).get("Variables", {})
         module = properties["Handler"].rpartition(".")[0]
-        found[module.rpartition(".")[2]] = (module, _resolved({**shared, **own}))
+        lambda_sets = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(properties.get("MemorySize",
+                                                                              memory))}
+        found[module.rpartition(".")[2]] = (module, {**_resolved({**shared, **own}),
+                                                     **lambda_sets})
     return dict(sorted(found.items()))
 
 

@@ -41,9 +41,10 @@ it). Modelled, and said so where printed:
   feedback queue's likewise. A receive that finds nothing is not counted per email: Lambda's
   pollers keep polling an empty queue anyway (the fixed cost printed last);
 - storage: each email's ledger item and its batch's sent log, at the sizes this run left in
-  the table, kept for the ledger's TTL (400 days), with point-in-time recovery on the table.
-  Priced apart from the per-request total too, since the first 25 GB a
-  month are free on every account (aws.amazon.com/dynamodb/pricing).
+  the table plus the 100 bytes DynamoDB adds to each item, kept for the ledger's TTL (400
+  days), with point-in-time recovery on the table. Priced apart from the per-request total
+  too, since the first 25 GB of table storage a month are free on every account (not the
+  backups; aws.amazon.com/dynamodb/pricing).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ XRAY_PER_TRACE = 5.00 / 1e6  # traces recorded: aws.amazon.com/xray/pricing (not
 # Storage, standard table class: aws.amazon.com/dynamodb/pricing (not in the notes).
 DYNAMODB_PER_GB_MONTH = 0.25
 PITR_PER_GB_MONTH = 0.20  # continuous backups: the table's size, not its global indexes
+ITEM_OVERHEAD = 100  # bytes DynamoDB adds to each item's stored size (its pricing page)
 KMS_KEY_PER_MONTH = 1.00  # aws.amazon.com/kms/pricing (not in the notes)
 SNS_PER_PUBLISH = 0.50 / 1e6  # SNS requests; deliveries to Lambda are free:
 #                               aws.amazon.com/sns/pricing (not in the notes)
@@ -589,10 +591,10 @@ def lambda_seconds(tally: Tally) -> float:
 
 def storage_price(run: Run) -> float:
     """Each ledger item for the ledger's life, and each sent log for its own, with the
-    table's continuous backups."""
+    table's continuous backups; DynamoDB bills each item's size plus ITEM_OVERHEAD."""
     per_gb_month = (DYNAMODB_PER_GB_MONTH + PITR_PER_GB_MONTH) / GB
-    return (run.ledger_items * run.ledger_bytes * per_gb_month * LEDGER_MONTHS
-            + run.log_items * run.log_bytes * per_gb_month * LEDGER_MONTHS)
+    return (run.ledger_items * (run.ledger_bytes + ITEM_OVERHEAD) * per_gb_month * LEDGER_MONTHS
+            + run.log_items * (run.log_bytes + ITEM_OVERHEAD) * per_gb_month * LEDGER_MONTHS)
 
 
 def price(tallies: Mapping[str, Tally], traced: bool, publishes: int = 0,
@@ -654,7 +656,7 @@ def report(run: Run, detail: bool = False) -> None:
             note = " (an ESTIMATE: durations here plus modelled latency)" \
                 if item == "lambda_compute" else \
                 " (one trace per invocation)" if item == "xray" and traced else \
-                f" ({LEDGER_MONTHS:.1f} months, table + backups; 25 GB free)" \
+                f" ({LEDGER_MONTHS:.1f} months, table + backups; 25 GB of table free)" \
                 if item == "storage" else ""
             print(f"  {item:<16} ${usd * per:.6f}  {usd * per / ses * 100:5.2f} % of SES{note}")
         flowing = bill.total() - bill.storage

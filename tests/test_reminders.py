@@ -366,6 +366,43 @@ def test_a_reminder_held_up_past_its_window_is_not_sent(
     assert repair_counts(store, "reirradiation-2023") == {}
 
 
+def test_the_local_runner_reports_as_sent_only_what_the_mailer_took(harness: Harness) -> None:
+    """Its log says "N emails sent": a reminder queued for a suppressed address is handled
+    by the sender, not sent, and not counted."""
+    harness.register_many(2)
+    harness.register(email="bounced@example.org", event_id="evt-b")
+    harness.runtime.store.suppress(suppression_id("local-development-only",
+                                                  "bounced@example.org"), "bounce",
+                                   harness.clock.now())
+    harness.runtime.drain()
+    harness.clock.set(S1 - timedelta(days=7))
+    assert harness.runtime.tick()["enqueued"] == 3
+    assert harness.runtime.drain_sent() == 2
+
+
+def test_a_late_reminder_to_a_suppressed_address_is_suppressed_not_expired(
+        harness: Harness) -> None:
+    """A reminder's fan-out queues suppressed addresses too (the sender's look-up stops
+    them), so one held up past its window must not count, list or alarm as "expired"."""
+    harness.register_many(2)
+    harness.register(email="bounced@example.org", event_id="evt-b")
+    harness.runtime.store.suppress(suppression_id("local-development-only",
+                                                  "bounced@example.org"), "bounce",
+                                   harness.clock.now())
+    harness.runtime.drain()
+    harness.clock.set(S1 - timedelta(hours=1))
+    assert harness.runtime.tick()["enqueued"] == 3
+    harness.clock.set(S1 + timedelta(minutes=1))
+    harness.runtime.drain()
+
+    store = harness.runtime.store
+    assert store.counts("reirradiation-2023").mail_count(
+        "expired", kind="reminder", session="s1") == 2
+    listed, _ = store.sent_mail_page("reirradiation-2023", None, 100)
+    assert len([m for m in listed if m.kind == "reminder"]) == 2
+    assert harness.queued() == 0 and harness.runtime.dead_letters() == 0
+
+
 def test_reminders_queued_for_a_session_cancelled_meanwhile_are_dropped_quietly(
         harness: Harness) -> None:
     harness.register_many(3)

@@ -6,7 +6,7 @@ for about ``SECONDS_PER_EMAIL`` (the SES call, ~80 ms, and the ledger's write), 
 r emails per second keeps r × SECONDS_PER_EMAIL threads busy; ``pool_size`` adds half again for
 slower calls and caps the pool at the batch, at ``MAX_POOL`` and at one thread per
 ``MB_PER_THREAD`` of the function's memory: a 256 MB sender runs at most 8 threads, which peak
-at about 210 MB with certificates among the emails (benchmarks/sender_memory.py), and a
+at about 190 MB with certificates among the emails (benchmarks/sender_memory.py), and a
 certificate claimed last waits for at most 8 drawings (one at a time, adapters/
 certificate_pdf.py), well within the sender's last 20 s.
 """

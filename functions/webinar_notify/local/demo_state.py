@@ -82,7 +82,7 @@ def replay(runtime: LocalRuntime, clock: CarryOnClock, scenario: Scenario,
         tick = _grid(scenario.start, step.at)
         clock.set(step.at)
         _perform(runtime, scenario, step, number)
-        sent += runtime.drain()
+        sent += runtime.drain_sent()
     sent += _run_ticks(runtime, clock, tick, until + timedelta(seconds=1))
     clock.set(until)
     return Replayed(requests=len(steps), emails=sent, moment=until)
@@ -103,7 +103,7 @@ def _run_ticks(runtime: LocalRuntime, clock: CarryOnClock, tick: datetime,
             return sent
         clock.set(tick)
         runtime.tick()
-        sent += runtime.drain()
+        sent += runtime.drain_sent()
         tick += TICK
 
 

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from ..adapters.exports import LocalExports
 from ..adapters.job_queue import MemoryJobQueue
 from ..adapters.job_store import DynamoJobStore
 from ..adapters.ledger import DynamoLedger
-from ..adapters.mailer import Mailer
+from ..adapters.mailer import Mailer, OutgoingMessage
 from ..adapters.memory_queue import MemoryQueue
 from ..adapters.schedule_store import DynamoScheduleStore
 from ..adapters.secrets import StaticSecrets
@@ -110,10 +111,11 @@ class LocalRuntime:
             InMemory(MemoryQueue(clock, resources.max_receive_count))
             if settings.queue == "memory"
             else MotoSqs(self.sqs, resources.queue_url, resources.dead_letter_url))
+        self.accepted = AcceptedCount(mailer)
         self.services = bootstrap.build(
             store=self.store, ledger=DynamoLedger(dynamodb, resources.table),
             schedule=self.schedule, audit=DynamoAudit(dynamodb, resources.table),
-            queue=self.queue.port, mailer=mailer,
+            queue=self.queue.port, mailer=self.accepted,
             secrets=StaticSecrets(settings.webhook_secrets, settings.token_secret,
                                   settings.registrant_key),
             clock=clock, public_base_url=settings.public_base_url, fetcher=self.fetcher,
@@ -229,6 +231,14 @@ class LocalRuntime:
             handled += len(messages) - len(failed)
         return handled
 
+    def drain_sent(self) -> int:
+        """``drain``, and how many emails the mailer accepted meanwhile: what the runner
+        reports as sent (a job handled may have been suppressed, withdrawn, expired or put
+        back instead)."""
+        before = self.accepted.count
+        self.drain()
+        return self.accepted.count - before
+
     def run_jobs(self) -> int:
         """Run the job function over every waiting organiser job step (and the steps they hand
         on), one message per invocation as the job queue's event source does."""
@@ -261,6 +271,21 @@ class LocalRuntime:
                 return dict(handler(event, context))
             with contextlib.redirect_stdout(io.StringIO()):
                 return dict(handler(event, context))
+
+
+class AcceptedCount:
+    """The mailer, counting the emails it accepted (the sender's threads share it)."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def send(self, message: OutgoingMessage) -> str:
+        answer = self.mailer.send(message)
+        with self._lock:
+            self.count += 1
+        return answer
 
 
 @contextmanager

@@ -109,7 +109,7 @@ class ScheduledRuns:
             except Exception as error:
                 problems.append(f"the run failed: {describe(error)}; the next run tries again")
             try:
-                sent = self.runtime.drain()
+                sent = self.runtime.drain_sent()
             except Exception as error:  # the emails wait in the queue for the next drain
                 problems.append(f"the sender failed: {describe(error)}")
             self._running.clear()

@@ -313,7 +313,7 @@ def _handler(runtime: LocalRuntime, out: TextIO, key: LocalKey, region: str,
                 except Exception as error:
                     return _internal_error(out, error)
                 try:
-                    sent = runtime.drain()
+                    sent = runtime.drain_sent()
                 except Exception as error:  # the answer stands; the emails wait in the queue
                     log_line(out, f"  the sender failed: {describe(error)}")
             if method not in ("GET", "HEAD"):

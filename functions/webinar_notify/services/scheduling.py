@@ -153,7 +153,8 @@ class Scheduler:
         suppression just before sending anyway: a look-up here would cost half a read unit
         for every recipient to spare the queue the few suppressed ones. Notices and
         announcements look them up, so that an organiser's job counts the people it reached
-        and no seat in a new session goes to an address that cannot be told of it."""
+        and a suppressed person is neither offered nor marked as told of a new session's
+        seat."""
         wanted = [r for r in page if task.wants(r, series)]
         allowed = wanted
         if not isinstance(task, ReminderTask) and wanted:

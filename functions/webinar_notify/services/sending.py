@@ -212,19 +212,11 @@ class Sender:
         """One job of a batch, noted in the batch's sent ``log`` once SES accepted it."""
         now = self.clock.now()
         if job.not_after is not None and now >= job.not_after:
-            self._record_expired(job, now)
-            return Delivery("expired")  # e.g. a 1-hour reminder held up past the start
+            return self._expired(job, now)  # e.g. a 1-hour reminder held up past the start
         try:
-            series = self.series.get(job.series_id, job.series_revision)
-            recipient = self.recipients.recipient(
-                job.series_id, job.registrant_id,
-                suppression_id(self.secrets.registrant_key(), job.recipient.email),
-                seat_sessions(job, series))
-            if recipient.suppressed:  # bounced or complained since the job was queued
-                return Delivery("suppressed")
-            if (recipient.registration is not None or recipient.erased) \
-                    and withdrawn(job, recipient, series, self._announcement(job)):
-                return Delivery("withdrawn")  # erased, cancelled or opted out since
+            unwanted, recipient = self._unwanted(job)
+            if unwanted:
+                return Delivery(unwanted)
             job = seated_ahead(job, recipient)
             claim = self.ledger.claim(job, now, self.settings.lease, log)
         except RetryableError as error:  # e.g. DynamoDB throttled the read: try later
@@ -257,6 +249,36 @@ class Sender:
         # claim expires after the lease.
         log.sent(job)
         return Delivery("sent")
+
+    def _unwanted(self, job: EmailJob
+                  ) -> tuple[Literal["suppressed", "withdrawn"] | None, Recipient]:
+        """The recipient's look-up, and why the email is no longer wanted, if it is not: the
+        address bounced or complained (a reminder's fan-out leaves that to this look-up), or
+        the person erased their data, cancelled or opted out since it was queued."""
+        series = self.series.get(job.series_id, job.series_revision)
+        recipient = self.recipients.recipient(
+            job.series_id, job.registrant_id,
+            suppression_id(self.secrets.registrant_key(), job.recipient.email),
+            seat_sessions(job, series))
+        if recipient.suppressed:
+            return "suppressed", recipient
+        if (recipient.registration is not None or recipient.erased) \
+                and withdrawn(job, recipient, series, self._announcement(job)):
+            return "withdrawn", recipient
+        return None, recipient
+
+    def _expired(self, job: EmailJob, now: datetime) -> Delivery:
+        """Too late to send. Counted and listed as expired only if the person still wanted
+        it: a reminder to a suppressed address is "suppressed", as it would have been in
+        time. When the look-up fails, it counts as expired (the metric's alarm says so)."""
+        try:
+            unwanted, _recipient = self._unwanted(job)
+        except Exception:
+            unwanted = None
+        if unwanted:
+            return Delivery(unwanted)
+        self._record_expired(job, now)
+        return Delivery("expired")
 
     def _retry(self, job: EmailJob, error: Exception) -> Delivery:
         self._defer(job, self.settings.retry_delay)
