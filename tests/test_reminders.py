@@ -403,6 +403,40 @@ def test_a_late_reminder_to_a_suppressed_address_is_suppressed_not_expired(
     assert harness.queued() == 0 and harness.runtime.dead_letters() == 0
 
 
+def test_a_late_reminder_to_someone_who_turned_reminders_off_is_withdrawn_not_expired(
+        harness: Harness) -> None:
+    harness.register_many(2)
+    harness.runtime.drain()
+    harness.clock.set(S1 - timedelta(hours=1))
+    assert harness.runtime.tick()["enqueued"] == 2
+    harness.update_registration("person1@example.org", reminders_off=True)  # meanwhile
+    harness.clock.set(S1 + timedelta(minutes=1))
+    harness.runtime.drain()
+
+    counts = harness.runtime.store.counts("reirradiation-2023")
+    assert counts.mail_count("expired", kind="reminder", session="s1") == 1
+
+
+def test_a_late_reminder_whose_look_up_fails_is_counted_expired_all_the_same(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness.register_many(2)
+    harness.runtime.drain()
+    harness.clock.set(S1 - timedelta(hours=1))
+    harness.runtime.tick()
+    sender = harness.runtime.services.sender
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("DynamoDB failing")
+
+    monkeypatch.setattr(sender.recipients, "recipient", failing)
+    harness.clock.set(S1 + timedelta(minutes=1))
+    harness.runtime.drain()
+
+    counts = harness.runtime.store.counts("reirradiation-2023")
+    assert counts.mail_count("expired", kind="reminder", session="s1") == 2
+    assert harness.queued() == 0 and harness.runtime.dead_letters() == 0
+
+
 def test_reminders_queued_for_a_session_cancelled_meanwhile_are_dropped_quietly(
         harness: Harness) -> None:
     harness.register_many(3)

@@ -79,8 +79,10 @@ def _failure(message_id: str, error: Exception) -> str:
 def _report(message_id: str, job: EmailJob, result: Delivery) -> None:
     details = {"message_id": message_id, "kind": job.kind, "series": job.series_id,
                "registrant": job.registrant_id, "outcome": result.outcome}
-    if result.cause:  # a fault before SES accepted: back on the queue, and worth a look
-        logger.warning("email retried later", extra={**details, "error": result.cause})
+    if result.cause:  # a fault: back on the queue, or expired unchecked; worth a look
+        logger.warning("email retried later" if result.outcome == "retrying"
+                       else "email expired; its recipient could not be looked up",
+                       extra={**details, "error": result.cause})
     else:
         logger.debug("email handled", extra=details)
 

@@ -270,11 +270,13 @@ class Sender:
     def _expired(self, job: EmailJob, now: datetime) -> Delivery:
         """Too late to send. Counted and listed as expired only if the person still wanted
         it: a reminder to a suppressed address is "suppressed", as it would have been in
-        time. When the look-up fails, it counts as expired (the metric's alarm says so)."""
+        time (one look-up per late email, rare, and alarmed). When the look-up fails, it
+        counts as expired all the same, with the kind of failure for the log."""
         try:
             unwanted, _recipient = self._unwanted(job)
-        except Exception:
-            unwanted = None
+        except Exception as error:  # the series gone, DynamoDB failing: expired, said so
+            self._record_expired(job, now)
+            return Delivery("expired", type(error).__name__)
         if unwanted:
             return Delivery(unwanted)
         self._record_expired(job, now)
