@@ -366,15 +366,20 @@ def test_a_reminder_held_up_past_its_window_is_not_sent(
     assert repair_counts(store, "reirradiation-2023") == {}
 
 
-def test_the_local_runner_reports_as_sent_only_what_the_mailer_took(harness: Harness) -> None:
-    """Its log says "N emails sent": a reminder queued for a suppressed address is handled
-    by the sender, not sent, and not counted."""
+def two_people_and_a_bounced_address(harness: Harness) -> None:
+    """Registered for every session; the third address bounced since (suppressed)."""
     harness.register_many(2)
     harness.register(email="bounced@example.org", event_id="evt-b")
     harness.runtime.store.suppress(suppression_id("local-development-only",
                                                   "bounced@example.org"), "bounce",
                                    harness.clock.now())
     harness.runtime.drain()
+
+
+def test_the_local_runner_reports_as_sent_only_what_the_mailer_took(harness: Harness) -> None:
+    """Its log says "N emails sent": a reminder queued for a suppressed address is handled
+    by the sender, not sent, and not counted."""
+    two_people_and_a_bounced_address(harness)
     harness.clock.set(S1 - timedelta(days=7))
     assert harness.runtime.tick()["enqueued"] == 3
     assert harness.runtime.drain_sent() == 2
@@ -384,12 +389,7 @@ def test_a_late_reminder_to_a_suppressed_address_is_suppressed_not_expired(
         harness: Harness) -> None:
     """A reminder's fan-out queues suppressed addresses too (the sender's look-up stops
     them), so one held up past its window must not count, list or alarm as "expired"."""
-    harness.register_many(2)
-    harness.register(email="bounced@example.org", event_id="evt-b")
-    harness.runtime.store.suppress(suppression_id("local-development-only",
-                                                  "bounced@example.org"), "bounce",
-                                   harness.clock.now())
-    harness.runtime.drain()
+    two_people_and_a_bounced_address(harness)
     harness.clock.set(S1 - timedelta(hours=1))
     assert harness.runtime.tick()["enqueued"] == 3
     harness.clock.set(S1 + timedelta(minutes=1))
