@@ -286,6 +286,14 @@ def drive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drive]:
         from webinar_notify.core.text import registrant_id
         from webinar_notify.entrypoints import feedback
 
+        # A job of hers still on the queue finds her registration gone: the sender reads her
+        # tombstone (GetItem) and sends nothing.
+        grace = registrant_id(KEY, SERIES_ID, "grace@example.org")
+        sent_so_far = len(_sent_texts())
+        runtime.queue.send_raw(next(job for job in queued
+                                    if job.registrant_id == grace).to_json())
+        runtime.drain()
+        assert len(_sent_texts()) == sent_so_far
         bounced = registrant_id(KEY, SERIES_ID, "bounce@example.org")
         sent = [i["sk"]["S"] for i in harness.ledger() if i["pk"]["S"].endswith(bounced)]
         feedback.lambda_handler(_ses_bounce("bounce@example.org", delivery_tag(sent[0])),
