@@ -3,7 +3,7 @@ MemorySize in the template; the baseline, in the same run, is the same batch dra
 was before certificates were drawn one at a time (every thread at once). Prints figures;
 asserts nothing.
 
-    .venv/bin/python benchmarks/sender_memory.py [--pdfs 76] [--rate 500] [--instances N]
+    .venv/bin/python benchmarks/sender_memory.py [--pdfs 76] [--rate 500] [--instances N] [--pool N]
                                                   (CI: --pdfs 2 --batches 1 --rate 14)
 
 Each figure is the peak resident set (ru_maxrss) of a fresh interpreter that does what a new
@@ -12,7 +12,8 @@ environment (as benchmarks/cold_start.py), loads its first batch's renderer, mak
 AWS clients it uses; then its pool, sized as the sender's at ``--rate`` over SenderConcurrency
 (the template's default, raised to R / 50 above 100/s as its description asks; ``--instances``
 to choose) and capped by the function's memory (adapters/rate_limit.py: 8 threads at 256 MB),
-composes a batch of 250 emails of the other kinds (benchmarks/emails.py's, personal links) and
+composes a batch of 250 emails of the other kinds (benchmarks/emails.py's, shared and personal
+links) and
 draws ``--pdfs`` certificates, every other one with a Japanese name (the CJK font, 9 MB, the
 heaviest to parse) and the rest Latin; ``--batches`` times, as a warm container would. Lambda's
 "Max Memory Used" counts its runtime too, so the function needs some room above these.
@@ -75,15 +76,16 @@ def probe(mode: str, pdfs: int, pool: int, batches: int) -> None:
         return len(certificate_pdf.certificate_pdf(certificate, "en"))
 
     if mode != "wiring only":
+        emails = batch_of_emails()
         with ThreadPoolExecutor(max_workers=pool) as threads:
             for _batch in range(batches):  # a warm container, batch after batch
-                list(threads.map(composed, batch_of_emails()))  # a batch of the other kinds
+                list(threads.map(composed, emails))  # a batch of the other kinds
                 list(threads.map(draw, range(pdfs)))
     print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
 
 
 def batch_of_emails() -> list[tuple[Any, ...]]:
-    """A batch of 250 emails of every other kind, with personal links (benchmarks/emails.py)."""
+    """250 emails of every other kind, shared and personal links (benchmarks/emails.py)."""
     import emails
 
     series = emails.load_series()
@@ -92,20 +94,17 @@ def batch_of_emails() -> list[tuple[Any, ...]]:
 
 
 def composed(case_and_job: tuple[Any, ...]) -> int:
+    """One email as the sender composes it, with the renderer its wiring loaded."""
     import emails
 
+    from webinar_notify import bootstrap
     from webinar_notify.core import mime
     from webinar_notify.core.compose import compose
-    from webinar_notify.core.render import Renderer
 
-    global _RENDERER
-    _RENDERER = _RENDERER or Renderer(ROOT / "templates")
     case, job = case_and_job
-    return len(mime.build(compose(case.series, job, now=case.start, renderer=_RENDERER,
+    return len(mime.build(compose(case.series, job, now=case.start,
+                                  renderer=bootstrap.services().sender.renderer,
                                   links=emails.links_for(job), announcement=case.announcement)))
-
-
-_RENDERER: Any = None
 
 
 def peak_mb(mode: str, pdfs: int, pool: int, batches: int = 1) -> int:
@@ -127,6 +126,8 @@ def main() -> None:
     parser.add_argument("--pdfs", type=int, default=76, help="certificates in each batch")
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--pool", type=int, default=0,
+                        help="threads, whatever the rate and memory give (as before the cap)")
     parser.add_argument("--instances", type=int, default=0,
                         help="SenderConcurrency (default: the template's, raised to R / 50 "
                              "above 100/s as the README says)")
@@ -139,11 +140,12 @@ def main() -> None:
     instances = args.instances or max(int(template["Parameters"]["SenderConcurrency"]
                                           ["Default"]), math.ceil(args.rate / 50))
     batch = int(sender["Environment"]["Variables"]["SENDER_BATCH_SIZE"])
-    pool = pool_size(args.rate / instances, batch, memory)
+    pool = args.pool or pool_size(args.rate / instances, batch, memory)
     wiring = peak_mb("wiring only", 0, pool)
     shipped = peak_mb("one at a time", args.pdfs, pool, args.batches)
     before = peak_mb("side by side", args.pdfs, pool, args.batches)
-    print(f"sender peak memory (Python process), {args.batches} batches of 250 emails and "
+    print(f"sender peak memory (Python process), {args.batches} batches of "
+          f"{len(batch_of_emails())} emails and "
           f"{args.pdfs} certificates (half with a CJK name) by a pool of {pool} threads "
           f"(R = {args.rate:g}/s over {instances} instances); the function has {memory} MB:")
     print(f"  wiring, first batch's renderer, 4 clients: {wiring:5d} MB")

@@ -279,7 +279,7 @@ def test_an_arabic_or_hebrew_name_is_drawn_right_to_left_and_joined(name: str,
 def test_threads_draw_one_certificate_at_a_time_and_each_gets_its_own(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The sender's pool draws certificates one after another (each document parses its fonts
-    anew: side by side, 38 threads with CJK names needed over 1 GB), and each thread still
+    anew: side by side, 38 threads with CJK names needed almost 1 GB), and each thread still
     gets the PDF of its own certificate."""
     from concurrent.futures import ThreadPoolExecutor
 

@@ -326,6 +326,36 @@ def _job(about: str) -> EmailJob:
                                                           "r1", about))
 
 
+def test_a_batch_back_after_its_sender_died_reads_that_senders_log_once(
+        harness: Harness) -> None:
+    """Every claim of a batch names the same sent log: after the lease, the log that says
+    which of them SES took is read once, not once per email."""
+    from webinar_notify.adapters.ledger import DynamoLedger
+
+    client = boto3.client("dynamodb")
+    ledger = DynamoLedger(client, harness.runtime.resources.table)
+    lease, t = timedelta(seconds=60), harness.clock.now()
+    jobs, dead = [_job(f"e{i}") for i in range(12)], ledger.sent_log(t)
+    for job in jobs:
+        assert ledger.claim(job, t, lease, dead) == "claimed"
+    for job in jobs[:11]:  # SES took eleven; the sender died before the twelfth went
+        dead.sent(job)
+    dead.flush(last=True)
+    queries: list[str] = []
+    query = client.query
+
+    def counted(**request: Any) -> Any:
+        queries.append(request["ExpressionAttributeValues"][":pk"]["S"])
+        return query(**request)
+
+    client.query = counted  # type: ignore[method-assign]
+    later, back = t + lease + timedelta(seconds=1), ledger.sent_log(t + lease)
+    seen = [ledger.claim(job, later, lease, back) for job in jobs]
+    del client.query  # type: ignore[attr-defined]
+    assert seen == ["sent"] * 11 + ["claimed"]
+    assert len(queries) == 1 and queries[0].startswith("SENTLOG#")
+
+
 @pytest.mark.parametrize("kind", ["dynamodb", "memory"])
 def test_the_ledgers_local_stand_in_keeps_the_dynamodb_ledgers_rules(
         harness: Harness, kind: str) -> None:

@@ -20,7 +20,7 @@ adds up to the total; otherwise each session's scheduled hours.
 
 A process draws one certificate at a time, on one thread of its own (``_DRAWER``): fontTools
 parses each font anew for every document, about 50 MB for the CJK font, and a thread's freed
-memory stays in its own malloc arena, so 38 sender threads drawing side by side needed over
+memory stays in its own malloc arena, so 38 sender threads drawing side by side needed almost
 1 GB (benchmarks/sender_memory.py). Drawing is pure Python and holds the GIL, so threads
 drawing side by side were no faster.
 """

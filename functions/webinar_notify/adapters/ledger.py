@@ -109,6 +109,9 @@ class SentLog:
         self._pending: list[str] = []
         self._oldest = 0.0
         self._parts = 0
+        # Dead batches' logs this batch read (log id -> marks): a batch back after its
+        # sender died asks for that sender's log once per email (DynamoLedger._marks).
+        self.read_logs: dict[str, frozenset[str]] = {}
 
     def sent(self, job: EmailJob) -> None:
         """SES accepted this claimed email."""
@@ -185,7 +188,7 @@ class DynamoLedger:
               log: SentLog) -> ClaimResult:
         if job.legacy_ledger:  # queued before the ledger moved: its claim may be there
             old = former_item(self.client, self.table, job.key)
-            if old and (seen := self._taken(job, old, now, lease)) != "retake":
+            if old and (seen := self._taken(job, old, now, lease, log)) != "retake":
                 return seen
         item_key = ledger_key(job.key)
         try:
@@ -199,32 +202,38 @@ class DynamoLedger:
             if not is_condition_failure(error):
                 raise
             old = cast(dict[str, Any], dict(error.response).get("Item", {}))
-            seen = self._taken(job, old, now, lease)
+            seen = self._taken(job, old, now, lease, log)
             return self._retake(job, old, now, log) if seen == "retake" else seen
         return "claimed"
 
     def _taken(self, job: EmailJob, old: dict[str, Any], now: datetime,
-               lease: timedelta) -> Literal["sent", "busy", "retake"]:
+               lease: timedelta, log: SentLog) -> Literal["sent", "busy", "retake"]:
         log_id = old.get("sent_log", {}).get("S", "")
         return taken_claim(old.get("state", {}).get("S", ""),
                            int(old.get("claimed_at", {}).get("N", "0")),
                            int((now - lease).timestamp()),
-                           lambda: bool(log_id) and self._logged(log_id, job.key))
+                           lambda: bool(log_id)
+                           and sent_mark(job.key) in self._marks(log_id, log))
 
-    def _logged(self, log_id: str, delivery_key: str) -> bool:
-        """Whether the sent log of the claim's batch names this email."""
-        mark = sent_mark(delivery_key)
+    def _marks(self, log_id: str, reader: SentLog) -> frozenset[str]:
+        """Every mark of the sent log of a claim older than the lease (its batch is over:
+        nothing writes to it any more), read once per batch that asks."""
+        known = reader.read_logs.get(log_id)
+        if known is not None:
+            return known
         request: dict[str, Any] = {
             "TableName": self.table, "KeyConditionExpression": "pk = :pk",
             "ConsistentRead": True,
             "ExpressionAttributeValues": {":pk": {"S": f"SENTLOG#{log_id}"}}}
+        marks: set[str] = set()
         while True:
             answer = self.client.query(**request)
-            if any(mark in item.get("marks", {}).get("SS", []) for item in answer["Items"]):
-                return True
+            marks.update(m for item in answer["Items"] for m in item.get("marks", {}).get("SS", []))
             if "LastEvaluatedKey" not in answer:
-                return False
+                break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        reader.read_logs[log_id] = found = frozenset(marks)
+        return found
 
     def _retake(self, job: EmailJob, old: dict[str, Any], now: datetime,
                 log: SentLog) -> ClaimResult:
