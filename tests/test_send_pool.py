@@ -242,19 +242,15 @@ def test_threads_sharing_the_pacer_keep_its_rate() -> None:
 def test_the_lambda_wiring_sizes_the_pool_and_its_connections_from_the_rate() -> None:
     from webinar_notify import bootstrap
 
-    built = bootstrap.from_environment({
+    environment = {
         "TABLE_NAME": "t", "SEND_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
         "SES_CONFIGURATION_SET": "cs", "WEBHOOK_SECRETS_PATH": "/w",
         "TOKEN_SECRET_PARAMETER": "/t", "REGISTRANT_KEY_PARAMETER": "/r",
-        "SES_SEND_RATE": "500", "SENDER_CONCURRENCY": "2", "SENDER_BATCH_SIZE": "250"})
-    sending = built.sender
+        "SES_SEND_RATE": "500", "SENDER_CONCURRENCY": "2", "SENDER_BATCH_SIZE": "250"}
+    sending = bootstrap.from_environment(environment).sender
     assert sending.pool == 38 and sending.limiter.interval == 1 / 250
-    on_lambda = bootstrap.from_environment({  # Lambda says the function's memory
-        "TABLE_NAME": "t", "SEND_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q",
-        "SES_CONFIGURATION_SET": "cs", "WEBHOOK_SECRETS_PATH": "/w",
-        "TOKEN_SECRET_PARAMETER": "/t", "REGISTRANT_KEY_PARAMETER": "/r",
-        "SES_SEND_RATE": "500", "SENDER_CONCURRENCY": "2", "SENDER_BATCH_SIZE": "250",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"})
+    on_lambda = bootstrap.from_environment(  # Lambda says the function's memory
+        {**environment, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"})
     assert on_lambda.sender.pool == 8 and on_lambda.sender.limiter.interval == 1 / 250
     for client in (sending.mailer.client, sending.ledger.client):  # type: ignore[attr-defined]
         assert client.meta.config.max_pool_connections >= sending.pool

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email.utils import getaddresses
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -415,6 +416,7 @@ def test_a_sent_log_write_that_fails_is_tried_again_and_only_the_last_one_counts
         lost.sent(job)
     lost.flush(last=True)
     assert lost.missed == 3  # sent, and reported: the sender's SentMarksMissed metric
+    assert lost.tally.total() == 3  # sent is sent: counted, whether noted or not
 
 
 def test_the_ses_client_neither_retries_nor_outwaits_the_sender() -> None:

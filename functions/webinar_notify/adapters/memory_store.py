@@ -199,9 +199,9 @@ class MemoryStore:
         standings = {s: standing.state for s in session_ids
                      if (standing := self.seats.standing(series_id, s, registrant_id))}
         registration = self.get_registration(series_id, registrant_id)
-        return Recipient(suppression_id in self.suppressed_ids, registration,
-                         registration is None and (series_id, registrant_id) in self.tombstones,
-                         standings)
+        suppressed = suppression_id in self.suppressed_ids
+        return Recipient(suppressed, registration, registration is None and not suppressed
+                         and (series_id, registrant_id) in self.tombstones, standings)
 
     # ---- kept counters ------------------------------------------------------------------
     def registration_counters(self, series_id: str) -> dict[int, dict[str, int]]:

@@ -441,7 +441,9 @@ class DynamoStore(ReadModel, RegistrationCounts, MailCounts, DeliveryStateWrites
         registration = read("registration")
         standings = {s: str(seat["state"]["S"]) for s in session_ids
                      if (seat := read(f"seat:{s}")) is not None}
-        gone = registration is None and registrant_id != ORGANISER_COPY  # a copy has neither
+        # Only where it decides: no registration, an address still reachable, not a test copy.
+        gone = registration is None and read("suppressed") is None \
+            and registrant_id != ORGANISER_COPY
         erased = gone and self.client.get_item(
             TableName=self.table, Key=key(f"SERIES#{series_id}", f"ERASED#{registrant_id}"),
             ProjectionExpression="pk").get("Item") is not None

@@ -26,7 +26,7 @@ class Recipient:
 
     suppressed: bool  # the address bounced or complained, in any series
     registration: Registration | None  # as stored now (None: gone, or never there)
-    erased: bool  # no registration, and a tombstone: the person erased their data here
+    erased: bool  # no registration, a reachable address, and a tombstone: erased here
     # Their seat in the sessions the email is about (seat_sessions), where they have one:
     # "confirmed", "waitlisted" or "pending" (core/policies).
     standings: Mapping[str, str] = field(default_factory=dict)

@@ -79,10 +79,8 @@ def _failure(message_id: str, error: Exception) -> str:
 def _report(message_id: str, job: EmailJob, result: Delivery) -> None:
     details = {"message_id": message_id, "kind": job.kind, "series": job.series_id,
                "registrant": job.registrant_id, "outcome": result.outcome}
-    if result.cause:  # a fault: back on the queue, or expired unchecked; worth a look
-        logger.warning("email retried later" if result.outcome == "retrying"
-                       else "email expired; its recipient could not be looked up",
-                       extra={**details, "error": result.cause})
+    if result.cause:  # a fault along the way (the outcome says what became of it)
+        logger.warning("email handled after a fault", extra={**details, "error": result.cause})
     else:
         logger.debug("email handled", extra=details)
 

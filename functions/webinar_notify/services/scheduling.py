@@ -162,13 +162,14 @@ class Scheduler:
             ids = {r.registrant_id: suppression_id(key, r.registrant.email) for r in wanted}
             blocked = self.store.suppressed(list(ids.values()))
             allowed = [r for r in wanted if ids[r.registrant_id] not in blocked]
+        suppressed = len(wanted) - len(allowed)
         maker = task.main if isinstance(task, ReminderTask) else task
         jobs = [maker.job(r, series) for r in allowed]
         if isinstance(task, Notice) and task.kind == "new_session" \
                 and series.policy.counts_seats:  # seated (or lined up) first, then told
             jobs = seat_in_new_session(self.store, self.queue, series, task, page, jobs,
                                        self.clock.now())
-            return jobs, len(wanted) - len(allowed)
+            return jobs, suppressed
         if isinstance(task, ReminderTask) and shifts(task.slot, task.quiet):
             now = self.clock.now()
             later: dict[datetime, list[EmailJob]] = {}
@@ -180,9 +181,9 @@ class Scheduler:
                 due += self._park(series.id, Wave(task.slot.key, moment, task.slot.closes),
                                   waiting, cursor)
             self.queue.send(due)
-            return due, len(wanted) - len(jobs)
+            return due, suppressed
         self.queue.send(jobs)
-        return jobs, len(wanted) - len(jobs)
+        return jobs, suppressed
 
     def _park(self, series_id: str, wave: Wave, jobs: list[EmailJob],
               cursor: dict[str, Any] | None) -> list[EmailJob]:
